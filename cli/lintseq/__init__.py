@@ -1,0 +1,348 @@
+"""``papertools lintseq``: the command-line front end (options and help only).
+
+The algorithm lives in sample.py; apply.py, training.py and stats.py hold the other stages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+
+import click
+
+from papertools.core import options
+from papertools.core.errors import Diagnostics, InputError, field
+from papertools.core.jsonl import open_output, read_records, record_id
+from papertools.core.progress import note, progress
+
+TOOL = "lintseq"
+
+RECORDS = """\
+sample reads records with a program (--code-field, default "program") and optionally an
+instruction (--instruction-field, default "instruction") and an "id". It writes one record per
+sequence: the input's fields, plus "id" ("<source id>:<sample>"), "source_id" (the input's "id",
+or "<file stem>:<line>"), "sample" (0-based), "instruction" (a string, "" when absent), "edits"
+(a list of insertion-only zero-context diffs, the first one from the empty file), "n_edits",
+"n_lines" (lines of the normalised program) and "lint_calls" (linter calls made for the
+sequence). --rejects FILE gets each rejected input record with a "reject" field (the reason).
+
+apply reads "edits" and writes the record with the replayed program in --code-field. With
+--check, the replayed program is compared with the normalised program of the record (or of the
+--source record whose "id" is the record's "source_id").
+
+format reads "instruction" and "edits" (or, with --baseline, the program) and writes "id",
+"source_id" (when present), and "prompt" and "completion" (or "text" with --text).
+
+stats reads sequences (and records with a "reject" field) and writes one JSON record with
+--json.
+
+Normalisation: the text inside ```python fences is kept when there are any, "\\r\\n" becomes
+"\\n", and the whole program is stripped of leading and trailing whitespace; nothing inside it
+changes. Replaying a sequence gives the normalised program exactly."""
+
+SEE_ALSO = ["papertools(1)", "papertools-jsonl(7)"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """Synthetic edit sequences for code LMs (LintSeq, Piterbarg, Pinto and Fergus, 2024).
+
+    LintSeq rewrites each program as a sequence of insertion-only edits, each of which leaves
+    the program free of linter errors, by sampling deletions backwards with a linter. Training a
+    code LM on these sequences instead of whole programs is the paper's method.
+
+    \b
+    Examples:
+      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 | papertools lintseq apply --check -q
+      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 | papertools lintseq format
+    """
+
+
+cli.records = RECORDS
+cli.see_also = SEE_ALSO
+
+
+@cli.command()
+@options.inputs
+@options.output
+@click.option("-s", "--samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Edit sequences per program (the paper trains on 5).")
+@options.seed
+@click.option("--linter", type=click.Choice(["pyflakes", "pylint", "none"]), default="pyflakes",
+              show_default=True,
+              help="pyflakes in-process; pylint as the released code (errors, W0311, W0231); "
+                   "none: the paper's linter-free random-chunk ablation.")
+@click.option("--code-field", default="program", show_default=True, metavar="NAME",
+              help="Field holding the program.")
+@click.option("--instruction-field", default="instruction", show_default=True, metavar="NAME",
+              help="Field holding the instruction (optional in records).")
+@click.option("--allow-initial-errors", is_flag=True,
+              help="Sample programs that already have linter errors, ignoring those errors.")
+@click.option("--rejects", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write rejected records, with a 'reject' field, to PATH.")
+@options.strict
+@options.on_error
+@options.parallel
+@options.quiet
+@click.pass_context
+def sample(ctx, files, output, samples, seed, linter, code_field, instruction_field,
+           allow_initial_errors, rejects, strict, on_error, workers, engine, quiet):
+    """Sample edit sequences from programs (backward sampling with a linter).
+
+    For each program, each sequence deletes a random line (deeper lines more likely) with its
+    indented block, then every line the linter now flags, until the program is clean; rounds
+    repeat until it is empty. Reversed, the rounds are insertion-only diffs from the empty file to
+    the program. A program with a syntax error, with linter errors of its own (unless
+    --allow-initial-errors), or with nothing to sample is a reject: reported on stderr and
+    skipped (exit 0; --strict makes it an error). Output is identical for any --workers and
+    --engine at a given --seed.
+
+    \b
+    Examples:
+      papertools lintseq sample examples/lintseq/programs.jsonl -s 3 --seed 1 > /dev/null
+      papertools lintseq sample examples/lintseq/humaneval.jsonl -s 5 -w 2 -o /tmp/edits.jsonl
+      papertools lintseq sample examples/lintseq/programs.jsonl --linter none -q | head -n 1
+    """
+    from .sample import SampleConfig, sample_record
+    from papertools.core.parallel import ordered_map
+
+    diag = Diagnostics(TOOL, on_error=on_error, strict=strict, quiet=quiet)
+    config = SampleConfig(samples=samples, seed=seed, linter=linter,
+                          allow_initial_errors=allow_initial_errors, code_field=code_field,
+                          instruction_field=instruction_field)
+    started, programs, lint_calls = time.perf_counter(), 0, 0
+    work = functools.partial(sample_record, config)
+    items = read_records(files, diag)
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open_output(output, tool=TOOL))
+        reject_writer = stack.enter_context(open_output(rejects, tool=TOOL)) if rejects else None
+        pairs = ordered_map(_with_item(work), items, workers=workers, engine=engine, chunk_size=4)
+        for item, result in progress(pairs, desc="lintseq sample", unit="prog", quiet=quiet):
+            if result.error is not None:
+                diag.bad(result.error)
+                continue
+            if result.reject is not None:
+                diag.reject(result.reject, item.place)
+                if reject_writer is not None:
+                    reject_writer.write({**item.record, "id": _safe_id(item),
+                                         "reject": result.reject})
+                continue
+            programs += 1
+            lint_calls += result.counters.lint_calls
+            out.write_lines(result.lines)
+        sequences = out.count
+    seconds = time.perf_counter() - started
+    per = f", {lint_calls / programs:.1f} linter calls per program" if programs and linter != "none" \
+        else ""
+    note(TOOL, f"{programs} programs, {sequences} sequences, {diag.reject_count} rejects"
+               f"{per}, {seconds:.1f} s", quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
+def _with_item(work):
+    return functools.partial(_pair, work)
+
+
+def _pair(work, item):
+    return item, work(item)
+
+
+def _safe_id(item) -> str:
+    try:
+        return record_id(item)
+    except InputError:
+        return item.default_id
+
+
+@cli.command()
+@options.inputs
+@options.output
+@click.option("--check", is_flag=True,
+              help="Compare each replayed program with the record's own program (or --source's) "
+                   "and report the first mismatching line; exit 1 if any differ.")
+@click.option("--source", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=False),
+              help="With --check: take the expected programs from FILE, joined on source_id = id.")
+@click.option("--code-field", default="program", show_default=True, metavar="NAME",
+              help="Field to compare with and to write the replayed program to.")
+@options.on_error
+@options.quiet
+@click.pass_context
+def apply(ctx, files, output, check, source, code_field, on_error, quiet):
+    """Replay edit sequences into programs.
+
+    Each record's "edits" are applied in order from the empty file; the program is written to
+    --code-field. An edit that does not apply is bad input (file, line and edit number). With
+    --check, every mismatch is reported on stderr and the exit status is 1.
+
+    \b
+    Examples:
+      papertools lintseq sample examples/lintseq/programs.jsonl | papertools lintseq apply --check -q
+      papertools lintseq sample examples/lintseq/programs.jsonl -q > /tmp/seqs.jsonl
+      papertools lintseq apply /tmp/seqs.jsonl --check --source examples/lintseq/programs.jsonl -q
+    """
+    from papertools.core.diff import DiffError
+
+    from .apply import first_mismatch, replay
+    from .sample import normalize_program
+
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    expected_by_id = None
+    if source:
+        expected_by_id = {}
+        for item in read_records([source]):
+            expected_by_id[record_id(item)] = normalize_program(
+                field(item.record, code_field, str, place=item.place))
+    checked = 0
+    with open_output(output, tool=TOOL) as out:
+        for item in progress(read_records(files, diag), desc="lintseq apply", quiet=quiet):
+            record, place = item.record, item.place
+            try:
+                edits = field(record, "edits", list, place=place)
+                for k, edit in enumerate(edits, 1):
+                    if not isinstance(edit, str):
+                        raise InputError(f"edit {k} is not a string", place.file, place.line,
+                                         "edits")
+                try:
+                    program = replay(edits)
+                except DiffError as err:
+                    raise InputError(str(err), place.file, place.line, "edits") from None
+                if check:
+                    if expected_by_id is not None:
+                        key = field(record, "source_id", str, place=place)
+                        if key not in expected_by_id:
+                            raise InputError(f"source_id {key!r} is not an id in {source}",
+                                             place.file, place.line, "source_id")
+                        expected = expected_by_id[key]
+                    else:
+                        expected = normalize_program(field(record, code_field, str, place=place))
+            except InputError as err:
+                diag.bad(err)
+                continue
+            if check:
+                checked += 1
+                mismatch = first_mismatch(expected, program)
+                if mismatch:
+                    diag.check_failed(mismatch, place)
+            out.write({**record, code_field: program})
+    if check:
+        note(TOOL, f"checked {checked} sequences, {diag.failed_checks} mismatched",
+             quiet=quiet and not diag.failed_checks)
+    ctx.exit(diag.exit_code())
+
+
+@cli.command("format")
+@options.inputs
+@options.output
+@click.option("--baseline", is_flag=True,
+              help="The baseline's strings: prompt = instruction + newline, completion = program.")
+@click.option("--text", "as_text", is_flag=True,
+              help="Write one 'text' field (prompt + completion) instead of the two.")
+@click.option("--code-field", default="program", show_default=True, metavar="NAME",
+              help="With --baseline: the field holding the program.")
+@click.option("--instruction-field", default="instruction", show_default=True, metavar="NAME",
+              help="The field holding the instruction ('' when absent).")
+@options.on_error
+@options.quiet
+@click.pass_context
+def format_(ctx, files, output, baseline, as_text, code_field, instruction_field, on_error, quiet):
+    """Turn edit sequences into the paper's training strings.
+
+    prompt = instruction + "\\n<|diff|>"; completion = the edits joined by "\\n<|diff|>", ending
+    with two empty edits ("\\n<|diff|>\\n<|diff|>"). prompt + completion is the released
+    training string without its EOS token (the trainer appends its tokenizer's). --baseline
+    writes the whole-program twin (run it on the source programs, one record per program).
+
+    \b
+    Examples:
+      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq format
+      papertools lintseq format --baseline examples/lintseq/programs.jsonl --text
+    """
+    from .sample import normalize_program
+    from .training import baseline_pair, edit_pair
+
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    with open_output(output, tool=TOOL) as out:
+        for item in progress(read_records(files, diag), desc="lintseq format", quiet=quiet):
+            record, place = item.record, item.place
+            try:
+                instruction = field(record, instruction_field, str, place=place, required=False,
+                                    default="")
+                if baseline:
+                    program = normalize_program(field(record, code_field, str, place=place))
+                    prompt, completion = baseline_pair(instruction, program)
+                else:
+                    edits = field(record, "edits", list, place=place)
+                    if not all(isinstance(e, str) for e in edits):
+                        raise InputError("expected an array of strings", place.file, place.line,
+                                         "edits")
+                    prompt, completion = edit_pair(instruction, edits)
+                rid = record_id(item)
+            except InputError as err:
+                diag.bad(err)
+                continue
+            row = {"id": rid}
+            if isinstance(record.get("source_id"), str):
+                row["source_id"] = record["source_id"]
+            if as_text:
+                row["text"] = prompt + completion
+            else:
+                row["prompt"], row["completion"] = prompt, completion
+            out.write(row)
+    ctx.exit(diag.exit_code())
+
+
+@cli.command()
+@options.inputs
+@click.option("--json", "as_json", is_flag=True,
+              help="Write the figures as one JSON record on stdout instead of a table on stderr.")
+@click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
+              help="Also draw histograms of edits per sequence and lines per edit to PNG.")
+@options.on_error
+@options.quiet
+@click.pass_context
+def stats(ctx, files, as_json, plot, on_error, quiet):
+    """Counts and distributions of edit sequences.
+
+    Programs, sequences and rejects; edits per sequence, lines and hunks per edit, lines per
+    program, and linter calls per sequence and per program (mean, min, p50, p90, max). Records
+    with a "reject" field (sample --rejects) count as rejects.
+
+    \b
+    Examples:
+      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq stats
+      papertools lintseq sample examples/lintseq/programs.jsonl -q | papertools lintseq stats --json
+    """
+    from papertools.core.jsonl import dumps
+
+    from .stats import EditStats, format_table
+    from .stats import plot as draw
+
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    acc = EditStats()
+    for item in progress(read_records(files, diag), desc="lintseq stats", quiet=quiet):
+        record, place = item.record, item.place
+        try:
+            if "reject" in record:
+                acc.add_reject(record_id(item))
+                continue
+            edits = field(record, "edits", list, place=place)
+            source_id = record.get("source_id")
+            if not isinstance(source_id, str):
+                source_id = record_id(item)
+            n_lines = record.get("n_lines") if isinstance(record.get("n_lines"), int) else None
+            calls = record.get("lint_calls") if isinstance(record.get("lint_calls"), int) else None
+            if not all(isinstance(e, str) for e in edits):
+                raise InputError("expected an array of strings", place.file, place.line, "edits")
+        except InputError as err:
+            diag.bad(err)
+            continue
+        acc.add_sequence(source_id, edits, n_lines, calls)
+    result = acc.result()
+    if as_json:
+        click.get_binary_stream("stdout").write(dumps(result))
+    else:
+        click.echo(format_table(result), err=True)
+    if plot:
+        draw(acc, plot)
+    ctx.exit(diag.exit_code())

@@ -1,0 +1,114 @@
+"""The root ``papertools`` group: lazy tool registration, --version, --debug, and the one place
+where library errors become a single line on stderr and an exit status."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+import click
+
+from papertools.core.errors import EXIT_FAILURE, PapertoolsError
+
+# name -> (module, attribute, one-line summary). Modules are imported only when the tool runs.
+TOOLS = {
+    "lintseq": ("papertools.cli.lintseq", "cli",
+                "Synthetic edit sequences for code LMs (LintSeq, Piterbarg et al. 2024)."),
+}
+
+# Tools that later issues add: shown in --help so users see the whole map.
+PLANNED = {
+    "diffhist": "Diff history for long-context LM agents.",
+    "nhrecord": "NetHack demonstrations with strategy labels (NetHack is Hard to Hack).",
+    "bench": "Agentic LLM/VLM evaluation on games (BALROG).",
+    "ceindex": "k-NN search with cross-encoders (AXN, ANNCUR, ADACUR).",
+    "compose-sample": "Compositional generation with energy-based diffusion and MCMC.",
+    "distill": "EmbedDistill: geometric distillation for retrieval.",
+    "hrl": "Hierarchical RL with natural-language subgoals (and HiHack).",
+    "relabel": "Distilling VLMs into agents by hindsight relabelling.",
+    "pretrain": "Offline pre-training of representations and auxiliary rewards.",
+}
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _debug_enabled() -> bool:
+    return os.environ.get("PAPERTOOLS_DEBUG", "") not in ("", "0")
+
+
+class RootGroup(click.Group):
+    """Loads tools on first use and turns errors into one clean line."""
+
+    def list_commands(self, ctx):
+        return sorted(TOOLS)
+
+    def get_command(self, ctx, name):
+        if name not in TOOLS:
+            if name in PLANNED:
+                raise click.UsageError(f"'{name}' is planned but not built yet: {PLANNED[name]}")
+            return None
+        module, attr, _ = TOOLS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, TOOLS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Tools"):
+            formatter.write_dl(rows)
+        with formatter.section("Planned"):
+            formatter.write_dl(sorted(PLANNED.items()))
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PapertoolsError as err:
+            prefix = _prefix(ctx)
+            if _debug_enabled():
+                traceback.print_exc()
+            click.echo(f"{prefix}: error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except BrokenPipeError:
+            # The reader went away (| head): stop quietly, and keep Python's final flush quiet too.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
+        except KeyboardInterrupt:
+            click.echo(f"{_prefix(ctx)}: interrupted", err=True)
+            ctx.exit(130)
+
+
+def _prefix(ctx) -> str:
+    tool = ctx.invoked_subcommand
+    return f"papertools {tool}" if tool else "papertools"
+
+
+@click.group(cls=RootGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="papertools", prog_name="papertools", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors (also PAPERTOOLS_DEBUG=1).")
+def cli(debug: bool) -> None:
+    """Research papers as composable Unix tools over JSONL streams.
+
+    Every tool reads JSONL (files or standard input, plain or .gz) and writes JSONL to standard
+    output or -o PATH; diagnostics go to standard error. Exit status: 0 ok, 1 bad data or a failed
+    run, 2 usage. See papertools-jsonl(7) for the stream conventions.
+
+    \b
+    Examples:
+      papertools lintseq sample examples/lintseq/humaneval.jsonl -s 2 | papertools lintseq stats
+      papertools lintseq --help
+    """
+    if debug:
+        os.environ["PAPERTOOLS_DEBUG"] = "1"
+
+
+def main() -> None:
+    try:
+        cli(prog_name="papertools")
+    except PapertoolsError as err:  # raised outside a tool (should not happen)
+        click.echo(f"papertools: error: {err}", err=True)
+        sys.exit(EXIT_FAILURE)
+
+
+if __name__ == "__main__":
+    main()

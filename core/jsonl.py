@@ -97,6 +97,7 @@ def open_binary(path: str):
 
 def parse_line(raw: bytes, place: Place) -> dict:
     """Parse one line into a dict or raise an :class:`InputError` naming the place."""
+    raw = raw.rstrip(b"\r\n")
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

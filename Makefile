@@ -1,0 +1,35 @@
+# papertools: the README's commands. `make demo` and `make test` install first when needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PT := $(VENV)/bin/papertools
+STAMP := $(VENV)/.installed
+TORCH_PIN := torch==2.13.0
+EXTRAS := test,pylint,ray
+
+.PHONY: install demo test bench man clean
+
+install: $(STAMP)
+
+# The CPU torch build goes in first, so that no dependency pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_PIN)
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $@
+
+demo: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
+
+test: install
+	$(PY) -m pytest -q --durations=20 tests
+
+bench: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) benchmarks/run.py
+
+man: install
+	$(PY) -m papertools.core.manpage man
+
+clean:
+	rm -rf $(VENV) examples/out .pytest_cache

@@ -313,8 +313,6 @@ def stats(ctx, files, as_json, plot, on_error, quiet):
       papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq stats
       papertools lintseq sample examples/lintseq/programs.jsonl -q | papertools lintseq stats --json
     """
-    from papertools.core.jsonl import dumps
-
     from .stats import EditStats, format_table
     from .stats import plot as draw
 
@@ -340,7 +338,8 @@ def stats(ctx, files, as_json, plot, on_error, quiet):
         acc.add_sequence(source_id, edits, n_lines, calls)
     result = acc.result()
     if as_json:
-        click.get_binary_stream("stdout").write(dumps(result))
+        with open_output(None) as out:
+            out.write(result)
     else:
         click.echo(format_table(result), err=True)
     if plot:

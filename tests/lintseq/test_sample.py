@@ -15,7 +15,7 @@ from papertools.cli.lintseq.sample import (
     Program, Reject, candidate_lines, indentation, normalize_program, strip_fences)
 from papertools.core.diff import is_insertion_only, paper_diff
 
-from .conftest import humaneval_programs
+from tests.lintseq.conftest import humaneval_programs
 
 LINTER = PyflakesLinter()
 

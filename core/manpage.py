@@ -151,9 +151,8 @@ def _paragraphs(text: str) -> list[tuple[str, list[str]]]:
         if not lines or not para.strip():
             continue
         if lines[0].strip() == "\b":
-            body = [ln for ln in lines[1:]]
-            if body:
-                blocks.append(("literal", _dedent(body)))
+            if lines[1:]:
+                blocks.append(("literal", _dedent(lines[1:])))
         else:
             blocks.append(("text", [" ".join(" ".join(lines).split())]))
     return blocks
@@ -564,11 +563,10 @@ def render_tool(name: str) -> str:
                if getattr(cmd, "records", None)]
     if records:
         out += [_section("RECORDS")]
-        for k, (path, text) in enumerate(records):
-            if k or path != ctx.command_path:
-                out.append(_subsection(path))
-            out += _render_blocks(_paragraphs(text), first="" if k or path != ctx.command_path
-                                  else ".PP")
+        for path, text in records:
+            sub = path != ctx.command_path
+            out += [_subsection(path)] if sub else []
+            out += _render_blocks(_paragraphs(text), first="" if sub else ".PP")
 
     example_blocks = [(cctx.command_path, split_help(cmd.help)[1]) for cmd, cctx in tree]
     if any(lines for _, lines in example_blocks):

@@ -1,0 +1,598 @@
+#!/usr/bin/env python
+"""LintSeq sampling benchmark (issue 2, section 5): speed, baseline ratio, scaling, memory.
+
+On HumanEval's 164 programs (examples/lintseq/humaneval.jsonl) with 5 samples each, seed 0:
+
+1. default path: ``sample_record`` (pyflakes in-process, cache, parse-only fast path) on one
+   worker in this process: programs/s, and per program the linter calls the algorithm makes
+   (``Counters.lint_calls``) split into full linter runs, parse-only checks, cache hits and calls
+   on the empty program (answered without linting).
+2. baseline: the released code's approach as the issue defines it: every linter call writes the
+   state to a temporary .py file and runs ``python -m pylint`` (released options) in a subprocess,
+   no cache, no fast path. It takes seconds per program, so it runs on a fixed subsample (K
+   programs evenly spaced over the file, S samples each, each program's random stream seeded by
+   (seed, its index in the file) exactly as in the full run), and the default path is timed on the
+   same subsample with the same S and seeds.
+   ratio = baseline seconds / default seconds for the same K x S program-samples
+         = (default program-samples/s) / (baseline program-samples/s).
+   Reference rows on the same subsample: ``--linter pylint`` (pylint in-process, cached) and
+   pylint in-process without the cache (what the released code actually calls:
+   ``pylint.run_pylint`` in its own process on a temporary file for every call).
+3. workers: ``papertools lintseq sample`` on the 164 programs repeated R times, ``-w 1`` against
+   ``-w 2`` (wall time of the whole command); the two outputs must be byte-identical.
+4. memory: peak RSS of the ``papertools lintseq sample -s 5`` process (``os.wait4``'s
+   ``ru_maxrss``, the figure ``/usr/bin/time -v`` prints) on 1x and 10x the input, stdout to
+   /dev/null; and how wall time grows from 1x to 10x.
+
+Goals (issue 2): >= 200x the pylint-subprocess baseline; >= 1.7x from 1 to 2 workers; 10x input
+within 1.3x of the 1x peak RSS. Aim: 1,000 programs/s per core (printed, not a pass condition).
+
+Usage: python benchmarks/lintseq_bench.py [--quick] [--strict] [--profile] [--output PATH]
+Figures go to stdout, progress to stderr, results to benchmarks/results/lintseq.json (--quick
+writes to a temporary folder unless --output is given, so smoke figures never replace real ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from papertools.cli.lintseq.linters import LintError, PylintLinter, PyflakesLinter
+from papertools.cli.lintseq.sample import (Counters, Program, Reject, SampleConfig,
+                                           normalize_program, sample_record)
+from papertools.core.jsonl import dumps, read_records, record_id, write_json
+from papertools.core.seed import python_rng
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "examples" / "lintseq" / "humaneval.jsonl"
+RESULTS = ROOT / "benchmarks" / "results" / "lintseq.json"
+SAMPLES = 5
+SEED = 0
+
+# name: (kind, comparison, target); kind "goal" is a pass condition, "aim" is printed beside it.
+GOALS = {
+    "baseline_ratio": ("goal", ">=", 200.0),
+    "programs_per_s_per_core": ("aim", ">=", 1000.0),
+    "worker_speedup_1_to_2": ("goal", ">=", 1.7),
+    "peak_rss_ratio_10x_over_1x": ("goal", "<=", 1.3),
+}
+
+MODES = {
+    #            default reps, baseline programs, baseline samples, worker repeat, worker reps
+    "full": dict(default_reps=3, base_programs=4, base_samples=SAMPLES, repeat=10, worker_reps=2),
+    "quick": dict(default_reps=1, base_programs=2, base_samples=1, repeat=2, worker_reps=1),
+}
+
+
+def log(message: str) -> None:
+    print(f"lintseq_bench: {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The baseline linter: the released code's approach, one pylint process per call.
+
+
+class PylintSubprocessLinter:
+    """Every call writes the state to a temporary .py file and runs ``python -m pylint`` on it
+    with the released options; no caching, no fast path (``supports_fast_path = False``)."""
+
+    name = "pylint-subprocess"
+    supports_fast_path = False
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.command = [sys.executable, "-m", "pylint", *PylintLinter.OPTIONS]
+        self.runs = 0
+
+    def lint(self, text: str) -> list[LintError]:
+        self.runs += 1
+        with tempfile.NamedTemporaryFile("w", suffix=".py", dir=self.folder, delete=False,
+                                         encoding="utf-8") as fh:
+            fh.write(text)
+            path = fh.name
+        try:
+            done = subprocess.run([*self.command, path], capture_output=True, text=True,
+                                  check=False)
+        finally:
+            os.unlink(path)
+        if done.returncode & 32:  # pylint's "usage error" bit: the options were not accepted
+            raise RuntimeError(f"pylint failed: {done.stderr.strip()[-400:]}")
+        return PylintLinter.parse_output(done.stdout)
+
+
+def sample_with(linter, item, samples: int, seed: int, cache: bool):
+    """``sample_record``'s loop with a given linter object and cache flag.
+
+    Returns (output lines, counters, rejected?). With the pyflakes linter and the cache on it
+    writes exactly what ``sample_record`` writes (checked in :func:`bench_baseline`).
+    """
+    record = item.record
+    source_id = record_id(item)
+    try:
+        program = Program(normalize_program(record["program"]), linter, cache=cache)
+    except Reject:
+        return [], None, True
+    rng = python_rng(seed, item.index)
+    lines = []
+    for s in range(samples):
+        before = program.counters.lint_calls
+        rounds = program.sample_rounds(rng)
+        edits = program.edits(rounds)
+        out = dict(record)
+        out.update(id=f"{source_id}:{s}", source_id=source_id, sample=s,
+                   instruction=record.get("instruction", ""), edits=edits, n_edits=len(edits),
+                   n_lines=program.n, lint_calls=program.counters.lint_calls - before)
+        lines.append(dumps(out))
+    return lines, program.counters, False
+
+
+# --------------------------------------------------------------------------------------------
+# 1. The default path on all programs.
+
+
+def add_counters(total: Counters, more: Counters) -> None:
+    total.lint_calls += more.lint_calls
+    total.linter_runs += more.linter_runs
+    total.parse_only += more.parse_only
+    total.cache_hits += more.cache_hits
+
+
+def run_default(items, samples: int):
+    """sample_record over ``items``: (seconds, accepted programs, rejects, counters, lines)."""
+    config = SampleConfig(samples=samples, seed=SEED)
+    counters, programs, rejects, lines = Counters(), 0, 0, []
+    started = time.perf_counter()
+    for item in items:
+        result = sample_record(config, item)
+        if result.counters is None:
+            rejects += 1
+            continue
+        programs += 1
+        add_counters(counters, result.counters)
+        lines.extend(result.lines)
+    return time.perf_counter() - started, programs, rejects, counters, lines
+
+
+def call_breakdown(counters: Counters, programs: int) -> dict:
+    """Per program: the algorithm's linter calls and how each was answered.
+
+    ``Counters.linter_runs`` also counts the one run per program that checks the original for
+    errors of its own (not one of ``lint_calls``); it is taken out here and reported apart. A call
+    on a state with no line left is answered without linting and counted in none of the three.
+    """
+    full = counters.linter_runs - programs
+    empty = counters.lint_calls - full - counters.parse_only - counters.cache_hits
+    per = (lambda x: x / programs) if programs else (lambda x: 0.0)
+    return dict(lint_calls=per(counters.lint_calls), full_linter_runs=per(full),
+                parse_only=per(counters.parse_only), cache_hits=per(counters.cache_hits),
+                empty_state=per(empty), initial_check_runs=per(programs),
+                consistent=empty >= 0)
+
+
+def bench_default(items, reps: int) -> dict:
+    from papertools.cli.lintseq.sample import _linter
+
+    _linter("pyflakes")  # import and build the linter outside the timed region
+    times, result = [], None
+    for rep in range(reps):
+        seconds, programs, rejects, counters, _ = run_default(items, SAMPLES)
+        times.append(seconds)
+        result = (programs, rejects, counters)
+        log(f"default path, run {rep + 1}/{reps}: {seconds:.3f} s")
+    programs, rejects, counters = result
+    seconds = statistics.median(times)
+    return dict(programs=programs, rejects=rejects, samples=SAMPLES, seed=SEED,
+                seconds=seconds, seconds_all=times,
+                programs_per_s=programs / seconds, sequences_per_s=programs * SAMPLES / seconds,
+                per_program=call_breakdown(counters, programs))
+
+
+def profile_default(items, top: int = 20) -> None:
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_default(items, SAMPLES)
+    profiler.disable()
+    print("\ncProfile of the default path (164 programs x 5 samples), top by own time:")
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. The baseline ratio on a fixed subsample.
+
+
+def subsample(items, k: int):
+    """K programs evenly spaced over the file (indices i * n // k)."""
+    n = len(items)
+    return [items[i * n // k] for i in range(min(k, n))]
+
+
+def time_rows(name, run, work: int, min_seconds: float = 0.0, min_reps: int = 1):
+    """Time ``run()`` (returns lines, counters, rejects) until ``min_seconds`` and ``min_reps``;
+    the median repetition is the figure."""
+    times, out = [], None
+    while len(times) < min_reps or sum(times) < min_seconds:
+        started = time.perf_counter()
+        out = run()
+        times.append(time.perf_counter() - started)
+    seconds = statistics.median(times)
+    lines, counters, rejects = out
+    log(f"{name}: {seconds:.4f} s for {work} program-samples ({len(times)} run(s))")
+    return seconds, lines, counters, rejects, len(times)
+
+
+def bench_baseline(items, k: int, samples: int) -> tuple[dict, bool]:
+    chosen = subsample(items, k)
+    work = len(chosen) * samples
+    log(f"baseline subsample: indices {[it.index for it in chosen]}, {samples} sample(s) each")
+    rows, outputs = {}, {}
+    folder = tempfile.mkdtemp(prefix="lintseq-bench-")
+    pyflakes, pylint_inproc = PyflakesLinter(), PylintLinter()
+    subproc = PylintSubprocessLinter(folder)
+
+    def over(linter, cache):
+        def run():
+            lines, counters, rejects = [], Counters(), 0
+            for item in chosen:
+                got, c, rejected = sample_with(linter, item, samples, SEED, cache)
+                lines.extend(got)
+                if rejected:
+                    rejects += 1
+                else:
+                    add_counters(counters, c)
+            return lines, counters, rejects
+        return run
+
+    def via_sample_record(linter_name):
+        config = SampleConfig(samples=samples, seed=SEED, linter=linter_name)
+
+        def run():
+            lines, counters, rejects = [], Counters(), 0
+            for item in chosen:
+                result = sample_record(config, item)
+                if result.counters is None:
+                    rejects += 1
+                    continue
+                lines.extend(result.lines)
+                add_counters(counters, result.counters)
+            return lines, counters, rejects
+        return run
+
+    plan = [
+        ("default", "pyflakes in-process, cache, fast path (the default path)",
+         via_sample_record("pyflakes"), dict(min_seconds=1.0, min_reps=5)),
+        ("pylint_inprocess", "--linter pylint: pylint in-process, cache",
+         via_sample_record("pylint"), {}),
+        ("pylint_inprocess_nocache", "pylint in-process, no cache (the released code's call)",
+         over(pylint_inproc, False), {}),
+        ("baseline", "pylint subprocess per call, no cache (the issue's baseline)",
+         over(subproc, False), {}),
+    ]
+    try:
+        for key, label, run, opts in plan:
+            runs_before = subproc.runs
+            seconds, lines, counters, rejects, reps = time_rows(key, run, work, **opts)
+            programs = len(chosen) - rejects
+            rows[key] = dict(label=label, seconds=seconds, repetitions=reps,
+                             program_samples=work, rejects=rejects,
+                             program_samples_per_s=work / seconds,
+                             lint_calls_per_program_sample=counters.lint_calls / max(
+                                 programs * samples, 1))
+            if key == "baseline":
+                rows[key]["pylint_processes"] = subproc.runs - runs_before
+            outputs[key] = lines
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    base = rows["baseline"]["seconds"]
+    for row in rows.values():
+        row["speedup_vs_baseline"] = base / row["seconds"]
+    mirror = over(pyflakes, True)()[0] == outputs["default"]
+    checks = dict(
+        mirror_matches_sample_record=mirror,
+        pylint_subprocess_equals_inprocess=outputs["baseline"] == outputs["pylint_inprocess"],
+        pylint_cache_changes_nothing=outputs["pylint_inprocess"] == outputs[
+            "pylint_inprocess_nocache"])
+    result = dict(indices=[it.index for it in chosen], ids=[record_id(it) for it in chosen],
+                  samples_per_program=samples, seed=SEED, rows=rows, checks=checks,
+                  ratio=rows["default"]["speedup_vs_baseline"],
+                  ratio_definition="baseline seconds / default-path seconds on the same "
+                                   "programs, samples per program and seeds "
+                                   "(= ratio of program-samples per second)")
+    return result, mirror
+
+
+# --------------------------------------------------------------------------------------------
+# 3 and 4. The command line: workers, memory, growth.
+
+
+def papertools_command() -> list[str]:
+    script = Path(sys.executable).with_name("papertools")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("papertools")
+    return [found] if found else [sys.executable, "-m", "papertools.cli.main"]
+
+
+# A minimal interpreter forks and execs the command and reports os.wait4's figures for it: the
+# peak RSS (ru_maxrss) a process reports survives exec, so a command forked straight from this
+# benchmark (which holds pylint, ~90 MiB) would report this process's size, not its own.
+_MEASURE = """
+import os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(sys.argv[1], sys.argv[1:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
+sys.stderr.write(f"\\nMEASURE {usage.ru_maxrss} {seconds!r} {os.waitstatus_to_exitcode(status)}\\n")
+"""
+
+
+def run_cli(args: list[str], stdout_path: str = os.devnull) -> dict:
+    """Run papertools: wall seconds (perf_counter around fork/exec/wait) and peak RSS."""
+    command = [*papertools_command(), *args]
+    command[0] = shutil.which(command[0]) or command[0]
+    with open(stdout_path, "wb") as out:
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", _MEASURE, *command], stdout=out,
+                              stderr=subprocess.PIPE, check=False)
+    stderr = done.stderr.decode(errors="replace")
+    found = re.search(r"\nMEASURE (\d+) (\S+) (-?\d+)\n$", stderr)
+    if done.returncode != 0 or not found or found.group(3) != "0":
+        raise RuntimeError(f"{' '.join(command)} failed: {stderr[-800:]}")
+    maxrss, seconds = int(found.group(1)), float(found.group(2))
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return dict(seconds=seconds, peak_rss_mib=maxrss * scale / 2**20,
+                stderr=stderr[: found.start()].strip())
+
+
+def repeated_input(folder: str, times: int) -> tuple[str, int]:
+    data = DATA.read_bytes()
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    path = os.path.join(folder, f"humaneval_x{times}.jsonl")
+    with open(path, "wb") as fh:
+        for _ in range(times):
+            fh.write(data)
+    return path, data.count(b"\n") * times
+
+
+def digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def bench_workers(folder: str, repeat: int, reps: int) -> tuple[dict, bool]:
+    path, programs = repeated_input(folder, repeat)
+    result = dict(input_programs=programs, repeat=repeat, samples=SAMPLES, repetitions=reps,
+                  cpu_count=os.cpu_count(), runs={})
+    digests = {}
+    for workers in (1, 2):
+        out = os.path.join(folder, f"out_w{workers}.jsonl")
+        times = []
+        for rep in range(reps):
+            got = run_cli(["lintseq", "sample", path, "-s", str(SAMPLES), "--seed", str(SEED),
+                           "-w", str(workers), "-o", out])
+            times.append(got["seconds"])
+            log(f"CLI -w {workers}, {programs} programs, run {rep + 1}/{reps}: "
+                f"{got['seconds']:.2f} s")
+        digests[workers] = digest(out)
+        with open(out, "rb") as fh:
+            sequences = sum(1 for _ in fh)
+        seconds = min(times)
+        result["runs"][f"w{workers}"] = dict(seconds=seconds, seconds_all=times,
+                                             programs_per_s=programs / seconds,
+                                             sequences=sequences, sha256=digests[workers])
+    identical = digests[1] == digests[2]
+    result["speedup"] = result["runs"]["w1"]["seconds"] / result["runs"]["w2"]["seconds"]
+    result["outputs_identical"] = identical
+    result["timing"] = "best of the repetitions, whole command (start-up, reading, writing)"
+    return result, identical
+
+
+def bench_memory(folder: str) -> dict:
+    result = dict(samples=SAMPLES, workers=1, stdout=os.devnull, runs={})
+    for times in (1, 10):
+        path, programs = repeated_input(folder, times)
+        got = run_cli(["lintseq", "sample", path, "-s", str(SAMPLES), "--seed", str(SEED), "-q"])
+        log(f"CLI memory {times}x ({programs} programs): {got['seconds']:.2f} s, "
+            f"peak RSS {got['peak_rss_mib']:.1f} MiB")
+        result["runs"][f"x{times}"] = dict(programs=programs, seconds=got["seconds"],
+                                           peak_rss_mib=got["peak_rss_mib"],
+                                           programs_per_s=programs / got["seconds"])
+    one, ten = result["runs"]["x1"], result["runs"]["x10"]
+    result["peak_rss_ratio"] = ten["peak_rss_mib"] / one["peak_rss_mib"]
+    result["wall_ratio"] = ten["seconds"] / one["seconds"]
+    result["per_program_time_ratio"] = (ten["seconds"] / ten["programs"]) / (
+        one["seconds"] / one["programs"])
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Report.
+
+
+def version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info() -> dict:
+    cpu_model = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        cpu_model = platform.processor() or None
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    commit = None
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        commit = head + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return dict(cpu_count=os.cpu_count(), usable_cpus=usable, cpu_model=cpu_model,
+                platform=platform.platform(), python=platform.python_version(),
+                python_implementation=platform.python_implementation(),
+                versions={d: version(d) for d in
+                          ("papertools", "pyflakes", "pylint", "astroid", "orjson")},
+                git_commit=commit)
+
+
+def judge(name: str, value: float) -> dict:
+    kind, op, target = GOALS[name]
+    ok = value >= target if op == ">=" else value <= target
+    return dict(name=name, kind=kind, target=f"{op} {target:g}", value=value,
+                status="PASS" if ok else "FAIL")
+
+
+def print_table(res: dict, goals: dict) -> None:
+    def mark(name):
+        g = goals[name]
+        tag = g["status"] + (" (aim)" if g["kind"] == "aim" else "")
+        return f"{tag}: {g['target']}"
+
+    d, b, w, m = res["default_path"], res["baseline"], res["workers"], res["memory"]
+    pp = d["per_program"]
+    print(f"\nlintseq benchmark ({res['mode']}): HumanEval, {d['programs']} programs x "
+          f"{SAMPLES} samples, seed {SEED}; {res['machine']['cpu_count']} CPUs, "
+          f"Python {res['machine']['python']}")
+    print("\n1. default path (pyflakes in-process, cache, fast path; 1 worker, in-process)")
+    print(f"   {d['programs_per_s']:10.1f} programs/s   ({d['sequences_per_s']:.0f} sequences/s, "
+          f"median of {len(d['seconds_all'])}: {d['seconds']:.3f} s)   "
+          f"[{mark('programs_per_s_per_core')}]")
+    print(f"   {pp['lint_calls']:10.2f} linter calls per program = {pp['full_linter_runs']:.2f} "
+          f"full runs + {pp['parse_only']:.2f} parse-only + {pp['cache_hits']:.2f} cache hits + "
+          f"{pp['empty_state']:.2f} on the empty program")
+    print(f"   {'':10} (+ {pp['initial_check_runs']:.0f} full run per program checking the "
+          f"original, not a linter call of the algorithm)")
+    print(f"\n2. baseline ratio on a fixed subsample: HumanEval indices {b['indices']}, "
+          f"{b['samples_per_program']} sample(s) each, same seeds")
+    print(f"   {'row':<58} {'s':>9} {'prog-samples/s':>14} {'calls/p-s':>9} {'x baseline':>11}")
+    for row in b["rows"].values():
+        print(f"   {row['label']:<58} {row['seconds']:9.4f} {row['program_samples_per_s']:14.2f}"
+              f" {row['lint_calls_per_program_sample']:9.1f} {row['speedup_vs_baseline']:11.1f}")
+    print(f"   ratio = baseline s / default s = {b['ratio']:.0f}x   [{mark('baseline_ratio')}]")
+    c = b["checks"]
+    print(f"   checks: pylint subprocess and in-process give identical sequences: "
+          f"{'yes' if c['pylint_subprocess_equals_inprocess'] else 'NO'}; cache changes nothing: "
+          f"{'yes' if c['pylint_cache_changes_nothing'] else 'NO'}")
+    w1, w2 = w["runs"]["w1"], w["runs"]["w2"]
+    print(f"\n3. workers: papertools lintseq sample, {w['input_programs']} programs "
+          f"({w['repeat']}x HumanEval) -s {SAMPLES}, best of {w['repetitions']}")
+    print(f"   -w 1 {w1['seconds']:7.2f} s ({w1['programs_per_s']:.0f} programs/s)   "
+          f"-w 2 {w2['seconds']:7.2f} s ({w2['programs_per_s']:.0f} programs/s)")
+    print(f"   speed-up {w['speedup']:.2f}x   [{mark('worker_speedup_1_to_2')}]   outputs "
+          f"byte-identical: {'yes' if w['outputs_identical'] else 'NO'}")
+    one, ten = m["runs"]["x1"], m["runs"]["x10"]
+    print(f"\n4. memory and growth: papertools lintseq sample -s {SAMPLES} -w 1 > /dev/null")
+    print(f"   1x  {one['programs']:5d} programs: peak RSS {one['peak_rss_mib']:6.1f} MiB, "
+          f"{one['seconds']:6.2f} s")
+    print(f"   10x {ten['programs']:5d} programs: peak RSS {ten['peak_rss_mib']:6.1f} MiB, "
+          f"{ten['seconds']:6.2f} s")
+    print(f"   peak RSS ratio {m['peak_rss_ratio']:.2f}   [{mark('peak_rss_ratio_10x_over_1x')}]"
+          f"   wall time x{m['wall_ratio']:.2f} for 10x input (per program x"
+          f"{m['per_program_time_ratio']:.2f})")
+    print(f"\ntotal {res['total_seconds']:.0f} s; results: {res['results_path']}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: smaller baseline subsample and inputs (< 1 minute)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a goal (not an aim) fails")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print a cProfile of the default path")
+    parser.add_argument("--output", metavar="PATH",
+                        help=f"results file (default {RESULTS.relative_to(ROOT)}; "
+                             "--quick: a temporary folder)")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    cfg = MODES[mode]
+    output = Path(args.output) if args.output else (
+        Path(tempfile.gettempdir()) / "papertools-bench" / "lintseq.quick.json"
+        if args.quick else RESULTS)
+    started = time.perf_counter()
+    items = list(read_records([str(DATA)]))
+    log(f"{mode} run: {len(items)} programs from {DATA.relative_to(ROOT)}")
+
+    res = dict(benchmark="lintseq", mode=mode,
+               command=f"python benchmarks/lintseq_bench.py{' --quick' if args.quick else ''}",
+               date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               machine=machine_info(), cli=papertools_command(),
+               input=dict(file=str(DATA.relative_to(ROOT)), programs=len(items),
+                          samples=SAMPLES, seed=SEED))
+    ok = True
+    res["default_path"] = bench_default(items, cfg["default_reps"])
+    res["baseline"], mirror = bench_baseline(items, cfg["base_programs"], cfg["base_samples"])
+    if not mirror:
+        log("ERROR: the benchmark's sampling loop does not reproduce sample_record")
+        ok = False
+    with tempfile.TemporaryDirectory(prefix="lintseq-bench-") as folder:
+        res["workers"], identical = bench_workers(folder, cfg["repeat"], cfg["worker_reps"])
+        if not identical:
+            log("ERROR: -w 1 and -w 2 outputs differ")
+            ok = False
+        res["memory"] = bench_memory(folder)
+
+    goals = {
+        "baseline_ratio": judge("baseline_ratio", res["baseline"]["ratio"]),
+        "programs_per_s_per_core": judge("programs_per_s_per_core",
+                                         res["default_path"]["programs_per_s"]),
+        "worker_speedup_1_to_2": judge("worker_speedup_1_to_2", res["workers"]["speedup"]),
+        "peak_rss_ratio_10x_over_1x": judge("peak_rss_ratio_10x_over_1x",
+                                            res["memory"]["peak_rss_ratio"]),
+    }
+    if (os.cpu_count() or 1) < 2:
+        goals["worker_speedup_1_to_2"]["status"] = "SKIP"
+    res["goals"] = list(goals.values())
+    res["total_seconds"] = time.perf_counter() - started
+    res["results_path"] = str(output)
+    write_json(output, res)
+    print_table(res, goals)
+    if args.profile:
+        profile_default(items)
+    failed = [g["name"] for g in goals.values() if g["kind"] == "goal" and g["status"] == "FAIL"]
+    if failed:
+        log(f"goals not met: {', '.join(failed)}")
+    if not ok or (args.strict and failed):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

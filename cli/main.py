@@ -15,7 +15,7 @@ from papertools.core.errors import EXIT_FAILURE, PapertoolsError
 # name -> (module, attribute, one-line summary). Modules are imported only when the tool runs.
 TOOLS = {
     "lintseq": ("papertools.cli.lintseq", "cli",
-                "Synthetic edit sequences for code LMs (LintSeq, Piterbarg et al. 2024)."),
+                "Synthetic edit sequences for code LMs (LintSeq, Piterbarg, Pinto and Fergus, 2024)."),
 }
 
 # Tools that later issues add: shown in --help so users see the whole map.

@@ -17,6 +17,13 @@ import click
 from .parallel import ENGINES
 
 
+class OrderedGroup(click.Group):
+    """A group that lists its subcommands in the order they are defined (pipeline order)."""
+
+    def list_commands(self, ctx):
+        return list(self.commands)
+
+
 def _compose(*decorators):
     def apply(fn):
         for decorator in reversed(decorators):

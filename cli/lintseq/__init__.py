@@ -25,7 +25,7 @@ sequence: the input's fields, plus "id" ("<source id>:<sample>"), "source_id" (t
 or "<file stem>:<line>"), "sample" (0-based), "instruction" (a string, "" when absent), "edits"
 (a list of insertion-only zero-context diffs, the first one from the empty file), "n_edits",
 "n_lines" (lines of the normalised program) and "lint_calls" (linter calls made for the
-sequence). --rejects FILE gets each rejected input record with a "reject" field (the reason).
+sequence). --rejects PATH gets each rejected input record with a "reject" field (the reason).
 
 apply reads "edits" and writes the record with the replayed program in --code-field. With
 --check, the replayed program is compared with the normalised program of the record (or of the
@@ -44,7 +44,8 @@ changes. Replaying a sequence gives the normalised program exactly."""
 SEE_ALSO = ["papertools(1)", "papertools-jsonl(7)"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=options.OrderedGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def cli() -> None:
     """Synthetic edit sequences for code LMs (LintSeq, Piterbarg, Pinto and Fergus, 2024).
 
@@ -54,8 +55,8 @@ def cli() -> None:
 
     \b
     Examples:
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 | papertools lintseq apply --check -q
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 | papertools lintseq format
+      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq apply --check -q
+      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq format
     """
 
 
@@ -239,9 +240,9 @@ def apply(ctx, files, output, check, source, code_field, on_error, quiet):
 @click.option("--text", "as_text", is_flag=True,
               help="Write one 'text' field (prompt + completion) instead of the two.")
 @click.option("--code-field", default="program", show_default=True, metavar="NAME",
-              help="With --baseline: the field holding the program.")
+              help="With --baseline: field holding the program.")
 @click.option("--instruction-field", default="instruction", show_default=True, metavar="NAME",
-              help="The field holding the instruction ('' when absent).")
+              help="Field holding the instruction ('' when absent).")
 @options.on_error
 @options.quiet
 @click.pass_context

@@ -32,7 +32,8 @@ results are cached per program by the set of deleted lines (the samples of one p
 states), and a deletion that removes only whole single-line statements, comment or blank lines,
 or lines inside a multi-line string, binding no name that is still mentioned anywhere in the
 program, can introduce no pyflakes error; for it only the parse is checked
-(:class:`LineFacts`, proven against full pyflakes by a property test).
+(:class:`LineFacts`, proven against full pyflakes by a property test); and when such a
+deletion leaves no block empty, not even the parse is needed.
 
 The random-chunk ablation (``--linter none``) is the released ``random_chunked_trajectory``:
 repeatedly delete ``randint(1, len(remaining) - 1)`` random lines (all lines are candidates)
@@ -85,7 +86,9 @@ class LineFacts:
     """What deleting each line can do, from the original program's AST.
 
     ``safe[i]``: deleting line i (alone or with other safe lines) can change the program only by
-    removing whole simple statements, comments, blank lines or string contents; ``binds[i]``:
+    removing whole simple statements, comments, blank lines or string contents; such a
+    deletion keeps a clean program parseable unless it empties a block (``block_of``,
+    ``block_anchors``); ``binds[i]``:
     the names bound on line i; ``words[i]``: every identifier-like word on line i (code, strings
     and comments alike, so string annotations, ``__all__`` and type comments count).
     """
@@ -99,8 +102,25 @@ class LineFacts:
         string_inside = [False] * n  # strictly inside a multi-line plain string literal
         unsafe = [False] * n  # headers, clauses, decorators, f-strings, __future__ imports
         binds: dict[int, set] = {}
+        # Blocks (bodies of compound statements): the anchor line of each of their statements,
+        # and for each single-line statement, its block. A clean state has no empty block.
+        self.block_of: dict[int, int] = {}
+        self.block_anchors: list[list[int]] = []
+        # Units: the lines of each multi-line statement or header. The parse of what remains
+        # matches the original's ("intact" states, the only ones these facts speak of) when every
+        # unit is either all there but for lines inside its strings, or gone entirely.
+        spans: list[tuple[int, int]] = []
 
         for node in ast.walk(tree):
+            if not isinstance(node, ast.Module):
+                for attr in ("body", "orelse", "finalbody"):
+                    stmts = getattr(node, attr, None)
+                    if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt):
+                        block = len(self.block_anchors)
+                        self.block_anchors.append([st.lineno - 1 for st in stmts])
+                        for st in stmts:
+                            if st.lineno == st.end_lineno and not _is_compound(st):
+                                self.block_of[st.lineno - 1] = block
             if isinstance(node, ast.stmt) and _is_compound(node) or \
                     isinstance(node, (ast.ExceptHandler, getattr(ast, "match_case", ()))):
                 first = node.lineno - 1
@@ -109,12 +129,16 @@ class LineFacts:
                 body_start = node.body[0].lineno - 1 if node.body else node.end_lineno - 1
                 for i in range(first, min(body_start, n - 1) + 1):
                     unsafe[i] = True
+                header_end = body_start - 1 if body_start > node.lineno - 1 else body_start
+                if header_end > node.lineno - 1:
+                    spans.append((node.lineno - 1, header_end))
             elif isinstance(node, ast.stmt):
                 first, last = node.lineno - 1, node.end_lineno - 1
                 if first == last:
                     if not in_multiline[first]:
                         whole_stmt[first] = True
                 else:
+                    spans.append((first, last))
                     for i in range(first, last + 1):
                         in_multiline[i] = True
                         whole_stmt[i] = False
@@ -129,6 +153,15 @@ class LineFacts:
             elif isinstance(node, ast.JoinedStr) and node.end_lineno > node.lineno:
                 for i in range(node.lineno - 1, node.end_lineno):
                     unsafe[i] = True  # f-string fields may hold anything
+
+        self.units = []  # (all lines, lines outside string contents) of each span
+        for first, last in spans:
+            whole = core = 0
+            for i in range(first, last + 1):
+                whole |= 1 << i
+                if not string_inside[i]:
+                    core |= 1 << i
+            self.units.append((whole, core))
 
         self.safe = []
         for i, line in enumerate(lines):
@@ -212,7 +245,8 @@ def candidate_lines(lines: list[str]) -> list[int]:
 class Counters:
     lint_calls: int = 0  # logical linter calls the algorithm makes (the released code's count)
     linter_runs: int = 0  # full linter runs actually executed
-    parse_only: int = 0  # calls settled by a parse alone (the exact fast path)
+    parse_only: int = 0  # calls settled by a parse alone (exact: see Program._shortcut)
+    no_parse: int = 0  # calls settled without even parsing (exact: see Program._shortcut)
     cache_hits: int = 0
 
 
@@ -277,7 +311,11 @@ class Program:
             return []
         text = "\n".join([self.lines[i] for i in remaining])
         raw: list[LintError]
-        if since_clean and self._parse_is_enough(since_clean, remaining):
+        shortcut = self._shortcut(since_clean, deleted, remaining) if since_clean else None
+        if shortcut == "clean":
+            self.counters.no_parse += 1
+            raw = []
+        elif shortcut == "parse":
             self.counters.parse_only += 1
             _, error = syntax_error(text)
             raw = [error] if error else []
@@ -293,26 +331,44 @@ class Program:
         self._cache[deleted] = tuple(errors)
         return errors
 
-    def _parse_is_enough(self, since_clean: int, remaining: list[int]) -> bool:
+    def _shortcut(self, since_clean: int, deleted: int, remaining: list[int]) -> str | None:
+        """How little checking the state needs, given the last clean state lost ``since_clean``
+        (only when that clean state is intact: see :class:`LineFacts`):
+
+        - ``None``: run the linter;
+        - ``"parse"``: only safe lines went and no name they bind is mentioned any more, so
+          pyflakes can find nothing new; only the parse can fail;
+        - ``"clean"``: besides, no block lost its last statement, so the parse cannot fail.
+        """
         facts = self.facts
         if facts is None:
-            return False
-        bound = set()
-        i = 0
-        mask = since_clean
+            return None
+        before = deleted & ~since_clean
+        for whole, core in facts.units:  # the clean state must parse as the original does:
+            if before & core and before & whole != whole:  # each unit whole, or wholly gone
+                return None
+        bound, blocks = set(), set()
+        safe, binds, block_of = facts.safe, facts.binds, facts.block_of
+        i, mask = 0, since_clean
         while mask:
             if mask & 1:
-                if not facts.safe[i]:
-                    return False
-                bound |= facts.binds[i]
+                if not safe[i]:
+                    return None
+                bound |= binds[i]
+                block = block_of.get(i)
+                if block is not None:
+                    blocks.add(block)
             mask >>= 1
             i += 1
         if bound:
             words = facts.words
             for r in remaining:
                 if not bound.isdisjoint(words[r]):
-                    return False
-        return True
+                    return None
+        for block in blocks:
+            if all(deleted >> a & 1 for a in facts.block_anchors[block]):
+                return "parse"
+        return "clean"
 
     # -- the algorithm -----------------------------------------------------------------------
 

@@ -140,6 +140,7 @@ def test_parse_only_shortcut_agrees_with_pyflakes(text):
     program = Program(text, LINTER)
     rng = random.Random(1)
     n = program.n
+    checked = [0]
     for trial in range(120):
         clean = 0
         rounds = program.sample_rounds(random.Random(trial))
@@ -152,10 +153,14 @@ def test_parse_only_shortcut_agrees_with_pyflakes(text):
         for i in rng.sample(remaining, rng.randint(1, min(4, len(remaining)))):
             extra |= 1 << i
         left = [i for i in remaining if not extra >> i & 1]
-        if program._parse_is_enough(extra, left):
-            state = "\n".join(program.lines[i] for i in left)
+        shortcut = program._shortcut(extra, clean | extra, left)
+        state = "\n".join(program.lines[i] for i in left)
+        if shortcut == "parse":
             errors = full_errors(state)
             assert not errors or errors[0].code == "SyntaxError", (state, errors)
+        elif shortcut == "clean":
+            assert full_errors(state) == [], state
+            checked[0] += 1
 
 
 # -- pieces ------------------------------------------------------------------------------------

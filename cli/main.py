@@ -64,7 +64,7 @@ class RootGroup(click.Group):
             return super().invoke(ctx)
         except PapertoolsError as err:
             prefix = _prefix(ctx)
-            if _debug_enabled():
+            if ctx.params.get("debug") or _debug_enabled():
                 traceback.print_exc()
             click.echo(f"{prefix}: error: {err}", err=True)
             ctx.exit(err.exit_code)
@@ -98,9 +98,7 @@ def cli(debug: bool) -> None:
       papertools lintseq sample examples/lintseq/humaneval.jsonl -s 2 | papertools lintseq stats
       papertools lintseq --help
     """
-    if debug:
-        os.environ["PAPERTOOLS_DEBUG"] = "1"
-
+    del debug  # read by RootGroup.invoke from ctx.params
 
 def main() -> None:
     try:

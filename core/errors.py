@@ -80,9 +80,11 @@ def field(record: dict, name: str, kind: type | tuple = str, *, place: Place | N
             raise InputError("missing field", file, line, name)
         return default
     value = record[name]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise InputError(f"expected {_json_kind(want)}, got {_json_type(value)}", file, line, name)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    accepted = kinds + ((int,) if float in kinds else ())  # JSON has one number type
+    if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in kinds):
+        want = " or ".join(_json_kind(k.__name__) for k in kinds)
+        raise InputError(f"expected {want}, got {json_type(value)}", file, line, name)
     return value
 
 
@@ -91,7 +93,7 @@ def _json_kind(python_name: str) -> str:
             "dict": "an object", "bool": "a boolean"}.get(python_name, python_name)
 
 
-def _json_type(value) -> str:
+def json_type(value) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import os
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from typing import Iterable, Iterator
 
 import orjson
 
-from .errors import Diagnostics, InputError, Place, PapertoolsError
+from .errors import Diagnostics, InputError, Place, PapertoolsError, json_type
 
 GZIP_MAGIC = b"\x1f\x8b"
 _DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
@@ -66,7 +67,8 @@ def record_id(item: Item) -> str:
     if value is None:
         return item.default_id
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InputError("expected a string or an integer", item.place.file, item.place.line, "id")
+        raise InputError(f"expected a string or an integer, got {json_type(value)}",
+                         item.place.file, item.place.line, "id")
     return str(value)
 
 
@@ -84,15 +86,38 @@ def open_binary(path: str):
             raise InputError(f"cannot open: {exc.strerror or exc}", name) from None
         close = True
     try:
-        head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+        head = raw.read(2)  # works on pipes and on streams that cannot peek
+        stream = io.BufferedReader(_Prefixed(head, raw))
         if head == GZIP_MAGIC or (path != "-" and str(path).endswith(".gz")):
-            with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
+            with gzip.GzipFile(fileobj=stream, mode="rb") as fh:
                 yield fh
         else:
-            yield raw
+            yield stream
     finally:
         if close:
             raw.close()
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` (bytes already read) followed by the rest of ``raw``."""
+
+    def __init__(self, head: bytes, raw):
+        super().__init__()
+        self._head, self._raw = head, raw
+        self._read = getattr(raw, "read1", raw.read)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def parse_line(raw: bytes, place: Place) -> dict:
@@ -228,13 +253,19 @@ def _umask() -> int:
 
 def write_json(path: str | os.PathLike, obj) -> None:
     """Write one pretty JSON document atomically (results files, checkpoints' metadata)."""
+    data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-        fh.write(b"\n")
-    os.replace(tmp, target)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 __all__ = ["Item", "RecordWriter", "default_id", "display_name", "dumps", "loads", "open_binary",

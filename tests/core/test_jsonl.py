@@ -153,13 +153,14 @@ def test_record_id_takes_strings_and_integers():
     assert record_id(Item(0, place, {"id": None})) == "f:4"
 
 
-@pytest.mark.parametrize("bad", [True, 1.5, [1], {"a": 1}])
-def test_record_id_rejects_other_types(bad):
+@pytest.mark.parametrize("bad,kind", [(True, "a boolean"), (1.5, "a number"), ([1], "an array"),
+                                      ({"a": 1}, "an object")])
+def test_record_id_rejects_other_types(bad, kind):
     with pytest.raises(InputError) as info:
         record_id(Item(0, Place("f.jsonl", 4), {"id": bad}))
     err = info.value
     assert (err.file, err.line, err.field) == ("f.jsonl", 4, "id")
-    assert str(err) == "f.jsonl:4: field 'id': expected a string or an integer"
+    assert str(err) == f"f.jsonl:4: field 'id': expected a string or an integer, got {kind}"
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -89,7 +89,8 @@ BAD = [
     (b'{"program": "x = 1", "instruction": ["a"]}\n',
      "papertools lintseq: error: <stdin>:1: field 'instruction': expected a string, got an array"),
     (b'{"program": "x = 1", "id": {"a": 1}}\n',
-     "papertools lintseq: error: <stdin>:1: field 'id': expected a string or an integer"),
+     "papertools lintseq: error: <stdin>:1: field 'id': expected a string or an integer, got "
+     "an object"),
     (b'\n{"program": "caf\xe9"}\n', "papertools lintseq: error: <stdin>:2: not valid UTF-8 "
                                     "(byte 0xe9 at column 17)"),
 ]

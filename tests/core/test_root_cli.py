@@ -1,0 +1,155 @@
+"""The root `papertools` command through real processes: help, version, usage errors, lazy
+imports, closed pipes, and how errors reach the user."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from papertools.cli.main import PLANNED
+
+from tests.helpers import EXAMPLES, ROOT, invoke, shell
+
+PAPERTOOLS = str(Path(sys.executable).parent / "papertools")
+HEAVY = ("torch", "transformers", "nle")
+
+
+def papertools(*args, cwd=ROOT, input=None) -> subprocess.CompletedProcess:
+    return subprocess.run([PAPERTOOLS, *args], cwd=cwd, input=input, capture_output=True,
+                          timeout=120)
+
+
+def test_help_lists_tools_and_planned_tools():
+    done = papertools("--help")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    assert out.startswith("Usage: papertools [OPTIONS] COMMAND [ARGS]...")
+    tools, planned = out.split("Tools:")[1].split("Planned:")
+    assert "lintseq" in tools
+    for name in PLANNED:
+        assert f"  {name} " in planned
+    assert {"diffhist", "nhrecord", "bench", "ceindex", "compose-sample", "distill", "hrl",
+            "relabel", "pretrain"} <= set(PLANNED)
+    assert done.stderr == b""
+
+
+def test_version():
+    done = papertools("--version")
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"papertools 0.1.0\n", b"")
+
+
+def test_module_entry_point_matches_console_script():
+    done = subprocess.run([sys.executable, "-m", "papertools.cli.main", "--version"], cwd=ROOT,
+                          capture_output=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, b"papertools 0.1.0\n")
+
+
+def test_unknown_command_is_a_usage_error():
+    done = papertools("frobnicate")
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert "No such command 'frobnicate'" in done.stderr.decode()
+
+
+def test_planned_tool_says_it_is_planned():
+    done = papertools("diffhist")
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert "'diffhist' is planned but not built yet" in err
+    assert PLANNED["diffhist"] in err
+
+
+def test_unknown_option_is_a_usage_error():
+    done = papertools("lintseq", "sample", "--no-such-flag")
+    assert done.returncode == 2
+    assert "No such option '--no-such-flag'" in done.stderr.decode()
+
+
+def heavy_modules_after(args: list[str]) -> list[str]:
+    code = textwrap.dedent(f"""
+        import contextlib, io, json, sys
+        from papertools.cli.main import cli
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            code = cli.main({args!r}, prog_name="papertools", standalone_mode=False)
+        assert code == 0 and "Usage:" in out.getvalue(), (code, out.getvalue())
+        print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    return json.loads(done.stdout.decode().splitlines()[-1])
+
+
+def test_help_does_not_import_heavy_libraries():
+    assert heavy_modules_after(["--help"]) == []
+    assert heavy_modules_after(["lintseq", "--help"]) == []
+    for sub in ("sample", "apply", "format", "stats"):
+        assert heavy_modules_after(["lintseq", sub, "--help"]) == []
+
+
+def test_closed_pipe_ends_quietly(tmp_path):
+    # humaneval with 5 samples writes about 1.6 MB, far past a pipe's buffer, so papertools is
+    # still writing when head goes away.
+    err = tmp_path / "stderr.txt"
+    done = shell(f"papertools lintseq sample examples/lintseq/humaneval.jsonl -s 5 2>'{err}' "
+                 f"| head -n 1; echo \"status ${{PIPESTATUS[0]}}\"; cat '{err}'")
+    lines = done.stdout.decode().splitlines()
+    assert len(lines) == 2, done.stdout
+    assert json.loads(lines[0])["source_id"] == "HumanEval/0"
+    assert lines[1] == "status 0"  # and nothing on stderr (cat printed nothing)
+    assert done.returncode == 0
+
+
+def test_closed_pipe_with_popen():
+    proc = subprocess.Popen([PAPERTOOLS, "lintseq", "sample", str(EXAMPLES / "lintseq" /
+                                                                  "humaneval.jsonl"), "-s", "5"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0
+    assert err == b""
+    assert json.loads(first)["id"] == "HumanEval/0:0"
+
+
+def bad_input(tmp_path) -> Path:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"program": "x = 1\\n"}\nnot json\n')
+    return path
+
+
+def test_bad_input_is_one_line_and_exit_1(tmp_path):
+    bad_input(tmp_path)
+    done = papertools("lintseq", "sample", "bad.jsonl", "-q", cwd=tmp_path)
+    assert done.returncode == 1
+    err = done.stderr.decode().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("papertools lintseq: error: bad.jsonl:2: not valid JSON: ")
+    assert "Traceback" not in done.stderr.decode()
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    bad_input(tmp_path)
+    for args in (["--debug"], []):
+        env_debug = [] if args else ["env", "PAPERTOOLS_DEBUG=1"]
+        done = subprocess.run([*env_debug, PAPERTOOLS, *args, "lintseq", "sample", "bad.jsonl",
+                               "-q"], cwd=tmp_path, capture_output=True, timeout=120)
+        assert done.returncode == 1
+        err = done.stderr.decode()
+        assert err.startswith("Traceback (most recent call last):")
+        assert "InputError" in err
+        assert err.splitlines()[-1].startswith(
+            "papertools lintseq: error: bad.jsonl:2: not valid JSON: ")
+
+
+def test_debug_does_not_leak_into_later_runs_in_the_same_process(tmp_path, monkeypatch):
+    """--debug is a per-run flag: a later in-process run (CliRunner, library use) has none."""
+    monkeypatch.setenv("PAPERTOOLS_DEBUG", "0")  # restored after the test
+    path = str(bad_input(tmp_path))
+    first = invoke(["--debug", "lintseq", "sample", path, "-q"])
+    assert first.exit_code == 1 and "Traceback" in first.stderr
+    second = invoke(["lintseq", "sample", path, "-q"])
+    assert second.exit_code == 1
+    assert len(second.stderr.splitlines()) == 1, second.stderr

@@ -110,6 +110,9 @@ class LineFacts:
         # matches the original's ("intact" states, the only ones these facts speak of) when every
         # unit is either all there but for lines inside its strings, or gone entirely.
         spans: list[tuple[int, int]] = []
+        # Compound statements as a whole: (all their lines, anchor line, names they bind in the
+        # enclosing scope). Deleting one entirely is like deleting a simple statement.
+        compounds = []
 
         for node in ast.walk(tree):
             if not isinstance(node, ast.Module):
@@ -119,7 +122,7 @@ class LineFacts:
                         block = len(self.block_anchors)
                         self.block_anchors.append([st.lineno - 1 for st in stmts])
                         for st in stmts:
-                            if st.lineno == st.end_lineno and not _is_compound(st):
+                            if st.lineno == st.end_lineno or _is_compound(st):
                                 self.block_of[st.lineno - 1] = block
             if isinstance(node, ast.stmt) and _is_compound(node) or \
                     isinstance(node, (ast.ExceptHandler, getattr(ast, "match_case", ()))):
@@ -132,6 +135,11 @@ class LineFacts:
                 header_end = body_start - 1 if body_start > node.lineno - 1 else body_start
                 if header_end > node.lineno - 1:
                     spans.append((node.lineno - 1, header_end))
+                if isinstance(node, ast.stmt):
+                    mask = 0
+                    for i in range(first, node.end_lineno):
+                        mask |= 1 << i
+                    compounds.append((mask, node.lineno - 1, frozenset(_scope_bindings(node))))
             elif isinstance(node, ast.stmt):
                 first, last = node.lineno - 1, node.end_lineno - 1
                 if first == last:
@@ -154,6 +162,8 @@ class LineFacts:
                 for i in range(node.lineno - 1, node.end_lineno):
                     unsafe[i] = True  # f-string fields may hold anything
 
+        compounds.sort(key=lambda c: -c[0].bit_count())  # outermost first
+        self.compounds = compounds
         self.units = []  # (all lines, lines outside string contents) of each span
         for first, last in spans:
             whole = core = 0
@@ -191,22 +201,48 @@ def _is_clause_line(stripped: str) -> bool:
 
 def _bound_names(stmt: ast.stmt):
     for node in ast.walk(stmt):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            yield node.id
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                yield (alias.asname or alias.name).split(".")[0]
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            yield from node.names
-        elif isinstance(node, ast.arg):
-            yield node.arg
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            yield node.name
-        elif hasattr(ast, "MatchAs") and isinstance(node, (ast.MatchAs, ast.MatchStar)) \
-                and node.name:
-            yield node.name
-        elif hasattr(ast, "MatchMapping") and isinstance(node, ast.MatchMapping) and node.rest:
-            yield node.rest
+        yield from _direct_bindings(node)
+
+
+def _scope_bindings(node: ast.AST) -> set:
+    """Names a compound statement binds in its enclosing scope (over-approximated: arguments,
+    comprehension targets and every global/nonlocal declaration count too)."""
+    names: set = set()
+
+    def visit(n: ast.AST, same_scope: bool) -> None:
+        if isinstance(n, (ast.Global, ast.Nonlocal)):
+            names.update(n.names)
+        nested = isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+        if same_scope:
+            names.update(_direct_bindings(n))
+        for name, value in ast.iter_fields(n):
+            inner = same_scope and not (nested and name == "body")
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, ast.AST):
+                    visit(child, inner)
+
+    visit(node, True)
+    return names
+
+
+def _direct_bindings(node: ast.AST):
+    if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+        yield node.id
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        for alias in node.names:
+            yield (alias.asname or alias.name).split(".")[0]
+    elif isinstance(node, (ast.Global, ast.Nonlocal)):
+        yield from node.names
+    elif isinstance(node, ast.arg):
+        yield node.arg
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        yield node.name
+    elif isinstance(node, ast.ExceptHandler) and node.name:
+        yield node.name
+    elif hasattr(ast, "MatchAs") and isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+        yield node.name
+    elif hasattr(ast, "MatchMapping") and isinstance(node, ast.MatchMapping) and node.rest:
+        yield node.rest
 
 
 def indentation(lines: list[str]) -> tuple[list[int], int | None]:
@@ -347,19 +383,32 @@ class Program:
         for whole, core in facts.units:  # the clean state must parse as the original does:
             if before & core and before & whole != whole:  # each unit whole, or wholly gone
                 return None
-        bound, blocks = set(), set()
         safe, binds, block_of = facts.safe, facts.binds, facts.block_of
+        unsafe, safe_lines = 0, []
         i, mask = 0, since_clean
         while mask:
             if mask & 1:
-                if not safe[i]:
-                    return None
-                bound |= binds[i]
-                block = block_of.get(i)
-                if block is not None:
-                    blocks.add(block)
+                if safe[i]:
+                    safe_lines.append(i)
+                else:
+                    unsafe |= 1 << i
             mask >>= 1
             i += 1
+        bound, blocks, covered = set(), set(), 0
+        if unsafe:  # allowed only inside compound statements deleted as a whole
+            for lines, anchor, names in facts.compounds:
+                if lines & unsafe and lines & deleted == lines and lines & ~covered:
+                    covered |= lines
+                    bound |= names
+                    if anchor in block_of:
+                        blocks.add(block_of[anchor])
+            if unsafe & ~covered:
+                return None
+        for i in safe_lines:
+            if not covered >> i & 1:
+                bound |= binds[i]
+                if i in block_of:
+                    blocks.add(block_of[i])
         if bound:
             words = facts.words
             for r in remaining:

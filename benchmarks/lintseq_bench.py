@@ -361,7 +361,8 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 seconds = time.perf_counter() - started
 code = os.waitstatus_to_exitcode(status)
-sys.stderr.write(f"\\nMEASURE {usage.ru_maxrss} {seconds!r} {code}\\n")
+cpu = usage.ru_utime + usage.ru_stime
+sys.stderr.write(f"\\nMEASURE {usage.ru_maxrss} {seconds!r} {cpu!r} {code}\\n")
 """
 
 
@@ -373,12 +374,12 @@ def run_cli(args: list[str], stdout_path: str = os.devnull) -> dict:
         done = subprocess.run([sys.executable, "-I", "-S", "-c", _MEASURE, *command], stdout=out,
                               stderr=subprocess.PIPE, check=False)
     stderr = done.stderr.decode(errors="replace")
-    found = re.search(r"\nMEASURE (\d+) (\S+) (-?\d+)\n$", stderr)
-    if done.returncode != 0 or not found or found.group(3) != "0":
+    found = re.search(r"\nMEASURE (\d+) (\S+) (\S+) (-?\d+)\n$", stderr)
+    if done.returncode != 0 or not found or found.group(4) != "0":
         raise RuntimeError(f"{' '.join(command)} failed: {stderr[-800:]}")
-    maxrss, seconds = int(found.group(1)), float(found.group(2))
+    maxrss, seconds, cpu = int(found.group(1)), float(found.group(2)), float(found.group(3))
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-    return dict(seconds=seconds, peak_rss_mib=maxrss * scale / 2**20,
+    return dict(seconds=seconds, cpu_seconds=cpu, peak_rss_mib=maxrss * scale / 2**20,
                 stderr=stderr[: found.start()].strip())
 
 
@@ -402,30 +403,35 @@ def digest(path: str) -> str:
 
 
 def bench_workers(folder: str, repeat: int, reps: int) -> tuple[dict, bool]:
+    """-w 1 and -w 2 runs interleaved (w1, w2, w1, w2, ...); the best of each is the figure."""
     path, programs = repeated_input(folder, repeat)
     result = dict(input_programs=programs, repeat=repeat, samples=SAMPLES, repetitions=reps,
                   cpu_count=os.cpu_count(), runs={})
+    times = {1: [], 2: []}
+    cpu = {1: [], 2: []}
+    outputs = {w: os.path.join(folder, f"out_w{w}.jsonl") for w in (1, 2)}
+    for rep in range(reps):
+        for workers in (1, 2):
+            got = run_cli(["lintseq", "sample", path, "-s", str(SAMPLES), "--seed", str(SEED),
+                           "-w", str(workers), "-o", outputs[workers]])
+            times[workers].append(got["seconds"])
+            cpu[workers].append(got["cpu_seconds"])
+            log(f"CLI -w {workers}, {programs} programs, run {rep + 1}/{reps}: "
+                f"{got['seconds']:.2f} s wall, {got['cpu_seconds']:.2f} s CPU")
     digests = {}
     for workers in (1, 2):
-        out = os.path.join(folder, f"out_w{workers}.jsonl")
-        times = []
-        for rep in range(reps):
-            got = run_cli(["lintseq", "sample", path, "-s", str(SAMPLES), "--seed", str(SEED),
-                           "-w", str(workers), "-o", out])
-            times.append(got["seconds"])
-            log(f"CLI -w {workers}, {programs} programs, run {rep + 1}/{reps}: "
-                f"{got['seconds']:.2f} s")
-        digests[workers] = digest(out)
-        with open(out, "rb") as fh:
+        digests[workers] = digest(outputs[workers])
+        with open(outputs[workers], "rb") as fh:
             sequences = sum(1 for _ in fh)
-        seconds = min(times)
-        result["runs"][f"w{workers}"] = dict(seconds=seconds, seconds_all=times,
-                                             programs_per_s=programs / seconds,
-                                             sequences=sequences, sha256=digests[workers])
+        seconds = min(times[workers])
+        result["runs"][f"w{workers}"] = dict(
+            seconds=seconds, seconds_all=times[workers], cpu_seconds_all=cpu[workers],
+            programs_per_s=programs / seconds, sequences=sequences, sha256=digests[workers])
     identical = digests[1] == digests[2]
     result["speedup"] = result["runs"]["w1"]["seconds"] / result["runs"]["w2"]["seconds"]
     result["outputs_identical"] = identical
-    result["timing"] = "best of the repetitions, whole command (start-up, reading, writing)"
+    result["timing"] = ("best of the interleaved repetitions, wall time of the whole command "
+                        "(start-up, reading, writing); CPU = user + system of it and its workers")
     return result, identical
 
 
@@ -531,8 +537,9 @@ def print_table(res: dict, goals: dict) -> None:
     w1, w2 = w["runs"]["w1"], w["runs"]["w2"]
     print(f"\n3. workers: papertools lintseq sample, {w['input_programs']} programs "
           f"({w['repeat']}x HumanEval) -s {SAMPLES}, best of {w['repetitions']}")
-    print(f"   -w 1 {w1['seconds']:7.2f} s ({w1['programs_per_s']:.0f} programs/s)   "
-          f"-w 2 {w2['seconds']:7.2f} s ({w2['programs_per_s']:.0f} programs/s)")
+    for name, run in (("-w 1", w1), ("-w 2", w2)):
+        print(f"   {name} {run['seconds']:7.2f} s ({run['programs_per_s']:.0f} programs/s; "
+              f"CPU s per run: {', '.join(f'{c:.2f}' for c in run['cpu_seconds_all'])})")
     print(f"   speed-up {w['speedup']:.2f}x   [{mark('worker_speedup_1_to_2')}]   outputs "
           f"byte-identical: {'yes' if w['outputs_identical'] else 'NO'}")
     one, ten = m["runs"]["x1"], m["runs"]["x10"]
@@ -544,6 +551,10 @@ def print_table(res: dict, goals: dict) -> None:
     print(f"   peak RSS ratio {m['peak_rss_ratio']:.2f}   [{mark('peak_rss_ratio_10x_over_1x')}]"
           f"   wall time x{m['wall_ratio']:.2f} for 10x input (per program x"
           f"{m['per_program_time_ratio']:.2f})")
+    load = res["machine"].get("load_average_1min_at_start")
+    if load is not None and load > 0.5:
+        print(f"\nnote: 1-minute load average was {load:.2f} at start; other work shared the "
+              "CPUs, so timings are noisy")
     print(f"\ntotal {res['total_seconds']:.0f} s; results: {res['results_path']}")
 
 
@@ -574,6 +585,11 @@ def main(argv=None) -> int:
                machine=machine_info(), cli=papertools_command(),
                input=dict(file=str(DATA.relative_to(ROOT)), programs=len(items),
                           samples=SAMPLES, seed=SEED))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    res["machine"]["load_average_1min_at_start"] = load
+    if load is not None and load > 0.5:
+        log(f"warning: 1-minute load average {load:.2f} at start: other work shares the CPUs, "
+            "so timings (the worker speed-up above all) are noisy")
     ok = True
     res["default_path"] = bench_default(items, cfg["default_reps"])
     res["baseline"], mirror = bench_baseline(items, cfg["base_programs"], cfg["base_samples"],

@@ -65,3 +65,9 @@ strict = click.option("--strict", is_flag=True,
 
 quiet = click.option("-q", "--quiet", is_flag=True,
                      help="No progress bar and no summary on stderr (errors still show).")
+
+
+def field_name(kind: str, default: str, help: str):
+    """``--<kind>-field NAME``: which record field a tool reads (e.g. ``--code-field``)."""
+    return click.option(f"--{kind}-field", default=default, show_default=True, metavar="NAME",
+                        help=help)

@@ -74,10 +74,8 @@ cli.see_also = SEE_ALSO
               show_default=True,
               help="pyflakes in-process; pylint as the released code (errors, W0311, W0231); "
                    "none: the paper's linter-free random-chunk ablation.")
-@click.option("--code-field", default="program", show_default=True, metavar="NAME",
-              help="Field holding the program.")
-@click.option("--instruction-field", default="instruction", show_default=True, metavar="NAME",
-              help="Field holding the instruction (optional in records).")
+@options.field_name("code", "program", "Field holding the program.")
+@options.field_name("instruction", "instruction", "Field holding the instruction (optional).")
 @click.option("--allow-initial-errors", is_flag=True,
               help="Sample programs that already have linter errors, ignoring those errors.")
 @click.option("--rejects", metavar="PATH", type=click.Path(dir_okay=False),
@@ -164,8 +162,7 @@ def _safe_id(item) -> str:
                    "and report the first mismatching line; exit 1 if any differ.")
 @click.option("--source", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=False),
               help="With --check: take the expected programs from FILE, joined on source_id = id.")
-@click.option("--code-field", default="program", show_default=True, metavar="NAME",
-              help="Field to compare with and to write the replayed program to.")
+@options.field_name("code", "program", "Field to compare with and to write the program to.")
 @options.on_error
 @options.quiet
 @click.pass_context
@@ -239,10 +236,8 @@ def apply(ctx, files, output, check, source, code_field, on_error, quiet):
               help="The baseline's strings: prompt = instruction + newline, completion = program.")
 @click.option("--text", "as_text", is_flag=True,
               help="Write one 'text' field (prompt + completion) instead of the two.")
-@click.option("--code-field", default="program", show_default=True, metavar="NAME",
-              help="With --baseline: field holding the program.")
-@click.option("--instruction-field", default="instruction", show_default=True, metavar="NAME",
-              help="Field holding the instruction ('' when absent).")
+@options.field_name("code", "program", "With --baseline: field holding the program.")
+@options.field_name("instruction", "instruction", "Field holding the instruction (optional).")
 @options.on_error
 @options.quiet
 @click.pass_context

@@ -52,8 +52,8 @@ from pathlib import Path
 
 from papertools.cli.lintseq.linters import LintError, PylintLinter, PyflakesLinter
 from papertools.cli.lintseq.sample import (Counters, Program, Reject, SampleConfig,
-                                           normalize_program, sample_record)
-from papertools.core.jsonl import dumps, read_records, record_id, write_json
+                                           normalize_program, sample_record, sequences)
+from papertools.core.jsonl import read_records, record_id, write_json
 from papertools.core.seed import python_rng
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,9 +76,13 @@ MODES = {
 # repeat: copies of HumanEval in the workers input; worker_reps: runs per -w (best).
     "full": dict(default_reps=3, base_programs=4, base_samples=SAMPLES, ref_reps=2, repeat=10,
                  worker_reps=2),
-    "quick": dict(default_reps=1, base_programs=2, base_samples=1, ref_reps=1, repeat=2,
+    "quick": dict(default_reps=1, base_programs=2, base_samples=1, ref_reps=1, repeat=5,
                   worker_reps=1),
 }
+
+
+def fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def log(message: str) -> None:
@@ -124,22 +128,12 @@ def sample_with(linter, item, samples: int, seed: int, cache: bool):
     writes exactly what ``sample_record`` writes (checked in :func:`bench_baseline`).
     """
     record = item.record
-    source_id = record_id(item)
     try:
         program = Program(normalize_program(record["program"]), linter, cache=cache)
     except Reject:
         return [], None, True
-    rng = python_rng(seed, item.index)
-    lines = []
-    for s in range(samples):
-        before = program.counters.lint_calls
-        rounds = program.sample_rounds(rng)
-        edits = program.edits(rounds)
-        out = dict(record)
-        out.update(id=f"{source_id}:{s}", source_id=source_id, sample=s,
-                   instruction=record.get("instruction", ""), edits=edits, n_edits=len(edits),
-                   n_lines=program.n, lint_calls=program.counters.lint_calls - before)
-        lines.append(dumps(out))
+    lines = sequences(program, record, record_id(item), record.get("instruction", ""),
+                      python_rng(seed, item.index), samples)
     return lines, program.counters, False
 
 
@@ -169,24 +163,14 @@ def run_default(items, samples: int):
 
 
 def call_breakdown(counters: Counters, programs: int) -> dict:
-    """Per program: the algorithm's linter calls and how each was answered.
-
-    ``Counters.linter_runs`` also counts the one run per program that checks the original for
-    errors of its own (not one of ``lint_calls``); it is taken out here and reported apart. Every
-    other counter but ``lint_calls`` and ``cache_hits`` (``parse_only``, ...) is a shortcut that
-    settles a call without a full run. A call on a state with no line left is answered without
-    linting and counted by none of them (``empty_state`` here).
-    """
+    """Per program: the algorithm's linter calls and how each was answered (the parts add up to
+    ``lint_calls``; the check of the original program before sampling is not among them)."""
     values = dataclasses.asdict(counters)
-    full = values.pop("linter_runs") - programs
-    calls = values.pop("lint_calls")
-    hits = values.pop("cache_hits")
-    empty = calls - full - hits - sum(values.values())
     per = (lambda x: x / programs) if programs else (lambda x: 0.0)
-    return dict(lint_calls=per(calls), full_linter_runs=per(full),
-                shortcuts={name: per(v) for name, v in values.items()}, cache_hits=per(hits),
-                empty_state=per(empty), initial_check_runs=per(programs),
-                consistent=empty >= 0)
+    parts = ("cache_hits", "empty", "no_parse", "parse_only", "linter_runs")
+    return dict({name: per(values[name]) for name in values},
+                pyflakes_or_pylint_checks=per(values["linter_runs"] - values["syntax_errors"]),
+                consistent=sum(values[p] for p in parts) == values["lint_calls"])
 
 
 def bench_default(items, reps: int) -> dict:
@@ -254,13 +238,16 @@ def bench_baseline(items, k: int, samples: int, ref_reps: int) -> tuple[dict, bo
     folder = tempfile.mkdtemp(prefix="lintseq-bench-")
     pyflakes, pylint_inproc = PyflakesLinter(), PylintLinter()
     subproc = PylintSubprocessLinter(folder)
-    # Warm-up outside the timed runs: pylint's first in-process run loads astroid's brain
-    # plugins, and the first subprocess reads pylint from a cold disk cache.
+    # Warm-up outside the timed runs: pylint's first in-process runs load astroid's brain
+    # plugins and the modules the programs import; the first subprocess reads pylint from a
+    # cold disk cache.
     from papertools.cli.lintseq.sample import _linter
 
-    for linter in (_linter("pyflakes"), _linter("pylint"), pylint_inproc, subproc):
-        linter.lint("x = 1\n")
+    subproc.lint("x = 1\n")
     subproc.runs = 0
+    for linter in (_linter("pyflakes"), _linter("pylint"), pylint_inproc):
+        for item in chosen:
+            linter.lint(normalize_program(item.record["program"]))
 
     def over(linter, cache):
         def run():
@@ -366,20 +353,47 @@ sys.stderr.write(f"\\nMEASURE {usage.ru_maxrss} {seconds!r} {cpu!r} {code}\\n")
 """
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat), else None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = fh.readline().split()[1:]
+        ticks = [int(x) for x in fields]
+        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+        return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def busy_cpus(seconds: float = 1.0) -> float | None:
+    """How many CPUs other work keeps busy, measured over ``seconds`` (Linux), else None."""
+    before = machine_busy_seconds()
+    if before is None:
+        return None
+    time.sleep(seconds)
+    return (machine_busy_seconds() - before) / seconds
+
+
 def run_cli(args: list[str], stdout_path: str = os.devnull) -> dict:
-    """Run papertools: wall seconds (perf_counter around fork/exec/wait) and peak RSS."""
+    """Run papertools: wall seconds (perf_counter around fork/exec/wait), peak RSS, the CPU time
+    of the command (its process and the children it waited for: not forkserver workers), and
+    the CPU time the whole machine was busy meanwhile (workers and any other load included)."""
     command = [*papertools_command(), *args]
     command[0] = shutil.which(command[0]) or command[0]
+    busy_before = machine_busy_seconds()
     with open(stdout_path, "wb") as out:
         done = subprocess.run([sys.executable, "-I", "-S", "-c", _MEASURE, *command], stdout=out,
                               stderr=subprocess.PIPE, check=False)
+    busy_after = machine_busy_seconds()
+    busy = busy_after - busy_before if busy_before is not None else None
     stderr = done.stderr.decode(errors="replace")
     found = re.search(r"\nMEASURE (\d+) (\S+) (\S+) (-?\d+)\n$", stderr)
     if done.returncode != 0 or not found or found.group(4) != "0":
         raise RuntimeError(f"{' '.join(command)} failed: {stderr[-800:]}")
     maxrss, seconds, cpu = int(found.group(1)), float(found.group(2)), float(found.group(3))
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-    return dict(seconds=seconds, cpu_seconds=cpu, peak_rss_mib=maxrss * scale / 2**20,
+    return dict(seconds=seconds, cpu_seconds=cpu, machine_busy_seconds=busy,
+                peak_rss_mib=maxrss * scale / 2**20,
                 stderr=stderr[: found.start()].strip())
 
 
@@ -409,6 +423,7 @@ def bench_workers(folder: str, repeat: int, reps: int) -> tuple[dict, bool]:
                   cpu_count=os.cpu_count(), runs={})
     times = {1: [], 2: []}
     cpu = {1: [], 2: []}
+    busy = {1: [], 2: []}
     outputs = {w: os.path.join(folder, f"out_w{w}.jsonl") for w in (1, 2)}
     for rep in range(reps):
         for workers in (1, 2):
@@ -416,8 +431,10 @@ def bench_workers(folder: str, repeat: int, reps: int) -> tuple[dict, bool]:
                            "-w", str(workers), "-o", outputs[workers]])
             times[workers].append(got["seconds"])
             cpu[workers].append(got["cpu_seconds"])
+            busy[workers].append(got["machine_busy_seconds"])
             log(f"CLI -w {workers}, {programs} programs, run {rep + 1}/{reps}: "
-                f"{got['seconds']:.2f} s wall, {got['cpu_seconds']:.2f} s CPU")
+                f"{got['seconds']:.2f} s wall, machine busy {fmt(got['machine_busy_seconds'])} "
+                "CPU s")
     digests = {}
     for workers in (1, 2):
         digests[workers] = digest(outputs[workers])
@@ -425,13 +442,17 @@ def bench_workers(folder: str, repeat: int, reps: int) -> tuple[dict, bool]:
             sequences = sum(1 for _ in fh)
         seconds = min(times[workers])
         result["runs"][f"w{workers}"] = dict(
-            seconds=seconds, seconds_all=times[workers], cpu_seconds_all=cpu[workers],
+            seconds=seconds, seconds_all=times[workers], command_cpu_seconds_all=cpu[workers],
+            machine_busy_cpu_seconds_all=busy[workers],
             programs_per_s=programs / seconds, sequences=sequences, sha256=digests[workers])
     identical = digests[1] == digests[2]
     result["speedup"] = result["runs"]["w1"]["seconds"] / result["runs"]["w2"]["seconds"]
     result["outputs_identical"] = identical
     result["timing"] = ("best of the interleaved repetitions, wall time of the whole command "
-                        "(start-up, reading, writing); CPU = user + system of it and its workers")
+                        "(start-up, reading, writing); command CPU = user + system of the "
+                        "papertools process (forkserver workers not included); machine busy = "
+                        "CPU seconds all CPUs were busy during the run (/proc/stat), workers "
+                        "and any other load included")
     return result, identical
 
 
@@ -517,12 +538,12 @@ def print_table(res: dict, goals: dict) -> None:
     print(f"   {d['programs_per_s']:10.1f} programs/s   ({d['sequences_per_s']:.0f} sequences/s, "
           f"median of {len(d['seconds_all'])}: {d['seconds']:.3f} s)   "
           f"[{mark('programs_per_s_per_core')}]")
-    shortcuts = "".join(f" + {v:.2f} {k.replace('_', '-')}" for k, v in pp["shortcuts"].items())
-    print(f"   {pp['lint_calls']:10.2f} linter calls per program = {pp['full_linter_runs']:.2f} "
-          f"full runs{shortcuts} + {pp['cache_hits']:.2f} cache hits + "
-          f"{pp['empty_state']:.2f} on the empty program")
-    print(f"   {'':10} (+ {pp['initial_check_runs']:.0f} full run per program checking the "
-          f"original, not a linter call of the algorithm)")
+    print(f"   {pp['lint_calls']:10.2f} linter calls per program = {pp['linter_runs']:.2f} linter "
+          f"runs ({pp['syntax_errors']:.2f} of them stopped at a syntax error, "
+          f"{pp['pyflakes_or_pylint_checks']:.2f} pyflakes checks)")
+    print(f"   {'':10} + {pp['parse_only']:.2f} parse-only + {pp['no_parse']:.2f} no-parse + "
+          f"{pp['cache_hits']:.2f} cache hits + {pp['empty']:.2f} on the empty program "
+          f"(the check of each original program is not counted)")
     print(f"\n2. baseline ratio on a fixed subsample: HumanEval indices {b['indices']}, "
           f"{b['samples_per_program']} sample(s) each, same seeds")
     print(f"   {'row':<58} {'s':>9} {'prog-samples/s':>14} {'calls/p-s':>9} {'x baseline':>11}")
@@ -539,7 +560,8 @@ def print_table(res: dict, goals: dict) -> None:
           f"({w['repeat']}x HumanEval) -s {SAMPLES}, best of {w['repetitions']}")
     for name, run in (("-w 1", w1), ("-w 2", w2)):
         print(f"   {name} {run['seconds']:7.2f} s ({run['programs_per_s']:.0f} programs/s; "
-              f"CPU s per run: {', '.join(f'{c:.2f}' for c in run['cpu_seconds_all'])})")
+              f"machine busy CPU s per run: "
+              f"{', '.join(fmt(c) for c in run['machine_busy_cpu_seconds_all'])})")
     print(f"   speed-up {w['speedup']:.2f}x   [{mark('worker_speedup_1_to_2')}]   outputs "
           f"byte-identical: {'yes' if w['outputs_identical'] else 'NO'}")
     one, ten = m["runs"]["x1"], m["runs"]["x10"]
@@ -551,10 +573,9 @@ def print_table(res: dict, goals: dict) -> None:
     print(f"   peak RSS ratio {m['peak_rss_ratio']:.2f}   [{mark('peak_rss_ratio_10x_over_1x')}]"
           f"   wall time x{m['wall_ratio']:.2f} for 10x input (per program x"
           f"{m['per_program_time_ratio']:.2f})")
-    load = res["machine"].get("load_average_1min_at_start")
-    if load is not None and load > 0.5:
-        print(f"\nnote: 1-minute load average was {load:.2f} at start; other work shared the "
-              "CPUs, so timings are noisy")
+    busy = res["machine"].get("busy_cpus_at_start")
+    if busy is not None and busy > 0.2:
+        print(f"\nnote: {busy:.1f} CPUs were busy with other work at start; timings are noisy")
     print(f"\ntotal {res['total_seconds']:.0f} s; results: {res['results_path']}")
 
 
@@ -585,11 +606,12 @@ def main(argv=None) -> int:
                machine=machine_info(), cli=papertools_command(),
                input=dict(file=str(DATA.relative_to(ROOT)), programs=len(items),
                           samples=SAMPLES, seed=SEED))
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    res["machine"]["load_average_1min_at_start"] = load
-    if load is not None and load > 0.5:
-        log(f"warning: 1-minute load average {load:.2f} at start: other work shares the CPUs, "
-            "so timings (the worker speed-up above all) are noisy")
+    res["machine"]["load_average_1min_at_start"] = os.getloadavg()[0] \
+        if hasattr(os, "getloadavg") else None
+    res["machine"]["busy_cpus_at_start"] = busy = busy_cpus()
+    if busy is not None and busy > 0.2:
+        log(f"warning: {busy:.1f} CPUs busy with other work at start: timings (the worker "
+            "speed-up above all) are noisy")
     ok = True
     res["default_path"] = bench_default(items, cfg["default_reps"])
     res["baseline"], mirror = bench_baseline(items, cfg["base_programs"], cfg["base_samples"],

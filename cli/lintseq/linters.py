@@ -120,7 +120,8 @@ class PylintLinter:
             raise PapertoolsError("--linter pylint needs pylint: pip install 'papertools[pylint]'") \
                 from None
         self._astroid, self._run, self._reporter = astroid, Run, TextReporter
-        self._dir = tempfile.mkdtemp(prefix="lintseq-pylint-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="lintseq-pylint-")  # removed at exit
+        self._dir = self._tmp.name
         self._count = 0
 
     def lint(self, text: str) -> list[LintError]:

@@ -279,11 +279,17 @@ def candidate_lines(lines: list[str]) -> list[int]:
 
 @dataclass
 class Counters:
+    """Where the linter calls of a program's samples went. The parts add up:
+    ``lint_calls == cache_hits + empty + no_parse + parse_only + linter_runs``; the check of the
+    original program before sampling is not counted."""
+
     lint_calls: int = 0  # logical linter calls the algorithm makes (the released code's count)
-    linter_runs: int = 0  # full linter runs actually executed
-    parse_only: int = 0  # calls settled by a parse alone (exact: see Program._shortcut)
-    no_parse: int = 0  # calls settled without even parsing (exact: see Program._shortcut)
-    cache_hits: int = 0
+    cache_hits: int = 0  # a state seen before (by any sample of the program)
+    empty: int = 0  # the empty program: clean without a look
+    no_parse: int = 0  # settled without even parsing (exact: see Program._shortcut)
+    parse_only: int = 0  # settled by a parse alone (exact: see Program._shortcut)
+    linter_runs: int = 0  # the linter ran ...
+    syntax_errors: int = 0  # ... of which stopped at a syntax error (a parse, no pyflakes run)
 
 
 @dataclass
@@ -336,28 +342,31 @@ class Program:
 
         ``since_clean``: the lines deleted since the last state known to lint clean.
         """
-        if count:
-            self.counters.lint_calls += 1
+        counters = self.counters if count else Counters()
+        counters.lint_calls += 1
         hit = self._cache.get(deleted) if self.cache else None
         if hit is not None:
-            self.counters.cache_hits += 1
+            counters.cache_hits += 1
             return list(hit)
         remaining = [i for i in range(self.n) if not deleted >> i & 1]
         if not remaining:
+            counters.empty += 1
             return []
         text = "\n".join([self.lines[i] for i in remaining])
         raw: list[LintError]
         shortcut = self._shortcut(since_clean, deleted, remaining) if since_clean else None
         if shortcut == "clean":
-            self.counters.no_parse += 1
+            counters.no_parse += 1
             raw = []
         elif shortcut == "parse":
-            self.counters.parse_only += 1
+            counters.parse_only += 1
             _, error = syntax_error(text)
             raw = [error] if error else []
         else:
-            self.counters.linter_runs += 1
+            counters.linter_runs += 1
             raw = self.linter.lint(text, self.words) if self.facts else self.linter.lint(text)
+            if raw and raw[0].code == "SyntaxError":
+                counters.syntax_errors += 1
         errors = []
         for err in raw:
             line = min(max(err.line, 1), len(remaining))  # a syntax error at EOF: the last line
@@ -556,7 +565,7 @@ def _linter(name: str):
 def sample_record(config: SampleConfig, item) -> SampleResult:
     """Sample ``config.samples`` edit sequences for one input record (an ``Item``)."""
     from papertools.core.errors import InputError, field
-    from papertools.core.jsonl import dumps, record_id
+    from papertools.core.jsonl import record_id
     from papertools.core.seed import python_rng
 
     record, place = item.record, item.place
@@ -573,8 +582,17 @@ def sample_record(config: SampleConfig, item) -> SampleResult:
     except Reject as why:
         return SampleResult([], reject=str(why))
     rng = python_rng(config.seed, item.index)
+    return SampleResult(sequences(program, record, source_id, instruction, rng, config.samples),
+                        counters=program.counters)
+
+
+def sequences(program: Program, record: dict, source_id: str, instruction: str,
+              rng: random.Random, samples: int) -> list[bytes]:
+    """``samples`` sequences of ``program`` as output lines (the record's fields kept)."""
+    from papertools.core.jsonl import dumps
+
     lines = []
-    for s in range(config.samples):
+    for s in range(samples):
         before = program.counters.lint_calls
         rounds = program.sample_rounds(rng)
         edits = program.edits(rounds)
@@ -583,4 +601,4 @@ def sample_record(config: SampleConfig, item) -> SampleResult:
                    edits=edits, n_edits=len(edits), n_lines=program.n,
                    lint_calls=program.counters.lint_calls - before)
         lines.append(dumps(out))
-    return SampleResult(lines, counters=program.counters)
+    return lines

@@ -27,13 +27,17 @@ normalised program exactly and every edit only inserts. Where the released code'
 (``difflib`` on ``state.strip().splitlines()``) is insertion-only on these states, ours is
 byte-identical to it (:func:`papertools.core.diff.canonical_insertion_diff`).
 
-Speed. Linting is the cost. Two things avoid linting what cannot have changed, both exact:
-results are cached per program by the set of deleted lines (the samples of one program share
-states), and a deletion that removes only whole single-line statements, comment or blank lines,
-or lines inside a multi-line string, binding no name that is still mentioned anywhere in the
-program, can introduce no pyflakes error; for it only the parse is checked
-(:class:`LineFacts`, proven against full pyflakes by a property test); and when such a
-deletion leaves no block empty, not even the parse is needed.
+Speed. Linting is the cost, and three exact shortcuts avoid linting what cannot have changed
+(:meth:`Program._shortcut`; a property test checks them against full pyflakes):
+
+- results are cached per program by the set of deleted lines (its samples share states);
+- a deletion that removes only whole single-line statements, whole compound statements, comment
+  or blank lines, or lines inside a multi-line string, and binds no name still mentioned
+  anywhere in what remains, can introduce no pyflakes error: only the parse is checked;
+- when such a deletion also leaves no block empty, it cannot break the parse either: no check.
+
+These facts come from the original program's AST (:class:`LineFacts`) and hold for states that
+still parse as the original does, which is checked first.
 
 The random-chunk ablation (``--linter none``) is the released ``random_chunked_trajectory``:
 repeatedly delete ``randint(1, len(remaining) - 1)`` random lines (all lines are candidates)

@@ -341,3 +341,182 @@ def stats(ctx, files, as_json, plot, on_error, quiet):
     if plot:
         draw(acc, plot)
     ctx.exit(diag.exit_code())
+
+
+@cli.command()
+@options.inputs
+@click.option("--out-dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
+              help="Where the model, tokenizer, checkpoints and log go.")
+@click.option("--model", metavar="DIR", help="Start from this local Hugging Face model directory "
+                                             "(or a hub id already in the cache).")
+@click.option("--init-config", metavar="PRESET|FILE",
+              help="Start from a fresh model: gpt2-tiny (~3M parameters), gpt2-mini (~11M), "
+                   "gpt2-test, or a config.json; trains a BPE tokenizer on the data.")
+@click.option("--epochs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Passes over the data (released: 10 for programs, 10/s for s sequences each).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-4,
+              show_default=True, help="Peak learning rate (linear warm-up, then linear decay).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batches per optimiser step.")
+@click.option("--max-length", type=click.IntRange(min=8), default=512, show_default=True,
+              help="Tokens per example (longer ones are cut).")
+@click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=0.001, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.01, show_default=True)
+@click.option("--reduce-loss", type=click.Choice(["mean", "sum"]), default="mean",
+              show_default=True, help="Token mean, or the sum as the released scripts.")
+@click.option("--vocab-size", type=click.IntRange(min=300), default=2048, show_default=True,
+              help="With --init-config: the trained tokenizer's vocabulary.")
+@click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Steps between checkpoints (0: at the end of every epoch only).")
+@click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Steps between log records.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out-dir from its checkpoint.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
+@click.option("--dtype", default="auto", show_default=True,
+              help="auto (bfloat16 on GPUs that have it, else float32), float32, bfloat16, ...")
+@options.seed
+@options.output
+@options.on_error
+@options.quiet
+@click.pass_context
+def finetune(ctx, files, out_dir, model, init_config, epochs, lr, batch_size, grad_accum,
+             max_length, warmup_ratio, weight_decay, reduce_loss, vocab_size, save_every,
+             log_every, resume, device, dtype, seed, output, on_error, quiet):
+    """Fine-tune a causal LM on training strings (prompt/completion records).
+
+    The paper's recipe in one process: loss masked on the prompt (the instruction and its
+    separator), <|diff|> added to the tokenizer as one token and the embeddings resized, AdamW,
+    a linear schedule with warm-up. Records come from 'lintseq format' (with or without
+    --baseline) or carry one "text" field (trained whole). The model is saved to --out-dir
+    (load it with --model DIR); one log record per --log-every steps (step, epoch, loss, lr,
+    tokens, tokens_per_s) goes to standard output and to DIR/log.jsonl. Checkpoints are atomic;
+    Ctrl-C saves one and --resume continues exactly where the run stopped. On several GPUs:
+    torchrun --nproc_per_node N $(which papertools) lintseq finetune ...
+
+    \b
+    Examples:
+      papertools lintseq format examples/lintseq/programs.jsonl --baseline -o /tmp/base.jsonl
+      papertools lintseq finetune /tmp/base.jsonl --init-config gpt2-test --out-dir /tmp/ft-demo --epochs 1 --max-length 128 --resume -q > /dev/null
+    """
+    import json as _json
+    from pathlib import Path
+
+    from .finetune import Example, FinetuneConfig, Progress
+    from .finetune import finetune as run_finetune
+
+    if bool(model) == bool(init_config):
+        raise click.UsageError("give exactly one of --model DIR and --init-config PRESET|FILE")
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    examples = []
+    for item in read_records(files, diag):
+        record, place = item.record, item.place
+        try:
+            if "prompt" not in record and isinstance(record.get("text"), str):
+                examples.append(Example("", record["text"]))
+            else:
+                examples.append(Example(field(record, "prompt", str, place=place),
+                                        field(record, "completion", str, place=place)))
+        except InputError as err:
+            diag.bad(err)
+    config = FinetuneConfig(
+        out_dir=out_dir, model=model, init_config=init_config, epochs=epochs, lr=lr,
+        batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
+        warmup_ratio=warmup_ratio, weight_decay=weight_decay, reduce_loss=reduce_loss,
+        vocab_size=vocab_size, seed=seed, device=device, dtype=dtype, save_every=save_every,
+        log_every=log_every, resume=resume)
+    from papertools.core.progress import enabled
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with open_output(output, tool=TOOL) as out, open(Path(out_dir) / "log.jsonl", "a") as logfile:
+        def log(row):
+            out.write(row)
+            logfile.write(_json.dumps(row) + "\n")
+            logfile.flush()
+
+        summary = run_finetune(config, examples, log, Progress if enabled(quiet) else None)
+    note(TOOL, f"trained {summary['parameters']:,} parameters on {summary['examples']} examples "
+               f"({summary['format']} format), {summary['steps']} steps, "
+               f"{summary['tokens']:,} tokens in {summary['seconds']:.0f} s; model in {out_dir}",
+         quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
+@cli.command()
+@options.inputs
+@click.option("--model", required=True, metavar="DIR", help="A model from 'lintseq finetune' (or "
+                                                            "any causal LM directory).")
+@click.option("-n", "--num-samples", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Samples per problem.")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True,
+              help="0 decodes greedily.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=0.95,
+              show_default=True)
+@click.option("--min-p", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True, help="0 turns min-p sampling off.")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Samples generated together (the samples depend on it).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "edits", "program"]), default="auto",
+              show_default=True, help="Prompt format; auto: the one the model was trained on.")
+@options.field_name("instruction", "instruction", "Field holding the instruction.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--dtype", default="auto", show_default=True)
+@options.seed
+@options.parallel
+@options.output
+@options.on_error
+@options.quiet
+@click.pass_context
+def generate(ctx, files, model, num_samples, temperature, top_p, min_p, max_new_tokens,
+             batch_size, fmt, instruction_field, device, dtype, seed, workers, engine, output,
+             on_error, quiet):
+    """Sample programs from a fine-tuned model, by edits or whole.
+
+    For each problem record ("task_id" or "id", and the instruction), the prompt is built as
+    'lintseq format' builds it; an edit-sequence model's output is decoded by applying its edits
+    (tolerantly, as the released decoder: malformed hunks are skipped and counted). Writes one
+    record per sample: id, task_id, sample, program, completion (the raw text), format, n_edits,
+    malformed_edits. Ready for 'lintseq eval'.
+
+    \b
+    Examples:
+      papertools lintseq format examples/lintseq/programs.jsonl --baseline -o /tmp/base.jsonl
+      papertools lintseq finetune /tmp/base.jsonl --init-config gpt2-test --out-dir /tmp/gen-demo --epochs 1 --max-length 128 --resume -q > /dev/null
+      papertools lintseq generate examples/lintseq/programs.jsonl --model /tmp/gen-demo -n 2 --max-new-tokens 32 -q
+    """
+    import os
+
+    from papertools.core.parallel import ordered_map, resolve_engine
+
+    from .generate import GenerateConfig, check_config, generate_record
+
+    threads = 0
+    if resolve_engine(engine, workers) != "inline":
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    config = GenerateConfig(model=model, n=num_samples, temperature=temperature, top_p=top_p,
+                            min_p=min_p, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                            seed=seed, format=fmt, instruction_field=instruction_field,
+                            device=device, dtype=dtype, threads=threads)
+    check_config(config)
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    started, problems, new_tokens, malformed = time.perf_counter(), 0, 0, 0
+    with open_output(output, tool=TOOL) as out:
+        results = ordered_map(functools.partial(generate_record, config), read_records(files, diag),
+                              workers=workers, engine=engine, chunk_size=1)
+        for result in progress(results, desc="lintseq generate", unit="problem", quiet=quiet):
+            if isinstance(result, InputError):
+                diag.bad(result)
+                continue
+            rows, tokens = result
+            problems += 1
+            new_tokens += tokens
+            for row in rows:
+                malformed += row["malformed_edits"]
+                out.write(row)
+        samples = out.count
+    seconds = time.perf_counter() - started
+    note(TOOL, f"{problems} problems, {samples} samples, {malformed} malformed edits, "
+               f"{new_tokens:,} new tokens, {new_tokens / max(seconds, 1e-9):,.0f} tokens/s",
+         quiet=quiet)
+    ctx.exit(diag.exit_code())

@@ -1,0 +1,367 @@
+"""Supervised fine-tuning of a causal LM on LintSeq training strings, read top to bottom.
+
+The released code (``src/finetune.py``, Tulu/open-instruct style, DeepSpeed) trains on
+``instruction + "\\n<|diff|>" + edits...`` with the loss masked on the instruction, ``<|diff|>``
+added to the tokenizer as a normal token and the embeddings resized (to a multiple of 16), AdamW
+with weight decay 0.01, and a linear learning-rate schedule with warm-up (ratio 0.001). This is
+the same recipe in one readable loop:
+
+1. Records are ``prompt``/``completion`` pairs (``lintseq format``; the baseline's too) or a
+   single ``text`` (trained whole). Each example is ``prompt + completion + EOS``, tokenised as
+   the prompt's tokens followed by the completion's, so that the mask boundary is exact and
+   generation sees the same prompt tokens; labels are -100 on the prompt (for edit sequences
+   that is the instruction and the first ``<|diff|>``, which generation is given), and sequences
+   are cut at ``--max-length``.
+2. The model is a local Hugging Face directory (``--model``), or a fresh GPT-2 built from a
+   preset or a config file (``--init-config``), in which case a byte-level BPE tokenizer is
+   trained on the training strings first (deterministic). Either way ``<|diff|>`` is made one
+   token when the data uses it.
+3. Each epoch shuffles the examples with a seed derived from (``--seed``, epoch) and walks them
+   in batches of ``--batch-size`` (padded on the right), accumulating ``--grad-accum`` batches
+   per optimiser step. The loss is the token mean (``--reduce-loss mean``) or, as the released
+   scripts, the sum (``sum``) over unmasked tokens.
+4. Checkpoints (model, optimiser, schedule, random state, position in the data) are written to
+   ``OUT/checkpoint`` atomically every ``--save-every`` steps, at every epoch's end and on
+   Ctrl-C; ``--resume`` continues from there and gives the same model as an uninterrupted run.
+   The final model and tokenizer are saved to ``OUT`` (``--model OUT`` loads them) with
+   ``OUT/papertools.json`` saying what they were trained on, including the prompt format
+   (``edits`` or ``program``) that ``lintseq generate`` needs.
+
+Several GPUs: launch the same command with ``torchrun --nproc_per_node N`` (or
+``accelerate launch``); each process takes every N-th batch and gradients are averaged
+(DistributedDataParallel, NCCL on GPUs, Gloo on CPUs); rank 0 logs and writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from papertools.core.errors import PapertoolsError
+from papertools.core.seed import derive_seed
+
+from .training import DIFF_TOKEN
+
+IGNORE = -100  # label of tokens that carry no loss
+
+
+@dataclass
+class FinetuneConfig:
+    out_dir: str
+    model: str | None = None  # a local HF directory or cached hub id ...
+    init_config: str | None = None  # ... or a preset / config.json for a fresh model
+    epochs: int = 2  # the released scripts: 10 for the baseline, 10 / s for edit sequences
+    lr: float = 3e-4  # the released TinyCodeLM setting (5e-5 or 1e-5 for 2B-14B models)
+    batch_size: int = 16
+    grad_accum: int = 1  # optimiser step every grad_accum batches
+    max_length: int = 512  # tokens per example (released: 1024)
+    warmup_ratio: float = 0.001
+    weight_decay: float = 0.01
+    reduce_loss: str = "mean"  # "sum" as the released scripts (--reduce_loss sum)
+    vocab_size: int = 2048  # of the BPE trained with --init-config
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "auto"
+    save_every: int = 0  # steps between checkpoints (0: at epoch ends only)
+    log_every: int = 10  # steps between log records
+    resume: bool = False
+
+
+@dataclass
+class Example:
+    prompt: str
+    completion: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def encode(tokenizer, examples: list[Example], max_length: int) -> list[tuple[list[int], int]]:
+    """(token ids, number of prompt tokens) per example: prompt, completion, EOS; cut at max."""
+    prompts = tokenizer([e.prompt for e in examples], add_special_tokens=False)["input_ids"]
+    completions = tokenizer([e.completion for e in examples],
+                            add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    out = []
+    for p, c in zip(prompts, completions):
+        ids = (p + c + [eos])[:max_length]
+        out.append((ids, min(len(p), len(ids))))
+    return out
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The order of the examples in ``epoch``: a permutation seeded by (seed, epoch)."""
+    import numpy as np
+
+    return np.random.default_rng(derive_seed(seed, epoch)).permutation(n).tolist()
+
+
+def collate(batch: list[tuple[list[int], int]], pad_id: int):
+    """input_ids, attention_mask, labels (-100 on prompt and padding), right-padded."""
+    import torch
+
+    width = max(len(ids) for ids, _ in batch)
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)  # (B, T)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)  # (B, T)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)  # (B, T)
+    for row, (ids, n_prompt) in enumerate(batch):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, n_prompt: len(ids)] = torch.tensor(ids[n_prompt:])
+        mask[row, : len(ids)] = 1
+    return input_ids, mask, labels
+
+
+# ---------------------------------------------------------------------------------------------
+# Model and tokenizer
+
+
+def build(config: FinetuneConfig, examples: list[Example], uses_diff: bool, device):
+    """(model, tokenizer): loaded from --model, or a fresh GPT-2 and a BPE trained on the data."""
+    from papertools.core import models
+
+    if config.model:
+        model, tokenizer = models.load_causal_lm(config.model, device=device, dtype=config.dtype)
+    else:
+        from transformers import AutoModelForCausalLM
+
+        from papertools.core.tokenizer import train_bpe
+
+        texts = (e.prompt + e.completion for e in examples)
+        tokenizer = train_bpe(texts, vocab_size=config.vocab_size,
+                              added_tokens=(DIFF_TOKEN,) if uses_diff else ())
+        model_config = models.gpt2_config(
+            config.init_config, vocab_size=-(-len(tokenizer) // 16) * 16,  # a multiple of 16
+            n_positions=config.max_length,
+            bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.eos_token_id)
+        model = AutoModelForCausalLM.from_config(model_config).to(device)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if uses_diff and DIFF_TOKEN not in tokenizer.get_vocab():
+        tokenizer.add_tokens([DIFF_TOKEN])  # a normal added token, as the released code
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=16)
+    return model, tokenizer
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints: OUT/checkpoint holds everything needed to continue, replaced atomically.
+
+
+def save_checkpoint(out: Path, model, tokenizer, optimizer, scheduler, state: dict) -> None:
+    import torch
+
+    tmp, final, old = out / "checkpoint.tmp", out / "checkpoint", out / "checkpoint.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    _unwrap(model).save_pretrained(tmp / "model")
+    tokenizer.save_pretrained(tmp / "model")
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(), "state": state}, tmp / "state.pt")
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(out: Path):
+    import torch
+
+    path = out / "checkpoint"
+    if not (path / "state.pt").exists() and (out / "checkpoint.old" / "state.pt").exists():
+        path = out / "checkpoint.old"  # a crash between the two renames
+    if not (path / "state.pt").exists():
+        return None, None
+    return path / "model", torch.load(path / "state.pt", weights_only=False)
+
+
+def _unwrap(model):
+    return getattr(model, "module", model)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None) -> dict:
+    """Train and save; ``log(record)`` receives the log records. Returns the final summary."""
+    import torch
+    import torch.nn.functional as F
+
+    from papertools.core import models
+
+    if not examples:
+        raise PapertoolsError("no training examples")
+    out = Path(config.out_dir)
+    meta_path = out / "papertools.json"
+    rank, world = _distributed_setup()
+    device = models.resolve_device(config.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    has_checkpoint = (out / "checkpoint" / "state.pt").exists() or \
+        (out / "checkpoint.old" / "state.pt").exists()
+    if not config.resume and (has_checkpoint or meta_path.exists()):
+        raise PapertoolsError(f"{out} already holds a run: --resume continues it, or choose "
+                              "another --out-dir")
+    if config.resume and meta_path.exists() and not has_checkpoint:
+        done = json.loads(meta_path.read_text())
+        if done.get("finished"):
+            return done
+    torch.manual_seed(config.seed)
+    uses_diff = any(DIFF_TOKEN in e.prompt or DIFF_TOKEN in e.completion for e in examples)
+
+    model_dir, saved = load_checkpoint(out) if config.resume else (None, None)
+    if saved is not None:  # continue: the checkpoint's model and tokenizer, same data order
+        model, tokenizer = models.load_causal_lm(str(model_dir), device=device, dtype=config.dtype)
+    else:
+        model, tokenizer = build(config, examples, uses_diff, device)
+    encoded = encode(tokenizer, examples, config.max_length)
+
+    batches_per_epoch = math.ceil(len(encoded) / config.batch_size)
+    per_step = config.grad_accum * world  # batches per optimiser step, over all processes
+    steps_per_epoch = math.ceil(batches_per_epoch / per_step)
+    total_steps = steps_per_epoch * config.epochs
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    warmup = max(1, math.ceil(total_steps * config.warmup_ratio))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to 0
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
+    state = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "loss_sum": 0.0, "loss_count": 0}
+    if saved is not None:
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"])
+        state = saved["state"]
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        tokenizer.save_pretrained(out)
+
+    def checkpoint():
+        if rank == 0:
+            save_checkpoint(out, model, tokenizer, optimizer, scheduler, dict(state))
+        if world > 1:
+            torch.distributed.barrier()
+
+    model.train()
+    started, tokens_at_start = time.perf_counter(), state["tokens"]
+    bar = progress(total_steps, state["step"]) if progress and rank == 0 else None
+    try:
+        while state["epoch"] < config.epochs:
+            order = epoch_order(len(encoded), config.seed, state["epoch"])
+            while state["batch"] < batches_per_epoch:
+                first = state["batch"]
+                group = range(first, min(first + per_step, batches_per_epoch))
+                mine = [b for b in group if (b - first) % world == rank]
+                if not mine:  # the epoch's last step has fewer batches than processes
+                    sum(p.sum() * 0.0 for p in model.parameters()).backward()
+                for b in mine:
+                    idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+                    input_ids, mask, labels = (t.to(device) for t in
+                                               collate([encoded[i] for i in idx],
+                                                       tokenizer.pad_token_id))
+                    logits = model(input_ids=input_ids, attention_mask=mask).logits  # (B, T, V)
+                    targets = labels[:, 1:]  # token t predicts token t + 1
+                    loss_sum = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(),
+                                               targets.flatten(), ignore_index=IGNORE,
+                                               reduction="sum")
+                    n_tokens = int((targets != IGNORE).sum())
+                    loss = loss_sum / max(1, n_tokens) if config.reduce_loss == "mean" \
+                        else loss_sum
+                    (loss / len(mine)).backward()
+                    state["loss_sum"] += float(loss_sum.detach())
+                    state["loss_count"] += n_tokens
+                    state["tokens"] += int(mask.sum())
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                state["batch"] = group.stop
+                state["step"] += 1
+                if bar is not None:
+                    bar.update(state, _rate(state, started, tokens_at_start))
+                if rank == 0 and (state["step"] % config.log_every == 0
+                                  or state["step"] == total_steps):
+                    log(_log_record(state, steps_per_epoch, scheduler, started, tokens_at_start))
+                    state["loss_sum"], state["loss_count"] = 0.0, 0
+                if config.save_every and state["step"] % config.save_every == 0:
+                    checkpoint()
+            state["epoch"] += 1
+            state["batch"] = 0
+            checkpoint()
+    except KeyboardInterrupt:
+        checkpoint()  # Ctrl-C: what was learned so far is kept; --resume continues
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+    summary = {"finished": True, "format": "edits" if uses_diff else "program",
+               "steps": state["step"], "epochs": config.epochs, "examples": len(examples),
+               "tokens": state["tokens"], "seconds": round(time.perf_counter() - started, 3),
+               "parameters": sum(p.numel() for p in _unwrap(model).parameters()),
+               "tokenizer": "trained byte-level BPE" if config.init_config else config.model,
+               "vocab_size": len(tokenizer), "config": asdict(config)}
+    if rank == 0:
+        _unwrap(model).save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        tmp = meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        tmp.replace(meta_path)
+        shutil.rmtree(out / "checkpoint", ignore_errors=True)
+    if world > 1:
+        torch.distributed.barrier()
+    return summary
+
+
+def _rate(state, started, tokens_at_start) -> float:
+    return (state["tokens"] - tokens_at_start) / max(1e-9, time.perf_counter() - started)
+
+
+def _log_record(state, steps_per_epoch, scheduler, started, tokens_at_start) -> dict:
+    loss = state["loss_sum"] / max(1, state["loss_count"])
+    return {"step": state["step"], "epoch": round(state["step"] / steps_per_epoch, 4),
+            "loss": round(loss, 5), "lr": scheduler.get_last_lr()[0], "tokens": state["tokens"],
+            "tokens_per_s": round(_rate(state, started, tokens_at_start), 1)}
+
+
+def _distributed_setup() -> tuple[int, int]:
+    """(rank, world size): torchrun's environment, or a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+class Progress:
+    """A tqdm bar on stderr showing loss and tokens/s (only on a terminal)."""
+
+    def __init__(self, total: int, done: int):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, initial=done, unit="step", file=sys.stderr,
+                        dynamic_ncols=True, desc="lintseq finetune")
+
+    def update(self, state: dict, rate: float) -> None:
+        loss = state["loss_sum"] / max(1, state["loss_count"])
+        self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:.0f}", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -438,7 +438,7 @@ def finetune(ctx, files, out_dir, model, init_config, epochs, lr, batch_size, gr
     note(TOOL, f"trained {summary['parameters']:,} parameters on {summary['examples']} examples "
                f"({summary['format']} format), {summary['steps']} steps, "
                f"{summary['tokens']:,} tokens in {summary['seconds']:.0f} s; model in {out_dir}",
-         quiet=quiet)
+         quiet=quiet or summary.get("rank", 0) != 0)
     ctx.exit(diag.exit_code())
 
 
@@ -520,3 +520,132 @@ def generate(ctx, files, model, num_samples, temperature, top_p, min_p, max_new_
                f"{new_tokens:,} new tokens, {new_tokens / max(seconds, 1e-9):,.0f} tokens/s",
          quiet=quiet)
     ctx.exit(diag.exit_code())
+
+
+# -- lintseq eval and passk-plot (issue 3): appended here; the library is evaluate.py ----------
+
+
+def _parse_ks_option(ctx, param, value):
+    from .evaluate import parse_ks
+
+    try:
+        return parse_ks(value)
+    except ValueError as err:
+        raise click.BadParameter(f"{err} (expected a comma list such as 1,10,100)") from None
+
+
+@cli.command("eval")
+@options.inputs
+@click.option("--problems", metavar="FILE", required=True,
+              type=click.Path(dir_okay=False, allow_dash=False),
+              help="Problems: HumanEval-style (task_id, prompt, test, entry_point) or MBPP-style "
+                   "(task_id, test_list[, test_setup_code]) JSONL, plain or .gz.")
+@click.option("-k", "--k", "ks", metavar="K[,K...]", callback=_parse_ks_option,
+              help="Report pass@k for these k (only k <= n).  [default: every k from 1 to n]")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="Wall-clock seconds per sample.")
+@click.option("--memory-mb", type=click.IntRange(min=16), default=1024, show_default=True,
+              help="Address-space limit per process of a sample, in MiB.")
+@click.option("--python", "python", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Interpreter the samples run under.  [default: /usr/bin/python3 if present]")
+@click.option("--label", metavar="NAME", help="Name of this run in the summary record and plots.")
+@click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
+              help="Also draw this run's pass@k curve (k on a log axis) to PNG.")
+@options.output
+@options.parallel
+@options.on_error
+@options.quiet
+@click.pass_context
+def eval_(ctx, files, problems, ks, timeout, memory_mb, python, label, plot, output, workers,
+          engine, on_error, quiet):
+    """Run samples against their problems' tests in a sandbox, and report pass@k.
+
+    Each sample record (task_id, optional "sample" number, and "program", a whole program, or
+    "completion", appended to the problem's prompt) is joined on task_id with --problems and
+    run: HumanEval: program + test + "check(entry_point)"; MBPP: test_setup_code + program +
+    the assert lines. Samples run concurrently (--workers), each in its own process: as user
+    nobody, in fresh PID, mount, network, IPC and UTS namespaces, with a root file system of
+    read-only system files (/usr, /etc) and a fresh tmpfs /tmp as working directory (no /work,
+    /root, /home or caller's /tmp), no network, a wall-clock --timeout, RLIMIT_AS --memory-mb
+    per process, limits on processes (32), file size (64 MiB), open files, no core dumps.
+    Not stopped: kernel exploits (no seccomp), reading world-readable system files, CPU use of
+    every core until the timeout, total memory beyond the per-process limit. Without root the
+    samples run as the current user with the limits only (a warning says so); see the
+    papertools.core.sandbox docstring.
+
+    Output: one record per problem with samples, in --problems order: "id", "task_id", "n",
+    "correct", "pass_at_k" {"k": value} and "results" [{"sample", "passed", "status"
+    (passed, failed = AssertionError, timeout, memory, error), "detail" (last line of
+    stderr)}]; then a summary record {"id": "summary", "summary": true, "label", "problems",
+    "samples", "pass_at_k" (mean over problems with n >= k), "statuses"}. pass@k is the
+    unbiased estimator of Chen et al. (2021), exact. Failing samples are the measurement:
+    exit 0. Bad problem or sample records (a problem neither HumanEval nor MBPP, a sample
+    without program or completion, an unknown task_id) are errors naming file and line.
+
+    \b
+    Examples:
+      papertools lintseq eval --problems examples/lintseq/eval_problems.jsonl examples/lintseq/eval_samples.jsonl
+      papertools lintseq eval --problems examples/lintseq/eval_mbpp.jsonl examples/lintseq/eval_mbpp_samples.jsonl -k 1 -w 2 --label mbpp
+      papertools lintseq eval --problems examples/lintseq/eval_problems.jsonl examples/lintseq/eval_samples.jsonl -q --plot /tmp/passk.png -o /tmp/eval.jsonl
+    """
+    from papertools.core import sandbox
+    from papertools.core.jsonl import display_name
+    from papertools.core.parallel import ordered_map
+
+    from .evaluate import EvalConfig, jobs, load_problems, plot_curves, problem_record, \
+        run_job, summary_line, summary_record
+
+    started = time.perf_counter()
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    table = load_problems(problems, diag)
+    mode = sandbox.isolation(python)
+    if not mode.isolated:
+        click.echo(f"papertools {TOOL}: warning: samples run without isolation ({mode.reason}): "
+                   "as the current user, with time, memory, process and file-size limits "
+                   "only; no network or file-system isolation", err=True)
+    config = EvalConfig(timeout=timeout, memory_mb=memory_mb, python=python)
+    results: dict = {}
+    work = functools.partial(run_job, config)
+    todo = jobs(files, table, display_name(problems), diag)
+    done = ordered_map(work, todo, workers=workers, engine=engine, chunk_size=1)
+    for result in progress(done, desc="lintseq eval", unit="sample", quiet=quiet):
+        results.setdefault(result["task_id"], []).append(result)
+    records = [problem_record(task_id, results[task_id], ks) for task_id in table
+               if task_id in results]
+    summary = summary_record(records, ks, label)
+    with open_output(output, tool=TOOL) as out:
+        for record in records:
+            out.write(record)
+        out.write(summary)
+    if plot:
+        curve = {int(k): v for k, v in summary["pass_at_k"].items()}
+        plot_curves([(label or "pass@k", curve)], plot, title=label)
+    note(TOOL, summary_line(summary, time.perf_counter() - started), quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
+@cli.command("passk-plot")
+@click.argument("files", nargs=-1, required=True, metavar="EVAL.jsonl...",
+                type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", metavar="PNG", required=True, type=click.Path(dir_okay=False),
+              help="Image to write (PNG; the suffix picks the format).")
+@click.option("--title", metavar="TEXT", help="Title of the plot.  [default: pass@k]")
+@options.quiet
+def passk_plot(files, output, title, quiet):
+    """Overlay the pass@k curves of several lintseq eval outputs.
+
+    Reads the summary record of each file (its pass@k curve, and its label, else the file
+    name's stem, for the legend), draws every curve on one plot (k on a log axis, pass@k from
+    0 to 1) and prints the curves side by side on stderr, one row per k. This is the paper's
+    comparison: the edit-sequence model against the whole-program baseline.
+
+    \b
+    Examples:
+      papertools lintseq passk-plot <(papertools lintseq eval -q --label edits --problems examples/lintseq/eval_problems.jsonl examples/lintseq/eval_samples.jsonl) <(papertools lintseq eval -q --label baseline --problems examples/lintseq/eval_problems.jsonl examples/lintseq/eval_samples_baseline.jsonl) -o /tmp/passk_compare.png
+    """
+    from .evaluate import curve_table, plot_curves, read_curve
+
+    curves = [read_curve(path) for path in files]
+    plot_curves(curves, output, title=title)
+    if not quiet:
+        click.echo(curve_table(curves), err=True)

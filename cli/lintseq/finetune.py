@@ -263,11 +263,11 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None
             while state["batch"] < batches_per_epoch:
                 first = state["batch"]
                 group = range(first, min(first + per_step, batches_per_epoch))
-                mine = [b for b in group if (b - first) % world == rank]
-                if not mine:  # the epoch's last step has fewer batches than processes
-                    sum(p.sum() * 0.0 for p in model.parameters()).backward()
-                for b in mine:
-                    idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+                mine = [(order[b * config.batch_size:(b + 1) * config.batch_size], 1.0)
+                        for b in group if (b - first) % world == rank]
+                if not mine:  # fewer batches than processes at the epoch's end: a zero-weight
+                    mine = [(order[:1], 0.0)]  # pass keeps DistributedDataParallel in step
+                for idx, weight in mine:
                     input_ids, mask, labels = (t.to(device) for t in
                                                collate([encoded[i] for i in idx],
                                                        tokenizer.pad_token_id))
@@ -279,10 +279,11 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None
                     n_tokens = int((targets != IGNORE).sum())
                     loss = loss_sum / max(1, n_tokens) if config.reduce_loss == "mean" \
                         else loss_sum
-                    (loss / len(mine)).backward()
-                    state["loss_sum"] += float(loss_sum.detach())
-                    state["loss_count"] += n_tokens
-                    state["tokens"] += int(mask.sum())
+                    (loss * weight / len(mine)).backward()
+                    if weight:
+                        state["loss_sum"] += float(loss_sum.detach())
+                        state["loss_count"] += n_tokens
+                        state["tokens"] += int(mask.sum())
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
@@ -307,7 +308,11 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None
         if bar is not None:
             bar.close()
 
-    summary = {"finished": True, "format": "edits" if uses_diff else "program",
+    if world > 1:  # tokens seen by all processes
+        total = torch.tensor([state["tokens"]], dtype=torch.long, device=device)
+        torch.distributed.all_reduce(total)
+        state["tokens"] = int(total.item())
+    summary = {"finished": True, "rank": rank, "format": "edits" if uses_diff else "program",
                "steps": state["step"], "epochs": config.epochs, "examples": len(examples),
                "tokens": state["tokens"], "seconds": round(time.perf_counter() - started, 3),
                "parameters": sum(p.numel() for p in _unwrap(model).parameters()),

@@ -181,3 +181,27 @@ def test_generate_cli(tmp_path, edit_data):
     assert bad.exit_code == 1
     assert bad.stderr.strip() == ("papertools lintseq: error: <stdin>:1: field 'instruction': "
                                   "missing field")
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_on_cpu(tmp_path):
+    """The several-GPU path (torchrun, DistributedDataParallel), exercised with Gloo on CPU."""
+    import shutil
+
+    from tests.helpers import BIN, shell
+
+    base = tmp_path / "base.jsonl"
+    base.write_bytes(invoke(["lintseq", "format", "--baseline", PROGRAMS]).stdout)
+    if not (BIN / "torchrun").exists():
+        pytest.skip("torchrun is not installed")
+    proc = shell(f"{BIN / 'torchrun'} --nproc_per_node 2 --master_port 29561 "
+                 f"{shutil.which('papertools', path=str(BIN))} lintseq finetune {base} "
+                 f"--init-config gpt2-test --out-dir {tmp_path / 'ddp'} --epochs 2 "
+                 f"--batch-size 2 --max-length 128 --log-every 1", timeout=240)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    logs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith(b"{")]
+    assert [r["step"] for r in logs] == [1, 2, 3, 4]  # 3 batches an epoch, 2 per step
+    summary = json.loads((tmp_path / "ddp" / "papertools.json").read_text())
+    assert summary["finished"]
+    assert summary["tokens"] > logs[-1]["tokens"]  # the log counts rank 0; the summary both
+    assert proc.stderr.decode().count("papertools lintseq: trained") == 1

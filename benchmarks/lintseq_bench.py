@@ -39,7 +39,6 @@ import dataclasses
 import datetime
 import hashlib
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -47,9 +46,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
+import common
 from papertools.cli.lintseq.linters import LintError, PylintLinter, PyflakesLinter
 from papertools.cli.lintseq.sample import (Counters, Program, Reject, SampleConfig,
                                            normalize_program, sample_record, sequences)
@@ -86,7 +85,7 @@ def fmt(value: float | None) -> str:
 
 
 def log(message: str) -> None:
-    print(f"lintseq_bench: {message}", file=sys.stderr, flush=True)
+    common.log("lintseq_bench", message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,49 +477,12 @@ def bench_memory(folder: str) -> dict:
 # Report.
 
 
-def version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def machine_info() -> dict:
-    cpu_model = None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        cpu_model = platform.processor() or None
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    commit = None
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        commit = head + ("-dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return dict(cpu_count=os.cpu_count(), usable_cpus=usable, cpu_model=cpu_model,
-                platform=platform.platform(), python=platform.python_version(),
-                python_implementation=platform.python_implementation(),
-                versions={d: version(d) for d in
-                          ("papertools", "pyflakes", "pylint", "astroid", "orjson")},
-                git_commit=commit)
+    return common.machine_info(("pyflakes", "pylint", "astroid", "orjson"))
 
 
 def judge(name: str, value: float) -> dict:
-    kind, op, target = GOALS[name]
-    ok = value >= target if op == ">=" else value <= target
-    return dict(name=name, kind=kind, target=f"{op} {target:g}", value=value,
-                status="PASS" if ok else "FAIL")
+    return common.judge(GOALS, name, value)
 
 
 def print_table(res: dict, goals: dict) -> None:

@@ -37,6 +37,26 @@ format reads "instruction" and "edits" (or, with --baseline, the program) and wr
 stats reads sequences (and records with a "reject" field) and writes one JSON record with
 --json.
 
+finetune reads "prompt" and "completion" (or one "text") and writes log records: "step",
+"epoch", "loss" (mean over the tokens since the last record), "lr", "tokens", "tokens_per_s";
+the model, tokenizer, DIR/log.jsonl and DIR/papertools.json (what it was trained on, and the
+prompt format, "edits" or "program") go to --out-dir.
+
+generate reads "task_id" (or "id") and the instruction (--instruction-field) and writes one
+record per sample: "id" ("<task_id>:<sample>"), "task_id", "sample", "program", "completion"
+(the generated text), "format", "n_edits" (edits applied), "malformed_edits".
+
+eval reads --problems records, HumanEval-style (task_id, prompt, test, entry_point) or
+MBPP-style (task_id, test_list, optional test_setup_code and test_imports; other fields such as
+instruction are ignored), and sample records with task_id, an optional integer "sample", and
+"program" (the whole program) or "completion" (appended to the HumanEval prompt; for MBPP the
+whole program; program wins when both are present). It writes one record per problem with
+samples, in problems-file order: "id" (task_id as a string), "task_id", "n", "correct",
+"pass_at_k" ({"k": value} for k <= n), "results" ([{"sample", "passed", "status" (passed,
+failed, timeout, memory, error), "detail"}]), then one summary record {"id": "summary",
+"summary": true, "label", "problems", "samples", "pass_at_k" (mean over the problems with
+n >= k), "statuses"}. passk-plot reads each file's last record with "summary": true.
+
 Normalisation: the text inside ```python fences is kept when there are any, "\\r\\n" becomes
 "\\n", and the whole program is stripped of leading and trailing whitespace; nothing inside it
 changes. Replaying a sequence gives the normalised program exactly."""
@@ -539,13 +559,13 @@ def _parse_ks_option(ctx, param, value):
 @click.option("--problems", metavar="FILE", required=True,
               type=click.Path(dir_okay=False, allow_dash=False),
               help="Problems: HumanEval-style (task_id, prompt, test, entry_point) or MBPP-style "
-                   "(task_id, test_list[, test_setup_code]) JSONL, plain or .gz.")
+                   "(task_id, test_list[, test_setup_code, test_imports]) JSONL, plain or .gz.")
 @click.option("-k", "--k", "ks", metavar="K[,K...]", callback=_parse_ks_option,
               help="Report pass@k for these k (only k <= n).  [default: every k from 1 to n]")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
-              show_default=True, help="Wall-clock seconds per sample.")
-@click.option("--memory-mb", type=click.IntRange(min=16), default=1024, show_default=True,
-              help="Address-space limit per process of a sample, in MiB.")
+@click.option("--timeout", metavar="SECONDS", type=click.FloatRange(min=0, min_open=True),
+              default=10.0, show_default=True, help="Wall-clock limit per sample.")
+@click.option("--memory-mb", metavar="MIB", type=click.IntRange(min=16), default=1024,
+              show_default=True, help="Address-space limit per process of a sample.")
 @click.option("--python", "python", metavar="PATH", type=click.Path(dir_okay=False),
               help="Interpreter the samples run under.  [default: /usr/bin/python3 if present]")
 @click.option("--label", metavar="NAME", help="Name of this run in the summary record and plots.")
@@ -561,17 +581,18 @@ def eval_(ctx, files, problems, ks, timeout, memory_mb, python, label, plot, out
     """Run samples against their problems' tests in a sandbox, and report pass@k.
 
     Each sample record (task_id, optional "sample" number, and "program", a whole program, or
-    "completion", appended to the problem's prompt) is joined on task_id with --problems and
-    run: HumanEval: program + test + "check(entry_point)"; MBPP: test_setup_code + program +
-    the assert lines. Samples run concurrently (--workers), each in its own process: as user
-    nobody, in fresh PID, mount, network, IPC and UTS namespaces, with a root file system of
-    read-only system files (/usr, /etc) and a fresh tmpfs /tmp as working directory (no /work,
-    /root, /home or caller's /tmp), no network, a wall-clock --timeout, RLIMIT_AS --memory-mb
-    per process, limits on processes (32), file size (64 MiB), open files, no core dumps.
-    Not stopped: kernel exploits (no seccomp), reading world-readable system files, CPU use of
-    every core until the timeout, total memory beyond the per-process limit. Without root the
-    samples run as the current user with the limits only (a warning says so); see the
-    papertools.core.sandbox docstring.
+    "completion", appended to the problem's prompt, or for MBPP the whole program) is joined
+    on task_id with --problems and run: HumanEval: program + test + "check(entry_point)";
+    MBPP: test_setup_code + program + the assert lines. Samples run concurrently (--workers), each in its own process: as user
+    nobody, in PID, mount, network, IPC and UTS namespaces of the sandbox's own, with a root
+    file system of read-only system files (/usr, /etc) and a fresh tmpfs /tmp as working
+    directory (no /work, /root, /home or caller's /tmp), no network (a loopback that is down),
+    a wall-clock --timeout after which every process of the sample is killed, RLIMIT_AS
+    --memory-mb per process, limits on processes (32), file size (64 MiB), open files, no core
+    dumps. Not stopped: kernel exploits (no seccomp), reading world-readable system files, CPU
+    use of every core until the timeout, total memory beyond the per-process limit. Without
+    root the samples run as the current user with the limits only (a warning says so). Details:
+    the papertools.core.sandbox docstring.
 
     Output: one record per problem with samples, in --problems order: "id", "task_id", "n",
     "correct", "pass_at_k" {"k": value} and "results" [{"sample", "passed", "status"

@@ -1,0 +1,61 @@
+"""What the benchmark scripts share: machine facts, goal judging, logging."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def log(script: str, message: str) -> None:
+    print(f"{script}: {message}", file=sys.stderr, flush=True)
+
+
+def version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info(dists: tuple = ("papertools",)) -> dict:
+    """CPU, Python, library versions and git commit, recorded with every result file."""
+    cpu_model = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        cpu_model = platform.processor() or None
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    commit = None
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        commit = head + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return dict(cpu_count=os.cpu_count(), usable_cpus=usable, cpu_model=cpu_model,
+                platform=platform.platform(), python=platform.python_version(),
+                python_implementation=platform.python_implementation(),
+                versions={d: version(d) for d in ("papertools", *dists)}, git_commit=commit)
+
+
+def judge(goals: dict, name: str, value: float) -> dict:
+    """``goals[name] = (kind, op, target)``; kind "goal" is a pass condition, "aim" is not."""
+    kind, op, target = goals[name]
+    ok = value >= target if op == ">=" else value <= target
+    return dict(name=name, kind=kind, target=f"{op} {target:g}", value=value,
+                status="PASS" if ok else "FAIL")

@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -59,3 +60,24 @@ def judge(goals: dict, name: str, value: float) -> dict:
     ok = value >= target if op == ">=" else value <= target
     return dict(name=name, kind=kind, target=f"{op} {target:g}", value=value,
                 status="PASS" if ok else "FAIL")
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat), else None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = fh.readline().split()[1:]
+        ticks = [int(x) for x in fields]
+        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+        return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def busy_cpus(seconds: float = 1.0) -> float | None:
+    """How many CPUs other work keeps busy, measured over ``seconds`` (Linux), else None."""
+    before = machine_busy_seconds()
+    if before is None:
+        return None
+    time.sleep(seconds)
+    return (machine_busy_seconds() - before) / seconds

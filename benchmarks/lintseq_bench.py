@@ -352,38 +352,17 @@ sys.stderr.write(f"\\nMEASURE {usage.ru_maxrss} {seconds!r} {cpu!r} {code}\\n")
 """
 
 
-def machine_busy_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat), else None."""
-    try:
-        with open("/proc/stat", encoding="ascii") as fh:
-            fields = fh.readline().split()[1:]
-        ticks = [int(x) for x in fields]
-        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-        return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, AttributeError):
-        return None
-
-
-def busy_cpus(seconds: float = 1.0) -> float | None:
-    """How many CPUs other work keeps busy, measured over ``seconds`` (Linux), else None."""
-    before = machine_busy_seconds()
-    if before is None:
-        return None
-    time.sleep(seconds)
-    return (machine_busy_seconds() - before) / seconds
-
-
 def run_cli(args: list[str], stdout_path: str = os.devnull) -> dict:
     """Run papertools: wall seconds (perf_counter around fork/exec/wait), peak RSS, the CPU time
     of the command (its process and the children it waited for: not forkserver workers), and
     the CPU time the whole machine was busy meanwhile (workers and any other load included)."""
     command = [*papertools_command(), *args]
     command[0] = shutil.which(command[0]) or command[0]
-    busy_before = machine_busy_seconds()
+    busy_before = common.machine_busy_seconds()
     with open(stdout_path, "wb") as out:
         done = subprocess.run([sys.executable, "-I", "-S", "-c", _MEASURE, *command], stdout=out,
                               stderr=subprocess.PIPE, check=False)
-    busy_after = machine_busy_seconds()
+    busy_after = common.machine_busy_seconds()
     busy = busy_after - busy_before if busy_before is not None else None
     stderr = done.stderr.decode(errors="replace")
     found = re.search(r"\nMEASURE (\d+) (\S+) (\S+) (-?\d+)\n$", stderr)
@@ -570,7 +549,7 @@ def main(argv=None) -> int:
                           samples=SAMPLES, seed=SEED))
     res["machine"]["load_average_1min_at_start"] = os.getloadavg()[0] \
         if hasattr(os, "getloadavg") else None
-    res["machine"]["busy_cpus_at_start"] = busy = busy_cpus()
+    res["machine"]["busy_cpus_at_start"] = busy = common.busy_cpus()
     if busy is not None and busy > 0.2:
         log(f"warning: {busy:.1f} CPUs busy with other work at start: timings (the worker "
             "speed-up above all) are noisy")

@@ -56,10 +56,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-try:  # where the shared load probes live (they may move into common)
-    from common import busy_cpus, machine_busy_seconds  # noqa: E402
-except ImportError:
-    from lintseq_bench import busy_cpus, machine_busy_seconds  # noqa: E402
+from common import busy_cpus, machine_busy_seconds  # noqa: E402
 
 from papertools.cli.lintseq.evaluate import (EvalConfig, Job, harness_program,  # noqa: E402
                                              load_problems, run_job)

@@ -158,32 +158,57 @@ else
   papertools lintseq passk-plot "$dir/results.baseline.jsonl" "$dir/results.editseq.jsonl" -o "$dir/passk.png"
 fi
 
-# The table: pass@k from the summary records, and what the samples looked like ---------------
+# The table: pass@k from the summary records; what the samples looked like --------------------
 "$python" - "$dir" <<'EOF'
 import json
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 folder = Path(sys.argv[1])
 ks = ["1", "5", "10", "20"]
-print(f"\n{'model':<10}" + "".join(f"{'pass@' + k:>10}" for k in ks)
-      + f"{'samples':>9}{'no code':>9}{'malformed':>11}")
+
+
+def read(name):
+    with (folder / name).open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+template = {p["task_id"]: p.get("template", "?") for p in read("heldout.jsonl")}
+print(f"\n{'model':<10}" + "".join(f"{'pass@' + k:>9}" for k in ks)
+      + f"{'solved':>9}{'distinct':>10}{'empty':>7}{'malformed':>11}")
+by_template = defaultdict(dict)
 for arm in ("baseline", "editseq"):
-    summary = None
-    for line in (folder / f"results.{arm}.jsonl").open(encoding="utf-8"):
-        record = json.loads(line)
-        if record.get("summary"):
-            summary = record
+    results = read(f"results.{arm}.jsonl")
+    summary = next((r for r in results if r.get("summary")), None)
     if summary is None:
         sys.exit(f"experiment: results.{arm}.jsonl has no summary record")
     passk = summary.get("pass_at_k", {})
-    samples = [json.loads(line) for line in (folder / f"samples.{arm}.jsonl").open(encoding="utf-8")]
+    problems = [r for r in results if not r.get("summary")]
+    solved = sum(1 for r in problems if r.get("correct", 0) > 0)
+    samples = read(f"samples.{arm}.jsonl")
+    programs = defaultdict(set)
+    for s in samples:
+        programs[s["task_id"]].add((s.get("program") or "").strip())
+    distinct = sum(len(v) for v in programs.values()) / max(1, len(programs))
     empty = sum(1 for s in samples if not (s.get("program") or "").strip())
     malformed = sum(1 for s in samples if s.get("malformed_edits"))
-    cells = "".join(f"{passk[k]:>10.3f}" if k in passk else f"{'-':>10}" for k in ks)
-    print(f"{arm:<10}{cells}{len(samples):>9}{empty:>9}{malformed:>11}")
-print("\n'no code': samples whose program is empty; 'malformed': samples with at least one "
-      "malformed edit (edit-sequence model).")
+    cells = "".join(f"{passk[k]:>9.3f}" if k in passk else f"{'-':>9}" for k in ks)
+    print(f"{arm:<10}{cells}{f'{solved}/{len(problems)}':>9}{distinct:>10.1f}{empty:>7}"
+          f"{malformed:>11}")
+    per = defaultdict(list)
+    for r in problems:
+        per[template.get(r["task_id"], "?")].append(r.get("correct", 0) / max(1, r.get("n", 1)))
+    for name, values in per.items():
+        by_template[name][arm] = sum(values) / len(values)
+print("\nsolved: problems with a passing sample; distinct: different programs among a problem's"
+      "\nsamples (mean); empty: samples without a program; malformed: samples with a malformed"
+      "\nedit. Mean pass@1 per template: by_template.tsv")
+with (folder / "by_template.tsv").open("w", encoding="utf-8") as fh:
+    fh.write("template\tbaseline_pass@1\teditseq_pass@1\n")
+    for name in sorted(by_template):
+        row = by_template[name]
+        fh.write(f"{name}\t{row.get('baseline', 0):.3f}\t{row.get('editseq', 0):.3f}\n")
 EOF
 echo
 echo "== done in $(( SECONDS - start )) s: $dir/passk.png, $dir/results.{baseline,editseq}.jsonl"

@@ -165,12 +165,14 @@ def test_generate_cli(tmp_path, edit_data):
     model = tmp_path / "m"
     assert invoke(["lintseq", "finetune", str(path), "--init-config", "gpt2-test", "--out-dir",
                    str(model), "--epochs", "2", "--max-length", "256", "-q"]).exit_code == 0
-    args = ["lintseq", "generate", PROGRAMS, "--model", str(model), "-n", "3",
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(open(PROGRAMS).readlines()[:2]))
+    args = ["lintseq", "generate", str(problems), "--model", str(model), "-n", "3",
             "--max-new-tokens", "24", "--batch-size", "2", "-q"]
     run = invoke(args)
     assert run.exit_code == 0, run.stderr
     rows = run.records
-    assert len(rows) == 18 and [r["sample"] for r in rows[:3]] == [0, 1, 2]
+    assert len(rows) == 6 and [r["sample"] for r in rows[:3]] == [0, 1, 2]
     assert rows[0]["task_id"] == "fizzbuzz" and rows[0]["format"] == "edits"
     for row in rows:
         assert decode_edits(row["completion"])[0] == row["program"]

@@ -11,7 +11,7 @@
 # fine-tuning itself resumes from its last checkpoint):
 #   a. tasks.py generate        -> train.jsonl, heldout.jsonl
 #   b. lintseq sample, format   -> edits.jsonl, editseq.train.jsonl, baseline.train.jsonl
-#   c. lintseq finetune (x2)    -> model-baseline/, model-editseq/, train-log.{baseline,editseq}.jsonl
+#   c. lintseq finetune (x2)    -> model-{baseline,editseq}/, train-log.{baseline,editseq}.jsonl
 #   d. lintseq generate (x2)    -> samples.{baseline,editseq}.jsonl
 #   e. lintseq eval (x2), passk-plot -> results.{baseline,editseq}.jsonl, passk.png, and a table
 #
@@ -23,7 +23,8 @@ HELDOUT=${HELDOUT:-100}          # held-out problems
 S=${S:-5}                        # edit sequences per program (the paper's 5)
 EPOCHS=${EPOCHS:-10}             # baseline epochs (the paper's 10); edit sequences get EPOCHS/S
 MODEL_CONFIG=${MODEL_CONFIG:-gpt2-tiny}
-LR=${LR:-3e-4}
+LR=${LR:-1e-3}                   # peak learning rate; see the README (the paper's 3e-4 is for
+                                 # pretrained models: from scratch, 2 epochs of edits underfit)
 BATCH_SIZE=${BATCH_SIZE:-16}
 SAVE_EVERY=${SAVE_EVERY:-200}    # steps between checkpoints (a stopped run resumes from the last)
 N=${N:-20}                       # samples per held-out problem
@@ -32,6 +33,12 @@ TOP_P=${TOP_P:-0.95}
 MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-256}
 WORKERS=${WORKERS:-2}            # processes for lintseq sample and eval
 set -euo pipefail
+if [ $((EPOCHS % S)) -ne 0 ]; then
+  echo "experiment: EPOCHS ($EPOCHS) must be a multiple of S ($S)," \
+       "so that both models see the same number of example passes" >&2
+  exit 2
+fi
+EDIT_EPOCHS=$((EPOCHS / S))
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -43,21 +50,20 @@ dir=$(cd "$dir" && pwd)
 if [ -x "$root/.venv/bin/papertools" ]; then
   PATH="$root/.venv/bin:$PATH"
 fi
-command -v papertools > /dev/null || { echo "experiment: papertools is not installed (make install)" >&2; exit 1; }
+if ! command -v papertools > /dev/null; then
+  echo "experiment: papertools is not installed (make install)" >&2
+  exit 1
+fi
 python=$(command -v python3 || command -v python)
 
-if [ $((EPOCHS % S)) -ne 0 ]; then
-  echo "experiment: EPOCHS ($EPOCHS) must be a multiple of S ($S), so that both models see the same number of example passes" >&2
-  exit 2
-fi
-EDIT_EPOCHS=$((EPOCHS / S))
-
-settings="seed=$SEED train=$TRAIN heldout=$HELDOUT s=$S epochs=$EPOCHS/$EDIT_EPOCHS model=$MODEL_CONFIG lr=$LR batch=$BATCH_SIZE n=$N temperature=$TEMPERATURE top_p=$TOP_P max_new_tokens=$MAX_NEW_TOKENS"
+settings="seed=$SEED train=$TRAIN heldout=$HELDOUT s=$S epochs=$EPOCHS/$EDIT_EPOCHS"
+settings+=" model=$MODEL_CONFIG lr=$LR batch=$BATCH_SIZE n=$N temperature=$TEMPERATURE"
+settings+=" top_p=$TOP_P max_new_tokens=$MAX_NEW_TOKENS"
 if [ -f "$dir/settings.txt" ] && [ "$(cat "$dir/settings.txt")" != "$settings" ]; then
   echo "experiment: $dir holds a run with other settings:" >&2
   echo "  there: $(cat "$dir/settings.txt")" >&2
   echo "  now:   $settings" >&2
-  echo "use another DIR, or delete the stages to redo" >&2
+  echo "use another DIR, or empty this one to start again" >&2
   exit 2
 fi
 echo "$settings" > "$dir/settings.txt"
@@ -80,7 +86,8 @@ if [ -s "$dir/train.jsonl" ] && [ -s "$dir/heldout.jsonl" ]; then
   skip "a. tasks" "train.jsonl, heldout.jsonl"
 else
   echo "== a. tasks: $TRAIN training programs and $HELDOUT held-out problems (seed $SEED)"
-  "$python" "$here/tasks.py" generate --out-dir "$dir" --train "$TRAIN" --heldout "$HELDOUT" --seed "$SEED"
+  "$python" "$here/tasks.py" generate --out-dir "$dir" --train "$TRAIN" --heldout "$HELDOUT" \
+    --seed "$SEED"
   done_stage
 fi
 
@@ -89,7 +96,8 @@ if [ -s "$dir/edits.jsonl" ]; then
   skip "b. lintseq sample" "edits.jsonl"
 else
   echo "== b. lintseq sample: $S edit sequences per program ($WORKERS workers)"
-  papertools lintseq sample "$dir/train.jsonl" -s "$S" -w "$WORKERS" --seed "$SEED" --strict -o "$dir/edits.jsonl"
+  papertools lintseq sample "$dir/train.jsonl" -s "$S" -w "$WORKERS" --seed "$SEED" --strict \
+    -o "$dir/edits.jsonl"
   papertools lintseq stats "$dir/edits.jsonl"
   done_stage
 fi
@@ -115,7 +123,8 @@ for arm in baseline editseq; do
   need finetune
   resume=()
   [ -d "$dir/model-$arm" ] && resume=(--resume)
-  echo "== c. finetune $arm: $MODEL_CONFIG from scratch, $epochs epochs on $(basename "$dir/$arm.train.jsonl") ${resume[*]}"
+  echo "== c. finetune $arm: $MODEL_CONFIG from scratch, $epochs epochs on $arm.train.jsonl" \
+       "${resume[*]}"
   papertools lintseq finetune "$dir/$arm.train.jsonl" --out-dir "$dir/model-$arm" \
     --init-config "$MODEL_CONFIG" --epochs "$epochs" --lr "$LR" --batch-size "$BATCH_SIZE" \
     --save-every "$SAVE_EVERY" --seed "$SEED" "${resume[@]}" -o "$log"
@@ -131,7 +140,8 @@ for arm in baseline editseq; do
     continue
   fi
   need generate
-  echo "== d. generate $arm: $N samples per held-out problem (temperature $TEMPERATURE, top-p $TOP_P)"
+  echo "== d. generate $arm: $N samples per held-out problem" \
+       "(temperature $TEMPERATURE, top-p $TOP_P)"
   papertools lintseq generate "$dir/heldout.jsonl" --model "$dir/model-$arm" -n "$N" \
     --temperature "$TEMPERATURE" --top-p "$TOP_P" --max-new-tokens "$MAX_NEW_TOKENS" \
     --seed "$SEED" -o "$samples"
@@ -155,7 +165,8 @@ if [ -s "$dir/passk.png" ]; then
   skip "e. passk-plot" "passk.png"
 else
   need passk-plot
-  papertools lintseq passk-plot "$dir/results.baseline.jsonl" "$dir/results.editseq.jsonl" -o "$dir/passk.png"
+  papertools lintseq passk-plot "$dir/results.baseline.jsonl" "$dir/results.editseq.jsonl" \
+    -o "$dir/passk.png"
 fi
 
 # The table: pass@k from the summary records; what the samples looked like --------------------

@@ -16,9 +16,10 @@ the same recipe in one readable loop:
    preset or a config file (``--init-config``), in which case a byte-level BPE tokenizer is
    trained on the training strings first (deterministic). Either way ``<|diff|>`` is made one
    token when the data uses it.
-3. Each epoch shuffles the examples with a seed derived from (``--seed``, epoch) and walks them
-   in batches of ``--batch-size`` (padded on the right), accumulating ``--grad-accum`` batches
-   per optimiser step. The loss is the token mean (``--reduce-loss mean``) or, as the released
+3. Each epoch shuffles the examples with a seed derived from (``--seed``, epoch), groups them
+   into batches of ``--batch-size`` of similar length (sorted within windows of 64 batches, the
+   batches then shuffled: little padding, still random), pads on the right, and accumulates
+   ``--grad-accum`` batches per optimiser step. The loss is the token mean (``--reduce-loss mean``) or, as the released
    scripts, the sum (``sum``) over unmasked tokens.
 4. Checkpoints (model, optimiser, schedule, random state, position in the data) are written to
    ``OUT/checkpoint`` atomically every ``--save-every`` steps, at every epoch's end and on
@@ -96,11 +97,22 @@ def encode(tokenizer, examples: list[Example], max_length: int) -> list[tuple[li
     return out
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
-    """The order of the examples in ``epoch``: a permutation seeded by (seed, epoch)."""
+def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int,
+                  window: int = 64) -> list[list[int]]:
+    """The batches of ``epoch``: the examples shuffled with a seed from (seed, epoch), then, within
+    each window of ``window`` batches, sorted by length so that a batch wastes little on padding,
+    and the batches shuffled again. Deterministic; every example once per epoch."""
     import numpy as np
 
-    return np.random.default_rng(derive_seed(seed, epoch)).permutation(n).tolist()
+    rng = np.random.default_rng(derive_seed(seed, epoch))
+    order = rng.permutation(len(lengths)).tolist()
+    span = batch_size * window
+    batches = []
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start:start + span], key=lambda i: lengths[i])
+        batches += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
 
 
 def collate(batch: list[tuple[list[int], int]], pad_id: int):
@@ -223,6 +235,7 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None
     else:
         model, tokenizer = build(config, examples, uses_diff, device)
     encoded = encode(tokenizer, examples, config.max_length)
+    lengths = [len(ids) for ids, _ in encoded]
 
     batches_per_epoch = math.ceil(len(encoded) / config.batch_size)
     per_step = config.grad_accum * world  # batches per optimiser step, over all processes
@@ -259,14 +272,13 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None
     bar = progress(total_steps, state["step"]) if progress and rank == 0 else None
     try:
         while state["epoch"] < config.epochs:
-            order = epoch_order(len(encoded), config.seed, state["epoch"])
+            batches = epoch_batches(lengths, config.batch_size, config.seed, state["epoch"])
             while state["batch"] < batches_per_epoch:
                 first = state["batch"]
                 group = range(first, min(first + per_step, batches_per_epoch))
-                mine = [(order[b * config.batch_size:(b + 1) * config.batch_size], 1.0)
-                        for b in group if (b - first) % world == rank]
+                mine = [(batches[b], 1.0) for b in group if (b - first) % world == rank]
                 if not mine:  # fewer batches than processes at the epoch's end: a zero-weight
-                    mine = [(order[:1], 0.0)]  # pass keeps DistributedDataParallel in step
+                    mine = [(batches[0][:1], 0.0)]  # pass keeps DistributedDataParallel in step
                 for idx, weight in mine:
                     input_ids, mask, labels = (t.to(device) for t in
                                                collate([encoded[i] for i in idx],

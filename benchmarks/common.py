@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import tempfile
 import subprocess
 import sys
 import time
@@ -81,3 +83,24 @@ def busy_cpus(seconds: float = 1.0) -> float | None:
         return None
     time.sleep(seconds)
     return (machine_busy_seconds() - before) / seconds
+
+
+def parse_args(doc: str, results: Path, argv=None, extra=()):
+    """The flags every benchmark takes (``--quick``, ``--strict``, ``--output``) plus ``extra``
+    (``(flag, help)`` pairs of booleans); returns (args, mode, output path). ``--quick`` results
+    go to a temporary folder, so smoke figures never replace real ones."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run (< 1 minute)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a goal (not an aim) fails")
+    for flag, text in extra:
+        parser.add_argument(flag, action="store_true", help=text)
+    parser.add_argument("--output", metavar="PATH",
+                        help=f"results file (default {results.relative_to(ROOT)}; --quick: a "
+                             "temporary folder)")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    output = Path(args.output) if args.output else (
+        Path(tempfile.gettempdir()) / "papertools-bench" / f"{results.stem}.quick.json"
+        if args.quick else results)
+    return args, mode, output

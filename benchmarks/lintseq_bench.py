@@ -34,7 +34,6 @@ writes to a temporary folder unless --output is given, so smoke figures never re
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import hashlib
@@ -521,22 +520,9 @@ def print_table(res: dict, goals: dict) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: smaller baseline subsample and inputs (< 1 minute)")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 when a goal (not an aim) fails")
-    parser.add_argument("--profile", action="store_true",
-                        help="also print a cProfile of the default path")
-    parser.add_argument("--output", metavar="PATH",
-                        help=f"results file (default {RESULTS.relative_to(ROOT)}; "
-                             "--quick: a temporary folder)")
-    args = parser.parse_args(argv)
-    mode = "quick" if args.quick else "full"
+    args, mode, output = common.parse_args(
+        __doc__, RESULTS, argv, [("--profile", "also print a cProfile of the default path")])
     cfg = MODES[mode]
-    output = Path(args.output) if args.output else (
-        Path(tempfile.gettempdir()) / "papertools-bench" / "lintseq.quick.json"
-        if args.quick else RESULTS)
     started = time.perf_counter()
     items = list(read_records([str(DATA)]))
     log(f"{mode} run: {len(items)} programs from {DATA.relative_to(ROOT)}")

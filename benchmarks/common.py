@@ -104,3 +104,15 @@ def parse_args(doc: str, results: Path, argv=None, extra=()):
         Path(tempfile.gettempdir()) / "papertools-bench" / f"{results.stem}.quick.json"
         if args.quick else results)
     return args, mode, output
+
+
+def finish(res: dict, goals: dict, output: Path, started: float, print_table) -> list[str]:
+    """Record the goals, write the results file, print the table; return the failed goals."""
+    res["goals"] = list(goals.values())
+    res["total_seconds"] = time.perf_counter() - started
+    res["results_path"] = str(output)
+    from papertools.core.jsonl import write_json
+
+    write_json(output, res)
+    print_table(res, goals)
+    return [g["name"] for g in goals.values() if g["kind"] == "goal" and g["status"] == "FAIL"]

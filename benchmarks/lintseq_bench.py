@@ -51,7 +51,7 @@ import common
 from papertools.cli.lintseq.linters import LintError, PylintLinter, PyflakesLinter
 from papertools.cli.lintseq.sample import (Counters, Program, Reject, SampleConfig,
                                            normalize_program, sample_record, sequences)
-from papertools.core.jsonl import read_records, record_id, write_json
+from papertools.core.jsonl import read_records, record_id
 from papertools.core.seed import python_rng
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -563,14 +563,9 @@ def main(argv=None) -> int:
     }
     if (os.cpu_count() or 1) < 2:
         goals["worker_speedup_1_to_2"]["status"] = "SKIP"
-    res["goals"] = list(goals.values())
-    res["total_seconds"] = time.perf_counter() - started
-    res["results_path"] = str(output)
-    write_json(output, res)
-    print_table(res, goals)
+    failed = common.finish(res, goals, output, started, print_table)
     if args.profile:
         profile_default(items)
-    failed = [g["name"] for g in goals.values() if g["kind"] == "goal" and g["status"] == "FAIL"]
     if failed:
         log(f"goals not met: {', '.join(failed)}")
     if not ok or (args.strict and failed):

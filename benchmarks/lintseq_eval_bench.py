@@ -60,7 +60,6 @@ from common import busy_cpus, machine_busy_seconds  # noqa: E402
 from papertools.cli.lintseq.evaluate import (EvalConfig, Job, harness_program,  # noqa: E402
                                              load_problems, run_job)
 from papertools.core import sandbox  # noqa: E402
-from papertools.core.jsonl import write_json  # noqa: E402
 from papertools.core.parallel import ordered_map  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -300,12 +299,7 @@ def main(argv=None) -> int:
                                                rows["sandbox_w2"]["ratio_vs_baseline"])}
     if (os.cpu_count() or 1) < 2:
         goals["overhead_ratio_2_workers"]["status"] = "SKIP"
-    res["goals"] = list(goals.values())
-    res["total_seconds"] = time.perf_counter() - started
-    res["results_path"] = str(output)
-    write_json(output, res)
-    print_table(res, goals)
-    failed = [g["name"] for g in goals.values() if g["kind"] == "goal" and g["status"] == "FAIL"]
+    failed = common.finish(res, goals, output, started, print_table)
     if failed:
         log(f"goals not met: {', '.join(failed)}")
     if not ok or (args.strict and failed):

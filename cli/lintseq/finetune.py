@@ -361,8 +361,14 @@ def _distributed_setup() -> tuple[int, int]:
     import torch
     import torch.distributed as dist
 
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if (backend == "gloo" and "GLOO_SOCKET_IFNAME" not in os.environ
+            and os.environ.get("MASTER_ADDR", "") in ("127.0.0.1", "localhost", "::1")):
+        # A single-machine run: bind Gloo to the loopback interface rather than to
+        # whatever address the hostname resolves to (in containers, often none usable).
+        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group(backend=backend)
     return dist.get_rank(), world
 
 

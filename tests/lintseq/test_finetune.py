@@ -196,14 +196,30 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
     base.write_bytes(invoke(["lintseq", "format", "--baseline", PROGRAMS]).stdout)
     if not (BIN / "torchrun").exists():
         pytest.skip("torchrun is not installed")
-    proc = shell(f"{BIN / 'torchrun'} --nproc_per_node 2 --master_port 29561 "
-                 f"{shutil.which('papertools', path=str(BIN))} lintseq finetune {base} "
-                 f"--init-config gpt2-test --out-dir {tmp_path / 'ddp'} --epochs 2 "
-                 f"--batch-size 2 --max-length 128 --log-every 1", timeout=240)
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    import socket
+
+    def launch(attempt):
+        with socket.socket() as sock:  # a free port, so that parallel runs do not collide
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        return shell(f"{BIN / 'torchrun'} --nproc_per_node 2 --master_addr 127.0.0.1 "
+                     f"--master_port {port} "
+                     f"{shutil.which('papertools', path=str(BIN))} lintseq finetune {base} "
+                     f"--init-config gpt2-test --out-dir {tmp_path / f'ddp{attempt}'} --epochs 2 "
+                     f"--batch-size 2 --max-length 128 --log-every 1", timeout=240)
+
+    proc, attempt = launch(0), 0
+    if proc.returncode != 0 and b"Signal 6 (SIGABRT)" in proc.stderr:
+        # A rank aborted inside Gloo once on a CI host (cause unknown): one more try, and a
+        # second abort fails the test with both ranks' messages.
+        proc, attempt = launch(1), 1
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, "\n".join(  # the ranks' own messages first, then the tail
+        [line for line in err.splitlines() if not line.startswith(("W1", "E1", "I1", " "))][:40]
+        + [err[-1500:]])
     logs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith(b"{")]
     assert [r["step"] for r in logs] == [1, 2, 3, 4]  # 3 batches an epoch, 2 per step
-    summary = json.loads((tmp_path / "ddp" / "papertools.json").read_text())
+    summary = json.loads((tmp_path / f"ddp{attempt}" / "papertools.json").read_text())
     assert summary["finished"]
     assert summary["tokens"] > logs[-1]["tokens"]  # the log counts rank 0; the summary both
     assert proc.stderr.decode().count("papertools lintseq: trained") == 1

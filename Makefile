@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PT := $(VENV)/bin/papertools
 STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
-EXTRAS := test,pylint,ray
+EXTRAS := test,pylint,ray,games
 
 .PHONY: install demo test bench man clean
 

@@ -14,13 +14,14 @@ from papertools.core.errors import EXIT_FAILURE, PapertoolsError
 
 # name -> (module, attribute, one-line summary). Modules are imported only when the tool runs.
 TOOLS = {
+    "diffhist": ("papertools.cli.diffhist", "cli",
+                 "Diff history for LM agents (Piterbarg, Pinto and Fergus, 2023)."),
     "lintseq": ("papertools.cli.lintseq", "cli",
                 "Synthetic edit sequences for code LMs (LintSeq, Piterbarg, Pinto and Fergus, 2024)."),
 }
 
 # Tools that later issues add: shown in --help so users see the whole map.
 PLANNED = {
-    "diffhist": "Diff history for long-context LM agents.",
     "nhrecord": "NetHack demonstrations with strategy labels (NetHack is Hard to Hack).",
     "bench": "Agentic LLM/VLM evaluation on games (BALROG).",
     "ceindex": "k-NN search with cross-encoders (AXN, ANNCUR, ADACUR).",

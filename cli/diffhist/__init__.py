@@ -1,0 +1,409 @@
+"""``papertools diffhist``: diff-compressed interaction histories (the command-line front end).
+
+The library is history.py (diffs, prompts, training windows); steps.py reads step records.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from papertools.core import options
+from papertools.core.errors import Diagnostics, PapertoolsError, field
+from papertools.core.jsonl import dumps, open_output, read_records
+from papertools.core.progress import note, progress
+
+from . import history
+from .steps import episodes, read_steps
+
+TOOL = "diffhist"
+
+RECORDS = """\
+Every command reads step records: "episode" (a string), "step" (an integer, +1 per step within an
+episode; episodes may interleave), "obs" (the observation text) and "action" (the word for the
+action taken after seeing obs; null or absent on a last step), optionally "done" (true on an
+episode's last step) and any other fields.
+
+encode writes each record with "obs" replaced, in place, by "obs_diff" (the zero-context unified
+diff from the episode's previous obs, header lines dropped) and "obs_full" (true on an episode's
+first step, where obs_diff is the whole obs); "tty" and "obs_blocks" are dropped unless --keep
+names them. decode restores "obs" and drops "obs_diff" and "obs_full". windows, prompt and stats
+read either form.
+
+windows writes one record per window: "id" ("<episode>:<first step>"), "episode", "start",
+"steps", "prompt", "completion", "label_spans" ([start, end) character spans of the completion
+that a masked loss trains on: each <|action|>, its action and the <|observation|> after it).
+
+prompt writes one record per episode (or per step with --all-steps): "id", "episode", "step",
+"prompt" (ending with <|action|>), "history" (steps of history kept), "tokens" (its length in
+the counting tokenizer's tokens).
+
+stats writes, with --json, one record per episode ("episode", "steps", "chars_full",
+"chars_diff", "tokens_full", "tokens_diff", "ratio") and a last {"id": "summary", ...} record
+with the totals and "tokenizer" (what the tokens were counted with)."""
+
+
+@click.group(cls=options.OrderedGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """Diff history for LM agents (Piterbarg, Pinto and Fergus, 2023).
+
+    An agent's history is kept as the first observation in full and, for every later step, a
+    zero-context unified diff against the observation before it; for NetHack this makes
+    histories several times shorter, so an LM sees more of them. diffhist encodes and decodes
+    step records, cuts training windows in the paper's format, builds prompts that fit a token
+    budget, and measures the compression.
+
+    \b
+    Examples:
+      papertools diffhist encode examples/diffhist/episodes.jsonl.gz | papertools diffhist decode | head -c 300
+      papertools diffhist stats examples/diffhist/episodes.jsonl.gz
+    """
+
+
+cli.records = RECORDS
+cli.see_also = ["papertools(1)", "papertools-nhrecord(1)", "papertools-bench(1)",
+                "papertools-jsonl(7)"]
+
+paper_option = click.option(
+    "--paper", is_flag=True,
+    help="Split observations as the released code does (text.strip().splitlines()); decoding "
+         "is then exact up to that normalisation. Default: exact lines.")
+
+
+def _diag(on_error, quiet, strict=False):
+    return Diagnostics(TOOL, on_error=on_error, strict=strict, quiet=quiet)
+
+
+@cli.command()
+@options.inputs
+@options.output
+@paper_option
+@click.option("--keep", metavar="FIELD", multiple=True,
+              help="Keep this bulky field (tty, obs_blocks) instead of dropping it; repeatable.")
+@options.on_error
+@options.quiet
+@click.pass_context
+def encode(ctx, files, output, paper, keep, on_error, quiet):
+    """Replace each step's observation by its diff against the previous one.
+
+    The first step of an episode keeps its whole observation (obs_full true). By default lines
+    are the observation split on newlines exactly, so decode gives back every observation byte
+    for byte; --paper diffs text.strip().splitlines() as the released code does.
+
+    \b
+    Examples:
+      papertools diffhist encode examples/diffhist/episodes.jsonl.gz -o /tmp/encoded.jsonl
+      papertools diffhist encode --paper examples/diffhist/episodes.jsonl.gz | head -n 2 | cut -c 1-200
+    """
+    from .steps import StepReader
+
+    diag = _diag(on_error, quiet)
+    drop = {"tty", "obs_blocks"} - set(keep)
+    reader = StepReader(paper)
+    encoder = history.Encoder(paper)
+    started, count = time.perf_counter(), 0
+    with open_output(output, tool=TOOL) as out:
+        for item in progress(read_records(files, diag), desc="diffhist encode", unit="step",
+                             quiet=quiet):
+            try:
+                step = reader.read(item, need_obs=False)
+                obs = field(item.record, "obs", str, place=item.place)
+            except PapertoolsError as err:
+                diag.bad(err)
+                continue
+            diff, full = encoder.encode(step.episode, obs)
+            if step.done:
+                encoder.end(step.episode)
+            record = {}
+            for key, value in item.record.items():
+                if key == "obs":
+                    record["obs_diff"] = diff
+                    record["obs_full"] = full
+                elif key not in drop:
+                    record[key] = value
+            out.write_line(dumps(record))
+            count += 1
+    note(TOOL, f"encoded {count} steps in {time.perf_counter() - started:.1f} s", quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
+@cli.command()
+@options.inputs
+@options.output
+@paper_option
+@options.on_error
+@options.quiet
+@click.pass_context
+def decode(ctx, files, output, paper, on_error, quiet):
+    """Restore each step's observation from encoded records (the inverse of encode).
+
+    A diff that does not apply to the episode's previous observation, a step out of order, or
+    an episode that starts with a diff is an error naming the file and line. Give --paper when
+    the stream was encoded with --paper.
+
+    \b
+    Examples:
+      papertools diffhist encode examples/diffhist/episodes.jsonl.gz | papertools diffhist decode -q | cmp - <(zcat examples/diffhist/episodes.jsonl.gz) && echo identical
+    """
+    diag = _diag(on_error, quiet)
+    count = 0
+    with open_output(output, tool=TOOL) as out:
+        for step in read_steps(progress(read_records(files, diag), desc="diffhist decode",
+                                        unit="step", quiet=quiet), diag, paper):
+            record = {}
+            for key, value in step.item.record.items():
+                if key == "obs_diff":
+                    record["obs"] = step.obs
+                elif key != "obs_full":
+                    record[key] = value
+            out.write_line(dumps(record))
+            count += 1
+    note(TOOL, f"decoded {count} steps", quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
+@cli.command()
+@options.inputs
+@options.output
+@click.option("-k", "--steps", "k", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Steps per window (the released LangHack data uses 64).")
+@click.option("--stride", type=click.IntRange(min=1), default=None,
+              help="Steps between window starts (default: --steps, so windows do not overlap).")
+@click.option("--max-per-episode", type=click.IntRange(min=1), default=None,
+              help="At most this many windows per episode, chosen at random (--seed).")
+@click.option("--full", is_flag=True,
+              help="The full-observation twin for the ablation: the same windows (same input "
+                   "and --seed), with whole observations instead of diffs.")
+@click.option("--instruction", default=history.INSTRUCTION, show_default=True,
+              help="The prompt's first line.")
+@paper_option
+@options.seed
+@options.strict
+@options.on_error
+@options.quiet
+@click.pass_context
+def windows(ctx, files, output, k, stride, max_per_episode, full, instruction, paper, seed,
+            strict, on_error, quiet):
+    """Cut training examples from episodes: windows of k steps in the paper's format.
+
+    prompt = the instruction, a blank line, the window's first observation in full, a blank line;
+    completion = <|action|>a0, <|observation|> and the diff to the next observation, ..., ending
+    with <|action|> and the window's last action. Windows tile each episode from a random offset
+    (seeded by --seed and the episode); steps without an action (an episode's last) end it. An
+    episode shorter than k steps is a reject (exit 0 unless --strict).
+
+    \b
+    Examples:
+      papertools diffhist windows -k 8 examples/diffhist/episodes.jsonl.gz -o /tmp/windows.jsonl
+      papertools diffhist windows -k 8 --full examples/diffhist/episodes.jsonl.gz -o /tmp/windows-full.jsonl
+    """
+    from papertools.core.seed import derive_seed, numpy_rng
+
+    diag = _diag(on_error, quiet, strict)
+    stride = stride or k
+    made = 0
+    with open_output(output, tool=TOOL) as out:
+        for steps in episodes(read_steps(read_records(files, diag), diag, paper)):
+            acted = [s for s in steps if s.action is not None]
+            if len(acted) < k:
+                diag.reject(f"episode {steps[0].episode!r}: {len(acted)} steps with an action, "
+                            f"fewer than a window of {k}", steps[0].item.place)
+                continue
+            key = derive_seed(seed, *steps[0].episode.encode())
+            rng = numpy_rng(key)
+            offset = int(rng.integers(0, min(stride, len(acted) - k + 1)))
+            starts = list(range(offset, len(acted) - k + 1, stride))
+            if max_per_episode is not None and len(starts) > max_per_episode:
+                starts = sorted(rng.choice(starts, size=max_per_episode, replace=False).tolist())
+            for start in starts:
+                chunk = acted[start:start + k]
+                example = history.window_example([s.obs for s in chunk],
+                                                 [s.action for s in chunk], full=full,
+                                                 paper=paper, instruction=instruction)
+                out.write({"id": f"{chunk[0].episode}:{chunk[0].step}",
+                           "episode": chunk[0].episode, "start": chunk[0].step, "steps": k,
+                           **example})
+                made += 1
+    note(TOOL, f"{made} windows of {k} steps", quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
+def _token_counter(tokenizer: str | None):
+    """(count function, description) for --tokenizer."""
+    if not tokenizer:
+        return history.approx_tokens, "approx (UTF-8 bytes / 4)"
+    from papertools.core.models import load_tokenizer
+
+    tok = load_tokenizer(tokenizer)
+    return (lambda text: len(tok(text, add_special_tokens=False)["input_ids"])), tokenizer
+
+
+tokenizer_option = click.option(
+    "--tokenizer", metavar="DIR",
+    help="Count tokens with this local Hugging Face tokenizer (a directory or a cached hub id). "
+         "Default: one token per 4 UTF-8 bytes, GPT-2's average on English.")
+
+
+@cli.command()
+@options.inputs
+@options.output
+@click.option("--max-tokens", type=click.IntRange(min=1), default=None,
+              help="Keep the longest history whose prompt fits in this many tokens.")
+@click.option("--history", "max_history", type=click.IntRange(min=0), default=None,
+              help="At most this many steps of history (the released rollout uses 2).")
+@tokenizer_option
+@click.option("--all-steps", is_flag=True, help="A prompt for every step, not only each "
+                                                "episode's last.")
+@click.option("--instruction", default=history.INSTRUCTION, show_default=True,
+              help="The prompt's first line (use the one the model was trained with).")
+@paper_option
+@options.on_error
+@options.quiet
+@click.pass_context
+def prompt(ctx, files, output, max_tokens, max_history, tokenizer, all_steps, instruction,
+           paper, on_error, quiet):
+    """Build the prompt for the next action: the longest diff history that fits a budget.
+
+    The oldest observation kept is written in full, each later step as <|action|>a followed by
+    <|observation|> and the diff; the prompt ends with <|action|>, where the model writes the
+    next action (read it up to the next <|observation|>, as the paper's rollout does).
+
+    \b
+    Examples:
+      papertools diffhist prompt --max-tokens 1024 examples/diffhist/episodes.jsonl.gz | head -n 1 | cut -c 1-300
+      papertools diffhist prompt --history 2 --all-steps examples/diffhist/episodes.jsonl.gz -o /tmp/prompts.jsonl
+    """
+    diag = _diag(on_error, quiet)
+    count, what = _token_counter(tokenizer)
+    made = 0
+
+    def emit(out, steps):
+        nonlocal made
+        obs = [s.obs for s in steps]
+        actions = [s.action or "" for s in steps[:-1]]
+        text, kept, tokens = history.build_prompt(instruction, obs, actions, max_tokens, count,
+                                                  max_history, paper)
+        last = steps[-1]
+        out.write({"id": f"{last.episode}:{last.step}", "episode": last.episode,
+                   "step": last.step, "prompt": text, "history": kept,
+                   "tokens": tokens if tokens is not None else count(text)})
+        made += 1
+
+    with open_output(output, tool=TOOL) as out:
+        if all_steps:
+            open_: dict[str, list] = {}
+            for step in read_steps(read_records(files, diag), diag, paper):
+                seq = open_.setdefault(step.episode, [])
+                seq.append(step)
+                if max_history is not None and len(seq) > max_history + 1:
+                    del seq[0]
+                emit(out, seq)
+                if step.done:
+                    del open_[step.episode]
+        else:
+            for steps in episodes(read_steps(read_records(files, diag), diag, paper)):
+                emit(out, steps)
+    note(TOOL, f"{made} prompts (tokens counted by {what})", quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
+@cli.command()
+@options.inputs
+@click.option("--json", "as_json", is_flag=True, help="JSONL records instead of a table.")
+@click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
+              help="Draw the compression ratio against history length to PNG.")
+@tokenizer_option
+@paper_option
+@options.on_error
+@options.quiet
+@click.pass_context
+def stats(ctx, files, as_json, plot, tokenizer, paper, on_error, quiet):
+    """Measure how much shorter diff history is than full history.
+
+    Per episode and overall: characters and tokens of the full observations and of the diff
+    history (first observation whole, then diffs), and the ratio full / diff. Reads raw or
+    encoded step records.
+
+    \b
+    Examples:
+      papertools diffhist stats examples/diffhist/episodes.jsonl.gz
+      papertools diffhist stats --json --plot /tmp/ratio.png examples/diffhist/episodes.jsonl.gz | tail -n 1
+    """
+    import numpy as np
+
+    from .history import Encoder
+
+    diag = _diag(on_error, quiet)
+    count, what = _token_counter(tokenizer)
+    encoder = Encoder(paper)
+    rows, curves = [], []
+    for steps in episodes(read_steps(read_records(files, diag), diag, paper)):
+        full_tok, diff_tok, full_chr, diff_chr = [], [], 0, 0
+        for s in steps:
+            diff, _ = encoder.encode(s.episode, s.obs)
+            full_tok.append(count(s.obs))
+            diff_tok.append(count(diff))
+            full_chr += len(s.obs)
+            diff_chr += len(diff)
+        encoder.end(steps[0].episode)
+        ft, dt = sum(full_tok), sum(diff_tok)
+        rows.append({"episode": steps[0].episode, "steps": len(steps), "chars_full": full_chr,
+                     "chars_diff": diff_chr, "tokens_full": ft, "tokens_diff": dt,
+                     "ratio": round(ft / dt, 4) if dt else None})
+        curves.append((np.cumsum(full_tok), np.cumsum(diff_tok)))
+    if not rows:
+        raise PapertoolsError("no steps in the input")
+    totals = {k: sum(r[k] for r in rows) for k in ("steps", "chars_full", "chars_diff",
+                                                   "tokens_full", "tokens_diff")}
+    summary = {"id": "summary", "episodes": len(rows), **totals,
+               "ratio": round(totals["tokens_full"] / max(1, totals["tokens_diff"]), 4),
+               "chars_ratio": round(totals["chars_full"] / max(1, totals["chars_diff"]), 4),
+               "median_episode_ratio": float(np.median([r["ratio"] for r in rows
+                                                        if r["ratio"] is not None])),
+               "tokenizer": what}
+    out = click.get_binary_stream("stdout")
+    if as_json:
+        for row in rows:
+            out.write(dumps({"id": row["episode"], **row}))
+        out.write(dumps(summary))
+    else:
+        head = f"{'episode':<24} {'steps':>6} {'tokens full':>12} {'tokens diff':>12} {'ratio':>7}"
+        lines = [head]
+        for r in rows:
+            lines.append(f"{r['episode'][:24]:<24} {r['steps']:>6} {r['tokens_full']:>12,} "
+                         f"{r['tokens_diff']:>12,} {r['ratio'] or float('nan'):>7.2f}")
+        lines.append(f"{'all':<24} {totals['steps']:>6} {totals['tokens_full']:>12,} "
+                     f"{totals['tokens_diff']:>12,} {summary['ratio']:>7.2f}")
+        lines.append(f"tokens counted by {what}; characters: {totals['chars_full']:,} full, "
+                     f"{totals['chars_diff']:,} diff, ratio {summary['chars_ratio']:.2f}")
+        out.write(("\n".join(lines) + "\n").encode())
+    if plot:
+        _plot(curves, plot, what)
+        note(TOOL, f"plot in {plot}", quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
+def _plot(curves, path, what):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    longest = max(len(f) for f, _ in curves)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for full, diff in curves:
+        ax.plot(np.arange(1, len(full) + 1), full / np.maximum(diff, 1), color="0.75", lw=0.8)
+    mean = [np.mean([f[h] / max(d[h], 1) for f, d in curves if len(f) > h])
+            for h in range(longest)]
+    ax.plot(np.arange(1, longest + 1), mean, color="C0", lw=2, label="mean over episodes")
+    ax.set_xlabel("history length (steps)")
+    ax.set_ylabel("full / diff history length (tokens)")
+    ax.set_title(f"diff history compression ({what})", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

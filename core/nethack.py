@@ -559,7 +559,8 @@ def play_steps(seed: int, max_steps: int, episode: str | None = None, *, blocks:
         name = episode or f"nle-{seed}"
         heading, last_pos = _WALK[int(rng.integers(8))], None
         for t in range(max_steps):
-            text = render_text(obs)
+            shown = render_blocks(obs)  # the observation the action is taken on
+            text = render_text(shown)
             screen = tty_text(obs)
             pos = (int(obs["blstats"][0]), int(obs["blstats"][1]))
             if "--More--" in screen:
@@ -578,7 +579,7 @@ def play_steps(seed: int, max_steps: int, episode: str | None = None, *, blocks:
             record = {"id": f"{name}:{t}", "episode": name, "step": t, "obs": text,
                       "action": word, "reward": float(reward), "done": done}
             if blocks:
-                record["obs_blocks"] = render_blocks(obs)
+                record["obs_blocks"] = shown
             yield record
             if done:
                 return

@@ -5,6 +5,7 @@ The library is history.py (diffs, prompts, training windows); steps.py reads ste
 
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -20,8 +21,8 @@ from .steps import episodes, read_steps
 TOOL = "diffhist"
 
 RECORDS = """\
-Every command reads step records: "episode" (a string), "step" (an integer, +1 per step within an
-episode; episodes may interleave), "obs" (the observation text) and "action" (the word for the
+Every command reads step records: "episode" (a string), "step" (an integer, increasing within an
+episode; gaps are allowed; episodes may interleave), "obs" (the observation text) and "action" (the word for the
 action taken after seeing obs; null or absent on a last step), optionally "done" (true on an
 episode's last step) and any other fields.
 
@@ -279,32 +280,32 @@ def prompt(ctx, files, output, max_tokens, max_history, tokenizer, all_steps, in
     count, what = _token_counter(tokenizer)
     made = 0
 
-    def emit(out, steps):
+    def emit(out, obs, actions, last, pieces=None):
         nonlocal made
-        obs = [s.obs for s in steps]
-        actions = [s.action or "" for s in steps[:-1]]
         text, kept, tokens = history.build_prompt(instruction, obs, actions, max_tokens, count,
-                                                  max_history, paper)
-        last = steps[-1]
+                                                  max_history, paper, pieces)
         out.write({"id": f"{last.episode}:{last.step}", "episode": last.episode,
                    "step": last.step, "prompt": text, "history": kept,
                    "tokens": tokens if tokens is not None else count(text)})
         made += 1
 
     with open_output(output, tool=TOOL) as out:
-        if all_steps:
-            open_: dict[str, list] = {}
+        if all_steps:  # per episode: observations, actions and each step's segment, made once
+            open_: dict[str, tuple[list, list, list]] = {}
             for step in read_steps(read_records(files, diag), diag, paper):
-                seq = open_.setdefault(step.episode, [])
-                seq.append(step)
-                if max_history is not None and len(seq) > max_history + 1:
-                    del seq[0]
-                emit(out, seq)
+                obs, actions, pieces = open_.setdefault(step.episode, ([], [], []))
+                if obs:
+                    pieces.append(history.segment(actions[-1], history.obs_diff(
+                        obs[-1], step.obs, paper)))
+                obs.append(step.obs)
+                emit(out, obs, actions, step, pieces)
+                actions.append(step.action or "")
                 if step.done:
                     del open_[step.episode]
         else:
             for steps in episodes(read_steps(read_records(files, diag), diag, paper)):
-                emit(out, steps)
+                emit(out, [s.obs for s in steps], [s.action or "" for s in steps[:-1]],
+                     steps[-1])
     note(TOOL, f"{made} prompts (tokens counted by {what})", quiet=quiet)
     ctx.exit(diag.exit_code())
 
@@ -363,7 +364,7 @@ def stats(ctx, files, as_json, plot, tokenizer, paper, on_error, quiet):
                "median_episode_ratio": float(np.median([r["ratio"] for r in rows
                                                         if r["ratio"] is not None])),
                "tokenizer": what}
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer  # click.get_binary_stream is deprecated (removed in Click 9)
     if as_json:
         for row in rows:
             out.write(dumps({"id": row["episode"], **row}))

@@ -7,8 +7,9 @@ Two ways to split a text into lines:
 - exact (default): ``text.split("\\n")``, so :func:`apply_obs_diff` gives back the observation
   byte for byte;
 - ``paper=True``: the released code's ``text.strip().splitlines()``; decoding then gives
-  ``"\\n".join(obs.strip().splitlines())`` (leading and trailing whitespace, and line breaks
-  other than ``\\n``, are not kept).
+  ``"\\n".join(obs.strip().splitlines())`` for every step, the first (kept whole, normalised
+  the same way) included: leading and trailing whitespace, and line breaks other than
+  ``\\n``, are not kept.
 
 On observations with no leading or trailing whitespace and no line breaks but ``\\n``, the two
 diffs are the same bytes. An episode's first observation is kept whole (``obs_full``).
@@ -32,7 +33,11 @@ OBSERVATION = "<|observation|>"
 
 
 def split_lines(text: str, paper: bool = False) -> list[str]:
-    return text.strip().splitlines() if paper else text.split("\n")
+    if paper:
+        return text.strip().splitlines()
+    # "" is no lines (as in paper mode), not one empty line: "\n".join still gives it back, and
+    # the two modes then agree on every text without whitespace at either end, "" included.
+    return text.split("\n") if text else []
 
 
 def _range(start: int, stop: int) -> str:
@@ -66,7 +71,7 @@ def fast_diff(a: Sequence[str], b: Sequence[str]) -> str:
 def obs_diff(prev: str | None, cur: str, paper: bool = False) -> str:
     """The diff from ``prev`` to ``cur``; ``cur`` itself when there is no previous observation."""
     if prev is None:
-        return cur
+        return "\n".join(split_lines(cur, True)) if paper else cur
     return fast_diff(split_lines(prev, paper), split_lines(cur, paper))
 
 
@@ -87,8 +92,8 @@ class Encoder:
         lines = split_lines(obs, self.paper)
         prev = self.last.get(episode)
         self.last[episode] = lines
-        if prev is None:
-            return obs, True
+        if prev is None:  # whole; in paper mode normalised as the diffs are
+            return ("\n".join(lines) if self.paper else obs), True
         return fast_diff(prev, lines), False
 
     def end(self, episode: str) -> None:
@@ -170,36 +175,55 @@ def history_prompt(instruction: str, observations: Sequence[str], actions: Seque
 
 
 def build_prompt(instruction, observations, actions, max_tokens=None, count_tokens=None,
-                 max_history=None, paper=False) -> tuple[str, int, int | None]:
-    """(prompt, steps of history kept, its token count or None): see :func:`history_prompt`."""
+                 max_history=None, paper=False, pieces=None) -> tuple[str, int, int | None]:
+    """(prompt, steps of history kept, its token count or None): see :func:`history_prompt`.
+
+    ``pieces``, when given, are the steps' :func:`segment` texts already made (``pieces[i]`` for
+    the step from observation i to i + 1), so that a caller building a prompt at every step
+    computes each diff once.
+    """
     if not observations:
         raise ValueError("no observations")
     if len(actions) != len(observations) - 1:
         raise ValueError("one action is needed between each two observations")
     t = len(observations) - 1
     oldest = 0 if max_history is None else max(0, t - max_history)
-    pieces = [segment(actions[i], obs_diff(observations[i], observations[i + 1], paper))
-              for i in range(oldest, t)]
+    if pieces is None:
+        pieces = [""] * oldest + [segment(actions[i], obs_diff(observations[i],
+                                                               observations[i + 1], paper))
+                                  for i in range(oldest, t)]
 
     def text(first: int) -> str:  # history from observation `first` on
         return (f"{instruction}\n\n{observations[first]}\n\n" +
-                "".join(pieces[first - oldest:]) + ACTION)
+                "".join(pieces[first:t]) + ACTION)
 
     if max_tokens is None:
         return text(oldest), t - oldest, None
     count = count_tokens or approx_tokens
-    lo, hi = oldest, t  # find the smallest `first` that fits: token counts fall as first rises
-    best = None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        n = count(text(mid))
-        if n <= max_tokens:
-            best, hi = (mid, n), mid - 1
-        else:
-            lo = mid + 1
-    if best is None:
-        return text(t), 0, count(text(t))
-    return text(best[0]), t - best[0], best[1]
+    # The smallest `first` whose prompt fits (counts fall as `first` rises, give or take one
+    # observation's length): probe back from the newest step in doubling strides, so no prompt
+    # much longer than the budget is ever built, then bisect between the last fit and the miss.
+    n = count(text(t))
+    if n > max_tokens:
+        return text(t), 0, n
+    fit, stride, miss = (t, n), 1, None
+    while fit[0] > oldest:
+        probe = max(oldest, t - stride)
+        n = count(text(probe))
+        if n > max_tokens:
+            miss = probe
+            break
+        fit, stride = (probe, n), stride * 2
+    if miss is not None:
+        lo, hi = miss + 1, fit[0] - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            n = count(text(mid))
+            if n <= max_tokens:
+                fit, hi = (mid, n), mid - 1
+            else:
+                lo = mid + 1
+    return text(fit[0]), t - fit[0], fit[1]
 
 
 def approx_tokens(text: str) -> int:

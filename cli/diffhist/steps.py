@@ -2,8 +2,11 @@
 
 A step record (DESIGN.md) has ``episode`` (a string), ``step`` (an integer), ``obs`` (a string)
 or, once encoded, ``obs_diff`` and ``obs_full``, and ``action`` (a word, or null on a last step).
-Episodes may interleave in one stream; within an episode steps must come in order, each one
-more than the last. An episode ends at a step with ``done: true`` (or at the end of the input).
+Episodes may interleave in one stream; within an episode step numbers must increase (gaps are
+allowed: a stream written with ``--on-error skip`` may lack a bad step, and diffs are always
+against the previous step present). An episode ends at a step with ``done: true`` (or at the
+end of the input). After a diff that does not apply, the rest of its episode cannot be decoded:
+each later step says so, until the episode starts again with a whole observation.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class StepReader:
     """Checks order and restores ``obs`` (decoding diffs when the stream is encoded)."""
 
     def __init__(self, paper: bool = False):
-        self.next_step: dict[str, int] = {}
+        self.last_step: dict[str, int] = {}
+        self.broken: dict[str, Place] = {}  # episode -> where its decoding failed
         self.decoder = Decoder(paper)
 
     def read(self, item: Item, *, need_obs: bool = True) -> Step:
@@ -41,20 +45,20 @@ class StepReader:
         step = field(record, "step", int, place=place)
         if isinstance(step, bool):
             raise InputError("expected an integer", place.file, place.line, "step")
-        expected = self.next_step.get(episode)
-        if expected is not None and step != expected:
-            raise InputError(f"episode {episode!r}: step {step} out of order (expected {expected})",
+        last = self.last_step.get(episode)
+        if last is not None and step <= last:
+            raise InputError(f"episode {episode!r}: step {step} out of order (after step {last})",
                              place.file, place.line, "step")
         action = field(record, "action", str, place=place, required=False)
         done = bool(record.get("done", False))
         obs = ""
         if need_obs:
-            obs = self._obs(record, place, episode, first=expected is None)
+            obs = self._obs(record, place, episode, first=last is None)
         if done:
-            self.next_step.pop(episode, None)
+            self.last_step.pop(episode, None)
             self.decoder.end(episode)
         else:
-            self.next_step[episode] = step + 1
+            self.last_step[episode] = step
         return Step(item, episode, step, obs, action, done)
 
     def _obs(self, record: dict, place: Place, episode: str, first: bool) -> str:
@@ -68,11 +72,18 @@ class StepReader:
         if first and not full:
             raise InputError(f"episode {episode!r} starts with a diff (obs_full false): its "
                              "first step is missing", place.file, place.line, "obs_full")
+        broken = self.broken.get(episode)
+        if broken is not None and not full:
+            raise InputError(f"episode {episode!r}: cannot decode after the diff at {broken} "
+                             "that did not apply", place.file, place.line, "obs_diff")
         try:
-            return self.decoder.decode(episode, diff, full)
+            obs = self.decoder.decode(episode, diff, full)
         except DiffError as err:
+            self.broken[episode] = place
             raise InputError(f"does not apply to the episode's previous observation: {err}",
                              place.file, place.line, "obs_diff") from None
+        self.broken.pop(episode, None)
+        return obs
 
 
 def read_steps(items: Iterable[Item], diag: Diagnostics, paper: bool = False,

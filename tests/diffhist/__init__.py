@@ -1,0 +1,1 @@
+"""diffhist: diff histories of NetHack (and other text) observations."""

@@ -44,6 +44,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from papertools.core import checkpoint
 from papertools.core.errors import PapertoolsError
 from papertools.core.seed import derive_seed
 
@@ -168,30 +169,15 @@ def build(config: FinetuneConfig, examples: list[Example], uses_diff: bool, devi
 
 
 def save_checkpoint(out: Path, model, tokenizer, optimizer, scheduler, state: dict) -> None:
-    import torch
+    def write(folder: Path) -> None:
+        _unwrap(model).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
 
-    tmp, final, old = out / "checkpoint.tmp", out / "checkpoint", out / "checkpoint.old"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    _unwrap(model).save_pretrained(tmp / "model")
-    tokenizer.save_pretrained(tmp / "model")
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state(), "state": state}, tmp / "state.pt")
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    checkpoint.save_checkpoint(out, write, "model", optimizer, scheduler, state)
 
 
 def load_checkpoint(out: Path):
-    import torch
-
-    path = out / "checkpoint"
-    if not (path / "state.pt").exists() and (out / "checkpoint.old" / "state.pt").exists():
-        path = out / "checkpoint.old"  # a crash between the two renames
-    if not (path / "state.pt").exists():
-        return None, None
-    return path / "model", torch.load(path / "state.pt", weights_only=False)
+    return checkpoint.load_checkpoint(out, "model")
 
 
 def _unwrap(model):

@@ -1,0 +1,1068 @@
+"""A symbolic NetHack agent that names its strategy at every step.
+
+It reads NetHackChallenge observations (glyphs, blstats, message, tty_chars, misc, inventory) and
+returns one keypress per step. Decisions, in priority order, each labelled with the paper's
+strategy names (strategies.py):
+
+1. the interface first: ``--More--`` (Enter; before anything else, since NetHack ignores other
+   keys there), keys already decided (typed text), y/n questions and text prompts (answered by
+   what the agent is doing: "eat it?" only for the corpse it meant to eat, "Really attack?" no,
+   "pray?" yes, Elbereth when engraving, else Esc), menus (food from a pick-up menu, else Esc).
+   These keep the strategy that caused them;
+2. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
+   main dungeon's other staircase (``explore``);
+3. engulfed: attack (``engulfed_fight``);
+4. food poisoning, illness or lycanthropy: pray when the god is likely to listen
+   (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7
+   (or 6) or weak from hunger with nothing to eat: pray when the last prayer is 500 turns old
+   (``emergency``; the god helps in such "major trouble" when the prayer timeout is below 200);
+   below 40% with a monster adjacent: engrave Elbereth in the dust and rest on it while it holds
+   (``emergency``); when hit on it anyway, fight back;
+5. food: a fresh corpse of a safe monster under us whenever we are not satiated, or, when
+   hungry, one a few squares away (``ground_eat``); food from the inventory when hungry
+   (``inventory_eat``); weak or fainting with nothing to eat: pray (``emergency``);
+6. an adjacent hostile monster: attack it, never a floating eye, gas spore or mold (``fight``;
+   a kind that asked "Really attack?" is left alone until one of it attacks us);
+   one within two squares: wait for it a few turns (``fight``);
+7. hurt (below 60% until back at 90%): rest by searching 20 turns at a time (``wait_out``);
+8. otherwise ``explore``: walk (breadth-first paths over a per-level memory of the map) to
+   unseen frontier squares and useful items (gold, food, scrolls, potions, wands, rings,
+   amulets), pushing boulders when nothing else is left, kicking locked doors (not in the Mines),
+   stepping back out of shops (autopickup would make a thief of us), avoiding known traps;
+   pick up food; take the down staircase when the level is explored or has taken long enough,
+   as long as the depth stays below experience level + 1 (hit points at 80% or more); with
+   nothing left to explore and no way down, search for hidden passages where they are likeliest
+   (dead ends, walls next to unseen rock, searched least, nearest).
+
+Guards against stalling: when the game turn has not advanced for 40 steps the agent presses
+Esc, searches (which takes a turn) and moves at random; after 300 steps in one place it moves or
+attacks in random directions for a while.
+
+Randomness comes only from the ``rng`` given to the agent (a numpy Generator), so a game is a
+function of the NetHack seeds and the agent seed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+import numpy as np
+from nle import nethack as nh
+
+ROWS, COLS = 21, 79
+
+# Keys (NetHack's default, number_pad off).
+DIRS = {(-1, 0): ord("k"), (1, 0): ord("j"), (0, -1): ord("h"), (0, 1): ord("l"),
+        (-1, -1): ord("y"), (-1, 1): ord("u"), (1, -1): ord("b"), (1, 1): ord("n")}
+ESC, ENTER = 27, 13
+SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK = (ord("s"), ord(","), ord("e"), ord(">"), ord("<"),
+                                               ord("E"), 4)
+PRAY = 0x80 | ord("p")  # M-p
+NEIGHBOURS = tuple(DIRS)
+
+# Terrain kinds of the per-level memory.
+UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, UPSTAIRS, TRAP, WATER = range(10)
+PASSABLE = {FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, UPSTAIRS}
+DOORS = {DOOR_OPEN, DOOR_CLOSED}  # no diagonal moves into or out of these
+
+# Glyph classes (what a square shows now).
+G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, G_OTHER = range(8)
+
+
+def _cmap_kind(idx: int) -> int:
+    if idx == 0:
+        return UNKNOWN  # S_stone: unexplored (or solid rock)
+    if 1 <= idx <= 11 or idx in (17, 18, 37, 38):  # walls, bars, trees, raised drawbridges
+        return WALL
+    if idx == 12:
+        return DOORWAY
+    if idx in (13, 14):
+        return DOOR_OPEN
+    if idx in (15, 16):
+        return DOOR_CLOSED
+    if idx in (23, 25):
+        return UPSTAIRS
+    if idx in (24, 26):
+        return DOWNSTAIRS
+    if idx in (32, 34, 41):  # water, lava, wall of water
+        return WATER
+    if 42 <= idx <= 64:
+        return TRAP
+    if idx in (39, 40):  # air, cloud
+        return FLOOR
+    return FLOOR  # floor, corridor, altar, grave, throne, sink, fountain, ice, lowered bridge
+
+
+def _build_tables():
+    n = nh.MAX_GLYPH
+    gclass = np.full(n, G_OTHER, np.int8)
+    kind = np.full(n, -1, np.int8)  # terrain kind for cmap glyphs, -1 otherwise
+    for g in range(n):
+        if nh.glyph_is_pet(g):
+            gclass[g] = G_PET
+        elif nh.glyph_is_invisible(g) or nh.glyph_is_warning(g):
+            gclass[g] = G_INVISIBLE
+        elif nh.glyph_is_monster(g):
+            gclass[g] = G_MONSTER
+        elif nh.glyph_is_swallow(g):
+            gclass[g] = G_SWALLOW
+        elif nh.glyph_is_statue(g):
+            gclass[g] = G_BOULDER  # statues block like boulders
+        elif nh.glyph_is_object(g):
+            obj = nh.glyph_to_obj(g)
+            gclass[g] = G_BOULDER if nh.objdescr.from_idx(obj).oc_name == "boulder" else G_OBJECT
+        elif nh.glyph_is_cmap(g):
+            gclass[g] = G_TERRAIN
+            kind[g] = _cmap_kind(nh.glyph_to_cmap(g))
+    return gclass, kind
+
+
+GCLASS, GKIND = _build_tables()
+
+
+def _useful_items():
+    """Objects worth walking to: gold, food other than corpses, scrolls, potions, wands, rings,
+    amulets (autopickup takes $?!/; the agent picks up food)."""
+    useful = np.zeros(nh.MAX_GLYPH, bool)
+    classes = {nh.COIN_CLASS, nh.FOOD_CLASS, nh.SCROLL_CLASS, nh.POTION_CLASS, nh.WAND_CLASS,
+               nh.RING_CLASS, nh.AMULET_CLASS}
+    for g in range(nh.MAX_GLYPH):
+        if GCLASS[g] == G_OBJECT and not nh.glyph_is_body(g):
+            useful[g] = ord(nh.objclass(nh.glyph_to_obj(g)).oc_class) in classes
+    return useful
+
+
+USEFUL_ITEM = _useful_items()
+
+# Armor worth wearing: pieces whose appearance is fixed (so no cursed helm of opposite alignment,
+# fumble or levitation boots in disguise), body armor light enough not to burden us. Keyed by
+# the name or appearance the game shows; the value is the slot.
+SAFE_ARMOR = {
+    "leather hat": "helm", "elven leather helm": "helm", "iron skull cap": "helm",
+    "orcish helm": "helm", "hard hat": "helm", "dwarvish iron helm": "helm", "fedora": "helm",
+    "dented pot": "helm",
+    "leather armor": "body", "studded leather armor": "body", "ring mail": "body",
+    "scale mail": "body", "crude ring mail": "body", "orcish ring mail": "body",
+    "elven mithril-coat": "body", "dwarvish mithril-coat": "body", "leather jacket": "body",
+    "hooded cloak": "cloak", "dwarvish cloak": "cloak", "coarse mantelet": "cloak",
+    "orcish cloak": "cloak", "faded pall": "cloak", "elven cloak": "cloak",
+    "leather cloak": "cloak", "robe": "cloak", "slippery cloak": "cloak",
+    "oilskin cloak": "cloak",
+    "small shield": "shield", "elven shield": "shield", "blue and green shield": "shield",
+    "orcish shield": "shield", "red-eyed shield": "shield", "Uruk-hai shield": "shield",
+    "white-handed shield": "shield",
+    "walking shoes": "boots", "low boots": "boots", "jackboots": "boots",
+    "high boots": "boots", "hard shoes": "boots", "iron shoes": "boots",
+}
+SLOT_WORDS = (("shield", ("shield",)), ("boots", ("boots", "shoes")),
+              ("gloves", ("gloves", "gauntlets")),
+              ("cloak", ("cloak", "cape", "cope", "pall", "mantelet", "robe", "apron", "cloth",
+                         "smock", "wrapping")),
+              ("helm", ("helm", "hat", "cap", "fedora", "pot", "cornuthaum")),
+              ("shirt", ("shirt",)), ("body", ("mail", "armor", "jacket", "coat", "scales")))
+
+
+def armor_slot(text: str) -> str | None:
+    """The slot of an armor piece from its inventory or floor description."""
+    text = text.lower()
+    for slot, words in SLOT_WORDS:
+        if any(w in text for w in words):
+            return slot
+    return None
+
+
+def safe_armor(text: str) -> str | None:
+    """The slot of a piece in SAFE_ARMOR named in ``text`` (longest name first), else None."""
+    for name in sorted(SAFE_ARMOR, key=len, reverse=True):
+        if name in text:
+            return SAFE_ARMOR[name]
+    return None
+
+
+def _armor_targets():
+    wanted = np.zeros(nh.MAX_GLYPH, bool)
+    for g in range(nh.MAX_GLYPH):
+        if GCLASS[g] == G_OBJECT:
+            obj = nh.glyph_to_obj(g)
+            if ord(nh.objclass(obj).oc_class) == nh.ARMOR_CLASS:
+                d = nh.objdescr.from_idx(obj)
+                wanted[g] = d.oc_name in SAFE_ARMOR or (d.oc_descr or "") in SAFE_ARMOR
+    return wanted
+
+
+ARMOR_ITEM = _armor_targets()
+IS_BODY = np.array([bool(nh.glyph_is_body(g)) for g in range(nh.MAX_GLYPH)])
+MONSTER_NAMES = [nh.permonst(i).mname for i in range(nh.NUMMONS)]
+# The symbol of each monster's class ("@", "F", ...).
+MONSTER_CLASS = [ord(nh.class_sym.from_mlet(nh.permonst(i).mlet).sym) for i in range(nh.NUMMONS)]
+OBJECT_CLASS = {}
+
+
+def object_class(glyph: int) -> int:
+    cls = OBJECT_CLASS.get(glyph)
+    if cls is None:
+        cls = OBJECT_CLASS[glyph] = ord(nh.objclass(nh.glyph_to_obj(glyph)).oc_class)
+    return cls
+
+
+# Monsters never to melee (passive damage or paralysis), and corpses safe to eat.
+NEVER_MELEE = {"floating eye", "gas spore", "brown mold", "yellow mold",
+               "green mold", "red mold", "blue jelly", "spotted jelly", "ochre jelly"}
+UNSAFE_CORPSES = {"cockatrice", "chickatrice", "green slime", "Medusa", "kobold", "large kobold",
+                  "kobold lord", "kobold shaman", "homunculus", "soldier ant", "killer bee",
+                  "scorpion", "giant beetle", "yellow mold", "green mold", "brown mold",
+                  "red mold", "violet fungus", "spotted jelly", "blue jelly", "bat", "giant bat",
+                  "vampire bat", "rabid rat", "Woodland-elf", "Green-elf", "Grey-elf",
+                  "elf-lord", "dwarf", "dwarf lord", "dwarf king", "gnome", "gnome lord",
+                  "gnomish wizard", "gnome king", "hobbit", "little dog", "dog", "large dog",
+                  "kitten", "housecat", "large cat", "pony", "horse", "warhorse", "quasit",
+                  "tengu", "nurse", "leprechaun", "nymph", "water nymph", "wood nymph",
+                  "mountain nymph", "lizard"}
+
+
+def safe_corpse(monster: str) -> bool:
+    """Corpses worth eating: not poisonous, petrifying, polymorphing, cannibalistic for some
+    races, hallucinogenic or a pet's kin (a blacklist of what an early game meets)."""
+    return monster not in UNSAFE_CORPSES and not monster.startswith("were") and \
+        not monster.endswith(("zombie", "mummy")) and monster not in HUMANS
+
+
+HUMANS = {nh.permonst(i).mname for i in range(nh.NUMMONS) if MONSTER_CLASS[i] == ord("@")}
+MORE_RE = re.compile(rb"--More--")
+MENU_END_RE = re.compile(rb"\((end|\d+ of \d+)\)")
+MENU_ITEM_RE = re.compile(r"(?:^|\s)([a-zA-Z]) - (.+)$")
+TRAP_RE = re.compile(r"There is an? [\w -]*(?:trap|pit|hole|web) here|A cloud of gas puts you|"
+                     r"You fall into a pit|caught in a bear trap|A trap door opens|"
+                     r"You are caught in a web|A bear trap closes")
+CORPSE_RE = re.compile(r"There (?:is|are) (?:an? |\d+ )?(?:partly eaten )?(.+?) corpses? here")
+SHOP_RE = re.compile(r"Welcome(?: again)? to [\w .'-]+'s? ")
+HIT_RE = re.compile(r"The (.+?) (?:hits|bites|stings|kicks|butts|claws|touches|thrusts|swings|"
+                    r"misses|just misses|grabs)")
+KILL_RE = re.compile(r"You (?:kill|destroy) (?:the |an? )?(?:poor )?(.+?)!")
+
+
+class LevelMemory:
+    """What the agent remembers about one level."""
+
+    def __init__(self):
+        self.terrain = np.full((ROWS, COLS), UNKNOWN, np.int8)
+        self.visited = np.zeros((ROWS, COLS), np.int32)
+        self.searched = np.zeros((ROWS, COLS), np.int32)
+        self.blocked: dict[tuple[int, int], int] = {}  # cell -> steps it stays blocked
+        self.locked: dict[tuple[int, int], int] = {}  # door -> kicks so far
+        self.item_tried: set[tuple[int, int]] = set()
+        self.downstairs: tuple[int, int] | None = None
+        self.steps = 0
+        self.first_turn: int | None = None
+        self.last_glyphs: np.ndarray | None = None
+        self.avoid: set[tuple[int, int]] = set()  # staircases into the Gnomish Mines
+        self.peaceful: set[int] = set()  # monster glyphs that asked "Really attack?"
+
+
+class SymbolicAgent:
+    """Plays NetHackChallenge from observations; ``act(obs)`` returns a key, ``strategy`` names
+    why. ``rng`` is a numpy Generator (the only source of randomness)."""
+
+    def __init__(self, rng: np.random.Generator, level_budget: int = 800,
+                 major_prayer_gap: int = 500):
+        self.rng = rng
+        self.level_budget = level_budget  # agent steps on a level before descending anyway
+        self.levels: dict[tuple[int, int], LevelMemory] = {}
+        self.strategy: str | None = None
+        self.queue: deque[int] = deque()  # keys already decided (typed text, count prefixes)
+        self.pending_direction: int | None = None  # answer to "In what direction?"
+        self.intent: str | None = None  # "eat_ground", "eat_inv", "engrave", "pray", "pickup"
+        self.intent_letter: int | None = None
+        self.intent_corpse: str | None = None
+        self.last_pray_turn = -10_000
+        self.plan: list[tuple[int, int]] = []
+        self.plan_goal: tuple[int, int] | None = None
+        self.plan_kind = ""
+        self.plan_boulders = False
+        self.last_pos = None
+        self.last_move: tuple[int, int] | None = None
+        self.last_turn = -1
+        self.stall = 0
+        self.kills: dict[tuple[int, int], tuple[str, int]] = {}  # cell -> (monster, turn)
+        self.elbereth_at: tuple[tuple[int, int, int], tuple[int, int]] | None = None
+        self.fight_waits = 0
+        self.search_spot: tuple[int, int] | None = None
+        self.kick_target: tuple[int, int] | None = None
+        self.same_pos = 0
+        self.last_hp: int | None = None
+        self.resting = False
+        self.last_obs = None
+        self.lycanthropy = False
+        self.free_slots: set[str] = set()  # armor slots we could fill now
+        self.wear_tried: set[str] = set()  # inventory descriptions we tried to put on
+        self.monk = False
+        self.mines_ok: bool | None = None  # dwarves and gnomes are at home in the Mines
+        self.descended_from = None
+        self.no_eat_until = -1
+        self.major_prayer_gap = major_prayer_gap  # turns between prayers in major trouble
+
+    # ------------------------------------------------------------------ entry point
+    def act(self, obs: dict) -> int:
+        bl = obs["blstats"]
+        turn = int(bl[nh.NLE_BL_TIME])
+        if turn != self.last_turn:
+            self.last_turn, self.stall = turn, 0
+        else:
+            self.stall += 1
+        self.last_obs = obs
+        message = bytes(obs["message"]).split(b"\0", 1)[0].decode("latin-1").strip()
+        if self.mines_ok is None:  # the welcome message names the race (and the role)
+            self.mines_ok = bool(re.search(r"\b(dwarven|gnomish)\b", message))
+            self.monk = " Monk" in message
+        self._read_message(obs, message)
+        key = self._interface(obs, message)
+        if key is None and self.stall > 40:
+            key = self._unstick()
+        if key is None:
+            key = self._play(obs, message)
+        return key
+
+    # ------------------------------------------------------------------ messages
+    def _read_message(self, obs, message: str) -> None:
+        if not message:
+            return
+        mem = self._level(obs)
+        match = KILL_RE.search(message)
+        if match and self.last_move is not None:
+            y, x = self._pos(obs)
+            cell = (y + self.last_move[0], x + self.last_move[1])
+            self.kills[cell] = (match.group(1), int(obs["blstats"][nh.NLE_BL_TIME]))
+        if "This door is locked" in message and self.plan:
+            door = self.plan[0]
+            mem.locked.setdefault(door, 0)
+            self.kick_target = door
+        if ("It's solid stone" in message or "It's a wall" in message) and \
+                self.last_move is not None:
+            y, x = self._pos(obs)
+            cell = (y + self.last_move[0], x + self.last_move[1])
+            if 0 <= cell[0] < ROWS and 0 <= cell[1] < COLS:
+                mem.terrain[cell] = WALL
+            self.plan = []
+        if mem.peaceful:
+            for m in HIT_RE.finditer(message):
+                # A monster of a kind we took for peaceful attacks us: this one is not.
+                mem.peaceful -= {g for g in mem.peaceful
+                                 if MONSTER_NAMES[nh.glyph_to_mon(g)] == m.group(1)}
+        if "You feel feverish" in message:
+            self.lycanthropy = True
+        if "You feel purified" in message:
+            self.lycanthropy = False
+        if "You can't do that while carrying so much" in message or \
+                "You don't have anything to eat" in message:
+            self.no_eat_until = int(obs["blstats"][nh.NLE_BL_TIME]) + 100
+        if SHOP_RE.search(message):
+            # Entering a shop: autopickup would make us a thief. Never walk in again.
+            y, x = self._pos(obs)
+            mem.blocked[(y, x)] = 10**9
+            self.plan = []
+            if self.last_move is not None:  # step back out the way we came
+                back = (-self.last_move[0], -self.last_move[1])
+                if back in DIRS:
+                    self.queue.append(DIRS[back])
+        if TRAP_RE.search(message):
+            mem.terrain[self._pos(obs)] = TRAP  # a trap under us, perhaps hidden by an object
+        if "You are carrying too much to get through" in message or \
+                "You try to move the boulder" in message or "Perhaps that's why" in message:
+            if self.plan:
+                mem.blocked[self.plan[0]] = 200
+
+    # ------------------------------------------------------------------ interface states
+    def _interface(self, obs, message: str) -> int | None:
+        misc = obs.get("misc")
+        tty = obs["tty_chars"]
+        in_yn, in_getlin, waiting = (bool(misc[0]), bool(misc[1]), bool(misc[2])) \
+            if misc is not None else (False, False, False)
+        screen = tty.tobytes()
+        # --More-- first: NetHack ignores other keys there (even while a text prompt is
+        # pending behind it), and a queued key must wait until it is gone.
+        if waiting or MORE_RE.search(screen):
+            return ENTER
+        if self.queue:
+            return self.queue.popleft()
+        top = bytes(tty[0]).decode("latin-1")
+        if in_getlin:
+            return self._getlin(top + " " + message)
+        if in_yn:
+            return self._yn(obs, top + " " + message)
+        if MENU_END_RE.search(screen):
+            return self._menu(obs)
+        return None
+
+    def _getlin(self, prompt: str) -> int:
+        if self.intent == "engrave" and ("write" in prompt or "engrave" in prompt):
+            self.intent = None
+            self.queue.extend(ord(c) for c in "lbereth")
+            self.queue.append(ENTER)
+            return ord("E")
+        return ESC  # never name things, never answer a guard by name
+
+    def _yn(self, obs, prompt: str) -> int:
+        p = prompt.lower()
+        if "really attack" in p:
+            if self.last_move is not None:
+                y, x = self._pos(obs)
+                ty, tx = y + self.last_move[0], x + self.last_move[1]
+                if 0 <= ty < ROWS and 0 <= tx < COLS:
+                    self._level(obs).peaceful.add(int(obs["glyphs"][ty, tx]))
+            return ESC
+        if "eat it?" in p or "eat one?" in p:
+            if self.intent == "eat_ground":
+                self.intent = None
+                m = CORPSE_RE.search(prompt)
+                if m and safe_corpse(m.group(1)) and m.group(1) == self.intent_corpse:
+                    return ord("y")
+            return ord("n")
+        for verb, intent in (("eat", "eat_inv"), ("wear", "wear"), ("throw", "throw")):
+            if f"what do you want to {verb}" in p:  # the item the agent chose, else nothing
+                letter = self.intent_letter if self.intent == intent else None
+                self.intent, self.intent_letter = None, None
+                return letter or ESC
+        if "are you sure you want to pray" in p:
+            return ord("y")
+        if "write with" in p:
+            return ord("-") if self.intent == "engrave" else ESC
+        if "add to the current engraving" in p:
+            return ord("n")
+        if "in what direction" in p:
+            if self.pending_direction is not None:
+                key, self.pending_direction = self.pending_direction, None
+                return key
+            return ESC
+        if "still climb" in p:
+            return ord("n")
+        return ESC
+
+    def _menu(self, obs) -> int:
+        rows = [bytes(r).decode("latin-1") for r in obs["tty_chars"]]
+        text = "\n".join(rows)
+        if "Pick up what" in text and self.intent == "pickup":
+            self.intent = None
+            picks = []
+            for row in rows:
+                m = MENU_ITEM_RE.search(row.rstrip())
+                if m and self._wanted(m.group(2)):
+                    picks.append(ord(m.group(1)))
+            if picks:
+                self.queue.extend(picks[1:])
+                self.queue.append(ENTER)
+                return picks[0]
+        return ESC
+
+    def _wanted(self, item: str) -> bool:
+        if "for sale" in item:
+            return False
+        slot = safe_armor(item)
+        if slot is not None:
+            return slot in self.free_slots
+        item = item.lower()
+        if "corpse" in item or "tin" in item.split():
+            return False
+        food = ("food ration", "cram", "lembas", "fortune cookie", "apple", "orange", "banana",
+                "melon", "carrot", "pear", "cream pie", "candy bar", "pancake", "tripe",
+                "meatball", "egg", "slime mold", "kelp", "lichen corpse", "k-ration", "c-ration",
+                "gold piece")
+        return any(f in item for f in food)
+
+    def _unstick(self) -> int:
+        """The turn has not advanced for a while: drop any plan, escape, and move at random."""
+        self.plan, self.queue, self.intent = [], deque(), None
+        self.strategy = self.strategy or "explore"
+        if self.stall % 3 == 1:
+            return ESC
+        if self.stall % 3 == 2:
+            return SEARCH  # takes a turn (and finds hidden ways out)
+        return DIRS[self._random_direction(self.last_obs)]
+
+    def _random_direction(self, obs) -> tuple[int, int]:
+        """A random direction that does not attack a monster we must never melee."""
+        choices = list(NEIGHBOURS)
+        if obs is not None:
+            y, x = self._pos(obs)
+            safe = []
+            for dy, dx in choices:
+                ty, tx = y + dy, x + dx
+                if 0 <= ty < ROWS and 0 <= tx < COLS:
+                    g = int(obs["glyphs"][ty, tx])
+                    if GCLASS[g] == G_MONSTER and \
+                            MONSTER_NAMES[nh.glyph_to_mon(g)] in NEVER_MELEE:
+                        # Boxed in for very long with hit points to spare: a mold's passive
+                        # damage is survivable; a floating eye's paralysis may not be.
+                        bl = obs["blstats"]
+                        if not (self.same_pos > 1000 and "mold" in MONSTER_NAMES[
+                                nh.glyph_to_mon(g)] and int(bl[nh.NLE_BL_HP]) > 30 and
+                                int(bl[nh.NLE_BL_HP]) * 5 >= int(bl[nh.NLE_BL_HPMAX]) * 4):
+                            continue
+                    if GCLASS[g] == G_PET:
+                        continue
+                safe.append((dy, dx))
+            choices = safe or choices
+        return choices[int(self.rng.integers(len(choices)))]
+
+    # ------------------------------------------------------------------ memory
+    def _level(self, obs) -> LevelMemory:
+        bl = obs["blstats"]
+        key = (int(bl[nh.NLE_BL_DNUM]), int(bl[nh.NLE_BL_DLEVEL]))
+        mem = self.levels.get(key)
+        if mem is None:
+            mem = self.levels[key] = LevelMemory()
+            self.plan = []
+            self.search_spot = None
+        return mem
+
+    @staticmethod
+    def _pos(obs) -> tuple[int, int]:
+        bl = obs["blstats"]
+        return int(bl[nh.NLE_BL_Y]), int(bl[nh.NLE_BL_X])
+
+    def _update(self, obs, mem: LevelMemory) -> None:
+        glyphs = obs["glyphs"]
+        kinds = GKIND[glyphs]
+        seen = kinds >= 0
+        mem.terrain[seen] = kinds[seen]
+        # Objects, monsters and boulders hide the floor: at least it is not unexplored rock.
+        covered = (GCLASS[glyphs] == G_OBJECT) | (GCLASS[glyphs] == G_MONSTER) | \
+                  (GCLASS[glyphs] == G_PET)
+        mem.terrain[covered & (mem.terrain == UNKNOWN)] = FLOOR
+        y, x = self._pos(obs)
+        if mem.terrain[y, x] == UNKNOWN:
+            mem.terrain[y, x] = FLOOR
+        mem.visited[y, x] += 1
+        # A corpse where a monster stood a step ago is fresh (our kill or the pet's); one that
+        # merely comes into view may be old, and rotten.
+        bodies = IS_BODY[glyphs]
+        if mem.last_glyphs is not None:
+            turn = int(obs["blstats"][nh.NLE_BL_TIME])
+            was_monster = GCLASS[mem.last_glyphs] == G_MONSTER
+            for a, b in np.argwhere(bodies & was_monster):
+                cell = (int(a), int(b))
+                mon = int(glyphs[a, b]) - nh.GLYPH_BODY_OFF
+                # the same species: not a monster walking off an old corpse
+                if cell not in self.kills and \
+                        nh.glyph_to_mon(int(mem.last_glyphs[a, b])) == mon:
+                    self.kills[cell] = (MONSTER_NAMES[mon], turn)
+        mem.last_glyphs = glyphs.copy()
+        mem.downstairs = None
+        for a, b in np.argwhere(mem.terrain == DOWNSTAIRS):
+            if (int(a), int(b)) not in mem.avoid or mem.steps > 4 * self.level_budget:
+                mem.downstairs = (int(a), int(b))
+                break
+        for cell in list(mem.blocked):
+            mem.blocked[cell] -= 1
+            if mem.blocked[cell] <= 0:
+                del mem.blocked[cell]
+
+    # ------------------------------------------------------------------ the game
+    def _play(self, obs, message: str) -> int:
+        bl = obs["blstats"]
+        mem = self._level(obs)
+        mem.steps += 1
+        self._update(obs, mem)
+        pos = self._pos(obs)
+        glyphs = obs["glyphs"]
+        hp, hpmax = int(bl[nh.NLE_BL_HP]), max(1, int(bl[nh.NLE_BL_HPMAX]))
+        turn = int(bl[nh.NLE_BL_TIME])
+        hunger = int(bl[nh.NLE_BL_HUNGER])  # 0 satiated, 1 not hungry, 2 hungry, 3 weak, 4+ fainting
+        cond = int(bl[nh.NLE_BL_CONDITION])
+        can_pray = turn > 110 and turn - self.last_pray_turn > 1000  # prayer timeout starts at 300
+        # About to die (hit points below 1/7 or 6, or weak from hunger: "major trouble"), a god
+        # listens when the prayer timeout is below 200. A prayer sets it to rnz(350), at most
+        # 700 about nine times in ten: 500 turns later a prayer is likely safe, and one that
+        # comes too soon only fails ("You feel that Mitra is displeased").
+        can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap
+        hostiles = self._adjacent_hostiles(glyphs, pos, mem)
+
+        # Moved since last step? A move that did nothing blocks its target for a while.
+        if self.last_move is not None and self.last_pos == pos and self.plan and not hostiles \
+                and self.plan[0] not in mem.locked:
+            mem.blocked[self.plan[0]] = 30
+            self.plan = []
+        self.same_pos = self.same_pos + 1 if pos == self.last_pos else 0
+        self.last_pos = pos
+        self.last_move = None
+        if self.same_pos > 300 and self.same_pos % 50 < 10:
+            # Stuck in one place for long (a niche behind a monster we avoid, a shop door):
+            # step or attack in random directions for a few turns.
+            self.strategy = "explore"
+            return self._attack(self._random_direction(obs), "explore")
+
+        # 0. arrived in the Gnomish Mines (hordes of armed gnomes and dwarves, hostile unless we
+        # are one of them): go back up and look for the main dungeon's other staircase.
+        if int(bl[nh.NLE_BL_DNUM]) == 2 and not self.mines_ok and self.descended_from and \
+                self.descended_from[0][0] == 0 and mem.steps < 5:  # just came down the stairs
+            parent_key, stairs = self.descended_from
+            parent = self.levels.get(parent_key[:2])
+            self.descended_from = None
+            if parent is not None and parent.steps < 4 * self.level_budget:
+                parent.avoid.add(stairs)
+                self.strategy = "explore"
+                return UP
+
+        y, x = pos
+        if any(GCLASS[glyphs[y + dy, x + dx]] == G_SWALLOW for dy, dx in NEIGHBOURS
+               if 0 <= y + dy < ROWS and 0 <= x + dx < COLS):
+            return self._attack((-1, 0), "engulfed_fight")
+
+        # 2. emergencies
+        if (cond & (nh.BL_MASK_FOODPOIS | nh.BL_MASK_TERMILL) or self.lycanthropy) and can_pray:
+            return self._pray(turn, "cure_disease")
+        if cond & (nh.BL_MASK_STONE | nh.BL_MASK_SLIME | nh.BL_MASK_STRNGL) and can_pray:
+            return self._pray(turn, "emergency")
+        low = hp <= 5 or hp * 7 <= hpmax
+        if low and can_pray_major:
+            return self._pray(turn, "emergency")
+        if hunger >= 3 and not self._food_letter(obs) and can_pray_major:
+            return self._pray(turn, "emergency")
+        hurt_now = self.last_hp is not None and hp < self.last_hp
+        self.last_hp = hp
+        if hp * 5 < hpmax * 2 and hostiles:
+            here = (self._level_key(obs), pos)
+            scary = [h for h in hostiles if GCLASS[h[1]] == G_MONSTER and (
+                MONSTER_CLASS[nh.glyph_to_mon(h[1])] in (ord("@"), ord("A"))
+                or "minotaur" in MONSTER_NAMES[nh.glyph_to_mon(h[1])])]
+            if not scary and self.elbereth_at not in (here, (here, "broken")):
+                # Engrave Elbereth in the dust: most monsters will not melee us on it.
+                self.elbereth_at = here
+                self.intent = "engrave"
+                self.strategy = "emergency"
+                return ENGRAVE
+            if hurt_now and self.elbereth_at == here:
+                self.elbereth_at = (here, "broken")  # it did not hold: fight from here on
+            if not scary and self.elbereth_at == here:
+                self.strategy = "emergency"
+                return SEARCH  # rest on Elbereth while it holds
+            # Elbereth does not hold (or cannot): fight back below.
+        # 3. hunger (a fresh safe corpse is eaten whenever we are not satiated)
+        corpse = self.kills.get(pos)
+        if 1 <= hunger and corpse and safe_corpse(corpse[0]) and turn - corpse[1] < 30 \
+                and not hostiles:
+            del self.kills[pos]
+            self.intent, self.intent_corpse = "eat_ground", corpse[0]
+            self.strategy = "ground_eat"
+            return EAT
+        if hunger >= 2 and turn >= self.no_eat_until:
+            letter = self._food_letter(obs)
+            if letter:
+                self.intent, self.intent_letter = "eat_inv", letter
+                self.strategy = "inventory_eat"
+                return EAT
+            target = self._fresh_corpse(pos, turn)
+            if target and not hostiles and mem.terrain[target] != TRAP:
+                key = self._go(obs, mem, {target}, "corpse")
+                if key is not None:
+                    self.strategy = "ground_eat"
+                    return key
+        # 4. fight
+        if hostiles:
+            self.fight_waits = 0
+            return self._attack(hostiles[0][0], "fight")
+        if self.same_pos > 60:  # boxed in by a monster we must not melee: throw things at it
+            key = self._throw_at_blocker(obs, pos)
+            if key is not None:
+                return key
+        near = self._near_hostiles(glyphs, pos, mem, radius=2)
+        if near and hp * 2 >= hpmax and self.fight_waits < 6:
+            self.fight_waits += 1
+            self.strategy = "fight"
+            return SEARCH
+        if not near:
+            self.fight_waits = 0
+        # 5. rest when hurt
+        if hp * 10 < hpmax * 6:
+            self.resting = True
+        elif hp * 10 >= hpmax * 9:
+            self.resting = False
+        if self.resting and hunger < 3:
+            self.strategy = "wait_out"
+            here = (self._level_key(obs), pos)
+            if self.elbereth_at not in (here, (here, "broken")) and \
+                    mem.terrain[pos] in (FLOOR, DOORWAY):
+                # Rest on Elbereth: most monsters that come by will not melee us there.
+                self.elbereth_at = here
+                self.intent = "engrave"
+                return ENGRAVE
+            self.queue.extend((ord("0"), SEARCH))
+            return ord("2")
+        # 6. explore, pick up, descend, search (and put on armor picked up)
+        self.strategy = "explore"
+        key = self._wear(obs) if not near else None
+        if key is not None:
+            return key
+        return self._explore(obs, mem, pos, message)
+
+    def _level_key(self, obs):
+        bl = obs["blstats"]
+        return (int(bl[nh.NLE_BL_DNUM]), int(bl[nh.NLE_BL_DLEVEL]), 0)
+
+    def _pray(self, turn: int, strategy: str) -> int:
+        self.last_pray_turn = turn
+        self.strategy = strategy
+        return PRAY
+
+    def _attack(self, direction, strategy: str) -> int:
+        self.strategy = strategy
+        self.last_move = direction
+        self.plan = []
+        return DIRS[direction]
+
+    def _adjacent_hostiles(self, glyphs, pos, mem):
+        y, x = pos
+        out = []
+        for d in NEIGHBOURS:
+            ty, tx = y + d[0], x + d[1]
+            if not (0 <= ty < ROWS and 0 <= tx < COLS):
+                continue
+            g = int(glyphs[ty, tx])
+            c = GCLASS[g]
+            if c == G_INVISIBLE:
+                out.append((d, g))
+            elif c == G_MONSTER and g not in mem.peaceful:
+                mon = MONSTER_NAMES[nh.glyph_to_mon(g)]
+                if mon in NEVER_MELEE:
+                    continue
+                # (attacks, unlike moves, may go diagonally through a doorway)
+                out.append((d, g))
+        return out
+
+    def _near_hostiles(self, glyphs, pos, mem, radius):
+        y, x = pos
+        y0, y1, x0, x1 = max(0, y - radius), min(ROWS, y + radius + 1), max(0, x - radius), \
+            min(COLS, x + radius + 1)
+        window = glyphs[y0:y1, x0:x1]
+        mask = GCLASS[window] == G_MONSTER
+        mask[y - y0, x - x0] = False  # the player's own glyph is a monster glyph
+        for g in window[mask]:
+            g = int(g)
+            if g in mem.peaceful:
+                continue
+            mon = nh.glyph_to_mon(g)
+            if MONSTER_NAMES[mon] in NEVER_MELEE or MONSTER_CLASS[mon] == ord("F"):
+                continue
+            return True
+        return False
+
+    def _update_slots(self, obs) -> list[tuple[int, str, str]]:
+        """Work out the free armor slots; return the unworn safe pieces (letter, text, slot)."""
+        worn, spare, two_handed, cloak = set(), [], False, False
+        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
+            if letter == 0:
+                break
+            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+            if "weapons in hands" in desc:
+                two_handed = True
+            if int(cls) != nh.ARMOR_CLASS:
+                continue
+            if "(being worn)" in desc:
+                slot = armor_slot(desc)
+                worn.add(slot or "body")
+                cloak |= slot == "cloak"
+            else:
+                slot = safe_armor(desc)
+                if slot is not None:
+                    spare.append((int(letter), desc, slot))
+        free = {"helm", "body", "cloak", "shield", "boots"} - worn
+        if cloak:
+            free.discard("body")  # body armor goes under the cloak
+        if two_handed:
+            free.discard("shield")
+        if self.monk:
+            free -= {"body", "shield"}  # martial arts suffer in body armor
+        self.free_slots = free
+        return spare
+
+    def _wear(self, obs) -> int | None:
+        """Put on a safe armor piece from the inventory whose slot is free (once per piece)."""
+        for letter, desc, slot in self._update_slots(obs):
+            if slot in self.free_slots and desc not in self.wear_tried:
+                self.wear_tried.add(desc)
+                self.intent, self.intent_letter = "wear", letter
+                return ord("W")
+        return None
+
+    def _throw_at_blocker(self, obs, pos) -> int | None:
+        """Throw a spare weapon or a stone at an adjacent floating eye or mold."""
+        glyphs = obs["glyphs"]
+        for d in NEIGHBOURS:
+            ty, tx = pos[0] + d[0], pos[1] + d[1]
+            if not (0 <= ty < ROWS and 0 <= tx < COLS):
+                continue
+            g = int(glyphs[ty, tx])
+            if GCLASS[g] != G_MONSTER:
+                continue
+            name = MONSTER_NAMES[nh.glyph_to_mon(g)]
+            if name not in NEVER_MELEE or name == "gas spore":  # a spore explodes next to us
+                continue
+            for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"],
+                                         obs["inv_strs"]):
+                if letter == 0:
+                    break
+                desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+                if int(cls) in (nh.WEAPON_CLASS, nh.GEM_CLASS) and "in hand" not in desc \
+                        and "(wielded" not in desc:
+                    self.intent, self.intent_letter = "throw", int(letter)
+                    self.pending_direction = DIRS[d]
+                    self.strategy = "fight"
+                    return ord("t")
+        return None
+
+    def _food_letter(self, obs) -> int | None:
+        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
+            if letter == 0:
+                break
+            if int(cls) != nh.FOOD_CLASS:
+                continue
+            name = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+            if "corpse" in name and "lichen" not in name and "lizard" not in name:
+                continue
+            if " tin" in " " + name or "egg" in name:
+                continue
+            return int(letter)
+        return None
+
+    def _fresh_corpse(self, pos, turn):
+        best = None
+        for cell, (mon, when) in list(self.kills.items()):
+            if turn - when > 30:
+                del self.kills[cell]
+                continue
+            if safe_corpse(mon) and max(abs(cell[0] - pos[0]), abs(cell[1] - pos[1])) <= 6:
+                best = cell
+        return best
+
+    # ------------------------------------------------------------------ exploration
+    def _explore(self, obs, mem: LevelMemory, pos, message: str) -> int:
+        glyphs = obs["glyphs"]
+        y, x = pos
+        # Pick up food seen here (gold, scrolls, potions and wands are picked up automatically).
+        if pos not in mem.item_tried and ("You see here" in message or
+                                          "There are several objects here" in message or
+                                          "Things that are here" in message):
+            mem.item_tried.add(pos)
+            if self._wanted(message) or "several objects" in message or "Things that" in message:
+                if "for sale" not in message:
+                    self.intent = "pickup"
+                    return PICKUP
+        # A locked door we walked into: kick it open (it stays closed after 10 kicks).
+        door = self.kick_target
+        if door is not None and int(obs["blstats"][nh.NLE_BL_DNUM]) != 0:
+            # Not in the Gnomish Mines: kicking Minetown's doors brings the watch.
+            mem.blocked[door] = 10_000
+            self.kick_target = door = None
+        if door is not None:
+            d = (door[0] - y, door[1] - x)
+            kicks = mem.locked.get(door, 0)
+            if mem.terrain[door] != DOOR_CLOSED or d not in DIRS or kicks >= 10:
+                self.kick_target = None
+                if kicks >= 10:
+                    mem.blocked[door] = 10_000
+            elif GCLASS[glyphs[door]] in (G_TERRAIN, G_OBJECT):  # nobody standing in it
+                mem.locked[door] = kicks + 1
+                self.pending_direction = DIRS[d]
+                self.plan = []
+                return KICK
+        turn = int(obs["blstats"][nh.NLE_BL_TIME])
+        if mem.first_turn is None:
+            mem.first_turn = turn
+        bl = obs["blstats"]
+        depth = int(bl[nh.NLE_BL_DEPTH])
+        level_ok = (depth < max(2, int(bl[nh.NLE_BL_XP]) + 1) and
+                    int(bl[nh.NLE_BL_HPMAX]) >= 6 * depth) or mem.steps > 4 * self.level_budget
+        descend = mem.downstairs is not None and level_ok and (
+            mem.steps > self.level_budget or turn - mem.first_turn > 2 * self.level_budget)
+        # Continue the current plan when its next step is still valid.
+        if self.plan and not descend:
+            key = self._follow(obs, mem, pos)
+            if key is not None:
+                return key
+        if pos == mem.downstairs and level_ok and (descend or not self._targets(obs, mem, pos)):
+            hp, hpmax = int(obs["blstats"][nh.NLE_BL_HP]), int(obs["blstats"][nh.NLE_BL_HPMAX])
+            if hp * 10 < hpmax * 8:
+                self.strategy = "wait_out"
+                return SEARCH
+            self.plan = []
+            self.descended_from = (self._level_key(obs), pos)
+            return DOWN
+        if not descend:
+            targets = self._targets(obs, mem, pos)
+            if targets:
+                key = self._go(obs, mem, targets, "explore")
+                if key is None:  # only behind boulders: push them
+                    key = self._go(obs, mem, targets, "explore", boulders=True)
+                if key is not None:
+                    return key
+        if mem.downstairs is not None and level_ok:
+            key = self._go(obs, mem, {mem.downstairs}, "stairs")
+            if key is not None:
+                return key
+        return self._search(obs, mem, pos)
+
+    def _targets(self, obs, mem: LevelMemory, pos) -> set:
+        """Frontier squares (passable, never visited, next to unexplored rock) and items."""
+        terr = mem.terrain
+        passable = np.isin(terr, (FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY))
+        unknown = terr == UNKNOWN
+        near_unknown = np.zeros_like(unknown)
+        for dy, dx in NEIGHBOURS:
+            shifted = np.zeros_like(unknown)
+            ys = slice(max(0, dy), ROWS + min(0, dy))
+            yd = slice(max(0, -dy), ROWS + min(0, -dy))
+            xs = slice(max(0, dx), COLS + min(0, dx))
+            xd = slice(max(0, -dx), COLS + min(0, -dx))
+            shifted[yd, xd] = unknown[ys, xs]
+            near_unknown |= shifted
+        frontier = passable & near_unknown & (mem.visited == 0)
+        glyphs = obs["glyphs"]
+        cells = {(int(a), int(b)) for a, b in np.argwhere(frontier)}
+        for a, b in np.argwhere((GCLASS[glyphs] == G_OBJECT) & (mem.visited == 0)):
+            g = glyphs[a, b]
+            if USEFUL_ITEM[g] or (ARMOR_ITEM[g] and self.free_slots):
+                cells.add((int(a), int(b)))
+        cells.discard(pos)
+        return {c for c in cells if c not in mem.blocked}
+
+    def _passable(self, mem: LevelMemory, glyphs, cell, goal, boulders=False) -> bool:
+        if cell in mem.blocked:
+            return False
+        t = mem.terrain[cell]
+        c = GCLASS[glyphs[cell]]
+        if c == G_BOULDER:
+            return boulders
+        if t not in PASSABLE:
+            return cell == goal and t == UNKNOWN
+        if c == G_MONSTER:
+            return False  # walking into it would attack: fights are decided elsewhere
+        return True
+
+    def _go(self, obs, mem: LevelMemory, goals: set, kind: str, boulders=False) -> int | None:
+        """Breadth-first path to the nearest goal; returns the first key or None."""
+        glyphs = obs["glyphs"]
+        start = self._pos(obs)
+        terr = mem.terrain
+        prev = {start: None}
+        frontier = deque([start])
+        found = None
+        while frontier:
+            cur = frontier.popleft()
+            if cur in goals:
+                found = cur
+                break
+            cy, cx = cur
+            cur_door = terr[cur] in DOORS
+            for dy, dx in NEIGHBOURS:
+                nxt = (cy + dy, cx + dx)
+                if nxt in prev or not (0 <= nxt[0] < ROWS and 0 <= nxt[1] < COLS):
+                    continue
+                if dy and dx and (cur_door or terr[nxt] in DOORS):
+                    continue
+                if not self._passable(mem, glyphs, nxt, nxt if nxt in goals else None, boulders):
+                    continue
+                prev[nxt] = cur
+                frontier.append(nxt)
+        if found is None:
+            return None
+        path = []
+        cur = found
+        while cur != start:
+            path.append(cur)
+            cur = prev[cur]
+        path.reverse()
+        self.plan, self.plan_goal, self.plan_kind = path, found, kind
+        self.plan_boulders = boulders
+        return self._follow(obs, mem, start)
+
+    def _follow(self, obs, mem: LevelMemory, pos) -> int | None:
+        if not self.plan:
+            return None
+        nxt = self.plan[0]
+        if nxt == pos:
+            self.plan.pop(0)
+            if not self.plan:
+                return None
+            nxt = self.plan[0]
+        d = (nxt[0] - pos[0], nxt[1] - pos[1])
+        if d not in DIRS or not self._passable(mem, obs["glyphs"], nxt, self.plan_goal,
+                                               self.plan_boulders):
+            self.plan = []
+            return None
+        if self.plan_kind == "explore" and self.plan_goal is not None and \
+                mem.visited[self.plan_goal] > 0:
+            self.plan = []
+            return None
+        self.plan_pos = nxt
+        self.last_move = d
+        return DIRS[d]
+
+    def _search(self, obs, mem: LevelMemory, pos) -> int:
+        """Nothing left to explore and no way down known: search for hidden passages."""
+        if self.search_spot is not None and mem.searched[self.search_spot] >= 15:
+            self.search_spot = None
+        if self.search_spot is None:
+            self.search_spot = self._search_spot(obs, mem, pos)
+        spot = self.search_spot
+        if spot is None or spot == pos:
+            mem.searched[pos] += 5
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    cy, cx = pos[0] + dy, pos[1] + dx
+                    if 0 <= cy < ROWS and 0 <= cx < COLS:
+                        mem.searched[cy, cx] += 2
+            self.queue.append(SEARCH)
+            return ord("5")
+        key = self._go(obs, mem, {spot}, "search")
+        if key is not None:
+            return key
+        mem.searched[spot] += 100
+        self.search_spot = None
+        return DIRS[self._random_direction(obs)]
+
+    def _search_spot(self, obs, mem: LevelMemory, pos):
+        terr = mem.terrain
+        unknown = (terr == UNKNOWN).astype(np.int32)
+        # unknown cells within distance 2 of each square
+        padded = np.pad(unknown, 2)
+        count = np.zeros((ROWS, COLS), np.int32)
+        for dy in range(5):
+            for dx in range(5):
+                count += padded[dy:dy + ROWS, dx:dx + COLS]
+        passable = np.isin(terr, (FLOOR, DOORWAY, DOOR_OPEN))
+        # Dead ends (one passable neighbour) are where hidden corridors go on.
+        padded_p = np.pad(passable.astype(np.int32), 1)
+        neighbours = sum(padded_p[1 + dy:1 + dy + ROWS, 1 + dx:1 + dx + COLS]
+                         for dy, dx in NEIGHBOURS)
+        count = count + 10 * (passable & (neighbours == 1))
+        for cell in mem.blocked:
+            passable[cell] = False
+        # Fewer searches so far, more unexplored rock around, closer: better.
+        yy, xx = np.mgrid[0:ROWS, 0:COLS]
+        dist = np.maximum(abs(yy - pos[0]), abs(xx - pos[1]))
+        score = count / (1.0 + mem.searched) / (1.0 + dist / 20.0)
+        score[~passable | (count == 0)] = -1
+        best = np.unravel_index(int(np.argmax(score)), score.shape)
+        if score[best] <= 0:
+            return None
+        return (int(best[0]), int(best[1]))
+
+
+class RandomAgent:
+    """The baseline: a uniformly random action of NetHackChallenge's action set every step."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.strategy = None
+        self.keys = [int(a) for a in nh.ACTIONS]
+
+    def act(self, obs: dict) -> int:
+        return self.keys[int(self.rng.integers(len(self.keys)))]
+
+
+def make_agent(kind: str, rng: np.random.Generator):
+    if kind == "symbolic":
+        return SymbolicAgent(rng)
+    if kind == "random":
+        return RandomAgent(rng)
+    raise ValueError(f"unknown agent {kind!r}")

@@ -1,0 +1,98 @@
+"""Summaries of recorded games: score and depth distributions, ends, strategy frequencies."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+from . import strategies
+
+
+def quantiles(values: list[float]) -> dict:
+    """min, q25, median, q75, max, mean of ``values`` (empty: all None)."""
+    if not values:
+        return {k: None for k in ("min", "q25", "median", "q75", "max", "mean")}
+    s = sorted(values)
+
+    def q(p):
+        pos = p * (len(s) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(s) - 1)
+        return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+    return {"min": s[0], "q25": q(0.25), "median": statistics.median(s), "q75": q(0.75),
+            "max": s[-1], "mean": sum(s) / len(s)}
+
+
+def summarize(games: list[dict]) -> dict:
+    """One summary record over game summaries (game.json / summary.jsonl records)."""
+    scores = [g["score"] for g in games]
+    depths = [g["max_depth"] for g in games]
+    counts: Counter = Counter()
+    for g in games:
+        counts.update(g.get("strategy_counts", {}))
+    steps = sum(g["steps"] for g in games)
+    return {
+        "games": len(games),
+        "steps": steps,
+        "keypresses": sum(g.get("keypresses", 0) or 0 for g in games),
+        "turns": quantiles([g.get("turns", 0) for g in games]),
+        "score": quantiles(scores),
+        "scores": sorted(scores),
+        "max_depth": quantiles(depths),
+        "depth_histogram": {str(d): n for d, n in sorted(Counter(depths).items())},
+        "ends": dict(sorted(Counter(g.get("end", "?") for g in games).items())),
+        "longest_no_progress": max((g.get("longest_no_progress", 0) for g in games), default=0),
+        "strategies": {name: {"ordinal": strategies.STRATEGIES[name], "steps": counts.get(name, 0),
+                              "share": counts.get(name, 0) / steps if steps else 0.0}
+                       for name in strategies.STRATEGIES},
+    }
+
+
+def format_table(summary: dict) -> str:
+    """The summary as aligned text for a terminal."""
+    lines = [f"games {summary['games']}   steps {summary['steps']}   keypresses "
+             f"{summary['keypresses']}   longest stretch without a new turn "
+             f"{summary['longest_no_progress']} steps"]
+
+    def row(label, q):
+        if q["median"] is None:
+            return f"{label:<10} -"
+        return (f"{label:<10} min {q['min']:>7.0f}  q25 {q['q25']:>7.0f}  median "
+                f"{q['median']:>7.0f}  q75 {q['q75']:>7.0f}  max {q['max']:>7.0f}  mean "
+                f"{q['mean']:>8.1f}")
+
+    lines += [row("score", summary["score"]), row("max depth", summary["max_depth"]),
+              row("turns", summary["turns"])]
+    lines.append("depth     " + "  ".join(f"{d}:{n}" for d, n in
+                                          summary["depth_histogram"].items()))
+    lines.append("ends      " + "  ".join(f"{k}:{n}" for k, n in summary["ends"].items()))
+    lines.append("strategy          ordinal    steps   share")
+    for name, s in summary["strategies"].items():
+        lines.append(f"  {name:<16}{s['ordinal']:>7}{s['steps']:>9}  {100 * s['share']:5.1f}%")
+    return "\n".join(lines)
+
+
+def plot(summary: dict, path: str, title: str = "") -> None:
+    """Score histogram and depth bar chart in one PNG (or any matplotlib format by suffix)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    scores = summary["scores"]
+    ax1.hist(scores, bins=min(30, max(5, len(scores) // 2)), color="#4472c4")
+    ax1.set_xlabel("in-game score")
+    ax1.set_ylabel("games")
+    if scores:
+        ax1.axvline(summary["score"]["median"], color="k", ls="--", lw=1, label="median")
+        ax1.legend()
+    depths = summary["depth_histogram"]
+    ax2.bar([int(d) for d in depths], list(depths.values()), color="#ed7d31")
+    ax2.set_xlabel("maximum depth (Dlvl)")
+    ax2.set_ylabel("games")
+    fig.suptitle(title or f"{summary['games']} games")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None} if path.endswith(".png") else None)
+    plt.close(fig)

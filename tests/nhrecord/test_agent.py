@@ -1,0 +1,230 @@
+"""The agent on scripted NetHack states (observation arrays built by hand) and on real games."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from nle import nethack as nh
+
+from papertools.cli.nhrecord import strategies
+from papertools.cli.nhrecord.agent import ENTER, ESC, PRAY, SymbolicAgent
+
+STONE = nh.GLYPH_CMAP_OFF + 0
+VWALL, HWALL, FLOOR, DOWNSTAIR = (nh.GLYPH_CMAP_OFF + i for i in (1, 2, 19, 24))
+NEWT = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS) if nh.permonst(i).mname == "newt")
+WATCHMAN = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                   if nh.permonst(i).mname == "watchman")
+PLAYER = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                 if nh.permonst(i).mname == "valkyrie")
+ALL_KEYS = {int(a) for a in nh.ACTIONS}
+
+
+def state(pos=(5, 10), room=((2, 5), (9, 20)), hp=(16, 16), turn=500, hunger=1, top="",
+          misc=(0, 0, 0), screen=(), food=None):
+    """An observation: a lit walled room (rows room[0][0]..room[1][0]), the player at ``pos``."""
+    glyphs = np.full((21, 79), STONE, np.int16)
+    (y0, x0), (y1, x1) = room
+    glyphs[y0:y1 + 1, x0:x1 + 1] = FLOOR
+    glyphs[y0 - 1, x0 - 1:x1 + 2] = HWALL
+    glyphs[y1 + 1, x0 - 1:x1 + 2] = HWALL
+    glyphs[y0:y1 + 1, x0 - 1] = VWALL
+    glyphs[y0:y1 + 1, x1 + 1] = VWALL
+    glyphs[pos] = PLAYER
+    bl = np.zeros(nh.NLE_BLSTATS_SIZE, np.int64)
+    bl[nh.NLE_BL_Y], bl[nh.NLE_BL_X] = pos
+    bl[nh.NLE_BL_HP], bl[nh.NLE_BL_HPMAX] = hp
+    bl[nh.NLE_BL_TIME], bl[nh.NLE_BL_HUNGER] = turn, hunger
+    bl[nh.NLE_BL_DEPTH] = bl[nh.NLE_BL_DLEVEL] = 1
+    tty = np.full((24, 80), ord(" "), np.uint8)
+    for row, text in enumerate((top, *screen)):
+        tty[row, :len(text)] = np.frombuffer(text.encode(), np.uint8)
+    message = np.zeros(256, np.uint8)
+    message[:len(top)] = np.frombuffer(top.encode(), np.uint8)
+    inv_letters = np.zeros(55, np.uint8)
+    inv_classes = np.zeros(55, np.uint8)
+    inv_strs = np.zeros((55, 80), np.uint8)
+    if food:
+        inv_letters[0], inv_classes[0] = ord(food[0]), nh.FOOD_CLASS
+        inv_strs[0, :len(food[1])] = np.frombuffer(food[1].encode(), np.uint8)
+    return {"glyphs": glyphs, "blstats": bl, "tty_chars": tty, "message": message,
+            "misc": np.array(misc, np.int32), "inv_letters": inv_letters,
+            "inv_oclasses": inv_classes, "inv_strs": inv_strs}
+
+
+def agent():
+    return SymbolicAgent(np.random.default_rng(0))
+
+
+def test_attacks_an_adjacent_monster():
+    obs = state()
+    obs["glyphs"][5, 11] = NEWT  # east of the player
+    a = agent()
+    assert a.act(obs) == ord("l") and a.strategy == "fight"
+    obs["glyphs"][5, 11] = FLOOR
+    obs["glyphs"][6, 9] = NEWT  # south-west
+    assert a.act(obs) == ord("b") and a.strategy == "fight"
+
+
+def test_walks_to_the_staircase_of_an_explored_level_and_descends():
+    from papertools.cli.nhrecord.agent import DIRS
+
+    moves = {key: d for d, key in DIRS.items()}
+    obs = state(pos=(5, 10))
+    obs["glyphs"][5, 15] = DOWNSTAIR
+    a = agent()
+    pos, keys = (5, 10), []
+    for _ in range(12):  # apply the agent's moves until it goes down
+        key = a.act(obs)
+        keys.append(key)
+        assert a.strategy == "explore"
+        if key == ord(">"):
+            break
+        dy, dx = moves[key]
+        obs["glyphs"][pos] = FLOOR
+        pos = (pos[0] + dy, pos[1] + dx)
+        obs["glyphs"][pos] = PLAYER
+        obs["blstats"][nh.NLE_BL_Y], obs["blstats"][nh.NLE_BL_X] = pos
+        obs["blstats"][nh.NLE_BL_TIME] += 1
+    assert keys[-1] == ord(">") and pos == (5, 15) and len(keys) == 6  # 5 moves, then down
+
+
+def test_eats_from_the_inventory_when_hungry():
+    a = agent()
+    obs = state(hunger=2, food=("f", "an uncursed food ration"))
+    assert a.act(obs) == ord("e") and a.strategy == "inventory_eat"
+    prompt = "What do you want to eat? [f or ?*]"
+    assert a.act(state(hunger=2, top=prompt, misc=(1, 0, 0), food=("f", "food ration"))) == \
+        ord("f")
+    assert a.strategy == "inventory_eat"  # the prompt keeps the strategy that caused it
+
+
+def test_not_hungry_does_not_eat():
+    a = agent()
+    assert a.act(state(hunger=1, food=("f", "an uncursed food ration"))) != ord("e")
+
+
+def test_answers_more_and_closes_unknown_menus():
+    a = agent()
+    assert a.act(state(top="You kill the newt!--More--", misc=(0, 0, 1))) == ENTER
+    menu = state(screen=("", " Things that are here:", " a dagger", " (end)"))
+    assert a.act(menu) == ESC
+
+
+def test_picks_food_from_a_pickup_menu():
+    a = agent()
+    a.intent = "pickup"
+    menu = state(screen=(" Pick up what?", "", " Comestibles", " a - a food ration",
+                         " Weapons", " b - a long sword", " (end)"))
+    assert a.act(menu) == ord("a")
+    assert a.act(menu) == ENTER
+
+
+def test_prays_when_about_to_die_and_confirms():
+    a = agent()
+    assert a.act(state(hp=(2, 20), turn=1000)) == PRAY and a.strategy == "emergency"
+    assert a.act(state(hp=(2, 20), turn=1000, top="Are you sure you want to pray? [yn] (n)",
+                       misc=(1, 0, 0))) == ord("y")
+    # Prayed recently: no second prayer; with a monster adjacent, Elbereth instead.
+    obs = state(hp=(2, 20), turn=1010)
+    obs["glyphs"][5, 11] = NEWT
+    assert a.act(obs) == ord("E") and a.strategy == "emergency"
+    write = state(hp=(2, 20), turn=1010, top="What do you want to write with? [- or ?*]",
+                  misc=(1, 0, 0))
+    assert a.act(write) == ord("-")
+    text = state(hp=(2, 20), turn=1010, top="What do you want to write in the dust here?",
+                 misc=(0, 1, 0))
+    typed = [a.act(text) for _ in range(9)]
+    assert bytes(typed[:8]) == b"Elbereth" and typed[8] == ENTER
+
+
+def test_declines_to_attack_peacefuls_and_leaves_them_alone():
+    a = agent()
+    obs = state()
+    obs["glyphs"][5, 11] = WATCHMAN
+    assert a.act(obs) == ord("l")
+    ask = state(top="Really attack the watchman? [yn] (n)", misc=(1, 0, 0))
+    ask["glyphs"][5, 11] = WATCHMAN
+    assert a.act(ask) == ESC
+    obs["blstats"][nh.NLE_BL_TIME] += 1
+    assert a.act(obs) != ord("l")
+
+
+def test_fights_back_a_kind_it_took_for_peaceful():
+    # One hobbit was peaceful ("Really attack?"); another of the kind attacks us: fight it.
+    hobbit = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                     if nh.permonst(i).mname == "hobbit")
+    a = agent()
+    obs = state()
+    obs["glyphs"][5, 11] = hobbit
+    assert a.act(obs) == ord("l")
+    ask = state(top="Really attack the hobbit? [yn] (n)", misc=(1, 0, 0))
+    ask["glyphs"][5, 11] = hobbit
+    assert a.act(ask) == ESC
+    hit = state(hp=(14, 16), turn=501, top="The hobbit hits!")
+    hit["glyphs"][5, 11] = hobbit
+    assert a.act(hit) == ord("l") and a.strategy == "fight"
+
+
+def test_prays_again_when_about_to_die_500_turns_later():
+    a = agent()
+    assert a.act(state(hp=(2, 20), turn=1000)) == PRAY
+    a.act(state(hp=(20, 20), turn=1001, top="Are you sure you want to pray? [yn] (n)",
+                misc=(1, 0, 0)))
+    assert a.act(state(hp=(2, 20), turn=1400)) != PRAY  # too soon: timeout likely above 200
+    assert a.act(state(hp=(2, 20), turn=1600)) == PRAY and a.strategy == "emergency"
+
+
+def test_engulfed_fights():
+    obs = state()
+    y, x = 5, 10
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                obs["glyphs"][y + dy, x + dx] = nh.GLYPH_SWALLOW_OFF
+    a = agent()
+    a.act(obs)
+    assert a.strategy == "engulfed_fight"
+
+
+def test_never_stalls_on_a_frozen_screen():
+    """The same screen for 100 steps (the game turn never advances): the agent escapes and
+    moves at random instead of repeating one key forever."""
+    a = agent()
+    obs = state(room=((5, 10), (5, 10)))  # a closet: nothing to explore, nowhere to go
+    keys = [a.act(obs) for _ in range(100)]
+    assert all(k in ALL_KEYS for k in keys)
+    assert ESC in keys[40:] and len(set(keys[40:])) > 3
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_real_games_use_only_challenge_keys_and_known_strategies(seed):
+    from papertools.cli.nhrecord.game import GameConfig, play_game
+
+    lines = []
+    result = play_game(GameConfig(seed=seed, max_steps=400, jsonl=True, tty=True), 0,
+                       sink=lines.append)
+    import orjson
+
+    recs = [orjson.loads(line) for line in lines]
+    assert len(recs) == result.summary["steps"]
+    assert all(r["key"] in ALL_KEYS for r in recs)
+    assert {r["strategy_name"] for r in recs} <= set(strategies.STRATEGIES) - set(
+        strategies.RESERVED)
+    assert sum(result.summary["strategy_counts"].values()) == len(recs)
+    # Every --More-- on the screen was answered with Enter ("more").
+    for r in recs:
+        if r["tty"].split("\n")[0].rstrip().endswith("--More--"):
+            assert r["action"] == "more", r["tty"].split("\n")[0]
+    assert result.summary["longest_no_progress"] < 50
+
+
+def test_strategy_table():
+    assert strategies.ordinal(None) == 7 == strategies.ordinal("init")
+    assert strategies.NUM_CLASSES == 13
+    assert sorted(strategies.STRATEGIES.values()) == list(range(-1, 12))
+    for name, value in strategies.STRATEGIES.items():
+        assert strategies.name(value) == name
+    with pytest.raises(ValueError):
+        strategies.ordinal("dance")
+    with pytest.raises(ValueError):
+        strategies.name(12)

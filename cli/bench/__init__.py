@@ -1,0 +1,376 @@
+"""``papertools bench``: evaluate LLM/VLM agents on games, BALROG's way (options and help only).
+
+The library: envs/ (the environment registry, ``make_env``), agents.py, clients.py (OpenAI-
+compatible HTTP and local Hugging Face), runner.py (episodes, resume), report.py (BALROG's
+aggregation, tables, plots), server.py (a local OpenAI-compatible server).
+Imports from other tools: ``papertools.cli.diffhist.history`` (the diffhist agent's prompt).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from papertools.core import options
+from papertools.core.errors import PapertoolsError
+from papertools.core.progress import note, progress
+
+TOOL = "bench"
+
+RECORDS = """\
+run writes, under --out-dir: run.json (the configuration), episodes.jsonl (one record per
+finished episode: "id" ("env/task/n"), "env", "task", "episode", "seed", "agent", "model",
+"progression" (0..1, BALROG's metric), "return", "steps", "end" (terminated, truncated or no
+progress), "invalid_actions", "client_errors", "input_tokens", "output_tokens",
+"action_frequency", "stats" (per game: achievements, milestones, score...), "steps_file",
+"config"), steps/ENV/TASK/N.jsonl (step records: "id" ("episode:step"), "episode", "step", "obs"
+(the text the agent saw), "action" (the action taken), "reward", "done", "progression", "env",
+"task", "invalid", and when they apply "candidate" (the invalid output's parsed action),
+"completion", "reasoning", "client_error", "mission" (BabyAI), "obs_blocks" (NetHack), "frame"
+(with --save-frames: the step's PNG, relative to DIR)), and
+timings.jsonl ("id", "seconds": the one file that is not byte-identical between runs).
+
+report reads episodes.jsonl of each DIR and writes one JSON record per DIR with --json:
+"label", "average_progress", "standard_error" (x100), "envs" ({env: "progression", "se",
+"episodes", "invalid_rate", "input_tokens", "output_tokens"}), "tasks", "episodes".
+
+envs --json writes one record per task: "env", "task", "episodes" (BALROG's default), "summary".
+
+replay reads a step log (or a run folder and --episode ID) and prints its steps."""
+
+SEE_ALSO = ["papertools(1)", "papertools-jsonl(7)", "papertools-diffhist(1)"]
+AGENT_CHOICES = ("naive", "cot", "robust_naive", "robust_cot", "few_shot", "diffhist", "random",
+                 "bot")
+
+
+@click.group(cls=options.OrderedGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """Agentic LLM/VLM evaluation on games (BALROG, Paglieri et al., 2024).
+
+    Six game families as text environments (BabyAI, Crafter, TextWorld, Baba Is AI, MiniHack,
+    NetHack), BALROG's prompting agents, a progression score in [0, 1] per episode, and
+    BALROG's aggregation with standard errors. Runs are resumable and parallel; every episode
+    is one JSONL record plus a step log in the shared step-record schema.
+
+    \b
+    Examples:
+      papertools bench envs | head -n 4
+      papertools bench run --env babyai/goto --agent bot --episodes 2 --out-dir "$(mktemp -d)" -q
+    """
+
+
+cli.records = RECORDS
+cli.see_also = SEE_ALSO
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON record per task on stdout.")
+def envs(as_json):
+    """List the environments and their tasks (BALROG's suite).
+
+    Each environment with its tasks and BALROG's default number of episodes per task; run
+    takes an environment (all its tasks), ENV/TASK, or a comma-separated list of both.
+
+    \b
+    Examples:
+      papertools bench envs | grep -v '^    '
+      papertools bench envs --json | head -n 3
+    """
+    from papertools.core.jsonl import open_output
+
+    from .envs import ENVS
+
+    if as_json:
+        with open_output(None) as out:
+            for spec in ENVS.values():
+                for task in spec.tasks:
+                    out.write({"env": spec.name, "task": task, "episodes": spec.episodes,
+                               "summary": spec.summary})
+        return
+    for spec in ENVS.values():
+        click.echo(f"{spec.name}: {spec.summary}")
+        click.echo(f"  {len(spec.tasks)} tasks, {spec.episodes} episodes each by default"
+                   + (f" (not comparable with BALROG's: {spec.note})" if spec.note else ""))
+        for task in spec.tasks:
+            click.echo(f"    {spec.name}/{task}")
+
+
+@cli.command()
+@click.option("--env", "env_list", required=True, metavar="LIST",
+              help="Environments and tasks: babyai,nle or babyai/goto,crafter or BALROG's "
+                   "babyai-crafter, or all.")
+@click.option("--agent", type=click.Choice(AGENT_CHOICES), default="naive", show_default=True,
+              help="The agent (random and bot need no model).")
+@click.option("--client", type=click.Choice(["auto", "openai", "hf", "none"]), default="auto",
+              show_default=True,
+              help="openai: any OpenAI-compatible chat endpoint; hf: a local model directory "
+                   "run in-process; auto: none for random/bot, else openai.")
+@click.option("--model", metavar="NAME", help="Model name (openai) or directory / cached hub id (hf).")
+@click.option("--base-url", metavar="URL", envvar="OPENAI_BASE_URL", show_envvar=True,
+              default="http://127.0.0.1:8000/v1", show_default=True,
+              help="The endpoint's base URL (vLLM, llama.cpp, Ollama, a hosted API).")
+@click.option("--api-key-env", metavar="VAR", default="OPENAI_API_KEY", show_default=True,
+              help="Environment variable holding the API key (never logged).")
+@click.option("--temperature", type=float, default=1.0, show_default=True,
+              help="Sampling temperature (BALROG's config: 1.0; 0 for greedy).")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Largest completion per step.")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="Seconds per HTTP request.")
+@click.option("--max-retries", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Retries (exponential backoff) on time-outs, HTTP 429/5xx, malformed replies.")
+@click.option("--retry-delay", type=float, default=2.0, show_default=True,
+              help="Backoff base in seconds: delay * 2**attempt.")
+@click.option("--device", default="cpu", show_default=True, help="hf client: cpu, cuda, auto.")
+@click.option("--history", type=click.IntRange(min=0), default=16, show_default=True,
+              help="Past observation/action pairs in the prompt (BALROG's max_text_history).")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Step limit per episode "
+              "[default: each game's: babyai its level's, crafter 2000, textworld 80, "
+              "babaisai 100, minihack 100, nle 100000].")
+@click.option("--episodes", type=click.IntRange(min=1), help="Episodes per task [default: "
+              "BALROG's: babyai 10, crafter 10, textworld 10, babaisai 3, minihack 5, nle 5].")
+@click.option("--system-role/--no-system-role", default=True, show_default=True,
+              help="Send the instruction as a system message, or (for chat templates without "
+                   "a system role) at the start of the first user message.")
+@click.option("--feedback/--no-feedback", default=True, show_default=True,
+              help="Tell the agent when its output was invalid and which action was taken.")
+@click.option("--icl-file", metavar="JSONL", type=click.Path(dir_okay=False, exists=True),
+              help="few_shot: recorded episodes (step records: episode, obs, action).")
+@click.option("--icl-episodes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="few_shot: demonstration episodes shown.")
+@click.option("--max-prompt-tokens", type=click.IntRange(min=1),
+              help="diffhist: shrink the history to fit this many tokens (about 4 bytes each).")
+@click.option("--images", type=click.IntRange(min=0), default=0, show_default=True,
+              help="VLM mode: attach the picture of the last N observations (BabyAI, Crafter, "
+                   "Baba Is AI; BALROG's max_image_history). 0: text only.")
+@click.option("--save-frames", is_flag=True,
+              help="Write each step's picture as a PNG next to the step log (field 'frame').")
+@click.option("--textworld-games", type=click.IntRange(min=1), default=10, show_default=True,
+              help="TextWorld games generated per task (episode n plays game n mod this).")
+@options.out_dir
+@click.option("--resume", is_flag=True, help="Continue the run in --out-dir, skipping finished "
+              "episodes (the settings must match).")
+@options.seed
+@options.parallel
+@click.option("--jsonl", "as_jsonl", is_flag=True,
+              help="Also write each finished episode's record to stdout.")
+@options.quiet
+def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_tokens, timeout,
+        max_retries, retry_delay, device, history, max_steps, episodes, system_role, feedback,
+        icl_file, icl_episodes, max_prompt_tokens, images, save_frames, textworld_games, out_dir,
+        resume, seed, workers, engine, as_jsonl, quiet):
+    """Evaluate an agent: episodes on each task, scored by BALROG's progression.
+
+    Each episode's seed is derived from --seed, the environment, the task and the episode
+    number, and recorded. An output that holds no valid action is replaced by the game's
+    default action (BALROG's: babyai "go forward", crafter "Noop", textworld "help", babaisai
+    "idle", minihack "north", nle "esc") and counted; with --feedback the next observation says
+    so. Model-server failures (time-outs, HTTP 5xx, malformed replies) are retried with backoff,
+    then the step counts as invalid; a bad key or an unreachable server stops the run before it
+    starts. Finished episodes are appended to DIR/episodes.jsonl; --resume skips them, so a
+    killed run continued gives the same file as an uninterrupted one, and with a deterministic
+    agent (random, bot, temperature 0) the records are byte-identical for any --workers.
+
+    \b
+    Examples:
+      papertools bench run --env babyai/goto,babaisai/goto_win --agent random --episodes 2 --out-dir "$(mktemp -d)"
+      papertools bench run --env babyai/pickup --agent bot --episodes 3 -w 2 --out-dir "$(mktemp -d)" --jsonl -q | head -n 1
+    """
+    from . import runner
+    from .envs import parse_env_list
+
+    if not out_dir:
+        raise click.UsageError("--out-dir DIR is required (episodes and step logs go there)")
+    if client == "auto":
+        client = "none" if agent in ("random", "bot") else "openai"
+    if agent == "few_shot" and not icl_file:
+        raise click.UsageError("--agent few_shot needs --icl-file JSONL (recorded episodes)")
+    pairs = parse_env_list(env_list)
+    env_options = {"textworld": {"games": textworld_games}} if any(
+        e == "textworld" for e, _ in pairs) else {}
+    config = runner.RunConfig(
+        agent=agent, client=client, model=model, base_url=base_url, api_key_env=api_key_env,
+        temperature=temperature, max_tokens=max_tokens, timeout=timeout,
+        max_retries=max_retries, retry_delay=retry_delay, device=device, history=history,
+        max_steps=max_steps, feedback=feedback, seed=seed,
+        icl_file=str(Path(icl_file).resolve()) if icl_file else None, icl_episodes=icl_episodes,
+        max_prompt_tokens=max_prompt_tokens, images=images, save_frames=save_frames,
+        system_role=system_role, env_options=env_options)
+    runner.check_client(config)
+    if agent == "bot":
+        runner.check_bots(pairs)
+    out = None
+    if as_jsonl:
+        import sys
+
+        from papertools.core.jsonl import RecordWriter
+
+        out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
+    started = time.perf_counter()
+    bar = None
+
+    def on_start(todo: int):
+        nonlocal bar
+        bar = iter(progress(range(todo), desc="bench run", unit="ep", quiet=quiet, total=todo))
+
+    def on_episode(record):
+        next(bar, None)
+        if out is not None:
+            out.write(record)
+            out.stream.flush()
+
+    written, resumed, summary = runner.run_folder(
+        Path(out_dir), pairs, episodes, config, resume=resume, workers=workers, engine=engine,
+        on_start=on_start, on_episode=on_episode)
+    note(TOOL, f"{written} episodes run, {resumed} resumed, {summary['episodes']} in {out_dir}; "
+               f"average progression {summary['average_progress']:.1f}% +- "
+               f"{summary['standard_error']:.1f}%, {time.perf_counter() - started:.1f} s",
+         quiet=quiet)
+
+
+@cli.command()
+@click.argument("dirs", nargs=-1, required=True, metavar="DIR...",
+                type=click.Path(file_okay=False, exists=True))
+@click.option("--label", "labels", multiple=True, metavar="TEXT",
+              help="Column name per DIR, in order [default: the folder name].")
+@click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
+              help="Draw a bar chart (mean +- SE per environment and overall) to PNG.")
+@click.option("--tasks", is_flag=True, help="Add a table of per-task means.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Write one summary record per DIR (JSONL) instead of the markdown table.")
+@options.output
+def report(dirs, labels, plot, tasks, as_json, output):
+    """Summarize runs: BALROG's per-environment means, overall average, leaderboard.
+
+    Per environment: the mean progression over its episodes (tasks pooled) +- standard error
+    (population standard deviation / sqrt(n)); overall: the unweighted mean over environments
+    +- sqrt(sum SE^2) / number of environments; all x100, as BALROG reports them. Several DIRs
+    make a leaderboard: one column (and one bar colour) per run.
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools bench run --env babyai/goto,babaisai/goto_win --agent random --episodes 2 --out-dir $d -q && papertools bench report $d --tasks --plot $d/bench.png
+      d=$(mktemp -d) && papertools bench run --env babaisai/goto_win --agent bot --episodes 2 --out-dir $d/bot -q && papertools bench run --env babaisai/goto_win --agent random --episodes 2 --out-dir $d/random -q && papertools bench report $d/bot $d/random --json
+    """
+    from papertools.core.jsonl import open_output
+
+    from .report import markdown, plot as draw, summarize
+    from .runner import read_episodes
+
+    if labels and len(labels) != len(dirs):
+        raise click.UsageError(f"{len(labels)} --label for {len(dirs)} DIRs")
+    summaries = [summarize(read_episodes(d), labels[i] if labels else Path(d).name)
+                 for i, d in enumerate(dirs)]
+    if as_json:
+        with open_output(output, tool=TOOL) as out:
+            for s in summaries:
+                out.write(s)
+    else:
+        text = markdown(summaries, tasks=tasks) + "\n"
+        if output and output != "-":
+            Path(output).write_text(text)
+        else:
+            click.echo(text, nl=False)
+    if plot:
+        draw(summaries, plot)
+
+
+@cli.command()
+@click.argument("source", metavar="PATH", type=click.Path(exists=True))
+@click.option("--episode", metavar="ID", help="With a run folder: the episode id (env/task/n).")
+@click.option("--max-chars", type=click.IntRange(min=0), default=400, show_default=True,
+              help="Cut each observation after this many characters (0: whole).")
+def replay(source, episode, max_chars):
+    """Print an episode's steps: observation, action taken, reward, progression.
+
+    PATH is a step log (steps/ENV/TASK/N.jsonl) or a run folder with --episode ID (without
+    it, the folder's first episode). Invalid outputs are marked with what the agent wrote.
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools bench run --env babaisai/goto_win --agent bot --episodes 1 --out-dir $d -q && papertools bench replay $d --max-chars 200
+    """
+    from papertools.core.jsonl import read_records
+
+    from .runner import read_episodes
+
+    path = Path(source)
+    if path.is_dir():
+        records = read_episodes(path)
+        if not records:
+            raise PapertoolsError(f"{path}: no finished episodes")
+        chosen = next((r for r in records if r["id"] == episode), None) if episode else records[0]
+        if chosen is None:
+            raise PapertoolsError(f"{path}: no episode {episode!r} (ids look like "
+                                  f"{records[0]['id']})")
+        path = path / chosen["steps_file"]
+    for item in read_records([str(path)]):
+        r = item.record
+        obs = r.get("obs", "")
+        if max_chars and len(obs) > max_chars:
+            obs = obs[:max_chars] + " [...]"
+        click.echo(f"--- step {r.get('step')} ({r.get('id')})")
+        click.echo(obs)
+        mark = f"  (invalid output {r.get('candidate')!r}: default)" if r.get("invalid") else ""
+        click.echo(f">>> {r.get('action')}{mark}  reward={r.get('reward')} "
+                   f"progression={r.get('progression')} done={r.get('done')}")
+
+
+@cli.command()
+@click.option("--model", metavar="DIR", help="A local Hugging Face model directory to answer with.")
+@click.option("--reply", "replies", multiple=True, metavar="TEXT",
+              help="Scripted replies, in order (the last repeats); instead of --model.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True,
+              help="0 picks a free port (printed).")
+@click.option("--api-key-env", metavar="VAR", help="Require the key in this variable.")
+@click.option("--temperature", type=float, default=0.0, show_default=True,
+              help="For requests that give none (a request's own temperature wins).")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=16, show_default=True,
+              help="For requests that give none (a request's own max_tokens wins).")
+@click.option("--for", "seconds", type=float, metavar="SECONDS",
+              help="Stop after this long [default: run until interrupted].")
+@click.option("--tiny", is_flag=True,
+              help="When --model DIR does not exist, first build papertools' tiny random-weight "
+                   "test model there (2-layer GPT-2: exercises the harness, does not play).")
+def serve(model, replies, host, port, api_key_env, temperature, max_tokens, seconds, tiny):
+    """Serve an OpenAI-compatible chat API from a local model or scripted replies.
+
+    For offline runs and tests: GET /v1/models and POST /v1/chat/completions, answered by a
+    local Hugging Face model (in-process, seeded by the request's "seed") or by --reply texts.
+    Prints the base URL on stdout, then serves until interrupted (or --for SECONDS).
+
+    \b
+    Examples:
+      papertools bench serve --reply "go forward" --port 0 --for 0.5
+    """
+    import os
+    import threading
+
+    from .clients import HFClient
+    from .server import ChatServer
+
+    if not model and not replies:
+        raise click.UsageError("give --model DIR or --reply TEXT")
+    if tiny and model and not Path(model).exists():
+        from .tiny import build_tiny_model
+
+        build_tiny_model(model)
+    client = HFClient(model, temperature=temperature, max_tokens=max_tokens) if model else None
+    if client:
+        client.check()
+    key = os.environ.get(api_key_env) if api_key_env else None
+    if api_key_env and not key:
+        raise PapertoolsError(f"${api_key_env} is not set")
+    server = ChatServer(client=client, script=list(replies), api_key=key, host=host, port=port,
+                        model_name=model or "scripted")
+    click.echo(server.url)
+    if seconds is not None:
+        threading.Timer(seconds, server.httpd.shutdown).start()
+    try:
+        server.serve_forever()
+    finally:
+        server.httpd.server_close()

@@ -1,0 +1,246 @@
+"""Annealed samplers over a composed target: reverse diffusion (the baseline), ULA, U-HMC, MALA
+and HMC with Metropolis corrections.
+
+A target is ``target(x, t, energy) -> (U, dU/dx)`` with p_t ~ exp(-U) (``compose.ComposedTarget``
+or an analytic one in tests). Levels run noisiest first: level index i = 0..n-1 maps to the
+diffusers timestep ``scheduler.timesteps[i]`` (t = T-1-i when every level is used), and the
+same t gives the step size, the gradient and the energy (no off-by-one between them).
+
+Updates (eta: step size, xi ~ N(0, I)):
+
+- ULA:   x <- x - eta dU(x) + sqrt(2 eta) xi
+- MALA:  y = x - eta dU(x) + sqrt(2 eta) xi, accepted with probability
+         min(1, exp(U(x) - U(y) + log q(x|y) - log q(y|x))),
+         log q(y|x) = -||y - x + eta dU(x)||^2 / (4 eta)   (the proposal's variance is 2 eta)
+- U-HMC: partial momentum refresh v' = rho v + sqrt(1 - rho^2) m xi (mass matrix m^2), then L
+         leapfrog steps of size eps: v -= eps/2 dU(x); x += eps v / m^2; v -= eps/2 dU(x); no test
+- HMC:   U-HMC's proposal (x1, v1) from (x, v'), accepted with probability
+         min(1, exp(H(x, v') - H(x1, v1))), H = U + ||v||^2 / (2 m^2), where v' is the momentum
+         before the leapfrog steps (every update is out of place, so nothing aliases it); on
+         rejection x stays and the momentum is -v' (Horowitz's generalised HMC, exact for any
+         rho; ``on_reject="keep"`` keeps v' as the public notebook does)
+
+Between levels the ``reverse`` setting applies diffusers' DDPM step with the composed noise
+prediction (the paper's image setting: reverse step, then MCMC at the next level); the 2D setting
+runs MCMC only, annealed over the levels, as the public notebook.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+
+SAMPLERS = ("reverse", "ula", "uhmc", "mala", "hmc")
+NEEDS_ENERGY = ("mala", "hmc")
+PRESETS = ("toy", "image")
+
+
+@dataclass
+class Settings:
+    sampler: str = "hmc"
+    steps: int = 10  # MCMC steps per level
+    step_size: float = 0.03
+    step_schedule: str = "constant"  # "constant": eta; "beta": eta * beta_t
+    leapfrog: int = 3
+    damping: float = 0.5  # rho in the momentum refresh
+    mass: float = 1.0  # m, the square root of the diagonal mass
+    mass_schedule: str = "constant"  # "constant": m; "beta": m * beta_t
+    reverse: bool = False  # a reverse-diffusion step between levels
+    mcmc_from: float = 0.0  # fraction of the levels (noisiest first) without MCMC
+    on_reject: str = "flip"
+    adapt: bool = False  # step *= 1 + adapt_lr (accept - target_accept) after each MH step
+    target_accept: float = 0.57
+    adapt_lr: float = 0.02
+
+
+def preset(name: str, sampler: str) -> Settings:
+    """The paper's settings: "toy" (the 2D notebook) or "image" (inf_sample.py)."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}")
+    if name == "toy":
+        # 100 levels, MCMC only, 10 steps per level; ULA/MALA eta = 0.001, U-HMC/HMC eps = 0.03,
+        # damping 0.5, mass 1, 3 leapfrog steps; all constant over the levels.
+        if sampler == "reverse":
+            return Settings(sampler="reverse", steps=0, step_size=0.0, reverse=True)
+        if sampler in ("ula", "mala"):
+            return Settings(sampler=sampler, steps=10, step_size=0.001)
+        return Settings(sampler=sampler, steps=10, step_size=0.03, leapfrog=3, damping=0.5,
+                        mass=1.0)
+    if name == "image":
+        # 100 linear-schedule levels; a reverse step at every level, MCMC after it in the less
+        # noisy half (i > 50). ULA 20 steps, eta = 2 beta_t; MALA 20 steps, eta = 0.035 beta_t;
+        # U-HMC/HMC 10 steps, 3 leapfrog steps of 0.1 beta_t, damping 0.7, mass sqrt = beta_t.
+        base = dict(reverse=True, mcmc_from=0.5, step_schedule="beta")
+        if sampler == "reverse":
+            return Settings(sampler="reverse", steps=0, step_size=0.0, reverse=True)
+        if sampler == "ula":
+            return Settings(sampler=sampler, steps=20, step_size=2.0, **base)
+        if sampler == "mala":
+            return Settings(sampler=sampler, steps=20, step_size=0.035, **base)
+        return Settings(sampler=sampler, steps=10, step_size=0.1, leapfrog=3, damping=0.7,
+                        mass=1.0, mass_schedule="beta", **base)
+    raise ValueError(f"unknown preset {name!r}")
+
+
+def _sum(a: torch.Tensor) -> torch.Tensor:
+    return a.flatten(1).sum(1)
+
+
+def _bcast(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return mask.reshape((-1,) + (1,) * (like.dim() - 1))
+
+
+def _accept(log_alpha: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    u = torch.rand(log_alpha.shape, generator=gen, dtype=torch.float64)
+    ok = torch.log(u) < log_alpha.double()
+    return ok & torch.isfinite(log_alpha)  # NaN or -inf: reject
+
+
+class Chain:
+    """The MCMC state of all chains at one level: x, momentum, cached U and dU at x."""
+
+    def __init__(self, x):
+        self.x = x
+        self.v = None
+        self.u = None
+        self.g = None
+
+
+def ula_step(target, chain: Chain, t: int, eta: float, gen) -> None:
+    _, g = target(chain.x, t, False)
+    noise = torch.randn(chain.x.shape, generator=gen, dtype=chain.x.dtype)
+    chain.x = chain.x - eta * g + math.sqrt(2 * eta) * noise
+    chain.u = chain.g = None
+
+
+def mala_step(target, chain: Chain, t: int, eta: float, gen) -> torch.Tensor:
+    x = chain.x
+    if chain.u is None:
+        chain.u, chain.g = target(x, t, True)
+    u0, g0 = chain.u, chain.g
+    noise = torch.randn(x.shape, generator=gen, dtype=x.dtype)
+    y = x - eta * g0 + math.sqrt(2 * eta) * noise
+    u1, g1 = target(y, t, True)
+    log_fwd = -_sum((y - x + eta * g0) ** 2) / (4 * eta)  # log q(y | x) + const
+    log_rev = -_sum((x - y + eta * g1) ** 2) / (4 * eta)  # log q(x | y) + const
+    ok = _accept(u0 - u1 + log_rev - log_fwd, gen)
+    m = _bcast(ok, x)
+    chain.x = torch.where(m, y, x)
+    chain.u = torch.where(ok, u1, u0)
+    chain.g = torch.where(m, g1, g0)
+    return ok
+
+
+def leapfrog(target, x, v, g, t: int, eps: float, mass2: float, n: int, energy: bool):
+    """n leapfrog steps from (x, v) with dU(x) = g; returns (x, v, U, dU) at the end. Out of
+    place throughout: the caller's tensors are never modified."""
+    u = None
+    for _ in range(n):
+        v = v - 0.5 * eps * g
+        x = x + eps * v / mass2
+        u, g = target(x, t, energy)
+        v = v - 0.5 * eps * g
+    return x, v, u, g
+
+
+def hmc_step(target, chain: Chain, t: int, eps: float, mass: float, settings: Settings, gen,
+             metropolis: bool):
+    x = chain.x
+    mass2 = mass * mass
+    if chain.v is None:
+        chain.v = mass * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+    if chain.g is None or (metropolis and chain.u is None):
+        chain.u, chain.g = target(x, t, metropolis)
+    rho = settings.damping
+    noise = torch.randn(x.shape, generator=gen, dtype=x.dtype)
+    v_prime = rho * chain.v + math.sqrt(1 - rho * rho) * mass * noise  # refreshed momentum
+    x1, v1, u1, g1 = leapfrog(target, x, v_prime, chain.g, t, eps, mass2, settings.leapfrog,
+                              metropolis)
+    if not metropolis:
+        chain.x, chain.v, chain.u, chain.g = x1, v1, None, g1
+        return None
+    h0 = chain.u + _sum(v_prime ** 2) / (2 * mass2)
+    h1 = u1 + _sum(v1 ** 2) / (2 * mass2)
+    ok = _accept(h0 - h1, gen)
+    m = _bcast(ok, x)
+    chain.x = torch.where(m, x1, x)
+    chain.v = torch.where(m, v1, -v_prime if settings.on_reject == "flip" else v_prime)
+    chain.u = torch.where(ok, u1, chain.u)
+    chain.g = torch.where(m, g1, chain.g)
+    return ok
+
+
+@dataclass
+class LevelStats:
+    level: int
+    t: int
+    sigma: float
+    beta: float
+    step_size: float | None
+    accept: float | None
+    steps: int
+
+
+def level_betas(scheduler, timesteps) -> list[float]:
+    """beta between consecutive used levels: 1 - alphabar_t / alphabar_prev (beta_t when every
+    level is used)."""
+    acp = scheduler.alphas_cumprod.double()
+    out = []
+    for i, t in enumerate(timesteps):
+        prev = acp[timesteps[i + 1]] if i + 1 < len(timesteps) else torch.tensor(1.0,
+                                                                                 dtype=acp.dtype)
+        out.append(float(1 - acp[t] / prev) if i + 1 < len(timesteps) else float(1 - acp[t]))
+    return out
+
+
+def sample(target, shape, n: int, settings: Settings, scheduler, levels: int, gen,
+           dtype=torch.float32, on_level=None):
+    """Draw n samples; returns (x (n, *shape), [LevelStats])."""
+    scheduler.set_timesteps(levels)
+    timesteps = [int(t) for t in scheduler.timesteps]
+    sig = (1 - scheduler.alphas_cumprod.double()).sqrt()
+    betas = level_betas(scheduler, timesteps)
+    x = torch.randn((n, *shape), generator=gen, dtype=dtype)
+    chain = Chain(x)
+    stats = []
+    first_mcmc = int(math.ceil(settings.mcmc_from * len(timesteps)))
+    for i, t in enumerate(timesteps):
+        beta = betas[i]
+        eta = settings.step_size * (beta if settings.step_schedule == "beta" else 1.0)
+        mass = settings.mass * (beta if settings.mass_schedule == "beta" else 1.0)
+        accepts, etas = [], []
+        chain.u = chain.g = None  # the target changed
+        if settings.sampler != "reverse" and i >= first_mcmc and settings.steps > 0:
+            for _ in range(settings.steps):
+                etas.append(eta)
+                if settings.sampler == "ula":
+                    ula_step(target, chain, t, eta, gen)
+                    continue
+                if settings.sampler == "mala":
+                    ok = mala_step(target, chain, t, eta, gen)
+                else:
+                    ok = hmc_step(target, chain, t, eta, mass, settings, gen,
+                                  metropolis=settings.sampler == "hmc")
+                if ok is not None:
+                    rate = ok.double().mean().item()
+                    accepts.append(rate)
+                    if settings.adapt:
+                        eta = eta * (1 + settings.adapt_lr * (rate - settings.target_accept))
+        if settings.reverse:
+            eps = target.eps(chain.x, t)
+            chain.x = scheduler.step(eps, t, chain.x, generator=gen).prev_sample.to(dtype)
+            chain.u = chain.g = None
+        st = LevelStats(level=i, t=t, sigma=float(sig[t]), beta=beta,
+                        step_size=(sum(etas) / len(etas)) if etas else None,
+                        accept=(sum(accepts) / len(accepts)) if accepts else None,
+                        steps=len(etas))
+        stats.append(st)
+        if on_level is not None:
+            on_level(st)
+    return chain.x, stats
+
+
+def with_overrides(settings: Settings, **changes) -> Settings:
+    return replace(settings, **{k: v for k, v in changes.items() if v is not None})

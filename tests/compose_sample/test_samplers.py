@@ -1,0 +1,134 @@
+"""Each sampler against analytic targets: moments, Metropolis acceptance, and the corrections."""
+
+import math
+
+import pytest
+import torch
+
+from papertools.cli.compose_sample import samplers as S
+from papertools.cli.compose_sample.diffusion import make_scheduler
+
+torch.set_num_threads(1)
+
+MEAN = torch.tensor([1.0, -0.5])
+COV = torch.tensor([[1.0, 0.6], [0.6, 0.8]])
+PREC = torch.linalg.inv(COV)
+
+
+def gaussian(x, t, energy=True):
+    """A correlated 2D Gaussian, the same at every level: U = (x-m)' P (x-m) / 2."""
+    d = x - MEAN
+    g = d @ PREC
+    return (0.5 * (d * g).sum(1) if energy else None), g
+
+
+def run(settings, n=3000, levels=10, target=gaussian, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return S.sample(target, (2,), n, settings, make_scheduler(levels), levels, gen)
+
+
+@pytest.mark.parametrize("name,step", [("ula", 0.05), ("mala", 0.2), ("uhmc", 0.2), ("hmc", 0.4)])
+def test_each_sampler_matches_the_gaussian_moments(name, step):
+    x, stats = run(S.Settings(sampler=name, steps=30, step_size=step, leapfrog=3, damping=0.5))
+    assert torch.allclose(x.mean(0), MEAN, atol=0.07)
+    assert torch.allclose(torch.cov(x.T), COV, atol=0.09)
+    if name in ("mala", "hmc"):
+        assert all(0.5 < s.accept <= 1.0 for s in stats)
+    else:
+        assert all(s.accept is None for s in stats)
+
+
+@pytest.mark.parametrize("name", ["mala", "hmc"])
+def test_acceptance_falls_to_zero_for_a_huge_step_and_is_high_for_a_small_one(name):
+    _, small = run(S.Settings(sampler=name, steps=3, step_size=1e-3), n=500, levels=3)
+    _, huge = run(S.Settings(sampler=name, steps=3, step_size=30.0), n=500, levels=3)
+    assert min(s.accept for s in small) > 0.97
+    assert max(s.accept for s in huge) < 0.02
+
+
+def test_metropolis_corrects_what_langevin_gets_wrong():
+    """At eta = 0.5 ULA's stationary law is visibly too wide; MALA with the proposal's variance
+    2 eta in its MH ratio is exact (a ratio with the wrong variance would not be)."""
+    settings = dict(steps=60, step_size=0.5)
+    x_ula, _ = run(S.Settings(sampler="ula", **settings), levels=4)
+    x_mala, _ = run(S.Settings(sampler="mala", **settings), levels=4)
+    err_ula = (torch.cov(x_ula.T) - COV).abs().max()
+    err_mala = (torch.cov(x_mala.T) - COV).abs().max()
+    assert err_ula > 0.3
+    assert err_mala < 0.1
+
+
+def test_hmc_corrects_what_unadjusted_hmc_gets_wrong():
+    settings = dict(steps=40, step_size=0.9, leapfrog=3, damping=0.5)
+    x_u, _ = run(S.Settings(sampler="uhmc", **settings), levels=4)
+    x_h, stats = run(S.Settings(sampler="hmc", **settings), levels=4)
+    assert (torch.cov(x_u.T) - COV).abs().max() > 0.25
+    assert (torch.cov(x_h.T) - COV).abs().max() < 0.1
+    assert 0.1 < stats[-1].accept < 0.9
+
+
+def bimodal(x, t, energy=True):
+    """Two well-separated modes (+-1.5, 0), std 0.5: U = -log(N(-m) + N(+m))."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        a = -((x - torch.tensor([1.5, 0.0])) ** 2).sum(1) / 0.5
+        b = -((x + torch.tensor([1.5, 0.0])) ** 2).sum(1) / 0.5
+        u = -torch.logsumexp(torch.stack([a, b]), 0)
+        (g,) = torch.autograd.grad(u.sum(), x)
+    return (u.detach() if energy else None), g
+
+
+def test_hmc_momentum_after_rejection_flip_and_keep_both_sample_the_modes():
+    for on_reject in ("flip", "keep"):
+        x, _ = run(S.Settings(sampler="hmc", steps=30, step_size=0.5, on_reject=on_reject),
+                   n=2000, levels=3, target=bimodal)
+        right = (x[:, 0] > 0).double().mean().item()
+        assert abs(right - 0.5) < 0.06
+        assert abs(x[:, 0].abs().mean().item() - 1.5) < 0.1
+
+
+def test_step_size_adaptation_moves_toward_the_target_rate():
+    _, stats = run(S.Settings(sampler="mala", steps=40, step_size=3.0, adapt=True,
+                              adapt_lr=0.05), n=300, levels=2)
+    assert stats[0].accept < 0.5
+    assert stats[-1].step_size < 3.0
+
+
+def test_levels_run_noisiest_first_with_matching_step_sizes():
+    seen = []
+
+    def target(x, t, energy=True):
+        seen.append(t)
+        return gaussian(x, t, energy)
+
+    settings = S.Settings(sampler="ula", steps=1, step_size=0.1, step_schedule="beta")
+    sched = make_scheduler(5)
+    _, stats = S.sample(target, (2,), 4, settings, sched, 5, torch.Generator().manual_seed(0))
+    assert seen == [4, 3, 2, 1, 0]
+    assert [s.t for s in stats] == [4, 3, 2, 1, 0]
+    betas = sched.betas.double()
+    for s in stats:  # the step size at level t uses beta_t, not beta_{t+1}
+        assert s.step_size == pytest.approx(0.1 * float(betas[s.t]), rel=1e-6)
+
+
+def test_presets_are_the_papers():
+    toy_hmc = S.preset("toy", "hmc")
+    assert (toy_hmc.steps, toy_hmc.step_size, toy_hmc.damping, toy_hmc.leapfrog, toy_hmc.mass,
+            toy_hmc.reverse) == (10, 0.03, 0.5, 3, 1.0, False)
+    assert S.preset("toy", "ula").step_size == 0.001 and S.preset("toy", "mala").steps == 10
+    img = S.preset("image", "mala")
+    assert (img.steps, img.step_size, img.step_schedule, img.reverse, img.mcmc_from) == \
+        (20, 0.035, "beta", True, 0.5)
+    assert S.preset("image", "ula").step_size == 2.0
+    hmc = S.preset("image", "hmc")
+    assert (hmc.steps, hmc.step_size, hmc.damping, hmc.mass_schedule) == (10, 0.1, 0.7, "beta")
+
+
+def test_leapfrog_does_not_modify_its_inputs():
+    x = torch.randn(5, 2)
+    v = torch.randn(5, 2)
+    x0, v0 = x.clone(), v.clone()
+    _, g = gaussian(x, 0)
+    x1, v1, _, _ = S.leapfrog(gaussian, x, v, g, 0, 0.1, 1.0, 3, True)
+    assert torch.equal(x, x0) and torch.equal(v, v0)
+    assert not torch.equal(x1, x0) and not math.isclose(float(v1.sum()), float(v0.sum()))

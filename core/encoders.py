@@ -1,8 +1,9 @@
 """Text encoders from local directories: sentence encoders (dual encoders) and cross-encoders.
 
 A sentence encoder is a directory in the sentence-transformers layout (``config.json``, weights,
-tokenizer files, ``modules.json``, ``1_Pooling/config.json``, optionally ``2_Normalize``) or a plain
-Hugging Face encoder directory (mean pooling then). ``Encoder.save`` writes the same layout, so a
+tokenizer files, ``modules.json``, ``1_Pooling/config.json``, optionally a ``Dense`` projection
+(``2_Dense``: a linear map after pooling, identity or tanh activation) and ``Normalize``) or a
+plain Hugging Face encoder directory (mean pooling then). ``Encoder.save`` writes the same layout, so a
 student trained by ``distill`` loads wherever the packaged MiniLM loads (``ceindex``, ``distill
 encode``). Nothing is downloaded: paths are local directories, or hub ids already in the cache.
 
@@ -81,16 +82,88 @@ def _read_layout(path: Path) -> tuple[str, bool, int | None]:
     return pooling, normalize, max_length
 
 
+_DENSE_ACTIVATIONS = {"torch.nn.modules.linear.Identity": None,
+                      "torch.nn.modules.activation.Tanh": "tanh"}
+
+
+def _read_dense(path: Path):
+    """(folder, config) of the directory's Dense module, or None (sentence-transformers layout)."""
+    modules = path / "modules.json"
+    if not modules.exists():
+        return None
+    for module in json.loads(modules.read_text()):
+        if module.get("type", "").endswith("Dense"):
+            folder = path / module.get("path", "")
+            return folder, json.loads((folder / "config.json").read_text())
+    return None
+
+
+class Dense:
+    """The sentence-transformers Dense module: ``activation(linear(x))`` after pooling.
+
+    ``linear`` is a ``torch.nn.Linear`` (trainable when its parameters require gradients);
+    ``activation`` is None (identity) or ``"tanh"``.
+    """
+
+    def __init__(self, linear, activation: str | None = None):
+        if activation not in (None, "tanh"):
+            raise PapertoolsError(f"unknown Dense activation {activation!r} (identity or tanh)")
+        self.linear, self.activation = linear, activation
+
+    def __call__(self, x):
+        y = self.linear(x)
+        return y.tanh() if self.activation == "tanh" else y
+
+    @property
+    def out_features(self) -> int:
+        return int(self.linear.out_features)
+
+    def save(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        name = {v: k for k, v in _DENSE_ACTIVATIONS.items()}[self.activation]
+        config = {"in_features": int(self.linear.in_features), "out_features": self.out_features,
+                  "bias": self.linear.bias is not None, "activation_function": name}
+        (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        tensors = {"linear.weight": self.linear.weight.detach().cpu().contiguous()}
+        if self.linear.bias is not None:
+            tensors["linear.bias"] = self.linear.bias.detach().cpu().contiguous()
+        save_file(tensors, str(folder / "model.safetensors"))
+
+    @classmethod
+    def load(cls, folder: Path, config: dict) -> "Dense":
+        import torch
+
+        name = config.get("activation_function", "torch.nn.modules.activation.Tanh")
+        if name not in _DENSE_ACTIVATIONS:
+            raise PapertoolsError(f"encoder {str(folder.parent)!r}: Dense activation {name!r} is "
+                                  "not supported (identity or tanh)")
+        linear = torch.nn.Linear(int(config["in_features"]), int(config["out_features"]),
+                                 bias=bool(config.get("bias", True)))
+        if (folder / "model.safetensors").exists():
+            from safetensors.torch import load_file
+
+            state = load_file(str(folder / "model.safetensors"))
+        elif (folder / "pytorch_model.bin").exists():
+            state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        else:
+            raise PapertoolsError(f"encoder {str(folder.parent)!r}: Dense weights missing in {folder}")
+        linear.load_state_dict({k.removeprefix("linear."): v for k, v in state.items()})
+        return cls(linear, _DENSE_ACTIVATIONS[name])
+
+
 class Encoder:
-    """A sentence encoder: tokenizer + transformer + pooling (+ L2 normalisation).
+    """A sentence encoder: tokenizer + transformer + pooling (+ Dense) (+ L2 normalisation).
 
     ``embed(texts)`` returns a torch tensor with gradients (for training); ``encode(texts)`` a
     float32 numpy array without; ``token_states(texts)`` the per-token vectors and mask (for
-    late-interaction scorers).
+    late-interaction scorers). ``dense`` is an optional :class:`Dense` projection applied after
+    pooling (``dim`` is then its output width).
     """
 
     def __init__(self, model, tokenizer, pooling: str = "mean", normalize: bool = False,
-                 max_length: int | None = None, path: str | None = None):
+                 max_length: int | None = None, path: str | None = None, dense: Dense | None = None):
         if pooling not in POOLING_MODES:
             raise PapertoolsError(f"unknown pooling {pooling!r} (choose from {', '.join(POOLING_MODES)})")
         self.model, self.tokenizer = model, tokenizer
@@ -98,9 +171,12 @@ class Encoder:
         limit = getattr(model.config, "max_position_embeddings", None) or 512
         self.max_length = min(max_length or limit, limit)
         self.path = path
+        self.dense = dense
 
     @property
     def dim(self) -> int:
+        if self.dense is not None:
+            return self.dense.out_features
         return int(self.model.config.hidden_size)
 
     @property
@@ -124,6 +200,8 @@ class Encoder:
 
         hidden, mask = self.token_states(texts)
         vectors = pool(hidden, mask, self.pooling)
+        if self.dense is not None:
+            vectors = self.dense(vectors)
         return F.normalize(vectors, dim=-1) if self.normalize else vectors
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress=None):
@@ -158,13 +236,18 @@ class Encoder:
         self.tokenizer.save_pretrained(path)
         modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+        if self.dense is not None:
+            modules.append({"idx": 2, "name": "2", "path": "2_Dense",
+                            "type": "sentence_transformers.models.Dense"})
+            self.dense.save(path / "2_Dense")
         if self.normalize:
-            modules.append({"idx": 2, "name": "2", "path": "2_Normalize",
+            n = len(modules)
+            modules.append({"idx": n, "name": str(n), "path": f"{n}_Normalize",
                             "type": "sentence_transformers.models.Normalize"})
-            (path / "2_Normalize").mkdir(exist_ok=True)
+            (path / f"{n}_Normalize").mkdir(exist_ok=True)
         (path / "modules.json").write_text(json.dumps(modules, indent=2) + "\n")
         (path / "1_Pooling").mkdir(exist_ok=True)
-        pooling = {"word_embedding_dimension": self.dim}
+        pooling = {"word_embedding_dimension": int(self.model.config.hidden_size)}
         pooling.update({key: mode == self.pooling for mode, key in _POOLING_KEYS.items()})
         (path / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2) + "\n")
         (path / "sentence_bert_config.json").write_text(
@@ -188,9 +271,14 @@ def load_encoder(name: str, device="cpu", pooling: str | None = None,
     except (OSError, ValueError) as exc:
         raise PapertoolsError(f"encoder {name!r}: cannot load ({str(exc).splitlines()[0]})") from None
     model.to(device).eval()
+    found = _read_dense(Path(source)) if Path(source).is_dir() else None
+    dense = None
+    if found is not None:
+        dense = Dense.load(*found)
+        dense.linear.to(device)
     return Encoder(model, tokenizer, pooling or layout[0],
                    layout[1] if normalize is None else normalize,
-                   max_length or layout[2], path=source)
+                   max_length or layout[2], path=source, dense=dense)
 
 
 class CrossEncoder:

@@ -1,0 +1,630 @@
+"""``papertools distill``: the command-line front end (options and help only).
+
+The method lives in train.py (losses.py, teacher.py), students are made in student.py, queries
+generated in querygen.py, metrics in evaluate.py and the ablation in ablation.py. Uses only
+papertools.core (encoders, jsonl, errors, options, progress, seed).
+"""
+
+from __future__ import annotations
+
+import click
+
+from papertools.core import options
+from papertools.core.errors import Diagnostics, InputError, PapertoolsError, field
+from papertools.core.jsonl import open_output, read_records, record_id
+from papertools.core.progress import enabled, note, progress
+
+TOOL = "distill"
+
+RECORDS = """\
+Corpus records (--corpus) carry "id" and the document text (--text-field, default "text").
+Query records carry "id", the query (--query-field, default "query") and "positives" (a document
+id or a list of them), and optionally "negatives" (hard negative document ids; otherwise the
+teacher's top-ranked non-positives are used).
+
+gen-queries writes unlabelled queries: "id" ("<source id>:g<k>"), "query", "source_id",
+"generated": true and "method"; never "positives" or "negatives" (a generated record with
+either is bad input to train).
+
+train writes log records: "step", "epoch", "loss" and each active part ("label", "score",
+"query_emb", "doc_emb"; means since the last record), "lr", "queries_per_s". The student goes to
+--out-dir as a sentence-encoder directory (loadable by any papertools encoder option, with its
+pooling, projection and normalisation), with DIR/papertools.json ("document_encoder": "teacher"
+for an inherited document tower, else "student"; parameter counts; the configuration) and
+DIR/log.jsonl.
+
+student writes one record: "student" (the folder), "parameters" and "teacher_parameters"
+({"embedding", "non_embedding", "projection", "total", "vocab_size", "hidden", "layers"}) and
+"ratio" (student total / teacher total).
+
+encode writes each input record with "embedding" (a list of floats; --embedding-field).
+
+eval and ablate write one record per model: "id" (its name), "role" ("teacher" or "student"),
+"model", "mrr@10", "recall@<k>" for each -k, "queries", "documents", "parameters", and for
+students "retention" (MRR@10 over the teacher's on the same queries and pool),
+"retention_recall@<k>" and "paper_retention" (the paper's ratio for an ablation step)."""
+
+SEE_ALSO = ["papertools(1)", "papertools-jsonl(7)", "papertools-ceindex(1)"]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=options.OrderedGroup, context_settings=CONTEXT)
+def cli() -> None:
+    """EmbedDistill: geometric distillation for retrieval (Kim et al., 2023).
+
+    A large retrieval teacher (a dual encoder, or a cross-encoder with a dual-pooling scorer) is
+    distilled into a small student by matching scores and embeddings: softmax score
+    distillation over positives, hard negatives and in-batch documents; query and document
+    embedding matching, through a learned projection when the widths differ; an asymmetric
+    student that inherits the teacher's frozen document tower (documents embedded once); and
+    queries generated from the training queries. Students are saved as sentence encoders.
+
+    \b
+    Examples:
+      papertools distill gen-queries examples/distill/tiny/train.jsonl.gz -n 1 | head -n 2
+      papertools distill --help
+    """
+
+
+cli.records = RECORDS
+cli.see_also = SEE_ALSO
+
+
+def _texts_of(files) -> list[str]:
+    """Every "text" and "query" string of the records in ``files`` (for vocabulary pruning)."""
+    out = []
+    for item in read_records(files):
+        for name in ("text", "query"):
+            if isinstance(item.record.get(name), str):
+                out.append(item.record[name])
+    return out
+
+
+@cli.command()
+@click.option("--teacher", default="minilm", show_default=True, metavar="DIR",
+              help="The teacher encoder: a sentence-encoder directory, or minilm (packaged).")
+@click.option("--out-dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
+              help="Where the student encoder is written.")
+@click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Teacher layers kept, evenly spaced, ending with the last.")
+@click.option("--layer-map", metavar="I,J,...", help="Keep exactly these teacher layers.")
+@click.option("--hidden", type=click.IntRange(min=8), default=None,
+              help="Student width (a multiple of the head size); default the teacher's.")
+@click.option("--intermediate", type=click.IntRange(min=8), default=None,
+              help="Feed-forward width; default the teacher's, scaled with the width.")
+@click.option("--vocab-from", "vocab_from", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False),
+              help="Prune the vocabulary to the tokens of these records' text and query fields "
+                   "(the corpus and training queries; never the test queries). Repeatable.")
+@click.option("--max-positions", type=click.IntRange(min=8), default=None,
+              help="Position embeddings kept (the longest input).")
+@click.option("--config", "config_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Build a randomly initialised BERT of this config.json's shape instead.")
+@options.seed
+@options.quiet
+def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_from,
+            max_positions, config_path, seed, quiet):
+    """Make a student query tower from the teacher (or from a config).
+
+    A truncated copy of a BERT teacher: --layers of its layers, --hidden wide (the teacher
+    seen through the top principal directions of its word embeddings, with a projection back
+    to the teacher's width, initialised to match), and the vocabulary pruned to the tokens of
+    --vocab-from records. With --config, a random BERT of that shape. Prints the parameter
+    counts, embedding and non-embedding, against the teacher's.
+
+    \b
+    Examples:
+      papertools distill student --layers 1 --hidden 64 --out-dir /tmp/distill-student --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
+    """
+    from pathlib import Path
+
+    from papertools.core.encoders import load_encoder
+    from papertools.core.seed import seed_everything
+
+    from .student import cut_student, from_config, parameter_counts
+
+    import torch
+
+    seed_everything(seed)
+    t = load_encoder(teacher)
+    texts = _texts_of(vocab_from) if vocab_from else None
+    if config_path:
+        s = from_config(config_path, t, vocab_texts=texts, seed=seed)
+    else:
+        chosen = None
+        if layer_map:
+            try:
+                chosen = [int(x) for x in layer_map.split(",")]
+            except ValueError:
+                raise click.BadParameter("expected comma-separated layer indices",
+                                         param_hint="--layer-map") from None
+        torch.manual_seed(seed)
+        s = cut_student(t, layers=layers, layer_map=chosen, hidden=hidden,
+                        intermediate=intermediate, vocab_texts=texts, max_positions=max_positions)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    s.save(out_dir)
+    counts, tcounts = parameter_counts(s), parameter_counts(t)
+    with open_output(None) as out:
+        out.write({"student": out_dir, "parameters": counts, "teacher_parameters": tcounts,
+                   "ratio": round(counts["total"] / tcounts["total"], 4)})
+    note(TOOL, f"student: {counts['total']:,} parameters ({counts['embedding']:,} embedding, "
+               f"{counts['non_embedding']:,} non-embedding, {counts['projection']:,} projection)"
+               f" = {counts['total'] / tcounts['total']:.3f} of the teacher's "
+               f"{tcounts['total']:,}; in {out_dir}", quiet=quiet)
+
+
+@cli.command("gen-queries")
+@options.inputs
+@options.output
+@click.option("--method", type=click.Choice(["perturb", "seq2seq"]), default="perturb",
+              show_default=True, help="Word-level perturbation, or a local seq2seq model.")
+@click.option("--model", metavar="DIR", help="With --method seq2seq: a T5/BART directory.")
+@click.option("-n", "--per-query", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Generated queries per input query.")
+@click.option("--exclude", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False),
+              help="Held-out query records: a query among them is never a source, and a "
+                   "generated query equal to one is dropped. Repeatable.")
+@click.option("--p-drop", type=click.FloatRange(0, 1), default=0.15, show_default=True)
+@click.option("--p-replace", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option("--p-swap", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="seq2seq sampling temperature.")
+@options.field_name("query", "query", "Field holding the query.")
+@click.option("--device", default="cpu", show_default=True)
+@options.seed
+@options.on_error
+@options.quiet
+@click.pass_context
+def gen_queries(ctx, files, output, method, model, per_query, exclude, p_drop, p_replace,
+                p_swap, temperature, query_field, device, seed, on_error, quiet):
+    """Generate unlabelled queries from training queries.
+
+    Each input query gives --per-query new ones, by perturbation (words dropped, replaced by
+    words of other queries, swapped) or by a local seq2seq model that infills a masked span.
+    Output records carry no labels: distillation uses them through the teacher only. Duplicates,
+    copies of their source and copies of --exclude queries are dropped.
+
+    \b
+    Examples:
+      papertools distill gen-queries examples/distill/tiny/train.jsonl.gz -n 2 --exclude examples/distill/tiny/test.jsonl.gz -o /tmp/distill-gen.jsonl
+    """
+    from papertools.core.seed import numpy_rng
+
+    from .data import normalise
+    from .querygen import Seq2SeqGenerator, perturb
+
+    if method == "seq2seq" and not model:
+        raise click.UsageError("--method seq2seq needs --model DIR")
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    held_ids, held_texts = set(), set()
+    for item in read_records(list(exclude)):
+        held_ids.add(record_id(item))
+        if isinstance(item.record.get(query_field), str):
+            held_texts.add(normalise(item.record[query_field]))
+    sources = []
+    for item in read_records(files, diag):
+        try:
+            text = field(item.record, query_field, str, place=item.place)
+            rid = record_id(item)
+        except InputError as err:
+            diag.bad(err)
+            continue
+        if rid in held_ids or normalise(text) in held_texts:
+            diag.reject(f"query {rid!r} is a held-out query; not used", item.place)
+            continue
+        sources.append((item.index, rid, text))
+    vocabulary = sorted({w for _, _, t in sources for w in t.split()})
+    generator = Seq2SeqGenerator(model, device=device, temperature=temperature) \
+        if method == "seq2seq" else None
+    seen = {normalise(t) for _, _, t in sources} | held_texts
+    made = 0
+    with open_output(output, tool=TOOL) as out:
+        for index, rid, text in progress(sources, desc="distill gen-queries", quiet=quiet):
+            rng = numpy_rng(seed, index)
+            if generator is not None:
+                candidates = generator.generate(text, per_query, rng)
+            else:
+                candidates = [perturb(text, rng, vocabulary, p_drop, p_replace, p_swap)
+                              for _ in range(per_query)]
+            for k, new in enumerate(candidates):
+                key = normalise(new)
+                if not key or key in seen:
+                    continue
+                seen.add(key)
+                out.write({"id": f"{rid}:g{k}", query_field: new, "source_id": rid,
+                           "generated": True, "method": method})
+                made += 1
+    note(TOOL, f"{made} generated queries from {len(sources)} queries", quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
+def _loss_options(fn):
+    decorators = [
+        click.option("--label-weight", type=click.FloatRange(min=0), default=0.0,
+                     show_default=True,
+                     help="Direct training: cross-entropy of the student's scores against the "
+                          "labels (the ablation's first row uses only this)."),
+        click.option("--score-weight", type=click.FloatRange(min=0), default=1.0,
+                     show_default=True, help="Score distillation (L_score)."),
+        click.option("--score-loss", type=click.Choice(["softmax", "margin-mse"]),
+                     default="softmax", show_default=True,
+                     help="Softmax cross-entropy over the candidates, or margin-MSE."),
+        click.option("--query-emb-weight", type=click.FloatRange(min=0), default=1.0,
+                     show_default=True, help="Query embedding matching (L_emb^Q)."),
+        click.option("--doc-emb-weight", type=click.FloatRange(min=0), default=0.0,
+                     show_default=True,
+                     help="Document embedding matching (L_emb^D; needs --doc-tower own)."),
+        click.option("--distance", type=click.Choice(["mse", "l2", "cosine"]), default="mse",
+                     show_default=True, help="Embedding matching distance."),
+        click.option("--doc-tower", type=click.Choice(["auto", "inherit", "own"]),
+                     default="auto", show_default=True,
+                     help="inherit: the teacher's frozen document tower (asymmetric student); "
+                          "own: the student embeds documents too; auto: inherit from a "
+                          "dual-encoder teacher."),
+        click.option("--projection", type=click.Choice(["auto", "never"]), default="auto",
+                     show_default=True,
+                     help="auto: a learned projection P when the widths differ; never: fail."),
+        click.option("--fit-projection/--no-fit-projection", default=True, show_default=True,
+                     help="Start P as the least-squares map from the student's pooled vectors "
+                          "to the teacher's embeddings of the training queries and documents."),
+        click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.05,
+                     show_default=True, help="Softmax temperature of the scores (cosines)."),
+        click.option("--teacher-temperature", type=click.FloatRange(min=0, min_open=True),
+                     default=None, help="Temperature of the teacher's distribution "
+                                        "(default: --temperature)."),
+        click.option("--hard-negatives", type=click.IntRange(min=0), default=4,
+                     show_default=True, help="Hard negatives per query (teacher-mined unless "
+                                             "records have 'negatives')."),
+        click.option("--in-batch/--no-in-batch", default=True, show_default=True,
+                     help="Score each query against the whole batch's candidates."),
+    ]
+    for d in reversed(decorators):
+        fn = d(fn)
+    return fn
+
+
+def _train_options(fn):
+    decorators = [
+        click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True),
+        click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+                     help="Queries per step."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+                     show_default=True, help="Peak learning rate (warm-up, then linear decay)."),
+        click.option("--query-max-length", type=click.IntRange(min=4), default=64,
+                     show_default=True, help="Query tokens."),
+        click.option("--doc-max-length", type=click.IntRange(min=4), default=128,
+                     show_default=True, help="Document tokens."),
+        click.option("--device", default="auto", show_default=True,
+                     help="auto, cpu, cuda, cuda:1, ..."),
+        click.option("--cache-dir", metavar="DIR", type=click.Path(file_okay=False),
+                     help="Cache the teacher's embeddings here (shared between runs)."),
+    ]
+    for d in reversed(decorators):
+        fn = d(fn)
+    return fn
+
+
+def _doc_tower(choice: str, teacher) -> bool:
+    if choice == "auto":
+        return teacher.kind == "dual-encoder"
+    return choice == "inherit"
+
+
+@cli.command()
+@options.inputs
+@click.option("--corpus", "corpus_files", multiple=True, required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False), help="Document records.")
+@click.option("--teacher", default="minilm", show_default=True, metavar="DIR",
+              help="A sentence-encoder directory (minilm: the packaged one) or a cross-encoder.")
+@click.option("--teacher-kind", type=click.Choice(["auto", "dual-encoder", "cross-encoder"]),
+              default="auto", show_default=True)
+@click.option("--ce-score", type=click.Choice(["logit", "dual"]), default="logit",
+              show_default=True, help="A cross-encoder teacher's score: its logit, or the "
+                                      "dual-pooling inner product.")
+@click.option("--student", "student_dir", required=True, metavar="DIR",
+              help="The initial student encoder ('distill student' makes one).")
+@click.option("--generated", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False),
+              help="Generated (unlabelled) queries from 'distill gen-queries'. Repeatable.")
+@click.option("--heldout", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False),
+              help="Held-out query records: training fails if a training or generated query "
+                   "shares an id, a text or a source with one. Repeatable.")
+@click.option("--out-dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
+              help="Where the student, checkpoints and log go.")
+@_loss_options
+@_train_options
+@click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Steps between checkpoints (0: at every epoch's end only).")
+@click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue the run in --out-dir from its checkpoint.")
+@options.field_name("query", "query", "Field holding the query.")
+@options.field_name("text", "text", "Field holding a document's text.")
+@options.seed
+@options.output
+@options.on_error
+@options.quiet
+@click.pass_context
+def train(ctx, files, corpus_files, teacher, teacher_kind, ce_score, student_dir, generated,
+          heldout, out_dir, label_weight, score_weight, score_loss, query_emb_weight,
+          doc_emb_weight, distance, doc_tower, projection, fit_projection, temperature,
+          teacher_temperature,
+          hard_negatives, in_batch, epochs, batch_size, lr, query_max_length, doc_max_length,
+          device, cache_dir, save_every, log_every, resume, query_field, text_field, seed,
+          output, on_error, quiet):
+    """Distil a teacher into a student on training queries.
+
+    Loss = --label-weight x label cross-entropy + --score-weight x score distillation +
+    --query-emb-weight x query embedding matching + --doc-emb-weight x document embedding
+    matching; each is off at weight 0. The teacher's embeddings are computed once; with an
+    inherited document tower the student only learns a query tower (and the projection).
+    One log record per --log-every steps goes to standard output and DIR/log.jsonl; the
+    student is saved to --out-dir. Checkpoints are atomic; Ctrl-C saves one and --resume
+    continues where the run stopped. The same --seed gives the same student on one machine.
+
+    \b
+    Examples:
+      papertools distill student --layers 1 --hidden 64 --out-dir /tmp/distill-s0 -q --vocab-from examples/distill/tiny/corpus.jsonl.gz
+      papertools distill train examples/distill/tiny/train.jsonl.gz --corpus examples/distill/tiny/corpus.jsonl.gz --student /tmp/distill-s0 --out-dir /tmp/distill-s1 --epochs 1 --resume -q --cache-dir /tmp/distill-cache > /dev/null
+      papertools distill eval examples/distill/tiny/test.jsonl.gz --corpus examples/distill/tiny/corpus.jsonl.gz --student /tmp/distill-s1 --cache-dir /tmp/distill-cache -q
+    """
+    import json as _json
+    from pathlib import Path
+
+    from papertools.core.encoders import load_encoder
+    from papertools.core.models import resolve_device
+    from papertools.core.seed import seed_everything
+
+    from .data import check_disjoint, read_corpus, read_queries
+    from .teacher import load_teacher
+    from .train import Progress, TrainConfig
+    from .train import train as run_train
+
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    seed_everything(seed)
+    corpus = read_corpus(corpus_files, text_field, diag)
+    queries = read_queries(files, corpus, query_field, labelled=True, diagnostics=diag)
+    gen = read_queries(generated, corpus, query_field, labelled=False, diagnostics=diag) \
+        if generated else []
+    if heldout:
+        held = read_queries(heldout, None, query_field, labelled=True)
+        check_disjoint(queries, held, "training")
+        check_disjoint(gen, held, "generated")
+    dev = resolve_device(device)
+    t = load_teacher(teacher, teacher_kind, dev, ce_score)
+    s = load_encoder(student_dir, device=dev)
+    config = TrainConfig(
+        out_dir=out_dir, epochs=epochs, batch_size=batch_size, lr=lr, temperature=temperature,
+        teacher_temperature=teacher_temperature, label_weight=label_weight,
+        score_weight=score_weight, score_loss=score_loss, query_emb_weight=query_emb_weight,
+        doc_emb_weight=doc_emb_weight, distance=distance,
+        inherit_docs=_doc_tower(doc_tower, t), projection=projection,
+        fit_projection=fit_projection,
+        hard_negatives=hard_negatives, in_batch=in_batch, query_max_length=query_max_length,
+        doc_max_length=doc_max_length, seed=seed, device=str(dev), save_every=save_every,
+        log_every=log_every, resume=resume, cache_dir=cache_dir)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with open_output(output, tool=TOOL) as out, open(Path(out_dir) / "log.jsonl", "a") as logfile:
+        def log(row):
+            out.write(row)
+            logfile.write(_json.dumps(row) + "\n")
+            logfile.flush()
+
+        summary = run_train(config, t, s, corpus, queries + gen, log,
+                            Progress if enabled(quiet) else None)
+    p = summary["parameters"]
+    note(TOOL, f"trained a {p['total']:,}-parameter student ({summary['document_encoder']} "
+               f"document tower) on {summary['queries']} queries + "
+               f"{summary['generated_queries']} generated, {summary['steps']} steps in "
+               f"{summary['seconds']:.0f} s; in {out_dir}", quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
+@cli.command()
+@options.inputs
+@options.output
+@click.option("--model", default="minilm", show_default=True, metavar="DIR",
+              help="Any sentence encoder: a student, a teacher, minilm.")
+@click.option("--role", type=click.Choice(["query", "document"]), default="query",
+              show_default=True,
+              help="document: with a student that inherited its document tower, documents are "
+                   "embedded by that teacher (as retrieval must).")
+@options.field_name("text", "text", "Field holding the text.")
+@click.option("--embedding-field", default="embedding", show_default=True, metavar="NAME")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--max-length", type=click.IntRange(min=4), default=None,
+              help="Token limit (default: the encoder's).")
+@click.option("--device", default="auto", show_default=True)
+@options.on_error
+@options.quiet
+@click.pass_context
+def encode(ctx, files, output, model, role, text_field, embedding_field, batch_size, max_length,
+           device, on_error, quiet):
+    """Embed the text of JSONL records with any encoder.
+
+    Writes each record with its embedding (float32 values as JSON numbers) in
+    --embedding-field, in input order. Pooling, projection and normalisation are the encoder's.
+
+    \b
+    Examples:
+      papertools distill encode examples/distill/tiny/test.jsonl.gz --text-field query -q | head -n 1 | cut -c 1-120
+    """
+    from papertools.core.encoders import load_encoder
+    from papertools.core.models import resolve_device
+
+    from .evaluate import document_encoder
+
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    items = []
+    for item in read_records(files, diag):
+        try:
+            field(item.record, text_field, str, place=item.place)
+        except InputError as err:
+            diag.bad(err)
+            continue
+        items.append(item)
+    name = model
+    if role == "document" and document_encoder(model) == "teacher":
+        import json as _json
+        from pathlib import Path
+
+        name = _json.loads((Path(model) / "papertools.json").read_text())["teacher"]
+    enc = load_encoder(name, device=resolve_device(device))
+    if max_length:
+        enc.max_length = min(max_length, enc.max_length)
+    texts = [i.record[text_field] for i in items]
+    vectors = enc.encode(texts, batch_size=batch_size)
+    with open_output(output, tool=TOOL) as out:
+        for item, vec in zip(items, vectors):
+            out.write({**item.record, embedding_field: vec})
+    ctx.exit(diag.exit_code())
+
+
+def _eval_options(fn):
+    decorators = [
+        click.option("-k", "ks", multiple=True, type=click.IntRange(min=1),
+                     default=(1, 5, 10, 100), show_default=True, help="Recall@k cut-offs."),
+        click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
+                     help="Draw the students' retention (with the paper's beside) to PNG."),
+    ]
+    for d in reversed(decorators):
+        fn = d(fn)
+    return fn
+
+
+@cli.command("eval")
+@options.inputs
+@click.option("--corpus", "corpus_files", multiple=True, required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False), help="The candidate pool.")
+@click.option("--teacher", default="minilm", show_default=True, metavar="DIR")
+@click.option("--student", "students", multiple=True, metavar="[NAME=]DIR",
+              help="A student encoder to compare (repeatable; NAME labels its row; ablation "
+                   "step names direct, +score, +inherit, +query_emb, +querygen get the "
+                   "paper's figures beside).")
+@_eval_options
+@click.option("--query-max-length", type=click.IntRange(min=4), default=64, show_default=True)
+@click.option("--doc-max-length", type=click.IntRange(min=4), default=128, show_default=True)
+@click.option("--cache-dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Cache the teacher's document embeddings here.")
+@click.option("--device", default="auto", show_default=True)
+@options.output
+@options.field_name("query", "query", "Field holding the query.")
+@options.field_name("text", "text", "Field holding a document's text.")
+@options.on_error
+@options.quiet
+@click.pass_context
+def eval_(ctx, files, corpus_files, teacher, students, ks, plot, query_max_length,
+          doc_max_length, cache_dir, device, output, query_field, text_field, on_error, quiet):
+    """Compare the teacher and students on held-out queries (MRR@10, Recall@k, retention).
+
+    Every model ranks the whole corpus for every query (exact search); a student's figures are
+    divided by the teacher's on the same queries and pool (retention). The table goes to
+    standard error, one record per model to standard output.
+
+    \b
+    Examples:
+      papertools distill eval examples/distill/tiny/test.jsonl.gz --corpus examples/distill/tiny/corpus.jsonl.gz --cache-dir /tmp/distill-cache -q
+    """
+    from papertools.core.models import resolve_device
+
+    from .data import read_corpus, read_queries
+    from .evaluate import format_table, plot as draw
+    from .ablation import Evaluator
+
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    corpus = read_corpus(corpus_files, text_field, diag)
+    queries = read_queries(files, corpus, query_field, labelled=True, diagnostics=diag)
+    if not queries or any(q.generated for q in queries):
+        raise PapertoolsError("evaluation needs labelled queries (generated ones have no labels)")
+    ev = Evaluator(teacher, corpus, queries, ks=ks, device=resolve_device(device),
+                   query_max_length=query_max_length, doc_max_length=doc_max_length,
+                   cache_dir=cache_dir)
+    rows = [ev.teacher_row()]
+    for spec in students:
+        name, _, path = spec.rpartition("=")
+        rows.append(ev.student_row(name or path.rstrip("/").rsplit("/", 1)[-1], path))
+    with open_output(output, tool=TOOL) as out:
+        for row in rows:
+            out.write(row)
+    if not quiet:
+        click.echo(format_table(rows, ks), err=True)
+    if plot:
+        draw(rows, plot)
+    ctx.exit(diag.exit_code())
+
+
+@cli.command()
+@click.option("--corpus", "corpus_files", multiple=True, required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False), help="Document records.")
+@click.option("--train", "train_files", multiple=True, required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False), help="Training query records.")
+@click.option("--test", "test_files", multiple=True, required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False),
+              help="Held-out query records (evaluation only; disjointness is checked).")
+@click.option("--teacher", default="minilm", show_default=True, metavar="DIR",
+              help="A dual-encoder teacher.")
+@click.option("--student", "student_dir", required=True, metavar="DIR",
+              help="The initial student; every step starts from a fresh copy of it.")
+@click.option("--generated", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False),
+              help="Generated queries for the last step (default: perturb the training queries).")
+@click.option("--per-query", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Queries generated per training query when --generated is not given.")
+@click.option("--steps", default=",".join(("direct", "+score", "+inherit", "+query_emb",
+                                           "+querygen")), show_default=True,
+              help="Ablation steps to run, in order.")
+@click.option("--out-dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
+              help="Students (one folder per step), ablation.json and ablation.png.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.05,
+              show_default=True)
+@click.option("--hard-negatives", type=click.IntRange(min=0), default=4, show_default=True)
+@click.option("--query-emb-weight", type=click.FloatRange(min=0), default=1.0,
+              show_default=True)
+@_train_options
+@_eval_options
+@options.seed
+@options.output
+@options.quiet
+def ablate(corpus_files, train_files, test_files, teacher, student_dir, generated, per_query,
+           steps, out_dir, temperature, hard_negatives, query_emb_weight, epochs, batch_size,
+           lr, query_max_length, doc_max_length, device, cache_dir, ks, plot, seed, output,
+           quiet):
+    """Train the paper's ablation, each step added in turn, and compare with the teacher.
+
+    direct: the labels only (symmetric student); +score: score distillation instead; +inherit:
+    the teacher's frozen document tower; +query_emb: query embedding matching; +querygen:
+    generated queries too. Each step trains a fresh copy of --student with the same data, seed
+    and schedule, and is evaluated on --test against the whole corpus. Writes the records
+    (as eval), the table (stderr, the paper's retention beside) and OUT/ablation.png.
+
+    \b
+    Examples:
+      papertools distill student --layers 1 --hidden 64 --out-dir /tmp/distill-s0 -q --vocab-from examples/distill/tiny/corpus.jsonl.gz
+      papertools distill ablate --corpus examples/distill/tiny/corpus.jsonl.gz --train examples/distill/tiny/train.jsonl.gz --test examples/distill/tiny/test.jsonl.gz --student /tmp/distill-s0 --out-dir /tmp/distill-ablate --steps direct,+inherit --epochs 1 --cache-dir /tmp/distill-cache -q > /dev/null
+    """
+    from papertools.core.models import resolve_device
+
+    from .ablation import AblationConfig, run_ablation
+    from .evaluate import STEPS, format_table
+
+    chosen = [s.strip() for s in steps.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in STEPS]
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown step(s) {', '.join(unknown) or '(none)'}; choose "
+                                 f"from {', '.join(STEPS)}", param_hint="--steps")
+    config = AblationConfig(out_dir=out_dir, steps=chosen, per_query=per_query,
+                            temperature=temperature, hard_negatives=hard_negatives,
+                            query_emb_weight=query_emb_weight, epochs=epochs,
+                            batch_size=batch_size, lr=lr, query_max_length=query_max_length,
+                            doc_max_length=doc_max_length, seed=seed, cache_dir=cache_dir,
+                            ks=tuple(ks))
+    rows = run_ablation(config, teacher, student_dir, corpus_files, train_files, test_files,
+                        generated, device=resolve_device(device), quiet=quiet,
+                        plot_path=plot)
+    with open_output(output, tool=TOOL) as out:
+        for row in rows:
+            out.write(row)
+    if not quiet:
+        click.echo(format_table(rows, ks), err=True)

@@ -1,0 +1,124 @@
+"""Retrieval metrics and the teacher-against-student comparison.
+
+Every model is scored on the same held-out queries against the same candidate pool (the whole
+corpus), by exact inner-product search over the embeddings (cosine for normalising encoders):
+
+- MRR@10: the mean over queries of 1 / rank of the first positive when it is in the top 10, else 0;
+- Recall@k: the mean over queries of |positives in the top k| / |positives|;
+- retention: a student's figure divided by the teacher's on that same set and pool.
+
+A student whose ``papertools.json`` says ``"document_encoder": "teacher"`` (an inherited document
+tower) is scored against the teacher's document embeddings; any other encoder embeds the corpus
+itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+# The paper's ablation as a third party transcribed it (reference/distill.md [third-party]):
+# MSMARCO dev MRR@10 with a 37.2 teacher, and NQ dev Recall@5 with a 72.3 teacher.
+STEPS = ("direct", "+score", "+inherit", "+query_emb", "+querygen")
+STEP_TITLES = {"direct": "direct training", "+score": "+ score distillation",
+               "+inherit": "+ inherit frozen teacher document embeddings",
+               "+query_emb": "+ query embedding matching", "+querygen": "+ query generation"}
+PAPER = {"msmarco_mrr10": {"teacher": 37.2, "direct": 18.6, "+score": 28.6, "+inherit": 30.3,
+                           "+query_emb": 35.4, "+querygen": 34.8},
+         "nq_recall5": {"teacher": 72.3, "direct": 24.8, "+score": 44.3, "+inherit": 56.1,
+                        "+query_emb": 61.1, "+querygen": 64.3}}
+
+
+def paper_retention(step: str) -> dict:
+    """The paper's student/teacher ratios for an ablation step (None for other names)."""
+    out = {}
+    for key, table in PAPER.items():
+        if step in table:
+            out[key] = round(table[step] / table["teacher"], 4)
+    return out
+
+
+def search(query_vectors, doc_vectors, k: int, block: int = 1024):
+    """Top-``k`` document rows per query by inner product (ties: lower row first)."""
+    import numpy as np
+
+    k = min(k, doc_vectors.shape[0])
+    out = np.zeros((len(query_vectors), k), dtype=np.int64)
+    for start in range(0, len(query_vectors), block):
+        scores = query_vectors[start:start + block] @ doc_vectors.T
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        rows = np.arange(part.shape[0])[:, None]
+        order = np.lexsort((part, -scores[rows, part]), axis=1)
+        out[start:start + len(part)] = part[rows, order]
+    return out
+
+
+def metrics(ranked, positives: Sequence[Sequence[int]], ks: Sequence[int] = (1, 5, 10, 100)) -> dict:
+    """MRR@10 and Recall@k for ranked rows (n, >= max k) and each query's positive rows."""
+    n = len(positives)
+    mrr, recall = 0.0, {k: 0.0 for k in ks}
+    for row, pos in zip(ranked, positives):
+        pos = set(pos)
+        for rank, d in enumerate(row[:10], 1):
+            if d in pos:
+                mrr += 1.0 / rank
+                break
+        for k in ks:
+            recall[k] += len(pos & set(row[:k].tolist())) / len(pos)
+    out = {"mrr@10": mrr / n if n else 0.0}
+    out.update({f"recall@{k}": v / n if n else 0.0 for k, v in recall.items()})
+    return out
+
+
+def document_encoder(path: str) -> str:
+    """``teacher`` when the student at ``path`` inherited its document tower, else ``self``."""
+    meta = Path(path) / "papertools.json"
+    if meta.exists():
+        return "teacher" if json.loads(meta.read_text()).get("document_encoder") == "teacher" \
+            else "self"
+    return "self"
+
+
+def format_table(rows: list[dict], ks: Sequence[int]) -> str:
+    """The comparison as text: one line per model, retention against the teacher, the paper's."""
+    head = f"{'model':<14} {'params':>9} {'MRR@10':>7} " + " ".join(f"{'R@' + str(k):>6}" for k in ks) \
+        + f" {'retain':>7} {'paper MSMARCO':>13}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        paper = r.get("paper_retention", {}).get("msmarco_mrr10")
+        params = r.get("parameters", {}).get("total")
+        size = f"{params / 1e6:.2f}M" if params else "-"
+        retain = f"{100 * r['retention']:.1f}%" if "retention" in r else "-"
+        paper_text = f"{100 * paper:.1f}%" if paper else "-"
+        recalls = " ".join(f"{100 * r[f'recall@{k}']:6.1f}" for k in ks)
+        lines.append(f"{r['id'][:14]:<14} {size:>9} {100 * r['mrr@10']:7.1f} {recalls} "
+                     f"{retain:>7} {paper_text:>13}")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: str, metric: str = "mrr@10") -> None:
+    """Bars: each model's ``metric`` as a fraction of the teacher's, the paper's beside."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    students = [r for r in rows if r.get("role") != "teacher"]
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(students) + 2), 3.6))
+    xs = range(len(students))
+    ours = [100 * r.get("retention", 0) for r in students]
+    paper = [100 * r.get("paper_retention", {}).get("msmarco_mrr10", float("nan"))
+             for r in students]
+    ax.bar([x - 0.2 for x in xs], ours, width=0.4, label="this run (student / teacher)")
+    ax.bar([x + 0.2 for x in xs], paper, width=0.4, label="paper, MSMARCO (transcribed)",
+           color="lightgray")
+    ax.axhline(100, color="black", lw=0.8)
+    ax.axhline(95, color="gray", lw=0.8, ls="--")
+    ax.set_xticks(list(xs), [r["id"] for r in students], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(f"{metric.upper()} retained (%)")
+    ax.set_title("EmbedDistill ablation: each step added in turn", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

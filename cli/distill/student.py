@@ -1,0 +1,287 @@
+"""Students: a smaller BERT query tower made from the teacher (or from a config).
+
+EmbedDistill's students are ~1/10 of the teacher. Here a student is made from a BERT teacher in
+three cuts, each optional:
+
+1. **Vocabulary pruning** (``vocab_texts``): keep the WordPiece tokens that the teacher's
+   tokenizer produces on the given texts (the document corpus and the training queries), the
+   special tokens, and every ASCII single-character piece (``a`` and ``##a``), so unseen ASCII
+   words still split into pieces rather than ``[UNK]``. WordPiece is greedy longest-match-first, so a word of
+   those texts tokenises exactly as before; the embedding rows of the kept tokens are copied.
+2. **Depth** (``layers``): the student keeps ``layers`` of the teacher's layers, evenly spaced and
+   ending with the last (6 -> 2 keeps layers 2 and 5), or the indices ``layer_map`` names.
+3. **Width** (``hidden`` < teacher width): the residual stream is cut to the top ``hidden``
+   principal directions ``U`` (H x h) of the teacher's (kept) word embeddings. Every weight that
+   reads the stream is right-multiplied by ``U``, every weight that writes it left-multiplied by
+   ``U^T``; attention keeps ``hidden / head_dim`` of the heads (those with the largest weight
+   norm), the feed-forward block keeps ``intermediate`` of its neurons (largest norm), and a
+   LayerNorm's gain becomes diag(U^T diag(g) U). The result is the teacher seen through the
+   subspace, an initialisation that training then repairs; the projection P (h -> H) that maps
+   student embeddings to the teacher's space starts as ``U``.
+
+``from_config`` makes a randomly initialised BERT of a given shape instead (the "from a config"
+student), with the pruned vocabulary when given.
+
+Parameter counts (:func:`parameter_counts`) split embedding parameters (word, position and type
+embeddings and their LayerNorm) from the rest; BERT's unused pooler is left out of both (the
+students have none; the teacher's pooler is not used by mean-pooling sentence encoders).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Sequence
+
+from papertools.core.errors import PapertoolsError
+
+
+def evenly_spaced_layers(teacher_layers: int, keep: int) -> list[int]:
+    """``keep`` layer indices out of ``teacher_layers``, evenly spaced and ending with the last."""
+    if not 1 <= keep <= teacher_layers:
+        raise PapertoolsError(f"a student of {keep} layers cannot be cut from a teacher of "
+                              f"{teacher_layers}")
+    return [round((i + 1) * teacher_layers / keep) - 1 for i in range(keep)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Vocabulary
+
+
+def corpus_token_ids(tokenizer, texts: Sequence[str], max_length: int = 256) -> list[int]:
+    """Sorted ids of the tokens that must stay: specials, ASCII characters, the texts' tokens."""
+    keep = set(tokenizer.all_special_ids)
+    for token, idx in tokenizer.get_vocab().items():
+        bare = token[2:] if token.startswith("##") else token
+        if len(bare) == 1 and bare.isascii():
+            keep.add(idx)
+    for start in range(0, len(texts), 512):
+        batch = tokenizer(list(texts[start:start + 512]), truncation=True, max_length=max_length)
+        for ids in batch["input_ids"]:
+            keep.update(ids)
+    return sorted(keep)
+
+
+def pruned_tokenizer(tokenizer, keep_ids: list[int]):
+    """The teacher's tokenizer (same normaliser, pre-tokenizer, WordPiece settings and special
+    tokens) over the kept tokens only, renumbered in their old order."""
+    import json
+
+    from tokenizers import Tokenizer
+
+    remap = {old: new for new, old in enumerate(keep_ids)}
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    if spec.get("model", {}).get("type") != "WordPiece":
+        raise PapertoolsError("vocabulary pruning needs a WordPiece (BERT) tokenizer")
+    words = {idx: tok for tok, idx in spec["model"]["vocab"].items()}
+    spec["model"]["vocab"] = {words[old]: new for old, new in remap.items()}
+    for added in spec.get("added_tokens") or []:
+        added["id"] = remap[added["id"]]
+    for special in ((spec.get("post_processor") or {}).get("special_tokens") or {}).values():
+        special["ids"] = [remap[i] for i in special["ids"]]
+    spec["padding"] = spec["truncation"] = None  # the wrapper pads and truncates
+    new = copy.deepcopy(tokenizer)
+    new._tokenizer = Tokenizer.from_str(json.dumps(spec))
+    return new
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+def _check_bert(model) -> None:
+    if getattr(model.config, "model_type", "") != "bert":
+        raise PapertoolsError(f"cutting a student needs a BERT teacher, not "
+                              f"{model.config.model_type!r} (give --config to build one instead)")
+
+
+def _principal_basis(weight, hidden: int):
+    """(H, h): the top ``hidden`` right singular vectors of ``weight`` (rows = embeddings)."""
+    import torch
+
+    _, _, vh = torch.linalg.svd(weight.double(), full_matrices=False)
+    return vh[:hidden].T.to(weight.dtype).contiguous()
+
+
+def _ln(ln, U):
+    import torch
+
+    new = torch.nn.LayerNorm(U.shape[1], eps=ln.eps)
+    with torch.no_grad():
+        new.weight.copy_((U * U).T @ ln.weight)  # diag(U^T diag(g) U)
+        new.bias.copy_(U.T @ ln.bias)
+    return new
+
+
+def _linear(weight, bias):
+    import torch
+
+    layer = torch.nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        layer.bias.copy_(bias)
+    return layer
+
+
+def cut_student(teacher, *, layers: int | None = None, layer_map: Sequence[int] | None = None,
+                hidden: int | None = None, intermediate: int | None = None,
+                vocab_texts: Sequence[str] | None = None, max_positions: int | None = None):
+    """A student :class:`Encoder` cut from a BERT teacher encoder (see the module docstring).
+
+    The student has the teacher's pooling and normalisation; when it is narrower it
+    carries a Dense projection to the teacher's width, initialised with the principal basis.
+    """
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from papertools.core.encoders import Dense, Encoder
+
+    tmodel = teacher.model
+    _check_bert(tmodel)
+    tconf = tmodel.config
+    H = int(tconf.hidden_size)
+    n_heads = int(tconf.num_attention_heads)
+    head_dim = H // n_heads
+    n_layers = int(tconf.num_hidden_layers)
+    if layer_map:
+        chosen = list(layer_map)
+        if any(not 0 <= i < n_layers for i in chosen):
+            raise PapertoolsError(f"--layer-map {chosen}: the teacher has layers 0..{n_layers - 1}")
+    else:
+        chosen = evenly_spaced_layers(n_layers, layers or n_layers)
+    h = hidden or H
+    if h > H:
+        raise PapertoolsError(f"a student {h} wide cannot be cut from a teacher {H} wide "
+                              "(give --config for a wider student)")
+    if h % head_dim:
+        raise PapertoolsError(f"--hidden {h}: must be a multiple of the teacher's head size "
+                              f"({head_dim})")
+    inter = intermediate or int(tconf.intermediate_size) * h // H
+    if inter > int(tconf.intermediate_size):
+        raise PapertoolsError(f"--intermediate {inter}: the teacher has "
+                              f"{tconf.intermediate_size}")
+    positions = min(max_positions or int(tconf.max_position_embeddings),
+                    int(tconf.max_position_embeddings))
+
+    # 1. vocabulary
+    tokenizer = teacher.tokenizer
+    word = tmodel.embeddings.word_embeddings.weight.detach()
+    if vocab_texts is not None:
+        keep = corpus_token_ids(tokenizer, vocab_texts, teacher.max_length)
+        tokenizer = pruned_tokenizer(tokenizer, keep)
+        word = word[torch.tensor(keep)]
+    else:
+        tokenizer = copy.deepcopy(tokenizer)
+
+    # 3. width: the principal basis of the kept word embeddings (identity when not narrower)
+    U = torch.eye(H, dtype=word.dtype) if h == H else _principal_basis(word, h)
+
+    config = BertConfig(vocab_size=int(word.shape[0]), hidden_size=h, num_hidden_layers=len(chosen),
+                        num_attention_heads=h // head_dim, intermediate_size=inter,
+                        hidden_act=tconf.hidden_act, max_position_embeddings=positions,
+                        type_vocab_size=int(tconf.type_vocab_size),
+                        layer_norm_eps=float(tconf.layer_norm_eps),
+                        hidden_dropout_prob=float(tconf.hidden_dropout_prob),
+                        attention_probs_dropout_prob=float(tconf.attention_probs_dropout_prob),
+                        pad_token_id=tokenizer.pad_token_id)
+    student = BertModel(config, add_pooling_layer=False)
+    te, se = tmodel.embeddings, student.embeddings
+    with torch.no_grad():
+        se.word_embeddings.weight.copy_(word @ U)
+        se.position_embeddings.weight.copy_(te.position_embeddings.weight[:positions] @ U)
+        se.token_type_embeddings.weight.copy_(te.token_type_embeddings.weight @ U)
+    se.LayerNorm = _ln(te.LayerNorm, U)
+    for s_idx, t_idx in enumerate(chosen):
+        _copy_layer(tmodel.encoder.layer[t_idx], student.encoder.layer[s_idx], U, head_dim, inter)
+    student.eval()
+    dense = None
+    if h != H:
+        linear = torch.nn.Linear(h, H)
+        with torch.no_grad():
+            linear.weight.copy_(U)  # P = U: back to the teacher's space
+            linear.bias.zero_()
+        dense = Dense(linear)
+    return Encoder(student, tokenizer, teacher.pooling, teacher.normalize,
+                   min(teacher.max_length, positions), dense=dense)
+
+
+def _copy_layer(t, s, U, head_dim: int, inter: int) -> None:
+    """Teacher layer ``t`` seen through the basis ``U`` into the student layer ``s``."""
+    import torch
+
+    ta, sa = t.attention, s.attention
+    H, h = U.shape
+    n_keep = h // head_dim
+    q, k, v = ta.self.query.weight, ta.self.key.weight, ta.self.value.weight
+    o = ta.output.dense.weight  # (H, H): heads -> stream
+    # head importance: the norm of everything the head reads and writes
+    norms = torch.stack([
+        sum(w[i * head_dim:(i + 1) * head_dim].norm() ** 2 for w in (q, k, v))
+        + o[:, i * head_dim:(i + 1) * head_dim].norm() ** 2
+        for i in range(H // head_dim)])
+    heads = sorted(torch.argsort(norms, descending=True)[:n_keep].tolist())
+    rows = torch.tensor([i * head_dim + j for i in heads for j in range(head_dim)])
+    with torch.no_grad():
+        for name in ("query", "key", "value"):
+            src = getattr(ta.self, name)
+            setattr(sa.self, name, _linear(src.weight[rows] @ U, src.bias[rows]))
+        sa.output.dense = _linear(U.T @ o[:, rows], U.T @ ta.output.dense.bias)
+        sa.output.LayerNorm = _ln(ta.output.LayerNorm, U)
+        w1, w2 = t.intermediate.dense, t.output.dense
+        importance = w1.weight.norm(dim=1) * w2.weight.norm(dim=0)
+        neurons = torch.sort(torch.argsort(importance, descending=True)[:inter]).values
+        s.intermediate.dense = _linear(w1.weight[neurons] @ U, w1.bias[neurons])
+        s.output.dense = _linear(U.T @ w2.weight[:, neurons], U.T @ w2.bias)
+        s.output.LayerNorm = _ln(t.output.LayerNorm, U)
+
+
+def from_config(config_path: str, teacher, *, vocab_texts: Sequence[str] | None = None,
+                seed: int = 0, projection: bool = True):
+    """A randomly initialised BERT student of the shape a config.json gives."""
+    import json
+
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from papertools.core.encoders import Dense, Encoder
+
+    path = Path(config_path)
+    try:
+        raw = json.loads(path.read_text())
+        config = BertConfig(**{k: v for k, v in raw.items() if k != "model_type"})
+    except (OSError, ValueError, TypeError) as exc:
+        raise PapertoolsError(f"--config {config_path}: not a BERT config ({exc})") from None
+    tokenizer = teacher.tokenizer
+    if vocab_texts is not None:
+        keep = corpus_token_ids(tokenizer, vocab_texts, teacher.max_length)
+        tokenizer = pruned_tokenizer(tokenizer, keep)
+    config.vocab_size = len(tokenizer)
+    config.pad_token_id = tokenizer.pad_token_id
+    torch.manual_seed(seed)
+    model = BertModel(config, add_pooling_layer=False).eval()
+    dense = None
+    if projection and int(config.hidden_size) != teacher.dim:
+        dense = Dense(torch.nn.Linear(int(config.hidden_size), teacher.dim))
+    return Encoder(model, tokenizer, teacher.pooling, teacher.normalize,
+                   min(teacher.max_length, int(config.max_position_embeddings)), dense=dense)
+
+
+def parameter_counts(encoder) -> dict:
+    """Embedding, non-embedding (transformer layers) and projection parameters of an encoder's
+    query path; BERT's pooler (unused by pooled sentence encoders) is excluded."""
+    model = encoder.model
+    embedding = non_embedding = 0
+    for name, p in model.named_parameters():
+        if name.startswith("pooler."):
+            continue
+        if name.startswith("embeddings."):
+            embedding += p.numel()
+        else:
+            non_embedding += p.numel()
+    projection = 0
+    if getattr(encoder, "dense", None) is not None:
+        projection = sum(p.numel() for p in encoder.dense.linear.parameters())
+    return {"embedding": embedding, "non_embedding": non_embedding, "projection": projection,
+            "total": embedding + non_embedding + projection,
+            "vocab_size": int(model.config.vocab_size), "hidden": int(model.config.hidden_size),
+            "layers": int(model.config.num_hidden_layers)}

@@ -1,0 +1,181 @@
+"""Training: the frozen document tower, embedding matching, resume, determinism, labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from papertools.core.encoders import load_encoder
+from papertools.core.errors import PapertoolsError
+from papertools.cli.distill.data import Query, check_disjoint
+from papertools.cli.distill.student import cut_student
+from papertools.cli.distill.teacher import DualEncoderTeacher
+from papertools.cli.distill.train import TrainConfig, batch_candidates, mine_hard_negatives, train
+
+
+def _student(tiny_teacher, corpus, hidden=16):
+    teacher = load_encoder(tiny_teacher)
+    torch.manual_seed(0)
+    return cut_student(teacher, layers=1, hidden=hidden, vocab_texts=corpus.texts)
+
+
+def _config(tmp_path, name, **kw):
+    base = dict(out_dir=str(tmp_path / name), epochs=2, batch_size=8, lr=3e-3,
+                query_max_length=24, doc_max_length=48, hard_negatives=2, log_every=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_inherited_document_tower_gets_no_gradient_and_is_encoded_once(tiny_teacher, data,
+                                                                        tmp_path):
+    corpus, train_q, _ = data
+    teacher = DualEncoderTeacher(load_encoder(tiny_teacher))
+    before = {k: v.clone() for k, v in teacher.encoder.model.state_dict().items()}
+    summary = train(_config(tmp_path, "a", inherit_docs=True, query_emb_weight=1.0), teacher,
+                    _student(tiny_teacher, corpus), corpus, train_q)
+    after = teacher.encoder.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # bit-identical
+    assert all(p.grad is None for p in teacher.encoder.model.parameters())
+    assert teacher.doc_encodings == len(corpus)  # the documents were embedded once
+    assert summary["document_encoder"] == "teacher" and summary["steps"] == 10
+    # the saved student loads with its projection and gives the teacher's width
+    student = load_encoder(str(tmp_path / "a"))
+    assert student.dim == teacher.dim and student.dense is not None
+
+
+def _gaps(student_dir, teacher, test_q, corpus):
+    """Mean ||e^t_q - e^s_q|| and mean |s^t - s^s| on held-out (query, positive) pairs."""
+    from papertools.cli.distill.teacher import with_length
+
+    student = load_encoder(student_dir) if isinstance(student_dir, str) else student_dir
+    with_length(student, 24)
+    texts = [q.text for q in test_q]
+    e_t, e_s = teacher.encoder.encode(texts), student.encode(texts)
+    d_t = teacher.encoder.encode([corpus.texts[q.positives[0]] for q in test_q])
+    dist = np.linalg.norm(e_t - e_s, axis=1).mean()
+    gap = np.abs((e_t * d_t).sum(1) - (e_s * d_t).sum(1)).mean()
+    return dist, gap
+
+
+def test_embedding_matching_pulls_query_embeddings_and_scores_toward_the_teacher(
+        tiny_teacher, data, tmp_path):
+    corpus, train_q, test_q = data
+    teacher = DualEncoderTeacher(load_encoder(tiny_teacher))
+    start = _student(tiny_teacher, corpus)
+    dist0, gap0 = _gaps(start, teacher, test_q, corpus)
+    train(_config(tmp_path, "emb", epochs=4, inherit_docs=True, score_weight=0.0,
+                  query_emb_weight=1.0), teacher, start, corpus, train_q)
+    dist1, gap1 = _gaps(str(tmp_path / "emb"), teacher, test_q, corpus)
+    assert dist1 < 0.7 * dist0, (dist0, dist1)
+    assert gap1 < 0.7 * gap0, (gap0, gap1)
+
+
+def test_resume_continues_and_matches_an_uninterrupted_run(tiny_teacher, data, tmp_path):
+    corpus, train_q, _ = data
+    train_q = train_q[:24]  # 3 steps an epoch, 6 in all
+    teacher = DualEncoderTeacher(load_encoder(tiny_teacher))
+    kw = dict(inherit_docs=True, query_emb_weight=1.0, save_every=2)
+    train(_config(tmp_path, "full", **kw), teacher, _student(tiny_teacher, corpus), corpus, train_q)
+
+    def stop_at_step_3(row):
+        if row["step"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(tmp_path, "cut", **kw), teacher, _student(tiny_teacher, corpus), corpus,
+              train_q, log=stop_at_step_3)
+    state = torch.load(tmp_path / "cut" / "checkpoint" / "state.pt", weights_only=False)
+    assert state["state"]["step"] == 3
+    with pytest.raises(PapertoolsError, match="already holds a run"):
+        train(_config(tmp_path, "cut", **kw), teacher, _student(tiny_teacher, corpus), corpus,
+              train_q)
+    rows = []
+    train(_config(tmp_path, "cut", resume=True, **kw), teacher, _student(tiny_teacher, corpus),
+          corpus, train_q, log=rows.append)
+    assert rows[0]["step"] == 4 and rows[-1]["step"] == 6
+    a, b = load_encoder(str(tmp_path / "full")), load_encoder(str(tmp_path / "cut"))
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    for name in sa:
+        if not name.startswith("pooler."):  # not saved: AutoModel adds a fresh unused pooler
+            assert torch.equal(sa[name], sb[name]), name
+    assert torch.equal(a.dense.linear.weight, b.dense.linear.weight)
+
+
+def test_symmetric_student_with_document_matching_is_deterministic(tiny_teacher, data, tmp_path):
+    corpus, train_q, _ = data
+    train_q = train_q[:16]
+    teacher = DualEncoderTeacher(load_encoder(tiny_teacher))
+    kw = dict(epochs=1, label_weight=0.5, doc_emb_weight=1.0, query_emb_weight=1.0, seed=5)
+    one = train(_config(tmp_path, "s1", **kw), teacher, _student(tiny_teacher, corpus), corpus,
+                train_q)
+    train(_config(tmp_path, "s2", **kw), teacher, _student(tiny_teacher, corpus), corpus, train_q)
+    assert one["document_encoder"] == "student"
+    a, b = load_encoder(str(tmp_path / "s1")), load_encoder(str(tmp_path / "s2"))
+    texts = corpus.texts[:6]
+    np.testing.assert_array_equal(a.encode(texts), b.encode(texts))
+
+
+def test_bad_configurations_fail_cleanly(tiny_teacher, data, tmp_path):
+    corpus, train_q, _ = data
+    teacher = DualEncoderTeacher(load_encoder(tiny_teacher))
+    student = _student(tiny_teacher, corpus)
+    student.dense = None  # 16 wide against a 32-wide teacher
+    with pytest.raises(PapertoolsError, match="needs a projection"):
+        train(_config(tmp_path, "p", inherit_docs=True, projection="never"), teacher, student,
+              corpus, train_q)
+    with pytest.raises(PapertoolsError, match="document embedding matching needs"):
+        train(_config(tmp_path, "d", inherit_docs=True, doc_emb_weight=1.0), teacher,
+              _student(tiny_teacher, corpus), corpus, train_q)
+    generated = [Query("g", "a generated query", [], [], True, "x")]
+    with pytest.raises(PapertoolsError, match="need labelled queries"):
+        train(_config(tmp_path, "g", label_weight=1.0), teacher, _student(tiny_teacher, corpus),
+              corpus, generated)
+
+
+def test_hard_negatives_and_candidates():
+    q = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    d = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.5, 0.5]], dtype=np.float32)
+    assert mine_hard_negatives(q, d, [[0], [2]], 2) == [[1, 3], [3, 1]]
+    queries = [Query("a", "a", [0]), Query("b", "b", [2])]
+    cands, allowed, positive = batch_candidates(queries, [[0, 1], [2, 1]], in_batch=False)
+    assert cands == [0, 1, 2]
+    assert allowed.tolist() == [[True, True, False], [False, True, True]]
+    assert positive.tolist() == [[True, False, False], [False, False, True]]
+    _, allowed, _ = batch_candidates(queries, [[0, 1], [2, 1]], in_batch=True)
+    assert allowed.all()
+
+
+def test_training_and_held_out_queries_must_be_disjoint(data):
+    _, train_q, test_q = data
+    assert not {q.id for q in train_q} & {q.id for q in test_q}
+    check_disjoint(train_q, test_q)  # the shipped split is disjoint
+    copy = Query("new-id", test_q[0].text.upper(), [0])
+    with pytest.raises(PapertoolsError, match="has the text of held-out query"):
+        check_disjoint(train_q + [copy], test_q)
+    child = Query("q:x:g0", "something else entirely", [], [], True, test_q[0].id)
+    with pytest.raises(PapertoolsError, match="was generated from held-out query"):
+        check_disjoint([child], test_q, "generated")
+
+
+def test_cross_encoder_teacher_with_dual_pooling(tiny_teacher, tmp_path, data):
+    from papertools.core.encoders import tiny_bert
+    from papertools.cli.distill.teacher import load_teacher, teacher_kind
+
+    corpus, train_q, _ = data
+    ce_dir = tiny_bert(tmp_path / "ce", cross_encoder=True, hidden=16, layers=1, heads=2)
+    assert teacher_kind(ce_dir) == "cross-encoder"
+    teacher = load_teacher(ce_dir, "auto", "cpu", "dual")
+    scores, eq, ed = teacher.pairs(["a query", "another"], ["a doc", "a second doc"])
+    assert scores.shape == (2,) and eq.shape == ed.shape == (2, 16)
+    assert torch.allclose(scores, (eq * ed).sum(-1))  # the dual-pooling score
+    with pytest.raises(PapertoolsError, match="only a dual-encoder teacher"):
+        train(_config(tmp_path, "x", inherit_docs=True), teacher,
+              _student(tiny_teacher, corpus), corpus, train_q[:8])
+    student = _student(tiny_teacher, corpus)  # 16 wide, as the cross-encoder
+    student.dense = None
+    summary = train(_config(tmp_path, "ce", epochs=1, query_emb_weight=1.0, doc_emb_weight=1.0),
+                    teacher, student, corpus, train_q[:16])
+    assert summary["teacher_kind"] == "cross-encoder" and summary["steps"] == 2
+    assert summary["document_encoder"] == "student"
+    assert load_encoder(str(tmp_path / "ce")).dim == 16

@@ -18,15 +18,21 @@ TOOLS = {
                  "Diff history for LM agents (Piterbarg, Pinto and Fergus, 2023)."),
     "lintseq": ("papertools.cli.lintseq", "cli",
                 "Synthetic edit sequences for code LMs (LintSeq, Piterbarg, Pinto and Fergus, 2024)."),
+    "compose-sample": ("papertools.cli.compose_sample", "cli",
+                       "Compositional generation with energy-based diffusion and MCMC "
+                       "(Reduce, Reuse, Recycle)."),
+    "nhrecord": ("papertools.cli.nhrecord", "cli",
+                 "NetHack demonstrations with strategy labels (NetHack is Hard to Hack)."),
+    "ceindex": ("papertools.cli.ceindex", "cli",
+                "k-NN search with cross-encoders (AXN, ANNCUR, ADACUR)."),
+    "bench": ("papertools.cli.bench", "cli",
+              "Agentic LLM/VLM evaluation on games (BALROG, Paglieri et al., 2024)."),
+    "distill": ("papertools.cli.distill", "cli",
+                "EmbedDistill: distilling a retrieval teacher into a small student (Kim et al., 2023)."),
 }
 
 # Tools that later issues add: shown in --help so users see the whole map.
 PLANNED = {
-    "nhrecord": "NetHack demonstrations with strategy labels (NetHack is Hard to Hack).",
-    "bench": "Agentic LLM/VLM evaluation on games (BALROG).",
-    "ceindex": "k-NN search with cross-encoders (AXN, ANNCUR, ADACUR).",
-    "compose-sample": "Compositional generation with energy-based diffusion and MCMC.",
-    "distill": "EmbedDistill: geometric distillation for retrieval.",
     "hrl": "Hierarchical RL with natural-language subgoals (and HiHack).",
     "relabel": "Distilling VLMs into agents by hindsight relabelling.",
     "pretrain": "Offline pre-training of representations and auxiliary rewards.",

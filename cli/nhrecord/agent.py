@@ -32,7 +32,11 @@ strategy names (strategies.py):
    pick up food; take the down staircase when the level is explored or has taken long enough,
    as long as the depth stays below experience level + 1 (hit points at 80% or more); with
    nothing left to explore and no way down, search for hidden passages where they are likeliest
-   (dead ends, walls next to unseen rock, searched least, nearest).
+   (dead ends, walls next to unseen rock, searched least, nearest). Stuck on a level for long
+   with the way on blocked by a floating eye, mold or gas spore (in a corridor or a doorway):
+   walk up to it, throw spare weapons at it (``fight``), wait for it to drift off, and after
+   200 turns, at 90% hit points or more with nobody else near, melee it (``fight``); the same
+   when boxed in by one for 400 steps.
 
 Guards against stalling: when the game turn has not advanced for 40 steps the agent presses
 Esc, searches (which takes a turn) and moves at random; after 300 steps in one place it moves or
@@ -258,6 +262,7 @@ class LevelMemory:
         self.last_glyphs: np.ndarray | None = None
         self.avoid: set[tuple[int, int]] = set()  # staircases into the Gnomish Mines
         self.peaceful: set[int] = set()  # monster glyphs that asked "Really attack?"
+        self.blocker_waits = 0  # turns spent next to a monster we must not melee that blocks us
 
 
 class SymbolicAgent:
@@ -665,6 +670,15 @@ class SymbolicAgent:
             key = self._throw_at_blocker(obs, pos)
             if key is not None:
                 return key
+            if self.same_pos > 400 and mem.steps > self.level_budget:
+                # nothing left to throw, it does not go away, and we are stuck on this level
+                for d in NEIGHBOURS:
+                    cell = (pos[0] + d[0], pos[1] + d[1])
+                    if 0 <= cell[0] < ROWS and 0 <= cell[1] < COLS and \
+                            self._blocker_name(int(glyphs[cell])):
+                        key = self._melee_blocker(obs, mem, pos, d)
+                        if key is not None:
+                            return key
         near = self._near_hostiles(glyphs, pos, mem, radius=2)
         if near and hp * 2 >= hpmax and self.fight_waits < 6:
             self.fight_waits += 1
@@ -899,7 +913,60 @@ class SymbolicAgent:
             key = self._go(obs, mem, {mem.downstairs}, "stairs")
             if key is not None:
                 return key
+        # The way on is blocked by a floating eye or a mold (in a corridor or a doorway):
+        # deal with it rather than search for hidden passages that are not there.
+        goals = self._targets(obs, mem, pos)
+        if mem.downstairs is not None and level_ok:
+            goals.add(mem.downstairs)
+        if goals and mem.steps > self.level_budget:  # (stuck here for long)
+            key = self._go(obs, mem, goals, "blocker", through=True)
+            if key is not None:
+                return key
+        mem.blocker_waits = 0
         return self._search(obs, mem, pos)
+
+    def _past_blocker(self, obs, mem: LevelMemory, path, goal) -> int | None:
+        """A path to ``goal`` goes through a monster we must not melee: walk up to it, then
+        throw things at it, wait for it to move away, and (when that fails for long, with hit
+        points to spare and nobody else around) melee it all the same."""
+        glyphs = obs["glyphs"]
+        pos = self._pos(obs)
+        stop = next((i for i, c in enumerate(path) if self._blocker_name(int(glyphs[c]))), None)
+        if stop is None:
+            return None
+        if stop > 0:  # walk up to it
+            self.plan, self.plan_goal, self.plan_kind = path[:stop], path[stop - 1], "blocker"
+            self.plan_boulders = False
+            return self._follow(obs, mem, pos)
+        cell = path[0]
+        d = (cell[0] - pos[0], cell[1] - pos[1])
+        name = self._blocker_name(int(glyphs[cell]))
+        self.plan = []
+        mem.blocker_waits += 1
+        if name != "gas spore":  # (a spore killed next to us explodes all the same)
+            key = self._throw_at_blocker(obs, pos)
+            if key is not None:
+                return key
+        if mem.blocker_waits > 200 and d in DIRS:
+            key = self._melee_blocker(obs, mem, pos, d)
+            if key is not None:
+                return key
+        self.strategy = "explore"
+        return SEARCH  # wait: a floating eye or a gas spore drifts off in time
+
+    def _melee_blocker(self, obs, mem: LevelMemory, pos, d) -> int | None:
+        """Melee the floating eye, mold or gas spore in direction ``d`` that has kept us
+        stuck for long, when we can afford it; else None."""
+        glyphs = obs["glyphs"]
+        name = self._blocker_name(int(glyphs[pos[0] + d[0], pos[1] + d[1]]))
+        bl = obs["blstats"]
+        hp, hpmax = int(bl[nh.NLE_BL_HP]), max(1, int(bl[nh.NLE_BL_HPMAX]))
+        # Passive damage of a mold (up to 4d6 acid) or a gas spore's explosion (4d6) needs hit
+        # points to spare; a floating eye's paralysis is survivable with nobody else around.
+        sturdy = hp * 10 >= hpmax * 9 and (hp > 26 or name == "floating eye")
+        if name and sturdy and not self._near_hostiles(glyphs, pos, mem, radius=6):
+            return self._attack(d, "fight")
+        return None
 
     def _targets(self, obs, mem: LevelMemory, pos) -> set:
         """Frontier squares (passable, never visited, next to unexplored rock) and items."""
@@ -925,7 +992,8 @@ class SymbolicAgent:
         cells.discard(pos)
         return {c for c in cells if c not in mem.blocked}
 
-    def _passable(self, mem: LevelMemory, glyphs, cell, goal, boulders=False) -> bool:
+    def _passable(self, mem: LevelMemory, glyphs, cell, goal, boulders=False,
+                  through=False) -> bool:
         if cell in mem.blocked:
             return False
         t = mem.terrain[cell]
@@ -935,10 +1003,21 @@ class SymbolicAgent:
         if t not in PASSABLE:
             return cell == goal and t == UNKNOWN
         if c == G_MONSTER:
-            return False  # walking into it would attack: fights are decided elsewhere
+            # walking into it would attack: fights are decided elsewhere (``through``: plan a
+            # way past a monster we must not melee, to deal with it when we stand next to it)
+            return through and self._blocker_name(int(glyphs[cell])) is not None
         return True
 
-    def _go(self, obs, mem: LevelMemory, goals: set, kind: str, boulders=False) -> int | None:
+    @staticmethod
+    def _blocker_name(g: int) -> str | None:
+        """The name of a monster we must not melee (a floating eye, a mold), else None."""
+        if GCLASS[g] != G_MONSTER:
+            return None
+        name = MONSTER_NAMES[nh.glyph_to_mon(g)]
+        return name if name in NEVER_MELEE else None
+
+    def _go(self, obs, mem: LevelMemory, goals: set, kind: str, boulders=False,
+            through=False) -> int | None:
         """Breadth-first path to the nearest goal; returns the first key or None."""
         glyphs = obs["glyphs"]
         start = self._pos(obs)
@@ -959,7 +1038,8 @@ class SymbolicAgent:
                     continue
                 if dy and dx and (cur_door or terr[nxt] in DOORS):
                     continue
-                if not self._passable(mem, glyphs, nxt, nxt if nxt in goals else None, boulders):
+                if not self._passable(mem, glyphs, nxt, nxt if nxt in goals else None, boulders,
+                                      through):
                     continue
                 prev[nxt] = cur
                 frontier.append(nxt)
@@ -971,6 +1051,8 @@ class SymbolicAgent:
             path.append(cur)
             cur = prev[cur]
         path.reverse()
+        if through:
+            return self._past_blocker(obs, mem, path, found)
         self.plan, self.plan_goal, self.plan_kind = path, found, kind
         self.plan_boulders = boulders
         return self._follow(obs, mem, start)

@@ -228,3 +228,31 @@ def test_strategy_table():
         strategies.ordinal("dance")
     with pytest.raises(ValueError):
         strategies.name(12)
+
+
+def test_gets_past_a_floating_eye_blocking_the_way_without_meleeing_it_at_once():
+    eye = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                  if nh.permonst(i).mname == "floating eye")
+
+    def corridor(turn, dagger, top="", misc=(0, 0, 0)):
+        # a one-row room: the eye east of the player stands between it and the staircase
+        obs = state(pos=(5, 10), room=((5, 5), (5, 20)), turn=turn, top=top, misc=misc)
+        obs["glyphs"][5, 11] = eye
+        obs["glyphs"][5, 15] = DOWNSTAIR
+        if dagger:
+            obs["inv_letters"][0], obs["inv_oclasses"][0] = ord("b"), nh.WEAPON_CLASS
+            obs["inv_strs"][0, :8] = np.frombuffer(b"a dagger", np.uint8)
+        return obs
+
+    a = SymbolicAgent(np.random.default_rng(0), level_budget=0)  # stuck here for long
+    assert a.act(corridor(500, dagger=True)) == ord("t") and a.strategy == "fight"
+    prompt = "What do you want to throw? [$b or ?*]"
+    assert a.act(corridor(500, True, top=prompt, misc=(1, 0, 0))) == ord("b")
+    # the direction: east, at the eye
+    assert a.act(corridor(500, True, top="In what direction?", misc=(1, 0, 0))) == ord("l")
+    a = SymbolicAgent(np.random.default_rng(0), level_budget=0)
+    keys = [(a.act(corridor(500 + t, dagger=False)), a.strategy) for t in range(260)]
+    # nothing to throw: wait for it to drift off, and only after long melee it all the same
+    first = next(i for i, (key, _) in enumerate(keys) if key == ord("l"))
+    assert first > 150 and all(k == ord("s") and s == "explore" for k, s in keys[:first])
+    assert keys[first][1] == "fight"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import tempfile
 import subprocess
 import sys
@@ -116,3 +117,12 @@ def finish(res: dict, goals: dict, output: Path, started: float, print_table) ->
     write_json(output, res)
     print_table(res, goals)
     return [g["name"] for g in goals.values() if g["kind"] == "goal" and g["status"] == "FAIL"]
+
+
+def papertools_command() -> list[str]:
+    """The ``papertools`` command beside this interpreter, on PATH, or as a module."""
+    script = Path(sys.executable).with_name("papertools")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("papertools")
+    return [found] if found else [sys.executable, "-m", "papertools.cli.main"]

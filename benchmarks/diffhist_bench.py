@@ -141,17 +141,9 @@ def interleaved_file(games: list, folder: str) -> tuple[str, int]:
 # 1. CLI speed
 
 
-def papertools_command() -> list[str]:
-    script = Path(sys.executable).with_name("papertools")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("papertools")
-    return [found] if found else [sys.executable, "-m", "papertools.cli.main"]
-
-
 def run_cli(args: list[str]) -> dict:
     """Wall seconds and the command's CPU seconds (os.wait4 on its process)."""
-    command = [*papertools_command(), *args]
+    command = [*common.papertools_command(), *args]
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr = proc.stderr.read()

@@ -323,14 +323,6 @@ def bench_baseline(items, k: int, samples: int, ref_reps: int) -> tuple[dict, bo
 # 3 and 4. The command line: workers, memory, growth.
 
 
-def papertools_command() -> list[str]:
-    script = Path(sys.executable).with_name("papertools")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("papertools")
-    return [found] if found else [sys.executable, "-m", "papertools.cli.main"]
-
-
 # A minimal interpreter forks and execs the command and reports os.wait4's figures for it: the
 # peak RSS (ru_maxrss) a process reports survives exec, so a command forked straight from this
 # benchmark (which holds pylint, ~90 MiB) would report this process's size, not its own.
@@ -355,7 +347,7 @@ def run_cli(args: list[str], stdout_path: str = os.devnull) -> dict:
     """Run papertools: wall seconds (perf_counter around fork/exec/wait), peak RSS, the CPU time
     of the command (its process and the children it waited for: not forkserver workers), and
     the CPU time the whole machine was busy meanwhile (workers and any other load included)."""
-    command = [*papertools_command(), *args]
+    command = [*common.papertools_command(), *args]
     command[0] = shutil.which(command[0]) or command[0]
     busy_before = common.machine_busy_seconds()
     with open(stdout_path, "wb") as out:
@@ -530,7 +522,7 @@ def main(argv=None) -> int:
     res = dict(benchmark="lintseq", mode=mode,
                command=f"python benchmarks/lintseq_bench.py{' --quick' if args.quick else ''}",
                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               machine=machine_info(), cli=papertools_command(),
+               machine=machine_info(), cli=common.papertools_command(),
                input=dict(file=str(DATA.relative_to(ROOT)), programs=len(items),
                           samples=SAMPLES, seed=SEED))
     res["machine"]["load_average_1min_at_start"] = os.getloadavg()[0] \

@@ -41,7 +41,6 @@ import datetime
 import functools
 import gzip
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -175,16 +174,8 @@ def timed(name: str, run, samples: int, reps: int) -> dict:
                 samples_per_s=samples / seconds, ms_per_sample=1000 * seconds / samples)
 
 
-def papertools_command() -> list[str]:
-    script = Path(sys.executable).with_name("papertools")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("papertools")
-    return [found] if found else [sys.executable, "-m", "papertools.cli.main"]
-
-
 def run_cli(problems: str, samples_file: str, out: str, workers: int) -> float:
-    command = [*papertools_command(), "lintseq", "eval", "--problems", problems, samples_file,
+    command = [*common.papertools_command(), "lintseq", "eval", "--problems", problems, samples_file,
                "-w", str(workers), "-q", "-o", out]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, check=False)

@@ -126,3 +126,12 @@ def papertools_command() -> list[str]:
         return [str(script)]
     found = shutil.which("papertools")
     return [found] if found else [sys.executable, "-m", "papertools.cli.main"]
+
+
+def print_footer(res: dict) -> None:
+    """The last lines of a benchmark's table: a warning when other work kept CPUs busy, the
+    total time and where the results went."""
+    busy = res["machine"].get("busy_cpus_at_start")
+    if busy is not None and busy > 0.2:
+        print(f"\nnote: {busy:.1f} CPUs were busy with other work at start; timings are noisy")
+    print(f"\ntotal {res['total_seconds']:.0f} s; results: {res['results_path']}")

@@ -246,10 +246,7 @@ def print_table(res: dict, goals: dict) -> None:
         runs = ", ".join(f"{n}: {v['seconds']:.2f} s" for n, v in r["runs"].items())
         print(f"   {s:<8} ({r['levels']} levels) {runs}; per-sample cost x"
               f"{r['per_sample_cost_ratio']:.2f}")
-    busy = res["machine"].get("busy_cpus_at_start")
-    if busy is not None and busy > 0.2:
-        print(f"\nnote: {busy:.1f} CPUs were busy with other work at start; timings are noisy")
-    print(f"\ntotal {res['total_seconds']:.0f} s; results: {res['results_path']}")
+    common.print_footer(res)
 
 
 def main(argv=None) -> int:

@@ -421,10 +421,7 @@ def print_table(res: dict, goals: dict) -> None:
           f"tokens full vs {w['bpe_diff_mean']:,.0f} diff per example, ratio {w['bpe_ratio']:.2f} "
           f"(approx {w['approx_ratio']:.2f}); within 4,096 tokens: "
           f"{w['diff_windows_within_4096']} diff, {w['full_windows_within_4096']} full")
-    busy = res["machine"].get("busy_cpus_at_start")
-    if busy is not None and busy > 0.2:
-        print(f"\nnote: {busy:.1f} CPUs were busy with other work at start; wall timings are noisy")
-    print(f"\ntotal {res['total_seconds']:.0f} s; results: {res['results_path']}")
+    common.print_footer(res)
 
 
 def main(argv=None) -> int:

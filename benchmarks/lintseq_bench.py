@@ -505,10 +505,7 @@ def print_table(res: dict, goals: dict) -> None:
     print(f"   peak RSS ratio {m['peak_rss_ratio']:.2f}   [{mark('peak_rss_ratio_10x_over_1x')}]"
           f"   wall time x{m['wall_ratio']:.2f} for 10x input (per program x"
           f"{m['per_program_time_ratio']:.2f})")
-    busy = res["machine"].get("busy_cpus_at_start")
-    if busy is not None and busy > 0.2:
-        print(f"\nnote: {busy:.1f} CPUs were busy with other work at start; timings are noisy")
-    print(f"\ntotal {res['total_seconds']:.0f} s; results: {res['results_path']}")
+    common.print_footer(res)
 
 
 def main(argv=None) -> int:

@@ -5,38 +5,53 @@ returns one keypress per step. Decisions, in priority order, each labelled with 
 strategy names (strategies.py):
 
 1. the interface first: ``--More--`` (Enter; before anything else, since NetHack ignores other
-   keys there), keys already decided (typed text), y/n questions and text prompts (answered by
-   what the agent is doing: "eat it?" only for the corpse it meant to eat, "Really attack?" no,
-   "pray?" yes, Elbereth when engraving, else Esc), menus (food from a pick-up menu, else Esc).
+   keys there), keys already decided (typed text, menu picks), y/n questions and text prompts
+   (answered by what the agent is doing: "eat it?" only for the corpse it meant to eat, "Really
+   attack?" no, "pray?" yes, the item it chose to eat, wear, wield, read, throw or apply, the
+   direction it chose, Elbereth when engraving, else Esc), menus, also those that wait for a key
+   (food and our own missiles from a pick-up menu, the first spell when casting, else Esc).
    These keep the strategy that caused them;
 2. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
    main dungeon's other staircase (``explore``);
 3. engulfed: attack (``engulfed_fight``);
 4. food poisoning, illness or lycanthropy: pray when the god is likely to listen
-   (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7
-   (or 6) or weak from hunger with nothing to eat: pray when the last prayer is 500 turns old
-   (``emergency``; the god helps in such "major trouble" when the prayer timeout is below 200);
-   below 40% with a monster adjacent: engrave Elbereth in the dust and rest on it while it holds
-   (``emergency``); when hit on it anyway, fight back;
-5. food: a fresh corpse of a safe monster under us whenever we are not satiated, or, when
-   hungry, one a few squares away (``ground_eat``); food from the inventory when hungry
-   (``inventory_eat``); weak or fainting with nothing to eat: pray (``emergency``);
-6. an adjacent hostile monster: attack it, never a floating eye, gas spore or mold (``fight``;
-   a kind that asked "Really attack?" is left alone until one of it attacks us);
-   one within two squares: wait for it a few turns (``fight``);
-7. hurt (below 60% until back at 90%): rest by searching 20 turns at a time (``wait_out``);
-8. otherwise ``explore``: walk (breadth-first paths over a per-level memory of the map) to
-   unseen frontier squares and useful items (gold, food, scrolls, potions, wands, rings,
-   amulets), pushing boulders when nothing else is left, kicking locked doors (not in the Mines),
-   stepping back out of shops (autopickup would make a thief of us), avoiding known traps;
-   pick up food; take the down staircase when the level is explored or has taken long enough,
-   as long as the depth stays below experience level + 1 (hit points at 80% or more); with
-   nothing left to explore and no way down, search for hidden passages where they are likeliest
-   (dead ends, walls next to unseen rock, searched least, nearest). Stuck on a level for long
-   with the way on blocked by a floating eye, mold or gas spore (in a corridor or a doorway):
-   walk up to it, throw spare weapons at it (``fight``), wait for it to drift off, and after
-   200 turns, at 90% hit points or more with nobody else near, melee it (``fight``); the same
-   when boxed in by one for 400 steps.
+   (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7 (or
+   6) or weak from hunger with nothing to eat: pray when the last prayer is 500 turns old (250 when
+   fainting; ``emergency``; the god helps in such "major trouble" when the prayer timeout is below
+   200); so low with no prayer to spare, quaff a potion known to heal (a Healer's, a Tourist's;
+   ``emergency``); a Healer below half its hit points casts healing on itself (``emergency`` in a
+   fight, else ``wait_out``); below 40% with a monster adjacent, or below 70% with two or more:
+   engrave Elbereth in the dust and rest on it while it holds (``emergency``); hit on it, write it
+   anew (a blow smudges the dust) twice, then fight back;
+5. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
+   we are not satiated, or, when hungry, one up to 10 squares away (``ground_eat``); food
+   from the inventory when hungry (``inventory_eat``); weak or fainting with nothing to eat:
+   pray (``emergency``);
+6. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us. Shoot at
+   the nearest hostile monster in a straight line within 6 squares, with nothing (and no pet
+   behind it) in the way, never at what may be peaceful (humans, elves, angels, unicorns, our
+   kin in the Mines): fire the quiver (arrows once the bow is in hand, which a Ranger takes
+   first; darts, daggers), throw a spare stack of daggers or darts, or cast a Wizard's force
+   bolt; at point blank only when melee is weaker (a bow in hand, bare hands, the spell).
+   Else attack an adjacent hostile monster, never a floating eye, gas spore or mold (a kind
+   that asked "Really attack?" is left alone until one of it attacks us); one within two
+   squares: wait for it a few turns;
+7. hurt (below 60% until back at 90%): rest on Elbereth by searching 20 turns at a time
+   (``wait_out``);
+8. otherwise ``explore``: put on safe armor, take an Archeologist's pick-axe in hand instead of the
+   bullwhip, pick up the missiles we shot; walk (breadth-first paths over a per-level memory of the
+   map) to unseen frontier squares and useful items (gold, food, scrolls, potions, wands, rings,
+   amulets), pushing boulders when nothing else is left, kicking locked doors (not in the Mines;
+   after ten kicks in vain, again 300 steps later), stepping back out of shops (autopickup would
+   make a thief of us), avoiding known traps; pick up food; take the down staircase when the level
+   is explored or has taken long enough, as long as the depth stays below experience level + 1 (hit
+   points at 80% or more); with nothing left to explore and no way down, search for hidden passages
+   where they are likeliest (dead ends, walls next to unseen rock, searched least, nearest), and
+   after long read a scroll of magic mapping (a Tourist's) or dig down with a pick-axe. Stuck on a
+   level for long with the way on blocked by a floating eye, mold or gas spore (in a corridor or a
+   doorway): walk up to it, throw spare weapons at it (``fight``), wait for it to drift off, and
+   after 200 turns, at 90% hit points or more with nobody else near (or after 400, whoever is
+   near), melee it (``fight``); the same when boxed in by one for 400 steps.
 
 Guards against stalling: when the game turn has not advanced for 40 steps the agent presses
 Esc, searches (which takes a turn) and moves at random; after 300 steps in one place it moves or
@@ -63,6 +78,7 @@ ESC, ENTER = 27, 13
 SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK = (ord("s"), ord(","), ord("e"), ord(">"), ord("<"),
                                                ord("E"), 4)
 PRAY = 0x80 | ord("p")  # M-p
+APPLY, QUAFF = ord("a"), ord("q")
 NEIGHBOURS = tuple(DIRS)
 
 # Terrain kinds of the per-level memory.
@@ -232,6 +248,21 @@ def safe_corpse(monster: str) -> bool:
         not monster.endswith(("zombie", "mummy")) and monster not in HUMANS
 
 
+# Corpses rot: one older than 50 turns may be tainted (deadly food poisoning). Eat those under
+# 30 turns old whenever not satiated, and, when hungry, those under 45.
+CORPSE_AGE, CORPSE_AGE_HUNGRY = 30, 45
+# What we shoot: the word that names it (singular), the kinds that need a launcher, the kinds
+# worth throwing by hand from a spare stack, the monster classes never shot at (they may be
+# peaceful: humans and elves, angels, unicorns) and the reach.
+MISSILE_RE = re.compile(r"\b(arrow|ya|dart|dagger|knife|knives|shuriken|spear|javelin|"
+                        r"crossbow bolt)s?\b")
+MISSILE_COUNT_RE = re.compile(r"\d+ ")
+AMMO = {"arrow", "ya", "crossbow bolt"}
+THROWN = {"dagger", "knife", "knives", "dart", "shuriken"}
+PICK_RE = re.compile(r"\bpick-axe\b")
+HEALING_RE = re.compile(r"\bpotions? of (?:extra |full )?healing\b")
+NEVER_SHOOT = {ord("@"), ord("A"), ord("u")}
+SHOOT_RANGE = 6
 HUMANS = {nh.permonst(i).mname for i in range(nh.NUMMONS) if MONSTER_CLASS[i] == ord("@")}
 MORE_RE = re.compile(rb"--More--")
 MENU_END_RE = re.compile(rb"\((end|\d+ of \d+)\)")
@@ -263,6 +294,9 @@ class LevelMemory:
         self.avoid: set[tuple[int, int]] = set()  # staircases into the Gnomish Mines
         self.peaceful: set[int] = set()  # monster glyphs that asked "Really attack?"
         self.blocker_waits = 0  # turns spent next to a monster we must not melee that blocks us
+        self.missile_spots: set[tuple[int, int]] = set()  # where what we shot may lie
+        self.mapped = False  # read a scroll of magic mapping here
+        self.no_dig = False  # the floor here cannot be dug
 
 
 class SymbolicAgent:
@@ -302,10 +336,21 @@ class SymbolicAgent:
         self.free_slots: set[str] = set()  # armor slots we could fill now
         self.wear_tried: set[str] = set()  # inventory descriptions we tried to put on
         self.monk = False
+        self.wizard = False  # casts force bolt (its first spell) at what comes near
+        self.healer = False  # casts healing (its first spell) on itself when hurt
+        self.missile_word: str | None = None  # what we shoot ("arrow", "dart", ...): pick it up
+        self.no_shoot_until = -1
+        self.swapped = False  # took the bow in hand (once)
+        self.wield_tried = False
         self.mines_ok: bool | None = None  # dwarves and gnomes are at home in the Mines
         self.descended_from = None
         self.no_eat_until = -1
         self.major_prayer_gap = major_prayer_gap  # turns between prayers in major trouble
+        self.elbereth_renewals = 2  # engravings anew on one square after being hit on it
+        self.elbereth_renewed = 0
+        self.elbereth_crowd = 2  # ... or below 70% with this many hostiles adjacent
+        self.elbereth_percent = 40  # engrave Elbereth in a fight below this share of hit points
+        self.descend_margin = 1  # go down from depth d only while d < experience level + this
 
     # ------------------------------------------------------------------ entry point
     def act(self, obs: dict) -> int:
@@ -320,6 +365,8 @@ class SymbolicAgent:
         if self.mines_ok is None:  # the welcome message names the race (and the role)
             self.mines_ok = bool(re.search(r"\b(dwarven|gnomish)\b", message))
             self.monk = " Monk" in message
+            self.wizard = " Wizard" in message
+            self.healer = " Healer" in message
         self._read_message(obs, message)
         key = self._interface(obs, message)
         if key is None and self.stall > 40:
@@ -354,6 +401,12 @@ class SymbolicAgent:
                 # A monster of a kind we took for peaceful attacks us: this one is not.
                 mem.peaceful -= {g for g in mem.peaceful
                                  if MONSTER_NAMES[nh.glyph_to_mon(g)] == m.group(1)}
+        if "You have no ammunition" in message or "You don't have enough energy" in message \
+                or "You are too impaired" in message:
+            self.no_shoot_until = int(obs["blstats"][nh.NLE_BL_TIME]) + 200
+        if "too hard to dig in" in message or "cannot stay on the" in message or \
+                "here is too hard to" in message:
+            mem.no_dig = True
         if "You feel feverish" in message:
             self.lycanthropy = True
         if "You feel purified" in message:
@@ -386,16 +439,18 @@ class SymbolicAgent:
         screen = tty.tobytes()
         # --More-- first: NetHack ignores other keys there (even while a text prompt is
         # pending behind it), and a queued key must wait until it is gone.
-        if waiting or MORE_RE.search(screen):
+        more = MORE_RE.search(screen)
+        menu = not more and MENU_END_RE.search(screen)
+        if more or (waiting and not menu):
             return ENTER
-        if self.queue:
+        if self.queue:  # (menu picks go to the open menu)
             return self.queue.popleft()
         top = bytes(tty[0]).decode("latin-1")
         if in_getlin:
             return self._getlin(top + " " + message)
         if in_yn:
             return self._yn(obs, top + " " + message)
-        if MENU_END_RE.search(screen):
+        if menu:
             return self._menu(obs)
         return None
 
@@ -423,7 +478,9 @@ class SymbolicAgent:
                 if m and safe_corpse(m.group(1)) and m.group(1) == self.intent_corpse:
                     return ord("y")
             return ord("n")
-        for verb, intent in (("eat", "eat_inv"), ("wear", "wear"), ("throw", "throw")):
+        for verb, intent in (("eat", "eat_inv"), ("wear", "wear"), ("throw", "throw"),
+                             ("wield", "wield"), ("read", "read"), ("use or apply", "apply"),
+                             ("drink", "quaff")):
             if f"what do you want to {verb}" in p:  # the item the agent chose, else nothing
                 letter = self.intent_letter if self.intent == intent else None
                 self.intent, self.intent_letter = None, None
@@ -446,6 +503,9 @@ class SymbolicAgent:
     def _menu(self, obs) -> int:
         rows = [bytes(r).decode("latin-1") for r in obs["tty_chars"]]
         text = "\n".join(rows)
+        if "Choose which spell to cast" in text:
+            cast, self.intent = self.intent == "cast", None
+            return ord("a") if cast else ESC  # a wizard's first spell is force bolt
         if "Pick up what" in text and self.intent == "pickup":
             self.intent = None
             picks = []
@@ -466,6 +526,8 @@ class SymbolicAgent:
         if slot is not None:
             return slot in self.free_slots
         item = item.lower()
+        if self.missile_word and re.search(rf"\b{self.missile_word}s?\b", item):
+            return True  # what we shot, back into the quiver
         if "corpse" in item or "tin" in item.split():
             return False
         food = ("food ration", "cram", "lembas", "fortune cookie", "apple", "orange", "banana",
@@ -621,22 +683,42 @@ class SymbolicAgent:
         low = hp <= 5 or hp * 7 <= hpmax
         if low and can_pray_major:
             return self._pray(turn, "emergency")
-        if hunger >= 3 and not self._food_letter(obs) and can_pray_major:
+        if low:  # no prayer now: a potion known to heal (a Healer's, a Tourist's)
+            potion = self._find_item(obs, HEALING_RE)
+            if potion is not None:
+                self.intent, self.intent_letter = "quaff", potion[0]
+                self.strategy = "emergency"
+                return QUAFF
+        if hunger >= 3 and not self._food_letter(obs) and (
+                can_pray_major or (hunger >= 4 and turn - self.last_pray_turn > 250)):
+            # (fainting: death is near, so a prayer that may come too soon is worth it)
             return self._pray(turn, "emergency")
         hurt_now = self.last_hp is not None and hp < self.last_hp
         self.last_hp = hp
-        if hp * 5 < hpmax * 2 and hostiles:
+        if self.healer and hp * 2 < hpmax and int(bl[nh.NLE_BL_ENE]) >= 5 and \
+                turn >= self.no_shoot_until:
+            # A Healer's first spell heals (6d4): cast it on ourselves.
+            self.intent, self.pending_direction = "cast", ord(".")
+            self.strategy = "emergency" if hostiles else "wait_out"
+            return ord("Z")
+        crowd = len(hostiles) >= self.elbereth_crowd and hp * 100 < hpmax * 70
+        if (hp * 100 < hpmax * self.elbereth_percent or crowd) and hostiles:
             here = (self._level_key(obs), pos)
-            scary = [h for h in hostiles if GCLASS[h[1]] == G_MONSTER and (
-                MONSTER_CLASS[nh.glyph_to_mon(h[1])] in (ord("@"), ord("A"))
-                or "minotaur" in MONSTER_NAMES[nh.glyph_to_mon(h[1])])]
+            scary = self._ignore_elbereth(hostiles)
             if not scary and self.elbereth_at not in (here, (here, "broken")):
                 # Engrave Elbereth in the dust: most monsters will not melee us on it.
-                self.elbereth_at = here
+                self.elbereth_at, self.elbereth_renewed = here, 0
                 self.intent = "engrave"
                 self.strategy = "emergency"
                 return ENGRAVE
             if hurt_now and self.elbereth_at == here:
+                # Hit on it: a blow smudges letters in the dust. Write it anew a few times,
+                # then take it that it does not hold here and fight.
+                self.elbereth_renewed += 1
+                if not scary and self.elbereth_renewed <= self.elbereth_renewals:
+                    self.intent = "engrave"
+                    self.strategy = "emergency"
+                    return ENGRAVE
                 self.elbereth_at = (here, "broken")  # it did not hold: fight from here on
             if not scary and self.elbereth_at == here:
                 self.strategy = "emergency"
@@ -644,7 +726,8 @@ class SymbolicAgent:
             # Elbereth does not hold (or cannot): fight back below.
         # 3. hunger (a fresh safe corpse is eaten whenever we are not satiated)
         corpse = self.kills.get(pos)
-        if 1 <= hunger and corpse and safe_corpse(corpse[0]) and turn - corpse[1] < 30 \
+        max_age = CORPSE_AGE_HUNGRY if hunger >= 2 else CORPSE_AGE
+        if 1 <= hunger and corpse and safe_corpse(corpse[0]) and turn - corpse[1] < max_age \
                 and not hostiles:
             del self.kills[pos]
             self.intent, self.intent_corpse = "eat_ground", corpse[0]
@@ -656,13 +739,25 @@ class SymbolicAgent:
                 self.intent, self.intent_letter = "eat_inv", letter
                 self.strategy = "inventory_eat"
                 return EAT
-            target = self._fresh_corpse(pos, turn)
+            target = self._fresh_corpse(pos, turn, max_age, radius=10)
             if target and not hostiles and mem.terrain[target] != TRAP:
                 key = self._go(obs, mem, {target}, "corpse")
                 if key is not None:
                     self.strategy = "ground_eat"
                     return key
-        # 4. fight
+        # 4. fight: shoot at what comes in line (missiles, a wizard's force bolt), else melee;
+        # not while resting on Elbereth: what comes by flees, and an attack would rub it out
+        here = (self._level_key(obs), pos)
+        if self.resting and self.elbereth_at == here and hunger < 3 and \
+                not self._ignore_elbereth(hostiles):
+            if not hurt_now:
+                self.strategy = "wait_out"
+                return SEARCH
+            self.elbereth_at = (here, "broken")  # hit on it: it does not hold here
+        key = self._shoot(obs, mem, pos, hostiles, turn)
+        if key is not None:
+            self.fight_waits = 0
+            return key
         if hostiles:
             self.fight_waits = 0
             return self._attack(hostiles[0][0], "fight")
@@ -697,14 +792,14 @@ class SymbolicAgent:
             if self.elbereth_at not in (here, (here, "broken")) and \
                     mem.terrain[pos] in (FLOOR, DOORWAY):
                 # Rest on Elbereth: most monsters that come by will not melee us there.
-                self.elbereth_at = here
+                self.elbereth_at, self.elbereth_renewed = here, 0
                 self.intent = "engrave"
                 return ENGRAVE
             self.queue.extend((ord("0"), SEARCH))
             return ord("2")
         # 6. explore, pick up, descend, search (and put on armor picked up)
         self.strategy = "explore"
-        key = self._wear(obs) if not near else None
+        key = (self._wear(obs) or self._wield(obs)) if not near else None
         if key is not None:
             return key
         return self._explore(obs, mem, pos, message)
@@ -723,6 +818,13 @@ class SymbolicAgent:
         self.last_move = direction
         self.plan = []
         return DIRS[direction]
+
+    @staticmethod
+    def _ignore_elbereth(hostiles) -> list:
+        """The adjacent hostiles that Elbereth does not scare: humans, angels, minotaurs."""
+        return [h for h in hostiles if GCLASS[h[1]] == G_MONSTER and (
+            MONSTER_CLASS[nh.glyph_to_mon(h[1])] in (ord("@"), ord("A"))
+            or "minotaur" in MONSTER_NAMES[nh.glyph_to_mon(h[1])])]
 
     def _adjacent_hostiles(self, glyphs, pos, mem):
         y, x = pos
@@ -798,6 +900,208 @@ class SymbolicAgent:
                 return ord("W")
         return None
 
+    # ------------------------------------------------------------------ tools
+    @staticmethod
+    def _find_item(obs, pattern: re.Pattern) -> tuple[int, str] | None:
+        """(letter, description) of the first inventory item that ``pattern`` matches."""
+        for letter, text in zip(obs["inv_letters"], obs["inv_strs"]):
+            if letter == 0:
+                break
+            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+            if pattern.search(desc):
+                return int(letter), desc
+        return None
+
+    def _wield(self, obs) -> int | None:
+        """An Archeologist's bullwhip is a poor weapon: take the pick-axe in hand (once)."""
+        if self.wield_tried:
+            return None
+        self.wield_tried = True
+        whip = self._find_item(obs, re.compile(r"bullwhip \(weapon in hand"))
+        pick = self._find_item(obs, PICK_RE)
+        if whip is None or pick is None or "(weapon in hand" in pick[1]:
+            return None
+        self.intent, self.intent_letter = "wield", pick[0]
+        return ord("w")
+
+    def _read_mapping(self, obs, mem: LevelMemory) -> int | None:
+        """Read a scroll of magic mapping (a Tourist has some) once on a level whose way down
+        we cannot find."""
+        if mem.mapped:
+            return None
+        scroll = self._find_item(obs, re.compile(r"scrolls? of magic mapping"))
+        if scroll is None:
+            return None
+        mem.mapped = True
+        self.intent, self.intent_letter = "read", scroll[0]
+        return ord("r")
+
+    def _dig_down(self, obs, mem: LevelMemory, pos) -> int | None:
+        """Dig through the floor with a pick-axe (an Archeologist's or a Dwarf's) where we
+        stand, not in a shop or on stairs; each apply digs on (a pit first, then a hole)."""
+        if mem.no_dig or mem.terrain[pos] != FLOOR or int(obs["blstats"][nh.NLE_BL_DNUM]) != 0:
+            return None
+        pick = self._find_item(obs, PICK_RE)
+        if pick is None:
+            return None
+        self.intent, self.intent_letter = "apply", pick[0]
+        self.pending_direction = DOWN
+        self.plan = []
+        return APPLY
+
+    # ------------------------------------------------------------------ ranged attacks
+    def _ranged(self, obs) -> tuple[int, int | None, bool] | None:
+        """How we can shoot now: (key, item letter or None, worth it at point blank), or None.
+
+        ``f`` fires the quiver: arrows from a wielded bow, darts, daggers and the like (a
+        Ranger's, a Samurai's or a Tourist's start); ``t`` throws a spare stack of daggers,
+        knives or darts (a Rogue's); ``Z`` casts a wizard's force bolt while Pw lasts. At point
+        blank only when melee is weaker: a bow in hand, bare hands, or the spell."""
+        bl = obs["blstats"]
+        if self.wizard and int(bl[nh.NLE_BL_ENE]) >= 5:
+            self.missile_word = None
+            return ord("Z"), None, True
+        wielded, quiver, stack, alternate = "", None, None, ""
+        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
+            if letter == 0:
+                break
+            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+            if "(weapon in hand" in desc or "(wielded" in desc:
+                wielded = desc
+                continue
+            if "(alternate weapon" in desc:
+                alternate = desc
+            if int(cls) == nh.WEAPON_CLASS:
+                missile = MISSILE_RE.search(desc)
+                if missile is None:
+                    continue
+                if "(in quiver" in desc or "(at the ready)" in desc:
+                    quiver = missile.group(1)
+                elif MISSILE_COUNT_RE.match(desc) and missile.group(1) in THROWN:
+                    stack = (int(letter), missile.group(1))
+        launcher = any(w in wielded for w in ("bow", "yumi", "sling"))
+        if quiver in ("arrow", "ya") and not launcher and "bow" in alternate and \
+                "crossbow" not in alternate and not self.swapped:
+            self.swapped = True  # a Ranger starts with the dagger in hand, the bow at hand
+            return ord("x"), None, True
+        if quiver is not None and (quiver not in AMMO or launcher) and \
+                not (quiver == "crossbow bolt") ^ ("crossbow" in wielded):
+            self.missile_word = quiver
+            return ord("f"), None, launcher or not wielded
+        if stack is not None:
+            self.missile_word = stack[1]
+            return ord("t"), stack[0], not wielded
+        self.missile_word = None
+        return None
+
+    def _shoot(self, obs, mem: LevelMemory, pos, hostiles, turn) -> int | None:
+        """Shoot (fire, throw or cast) at the nearest hostile monster in a straight line within
+        range when we can; else None. Never at what may be peaceful (humans, elves, unicorns,
+        angels, our own race in the Mines) or at a pet's side of the line."""
+        if turn < self.no_shoot_until:
+            return None
+        ranged = self._ranged(obs)
+        if ranged is None:
+            return None
+        key, letter, point_blank = ranged
+        if key == ord("x"):  # take the bow in hand before the first shot
+            self.strategy = "fight"
+            return key
+        if hostiles and not point_blank:
+            return None
+        target = self._line_target(obs, mem, pos, 1 if hostiles else SHOOT_RANGE)
+        if target is None:
+            return None
+        d, dist = target
+        self.pending_direction = DIRS[d]
+        self.strategy = "fight"
+        self.plan = []
+        if key == ord("Z"):
+            self.intent = "cast"
+        else:
+            if letter is not None:
+                self.intent, self.intent_letter = "throw", letter
+            # the missiles land on the way or beyond the target: look there afterwards
+            y, x = pos
+            for k in range(1, SHOOT_RANGE + 3):
+                cell = (y + d[0] * k, x + d[1] * k)
+                if not (0 <= cell[0] < ROWS and 0 <= cell[1] < COLS) or \
+                        mem.terrain[cell] not in PASSABLE:
+                    break
+                mem.missile_spots.add(cell)
+        return key
+
+    def _line_target(self, obs, mem: LevelMemory, pos, reach: int):
+        """(direction, distance) of the nearest monster worth shooting in one of the eight
+        lines within ``reach`` squares, with nothing in between, else None."""
+        glyphs = obs["glyphs"]
+        best = None
+        for d in NEIGHBOURS:
+            diagonal = d[0] and d[1]
+            prev_door = diagonal and mem.terrain[pos] in DOORS
+            for k in range(1, reach + 1):
+                cell = (pos[0] + d[0] * k, pos[1] + d[1] * k)
+                if not (0 <= cell[0] < ROWS and 0 <= cell[1] < COLS) or prev_door:
+                    break
+                t = mem.terrain[cell]
+                if diagonal and t in DOORS:
+                    break
+                g = int(glyphs[cell])
+                c = GCLASS[g]
+                if c == G_MONSTER:
+                    if self._shootable(g, mem, k) and (best is None or k < best[1]) and \
+                            not self._pet_beyond(obs, mem, cell, d):
+                        best = (d, k)
+                    break
+                if c in (G_PET, G_BOULDER, G_INVISIBLE, G_SWALLOW) or t not in PASSABLE:
+                    break
+        return best
+
+    @staticmethod
+    def _pet_beyond(obs, mem: LevelMemory, cell, d) -> bool:
+        """Is a pet in the line of fire behind ``cell`` (where a miss flies on)?"""
+        for k in range(1, SHOOT_RANGE):
+            nxt = (cell[0] + d[0] * k, cell[1] + d[1] * k)
+            if not (0 <= nxt[0] < ROWS and 0 <= nxt[1] < COLS) or \
+                    mem.terrain[nxt] not in PASSABLE:
+                return False
+            if GCLASS[obs["glyphs"][nxt]] == G_PET:
+                return True
+        return False
+
+    def _shootable(self, g: int, mem: LevelMemory, dist: int) -> bool:
+        if g in mem.peaceful:
+            return False
+        mon = nh.glyph_to_mon(g)
+        name, cls = MONSTER_NAMES[mon], MONSTER_CLASS[mon]
+        if cls in NEVER_SHOOT or (self.mines_ok and cls in (ord("h"), ord("G"))):
+            return False
+        if name == "gas spore":
+            return dist >= 3  # its explosion reaches two squares
+        return name not in NEVER_MELEE or dist >= 2
+
+    def _missile_pickup(self, obs, mem: LevelMemory, pos) -> int | None:
+        """Walk to where our missiles fell and pick them up (nobody hostile near)."""
+        if not mem.missile_spots:
+            return None
+        glyphs = obs["glyphs"]
+        if pos in mem.missile_spots:
+            mem.missile_spots.discard(pos)
+            if self.missile_word:
+                self.intent = "pickup"
+                return PICKUP
+        for cell in list(mem.missile_spots):
+            c = GCLASS[glyphs[cell]]
+            if c == G_TERRAIN and mem.terrain[cell] != UNKNOWN:
+                mem.missile_spots.discard(cell)  # seen: nothing lies there
+        if not mem.missile_spots or not self.missile_word:
+            return None
+        spots = {c for c in mem.missile_spots if GCLASS[glyphs[c]] == G_OBJECT}
+        key = self._go(obs, mem, spots, "missiles") if spots else None
+        if key is None:
+            mem.missile_spots -= spots  # out of reach
+        return key
+
     def _throw_at_blocker(self, obs, pos) -> int | None:
         """Throw a spare weapon or a stone at an adjacent floating eye or mold."""
         glyphs = obs["glyphs"]
@@ -838,13 +1142,14 @@ class SymbolicAgent:
             return int(letter)
         return None
 
-    def _fresh_corpse(self, pos, turn):
+    def _fresh_corpse(self, pos, turn, max_age=CORPSE_AGE, radius=6):
         best = None
         for cell, (mon, when) in list(self.kills.items()):
-            if turn - when > 30:
+            if turn - when >= CORPSE_AGE_HUNGRY:
                 del self.kills[cell]
                 continue
-            if safe_corpse(mon) and max(abs(cell[0] - pos[0]), abs(cell[1] - pos[1])) <= 6:
+            if safe_corpse(mon) and turn - when < max_age and \
+                    max(abs(cell[0] - pos[0]), abs(cell[1] - pos[1])) <= radius:
                 best = cell
         return best
 
@@ -861,6 +1166,10 @@ class SymbolicAgent:
                 if "for sale" not in message:
                     self.intent = "pickup"
                     return PICKUP
+        if not self._near_hostiles(glyphs, pos, mem, radius=4):
+            key = self._missile_pickup(obs, mem, pos)
+            if key is not None:
+                return key
         # A locked door we walked into: kick it open (it stays closed after 10 kicks).
         door = self.kick_target
         if door is not None and int(obs["blstats"][nh.NLE_BL_DNUM]) != 0:
@@ -873,7 +1182,9 @@ class SymbolicAgent:
             if mem.terrain[door] != DOOR_CLOSED or d not in DIRS or kicks >= 10:
                 self.kick_target = None
                 if kicks >= 10:
-                    mem.blocked[door] = 10_000
+                    # Give it a rest, then kick again: the way on may lie behind it.
+                    mem.blocked[door] = 300
+                    mem.locked[door] = 0
             elif GCLASS[glyphs[door]] in (G_TERRAIN, G_OBJECT):  # nobody standing in it
                 mem.locked[door] = kicks + 1
                 self.pending_direction = DIRS[d]
@@ -884,7 +1195,7 @@ class SymbolicAgent:
             mem.first_turn = turn
         bl = obs["blstats"]
         depth = int(bl[nh.NLE_BL_DEPTH])
-        level_ok = (depth < max(2, int(bl[nh.NLE_BL_XP]) + 1) and
+        level_ok = (depth < max(2, int(bl[nh.NLE_BL_XP]) + self.descend_margin) and
                     int(bl[nh.NLE_BL_HPMAX]) >= 6 * depth) or mem.steps > 4 * self.level_budget
         descend = mem.downstairs is not None and level_ok and (
             mem.steps > self.level_budget or turn - mem.first_turn > 2 * self.level_budget)
@@ -923,6 +1234,13 @@ class SymbolicAgent:
             if key is not None:
                 return key
         mem.blocker_waits = 0
+        if mem.steps > self.level_budget and level_ok:
+            # No way down found for long: map the level, or dig through the floor.
+            key = self._read_mapping(obs, mem) if mem.downstairs is None else None
+            if key is None and mem.steps > 2 * self.level_budget:
+                key = self._dig_down(obs, mem, pos)
+            if key is not None:
+                return key
         return self._search(obs, mem, pos)
 
     def _past_blocker(self, obs, mem: LevelMemory, path, goal) -> int | None:
@@ -964,7 +1282,9 @@ class SymbolicAgent:
         # Passive damage of a mold (up to 4d6 acid) or a gas spore's explosion (4d6) needs hit
         # points to spare; a floating eye's paralysis is survivable with nobody else around.
         sturdy = hp * 10 >= hpmax * 9 and (hp > 26 or name == "floating eye")
-        if name and sturdy and not self._near_hostiles(glyphs, pos, mem, radius=6):
+        # (a monster near that has not come for us in 400 turns will not: a peaceful one)
+        if name and sturdy and (mem.blocker_waits > 400 or
+                                not self._near_hostiles(glyphs, pos, mem, radius=6)):
             return self._attack(d, "fight")
         return None
 

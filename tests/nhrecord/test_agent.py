@@ -256,3 +256,215 @@ def test_gets_past_a_floating_eye_blocking_the_way_without_meleeing_it_at_once()
     first = next(i for i, (key, _) in enumerate(keys) if key == ord("l"))
     assert first > 150 and all(k == ord("s") and s == "explore" for k, s in keys[:first])
     assert keys[first][1] == "fight"
+
+
+def carry(obs, *items):
+    """Put ``(letter, object class, description)`` items into the observation's inventory."""
+    for i, (letter, cls, text) in enumerate(items):
+        obs["inv_letters"][i], obs["inv_oclasses"][i] = ord(letter), cls
+        obs["inv_strs"][i, :] = 0
+        obs["inv_strs"][i, :len(text)] = np.frombuffer(text.encode(), np.uint8)
+    return obs
+
+
+DARTS = ("a", nh.WEAPON_CLASS, "14 +2 darts (at the ready)")
+CAMERA = ("b", nh.TOOL_CLASS, "an expensive camera (0:50)")
+
+
+def test_fires_darts_at_a_monster_in_line_and_picks_them_up_afterwards():
+    a = agent()
+    obs = carry(state(), DARTS, CAMERA)  # a Tourist: bare hands, darts at the ready
+    obs["glyphs"][5, 14] = NEWT  # four squares east
+    assert a.act(obs) == ord("f") and a.strategy == "fight"
+    ask = carry(state(top="In what direction?", misc=(1, 0, 0)), DARTS, CAMERA)
+    assert a.act(ask) == ord("l")
+    # The newt is dead; a dart lies where it stood: walk there and pick it up.
+    after = carry(state(turn=501), DARTS, CAMERA)
+    dart = nh.GLYPH_OBJ_OFF + next(i for i in range(nh.NUM_OBJECTS)
+                                   if nh.objdescr.from_idx(i).oc_name == "dart")
+    after["glyphs"][5, 14] = dart
+    assert a.act(after) == ord("l") and a.strategy == "explore"
+    there = carry(state(pos=(5, 14), turn=505, top="You see here a +2 dart."), DARTS, CAMERA)
+    assert a.act(there) == ord(",")
+
+
+def test_never_shoots_at_what_may_be_peaceful_or_past_a_pet():
+    a = agent()
+    obs = carry(state(), DARTS, CAMERA)
+    obs["glyphs"][5, 14] = WATCHMAN
+    assert a.act(obs) != ord("f")
+    kitten = nh.GLYPH_PET_OFF + next(i for i in range(nh.NUMMONS)
+                                     if nh.permonst(i).mname == "kitten")
+    obs = carry(state(turn=501), DARTS, CAMERA)
+    obs["glyphs"][5, 14] = NEWT
+    obs["glyphs"][5, 12] = kitten  # in the line of fire
+    assert a.act(obs) != ord("f")
+
+
+def test_melee_fighter_throws_only_at_a_distance():
+    a = agent()
+    items = (("a", nh.WEAPON_CLASS, "a +0 short sword (weapon in hand)"),
+             ("b", nh.WEAPON_CLASS, "8 +0 daggers (alternate weapon; not wielded)"))
+    obs = carry(state(), *items)
+    obs["glyphs"][5, 11] = NEWT  # adjacent: the sword
+    assert a.act(obs) == ord("l") and a.strategy == "fight"
+    obs = carry(state(turn=501), *items)
+    obs["glyphs"][5, 13] = NEWT  # three squares away: a volley of daggers
+    assert a.act(obs) == ord("t") and a.strategy == "fight"
+    prompt = carry(state(top="What do you want to throw? [$ab or ?*]", misc=(1, 0, 0)), *items)
+    assert a.act(prompt) == ord("b")
+
+
+def test_ranger_takes_the_bow_in_hand_and_shoots_arrows():
+    a = agent()
+    items = (("a", nh.WEAPON_CLASS, "a +1 dagger (weapon in hand)"),
+             ("b", nh.WEAPON_CLASS, "a +1 bow (alternate weapon; not wielded)"),
+             ("c", nh.WEAPON_CLASS, "50 +2 arrows (in quiver)"))
+    assert a.act(carry(state(), *items)) == ord("x") and a.strategy == "fight"
+    items = (("a", nh.WEAPON_CLASS, "a +1 dagger (alternate weapon; not wielded)"),
+             ("b", nh.WEAPON_CLASS, "a +1 bow (weapon in hand)"), items[2])
+    obs = carry(state(turn=501), *items)
+    obs["glyphs"][6, 11] = NEWT  # adjacent: shooting beats bashing with the bow
+    assert a.act(obs) == ord("f")
+    assert a.act(carry(state(top="In what direction?", misc=(1, 0, 0)), *items)) == ord("n")
+
+
+def test_wizard_casts_force_bolt_from_the_spell_menu():
+    a = agent()
+    welcome = "Hello Agent, welcome to NetHack!  You are a neutral male gnomish Wizard."
+    obs = state(top=welcome)
+    obs["blstats"][nh.NLE_BL_ENE] = 7
+    obs["glyphs"][3, 10] = NEWT  # two squares north
+    assert a.act(obs) == ord("Z") and a.strategy == "fight"
+    menu = state(screen=(" Choose which spell to cast", "",
+                         " a - force bolt             1   attack         0%  91%-100%",
+                         " (end)"), misc=(0, 0, 1))  # an open menu waits for a key
+    assert a.act(menu) == ord("a")
+    assert a.act(state(top="In what direction?", misc=(1, 0, 0))) == ord("k")
+    tired = state(turn=501)  # no energy left: melee
+    tired["glyphs"][5, 11] = NEWT
+    assert a.act(tired) == ord("l")
+
+
+def test_hungry_eats_an_older_corpse_that_it_would_leave_when_not_hungry():
+    a = agent()
+    a.kills[(5, 10)] = ("jackal", 460)  # our kill, 40 turns ago, under us
+    assert a.act(state(hunger=1)) != ord("e")
+    a.kills[(5, 10)] = ("jackal", 460)
+    assert a.act(state(hunger=2)) == ord("e") and a.strategy == "ground_eat"
+
+
+def test_fainting_prays_sooner_than_weak():
+    a = agent()
+    a.last_pray_turn = 200  # 300 turns ago: likely too soon for a weak hero
+    assert a.act(state(hunger=3)) != PRAY
+    assert a.act(state(hunger=4, turn=501)) == PRAY and a.strategy == "emergency"
+
+
+def test_picks_from_a_pickup_menu_that_waits_for_a_key():
+    a = agent()
+    a.intent = "pickup"
+    menu = state(screen=(" Pick up what?", "", " Comestibles", " a - a food ration", " (end)"),
+                 misc=(0, 0, 1))
+    assert a.act(menu) == ord("a")
+    assert a.act(menu) == ENTER
+
+
+def test_shoots_nothing_at_a_monster_with_the_pet_behind_it():
+    a = agent()
+    kitten = nh.GLYPH_PET_OFF + next(i for i in range(nh.NUMMONS)
+                                     if nh.permonst(i).mname == "kitten")
+    obs = carry(state(), DARTS, CAMERA)
+    obs["glyphs"][5, 13] = NEWT
+    obs["glyphs"][5, 16] = kitten  # a dart that misses the newt flies on into the kitten
+    assert a.act(obs) != ord("f")
+
+
+def test_archeologist_takes_the_pick_axe_in_hand():
+    a = agent()
+    items = (("a", nh.WEAPON_CLASS, "a +2 bullwhip (weapon in hand)"),
+             ("e", nh.TOOL_CLASS, "a +0 pick-axe"))
+    assert a.act(carry(state(), *items)) == ord("w") and a.strategy == "explore"
+    ask = carry(state(top="What do you want to wield? [- ae or ?*]", misc=(1, 0, 0)), *items)
+    assert a.act(ask) == ord("e")
+
+
+def test_stuck_without_a_way_down_it_reads_magic_mapping_then_digs_down():
+    items = (("h", nh.SCROLL_CLASS, "4 uncursed scrolls of magic mapping"),
+             ("e", nh.TOOL_CLASS, "a +0 pick-axe"))
+    # A closed room, nothing left to explore, no staircase: stuck here for long.
+    a = SymbolicAgent(np.random.default_rng(0), level_budget=0)
+    assert a.act(carry(state(), *items)) == ord("r") and a.strategy == "explore"
+    ask = carry(state(top="What do you want to read? [h or ?*]", misc=(1, 0, 0)), *items)
+    assert a.act(ask) == ord("h")
+    assert a.act(carry(state(turn=501), *items)) == ord("a")  # mapped already: dig
+    ask = carry(state(top="What do you want to use or apply? [eh or ?*]", misc=(1, 0, 0)),
+                *items)
+    assert a.act(ask) == ord("e")
+    ask = carry(state(top="In what direction do you want to dig? [hyuln>]", misc=(1, 0, 0)),
+                *items)
+    assert a.act(ask) == ord(">")
+    # Without a pick-axe or a scroll it searches for hidden passages instead.
+    a = SymbolicAgent(np.random.default_rng(0), level_budget=0)
+    assert a.act(state()) not in (ord("r"), ord("a"))
+
+
+def test_healer_casts_healing_on_itself_when_hurt():
+    a = agent()
+    welcome = "Hello Agent, welcome to NetHack!  You are a neutral female gnomish Healer."
+    a.act(state(top=welcome))
+    obs = state(hp=(6, 16), turn=501)
+    obs["blstats"][nh.NLE_BL_ENE] = 10
+    assert a.act(obs) == ord("Z") and a.strategy == "wait_out"
+    menu = state(screen=(" Choose which spell to cast", "", " a - healing", " (end)"),
+                 misc=(0, 0, 1))
+    assert a.act(menu) == ord("a")
+    assert a.act(state(top="In what direction?", misc=(1, 0, 0))) == ord(".")  # ourselves
+
+
+def test_resting_on_elbereth_leaves_passers_by_alone_until_hit():
+    a = agent()
+    a.act(state(hp=(8, 16)))  # hurt: engraves Elbereth to rest on
+    assert a.resting and a.elbereth_at is not None
+    obs = state(hp=(9, 16), turn=520)
+    obs["glyphs"][5, 11] = NEWT  # it came by (and flees from the engraving)
+    assert a.act(obs) == ord("s") and a.strategy == "wait_out"
+    hit = state(hp=(7, 16), turn=521, top="The newt bites!")  # it does not respect it
+    hit["glyphs"][5, 11] = NEWT
+    assert a.act(hit) in (ord("l"), ord("E"))  # fight back, or write it anew
+
+
+def test_engraves_elbereth_when_surrounded_before_hit_points_run_low():
+    obs = state(hp=(11, 16))  # 69%: one newt alone is fought...
+    obs["glyphs"][5, 11] = NEWT
+    a = agent()
+    assert a.act(obs) == ord("l") and a.strategy == "fight"
+    obs["glyphs"][4, 10] = NEWT  # ... two at once are not
+    obs["blstats"][nh.NLE_BL_TIME] += 1
+    assert a.act(obs) == ord("E") and a.strategy == "emergency"
+
+
+def test_quaffs_a_known_healing_potion_when_about_to_die_and_prayer_is_spent():
+    a = agent()
+    a.last_pray_turn = 400  # prayed 100 turns ago
+    potions = (("g", nh.POTION_CLASS, "2 uncursed potions of extra healing"),)
+    obs = carry(state(hp=(2, 20)), *potions)
+    obs["glyphs"][5, 11] = NEWT
+    assert a.act(obs) == ord("q") and a.strategy == "emergency"
+    ask = carry(state(hp=(2, 20), top="What do you want to drink? [g or ?*]", misc=(1, 0, 0)),
+                *potions)
+    assert a.act(ask) == ord("g")
+
+
+def test_a_door_that_withstood_ten_kicks_is_left_for_a_while_then_kicked_again():
+    closed = nh.GLYPH_CMAP_OFF + 15  # a closed door in the east wall
+    obs = state(pos=(5, 20))
+    obs["glyphs"][5, 21] = closed
+    a = agent()
+    a.act(obs)
+    mem = a._level(obs)
+    mem.locked[(5, 21)] = 10
+    a.kick_target = (5, 21)
+    obs["blstats"][nh.NLE_BL_TIME] += 1
+    assert a.act(obs) != 4  # no eleventh kick now ...
+    assert 0 < mem.blocked[(5, 21)] <= 300 and mem.locked[(5, 21)] == 0  # ... but later

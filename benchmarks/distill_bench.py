@@ -22,18 +22,35 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
 4. Query-encoding throughput, student against teacher (a ratio, same run, same held-out
    queries, batch 64, best of 3): the online cost of the asymmetric student.
 
-5. The goal run: the full method (+querygen's configuration) trained ``--goal-epochs`` (5;
-   --quick 2) on the same data, the table's last row ("full xN"). On 2 shared CPU cores the
-   symmetric ablation steps (the student embeds documents at every step) cost about 10 s a
-   step, so the ablation gets one epoch each (``--epochs``) and documents are cut at 64 tokens
-   (``--doc-max-length``) for teacher and students alike.
+5. The goal run: the full method (+querygen's configuration) plus unlabelled query-like text
+   for query embedding matching (``--unlabelled``, default both: every sentence of the
+   training queries' documents, and the first sentence of every docstring of the installed
+   packages outside the evaluation set, cli/distill/unlabelled.py's DEFAULT_PACKAGES; about
+   79,000 texts; none equal to a test query or found inside a test query's document, and no
+   test document is read; --quick keeps a seeded 5,000), trained ``--goal-epochs`` (4;
+   --quick 2) on the same data, the table's last row ("+unlab xN"). The goal student has its
+   own shape (``--goal-layers``, ``--goal-layer-map`` (0,5: the teacher's first and last
+   layers), ``--goal-hidden``, ``--goal-intermediate``, ``--goal-max-positions``) and
+   ``--goal-lr``, ``--goal-query-emb-weight``, ``--goal-distance`` and
+   ``--goal-hard-negatives`` (8: each query's score distillation sees the teacher's top 9
+   documents, a generated or unlabelled one's included, besides the batch's). The teacher's embeddings
+   of the unlabelled texts (about 10 minutes on one core) are cached under the temporary
+   folder's papertools-bench/distill-cache. On 2 shared CPU cores the symmetric ablation steps
+   (the student embeds documents at every step) cost about 10 s a step, so the ablation gets
+   one epoch each (``--epochs``) and documents are cut at 64 tokens (``--doc-max-length``)
+   for teacher and students alike.
 
 Usage: python benchmarks/distill_bench.py [--quick] [--strict] [--epochs N] [--goal-epochs N]
-       [--doc-max-length N] [--hidden N] [--reuse-ablation DIR] [--output PATH]
+       [--doc-max-length N] [--hidden N] [--reuse-ablation DIR|RESULTS.json]
+       [--unlabelled both|sentences|docstrings|none] [--unlabelled-max N] [--goal-lr LR]
+       [--goal-layers N] [--goal-layer-map I,J] [--goal-hidden N] [--goal-intermediate N]
+       [--goal-max-positions N] [--goal-query-emb-weight W] [--goal-distance D]
+       [--goal-hard-negatives N] [--output PATH]
 
---reuse-ablation DIR takes the ablation rows (ablation.json, ablation.png) from an earlier run
-with the same settings instead of training them again, and runs only the goal run and the
-throughput measurement (the results file records it as "ablation_reused").
+--reuse-ablation takes the ablation rows from an earlier run with the same settings (its
+ablation folder with ablation.json and ablation.png, or its results file and the
+``<stem>_ablation.png`` beside it) instead of training them again, and runs only the goal run
+and the throughput measurement (the results file records it as "ablation_reused").
 Results: benchmarks/results/distill.json (--quick: a temporary folder).
 """
 
@@ -74,6 +91,33 @@ def throughput(encoder, texts, reps: int = 3) -> float:
     return len(texts) / best
 
 
+def unlabelled_queries(corpus, train_q, test_q, which: str, limit: int = 0):
+    """Unlabelled query-like texts (never a test query, never text of a test query's
+    document): sentences of the training queries' documents and/or first sentences of the
+    docstrings of installed packages outside the evaluation set; ``limit`` > 0 keeps a seeded
+    sample of that many."""
+    from papertools.cli.distill.data import Query
+    from papertools.cli.distill.unlabelled import (DEFAULT_PACKAGES, clean,
+                                                   docstring_sentences, document_sentences,
+                                                   package_root)
+
+    items = []
+    if which in ("sentences", "both"):
+        items += list(document_sentences(corpus, train_q, test_q))
+    if which in ("docstrings", "both"):
+        installed = [p for p in DEFAULT_PACKAGES if package_root(p) is not None]
+        items += list(docstring_sentences(installed))
+    held_docs = [corpus.texts[d] for q in test_q for d in q.positives]
+    kept = clean(items, [q.text for q in test_q + train_q], held_docs)
+    if limit and len(kept) > limit:
+        import numpy as np
+
+        keep = np.sort(np.random.default_rng(0).permutation(len(kept))[:limit])
+        kept = [kept[i] for i in keep]
+    return [Query(f"u{i}:{source}", text, [], [], True, None)
+            for i, (source, text) in enumerate(kept)]
+
+
 def main(argv=None) -> int:
     epochs_parser = argparse.ArgumentParser(add_help=False)
     epochs_parser.add_argument("--epochs", type=int, default=None)
@@ -81,6 +125,19 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-epochs", type=int, default=None)
     epochs_parser.add_argument("--doc-max-length", type=int, default=64)
     epochs_parser.add_argument("--reuse-ablation", metavar="DIR", default=None)
+    epochs_parser.add_argument("--goal-layers", type=int, default=2)
+    epochs_parser.add_argument("--goal-layer-map", default="0,5")
+    epochs_parser.add_argument("--goal-hidden", type=int, default=192)
+    epochs_parser.add_argument("--goal-intermediate", type=int, default=512)
+    epochs_parser.add_argument("--goal-max-positions", type=int, default=128)
+    epochs_parser.add_argument("--unlabelled", default="both",
+                               choices=("both", "sentences", "docstrings", "none"))
+    epochs_parser.add_argument("--unlabelled-max", type=int, default=0)
+    epochs_parser.add_argument("--goal-lr", type=float, default=1e-3)
+    epochs_parser.add_argument("--goal-hard-negatives", type=int, default=8)
+    epochs_parser.add_argument("--goal-query-emb-weight", type=float, default=1.0)
+    epochs_parser.add_argument("--goal-distance", default="mse",
+                               choices=("mse", "l2", "cosine"))
     known, rest = epochs_parser.parse_known_args(argv)
     args, mode, output = common.parse_args(__doc__, RESULTS, rest)
     started = time.perf_counter()
@@ -95,7 +152,7 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     data = ROOT / "examples" / "distill" / ("small" if args.quick else "")
     epochs = known.epochs or 1
-    goal_epochs = known.goal_epochs or (2 if args.quick else 5)
+    goal_epochs = known.goal_epochs or (2 if args.quick else 4)
     busy = common.busy_cpus()
     work = Path(tempfile.mkdtemp(prefix="distill-bench-"))
     cache = Path(tempfile.gettempdir()) / "papertools-bench" / "distill-cache"
@@ -107,13 +164,29 @@ def main(argv=None) -> int:
         f"{epochs} epochs; {busy if busy is None else round(busy, 2)} CPUs busy elsewhere")
 
     teacher = load_encoder("minilm")
+    vocab_texts = corpus.texts + [q.text for q in train_q]
     student = cut_student(teacher, layers=2, hidden=known.hidden,
                           intermediate=known.hidden * 8 // 3, max_positions=128,
-                          vocab_texts=corpus.texts + [q.text for q in train_q])
+                          vocab_texts=vocab_texts)
     student.save(work / "student0")
     counts, tcounts = parameter_counts(student), parameter_counts(teacher)
+    ablation_counts = counts
     ratio = counts["total"] / tcounts["total"]
-    log(f"student {counts['total']:,} parameters = {ratio:.3f} of the teacher's {tcounts['total']:,}")
+    log(f"ablation student {counts['total']:,} parameters = {ratio:.3f} of the teacher's "
+        f"{tcounts['total']:,}")
+    goal_shape = (known.goal_layers, known.goal_hidden, known.goal_intermediate,
+                  known.goal_max_positions, known.goal_layer_map)
+    if goal_shape != (2, known.hidden, known.hidden * 8 // 3, 128, ""):
+        layer_map = [int(x) for x in known.goal_layer_map.split(",")] \
+            if known.goal_layer_map else None
+        cut_student(teacher, layers=goal_shape[0], layer_map=layer_map, hidden=goal_shape[1],
+                    intermediate=goal_shape[2], max_positions=goal_shape[3],
+                    vocab_texts=vocab_texts).save(work / "student_goal")
+    else:
+        shutil.copytree(work / "student0", work / "student_goal")
+    counts = parameter_counts(load_encoder(str(work / "student_goal")))
+    ratio = counts["total"] / tcounts["total"]
+    log(f"goal student {counts['total']:,} parameters = {ratio:.3f} of the teacher's")
 
     config = AblationConfig(out_dir=str(work / "ablation"), per_query=1, epochs=epochs,
                             hard_negatives=2, batch_size=32, lr=1e-3, seed=0,
@@ -124,21 +197,30 @@ def main(argv=None) -> int:
         log(f"{row['id']}: MRR@10 {100 * row['mrr@10']:.1f}, retention "
             f"{100 * row['retention']:.1f}%, {row['train_seconds']:.0f} s")
 
-    if known.reuse_ablation:  # the ablation.json and .png of an earlier run of this script
+    if known.reuse_ablation:  # an earlier run's ablation folder, or its results file
         import json
 
-        rows = json.loads((Path(known.reuse_ablation) / "ablation.json").read_text())
+        reuse = Path(known.reuse_ablation)
         (work / "ablation").mkdir(parents=True)
-        shutil.copy(Path(known.reuse_ablation) / "ablation.png", work / "ablation")
+        if reuse.is_dir():
+            rows = json.loads((reuse / "ablation.json").read_text())
+            shutil.copy(reuse / "ablation.png", work / "ablation")
+        else:
+            rows = [r for r in json.loads(reuse.read_text())["ablation"]
+                    if r["id"] == "teacher" or r["id"] in STEP_TITLES]
+            shutil.copy(reuse.with_name(reuse.stem + "_ablation.png"),
+                        work / "ablation" / "ablation.png")
         log(f"ablation rows reused from {known.reuse_ablation}")
     else:
         rows = run_ablation(config, "minilm", str(work / "student0"), [files["corpus"]],
                             [files["train"]], [files["test"]], log=step_done)
     # the goal run: the full method (inherited documents, score distillation, query embedding
-    # matching, generated queries) trained for longer; the ablation's rows all share one budget
+    # matching, generated queries) plus unlabelled query-like text for query embedding matching,
+    # trained for longer; the ablation's rows all share one budget
     from dataclasses import replace
 
     from papertools.cli.distill.ablation import Evaluator, generated_queries, step_config
+    from papertools.cli.distill.data import check_disjoint
     from papertools.cli.distill.teacher import load_teacher
     from papertools.cli.distill.train import train
 
@@ -146,12 +228,26 @@ def main(argv=None) -> int:
     ev = Evaluator("minilm", corpus, test_q, config.ks, "cpu", config.query_max_length,
                    config.doc_max_length, config.cache_dir, teacher_obj=dteacher)
     ev.teacher_row()
-    goal_cfg = replace(step_config("+querygen", config, str(work / "goal")), epochs=goal_epochs)
+    goal_cfg = replace(step_config("+querygen", config, str(work / "goal")), epochs=goal_epochs,
+                       lr=known.goal_lr, query_emb_weight=known.goal_query_emb_weight,
+                       distance=known.goal_distance, hard_negatives=known.goal_hard_negatives)
     gen = generated_queries(train_q, test_q, config.per_query, config.seed)
-    summary = train(goal_cfg, dteacher, load_encoder(str(work / "student0")), corpus,
-                    train_q + gen, teacher_doc_vectors=ev.teacher_docs)
-    goal_row = ev.student_row(f"full x{goal_epochs}", str(work / "goal"))
+    unl = unlabelled_queries(corpus, train_q, test_q, known.unlabelled,
+                             known.unlabelled_max or (5000 if args.quick else 0))
+    check_disjoint(gen + unl, test_q, "generated")
+    log(f"goal run: {len(train_q)} training + {len(gen)} perturbed + {len(unl)} unlabelled "
+        f"queries ({known.unlabelled}), {goal_epochs} epochs")
+    summary = train(goal_cfg, dteacher, load_encoder(str(work / "student_goal")), corpus,
+                    train_q + gen + unl, teacher_doc_vectors=ev.teacher_docs)
+    goal_id = f"full x{goal_epochs}" if known.unlabelled == "none" else f"+unlab x{goal_epochs}"
+    goal_row = ev.student_row(goal_id, str(work / "goal"))
     goal_row["train_seconds"] = summary["seconds"]
+    goal_row["teacher_seconds"] = summary["teacher_seconds"]
+    goal_row["generated_queries"] = summary["generated_queries"]
+    goal_row["unlabelled_queries"] = len(unl)
+    goal_row["config"] = {k: summary["config"][k] for k in (
+        "epochs", "lr", "batch_size", "temperature", "score_weight", "query_emb_weight",
+        "distance", "hard_negatives", "query_max_length")}
     log(f"goal run ({goal_epochs} epochs): MRR@10 {100 * goal_row['mrr@10']:.1f}, retention "
         f"{100 * goal_row['retention']:.1f}%, {summary['seconds']:.0f} s")
     rows.append(goal_row)
@@ -175,6 +271,7 @@ def main(argv=None) -> int:
         "data": {"documents": len(corpus), "train_queries": len(train_q),
                  "test_queries": len(test_q), "source": str(data.relative_to(ROOT))},
         "teacher_parameters": tcounts, "student_parameters": counts,
+        "ablation_student_parameters": ablation_counts,
         "parameter_ratio": ratio, "epochs": epochs, "goal_epochs": goal_epochs,
         "doc_max_length": known.doc_max_length, "ablation": rows,
         "ablation_reused": bool(known.reuse_ablation),
@@ -185,14 +282,18 @@ def main(argv=None) -> int:
 
     def table(res, goals):
         print(f"distill benchmark ({mode}): {len(corpus)} documents, {len(test_q)} held-out "
-              f"queries, {epochs} epoch(s) per ablation step, the last row the full method "
-              f"trained {goal_epochs} epochs")
-        c = res["student_parameters"]
+              f"queries, {epochs} epoch(s) per ablation step"
+              f"{' (rows reused)' if known.reuse_ablation else ''}, the last row the full "
+              f"method with {goal_row['unlabelled_queries']:,} unlabelled texts "
+              f"({known.unlabelled}) trained {goal_epochs} epochs")
         print(f"teacher {tcounts['total']:,} parameters ({tcounts['embedding']:,} embedding, "
               f"{tcounts['non_embedding']:,} non-embedding)")
-        print(f"student {c['total']:,} parameters ({c['embedding']:,} embedding with "
-              f"{c['vocab_size']:,} tokens, {c['non_embedding']:,} non-embedding, "
-              f"{c['projection']:,} projection) = {ratio:.3f} of the teacher")
+        for what, c in (("ablation student", ablation_counts),
+                        ("goal student", res["student_parameters"])):
+            print(f"{what} {c['total']:,} parameters ({c['layers']} layers, {c['hidden']} wide;"
+                  f" {c['embedding']:,} embedding with {c['vocab_size']:,} tokens, "
+                  f"{c['non_embedding']:,} non-embedding, {c['projection']:,} projection) = "
+                  f"{c['total'] / tcounts['total']:.3f} of the teacher")
         print(format_table(rows, config.ks))
         th = res["throughput"]
         print(f"query encoding: student {th['student_queries_per_s']:.0f}/s, teacher "

@@ -1,7 +1,8 @@
 """``papertools distill``: the command-line front end (options and help only).
 
 The method lives in train.py (losses.py, teacher.py), students are made in student.py, queries
-generated in querygen.py, metrics in evaluate.py and the ablation in ablation.py. Uses only
+generated in querygen.py, unlabelled text harvested in unlabelled.py, metrics in evaluate.py
+and the ablation in ablation.py. Uses only
 papertools.core (encoders, jsonl, errors, options, progress, seed).
 """
 
@@ -22,7 +23,8 @@ Query records carry "id", the query (--query-field, default "query") and "positi
 id or a list of them), and optionally "negatives" (hard negative document ids; otherwise the
 teacher's top-ranked non-positives are used).
 
-gen-queries writes unlabelled queries: "id" ("<source id>:g<k>"), "query", "source_id",
+gen-queries writes unlabelled queries: "id" ("<source id>:g<k>"; "<document id>:s<k>" for
+--method sentences, "<module>.<name>:d<k>" for --method docstrings), "query", "source_id",
 "generated": true and "method"; never "positives" or "negatives" (a generated record with
 either is bad input to train).
 
@@ -58,7 +60,9 @@ def cli() -> None:
     distillation over positives, hard negatives and in-batch documents; query and document
     embedding matching, through a learned projection when the widths differ; an asymmetric
     student that inherits the teacher's frozen document tower (documents embedded once); and
-    queries generated from the training queries. Students are saved as sentence encoders.
+    queries generated from the training queries, or harvested as unlabelled query-like text
+    (sentences of training documents, docstrings of installed packages) for embedding
+    matching. Students are saved as sentence encoders.
 
     \b
     Examples:
@@ -88,7 +92,9 @@ def _texts_of(files) -> list[str]:
               help="Where the student encoder is written.")
 @click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Teacher layers kept, evenly spaced, ending with the last.")
-@click.option("--layer-map", metavar="I,J,...", help="Keep exactly these teacher layers.")
+@click.option("--layer-map", metavar="I,J,...",
+              help="Keep exactly these teacher layers (0,5, MiniLM's first and last, started "
+                   "a 2-layer student better than the evenly spaced 2,5 in the benchmark).")
 @click.option("--hidden", type=click.IntRange(min=8), default=None,
               help="Student width (a multiple of the head size); default the teacher's.")
 @click.option("--intermediate", type=click.IntRange(min=8), default=None,
@@ -157,9 +163,20 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
 @cli.command("gen-queries")
 @options.inputs
 @options.output
-@click.option("--method", type=click.Choice(["perturb", "seq2seq"]), default="perturb",
-              show_default=True, help="Word-level perturbation, or a local seq2seq model.")
+@click.option("--method", type=click.Choice(["perturb", "seq2seq", "sentences", "docstrings"]),
+              default="perturb", show_default=True,
+              help="Word-level perturbation or a local seq2seq model (of each input query); "
+                   "sentences: the sentences of the input queries' positive documents "
+                   "(needs --corpus); docstrings: first sentences of the docstrings of the "
+                   "installed --packages (FILE arguments are not read).")
 @click.option("--model", metavar="DIR", help="With --method seq2seq: a T5/BART directory.")
+@click.option("--corpus", "corpus_files", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=False),
+              help="Document records: the documents of --method sentences; with --exclude, "
+                   "texts found in a held-out query's document are dropped too. Repeatable.")
+@click.option("--packages", metavar="P,Q,...",
+              help="With --method docstrings: installed packages to read (parsed, never "
+                   "imported); not those of the evaluation set.")
 @click.option("-n", "--per-query", type=click.IntRange(min=1), default=2, show_default=True,
               help="Generated queries per input query.")
 @click.option("--exclude", multiple=True, metavar="FILE",
@@ -177,18 +194,25 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
 @options.on_error
 @options.quiet
 @click.pass_context
-def gen_queries(ctx, files, output, method, model, per_query, exclude, p_drop, p_replace,
-                p_swap, temperature, query_field, device, seed, on_error, quiet):
-    """Generate unlabelled queries from training queries.
+def gen_queries(ctx, files, output, method, model, corpus_files, packages, per_query, exclude,
+                p_drop, p_replace, p_swap, temperature, query_field, device, seed, on_error,
+                quiet):
+    """Generate unlabelled queries from training queries (or harvest query-like text).
 
     Each input query gives --per-query new ones, by perturbation (words dropped, replaced by
     words of other queries, swapped) or by a local seq2seq model that infills a masked span.
+    --method sentences gives every sentence of the input (training) queries' positive
+    documents, and --method docstrings the first sentence of every docstring of the installed
+    --packages: unlabelled query-like text in bulk, for query embedding matching.
     Output records carry no labels: distillation uses them through the teacher only. Duplicates,
-    copies of their source and copies of --exclude queries are dropped.
+    copies of their source and copies of --exclude queries are dropped; with --corpus, so are
+    texts found inside an --exclude query's document, and such documents are never read.
 
     \b
     Examples:
       papertools distill gen-queries examples/distill/tiny/train.jsonl.gz -n 2 --exclude examples/distill/tiny/test.jsonl.gz -o /tmp/distill-gen.jsonl
+      papertools distill gen-queries examples/distill/tiny/train.jsonl.gz --method sentences --corpus examples/distill/tiny/corpus.jsonl.gz --exclude examples/distill/tiny/test.jsonl.gz -q | head -n 2
+      papertools distill gen-queries --method docstrings --packages tqdm --exclude examples/distill/tiny/test.jsonl.gz -q | head -n 2
     """
     from papertools.core.seed import numpy_rng
 
@@ -197,6 +221,14 @@ def gen_queries(ctx, files, output, method, model, per_query, exclude, p_drop, p
 
     if method == "seq2seq" and not model:
         raise click.UsageError("--method seq2seq needs --model DIR")
+    if method == "sentences" and not corpus_files:
+        raise click.UsageError("--method sentences needs --corpus FILE")
+    if method == "docstrings" and not packages:
+        raise click.UsageError("--method docstrings needs --packages P,Q,...")
+    if method in ("sentences", "docstrings"):
+        _harvest(ctx, files, output, method, corpus_files, packages, exclude, query_field,
+                 on_error, quiet)
+        return
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
     held_ids, held_texts = set(), set()
     for item in read_records(list(exclude)):
@@ -240,6 +272,33 @@ def gen_queries(ctx, files, output, method, model, per_query, exclude, p_drop, p
     ctx.exit(diag.exit_code())
 
 
+def _harvest(ctx, files, output, method, corpus_files, packages, exclude, query_field,
+             on_error, quiet):
+    """gen-queries --method sentences | docstrings: unlabelled text, held-out text dropped."""
+    from .data import read_corpus, read_queries
+    from .unlabelled import clean, docstring_sentences, document_sentences
+
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    corpus = read_corpus(corpus_files, diagnostics=diag) if corpus_files else None
+    held = read_queries(list(exclude), corpus, query_field) if exclude else []
+    if method == "sentences":
+        queries = read_queries(files, corpus, query_field, diagnostics=diag)
+        held_ids = {q.id for q in held}
+        items = document_sentences(corpus, [q for q in queries if q.id not in held_ids], held)
+    else:
+        items = docstring_sentences([p.strip() for p in packages.split(",") if p.strip()])
+    held_docs = [corpus.texts[d] for q in held for d in q.positives] if corpus else []
+    kept = clean(items, [q.text for q in held], held_docs)
+    counts: dict = {}
+    with open_output(output, tool=TOOL) as out:
+        for source, text in kept:
+            k = counts[source] = counts.get(source, -1) + 1
+            out.write({"id": f"{source}:{method[0]}{k}", query_field: text, "source_id": source,
+                       "generated": True, "method": method})
+    note(TOOL, f"{len(kept)} unlabelled texts ({method})", quiet=quiet)
+    ctx.exit(diag.exit_code())
+
+
 def _loss_options(fn):
     decorators = [
         click.option("--label-weight", type=click.FloatRange(min=0), default=0.0,
@@ -276,7 +335,8 @@ def _loss_options(fn):
                                         "(default: --temperature)."),
         click.option("--hard-negatives", type=click.IntRange(min=0), default=4,
                      show_default=True, help="Hard negatives per query (teacher-mined unless "
-                                             "records have 'negatives')."),
+                                             "records have 'negatives'); a generated query's "
+                                             "candidates are the teacher's top 1 + N."),
         click.option("--in-batch/--no-in-batch", default=True, show_default=True,
                      help="Score each query against the whole batch's candidates."),
     ]

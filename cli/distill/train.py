@@ -212,6 +212,26 @@ def fit_projection(student, query_texts, query_targets, doc_texts, doc_targets, 
         dense.linear.bias.copy_(torch.from_numpy(W[-1].copy()).to(dense.linear.bias))
 
 
+def _teacher_queries(teacher, queries: list[Query], config: TrainConfig):
+    """The teacher's (n, H) query embeddings, the labelled and the generated queries encoded
+    (and cached) as two lists, so a large unlabelled set is encoded once for every run that
+    uses it, whatever labelled queries go with it."""
+    import numpy as np
+
+    parts = [[i for i, q in enumerate(queries) if q.generated == flag] for flag in (False, True)]
+    out = None
+    for rows in parts:
+        if not rows:
+            continue
+        vectors = teacher.encode_queries([queries[i].text for i in rows],
+                                         max_length=config.query_max_length,
+                                         cache_dir=config.cache_dir)
+        if out is None:
+            out = np.zeros((len(queries), vectors.shape[1]), dtype=vectors.dtype)
+        out[rows] = vectors
+    return out
+
+
 def _params(student):
     params = list(student.model.parameters())
     if student.dense is not None:
@@ -269,8 +289,7 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
     if teacher.kind == "dual-encoder":
         D_t = teacher_doc_vectors if teacher_doc_vectors is not None else teacher.encode_docs(
             corpus.texts, max_length=config.doc_max_length, cache_dir=config.cache_dir)
-        Q_t = teacher.encode_queries(texts, max_length=config.query_max_length,
-                                     cache_dir=config.cache_dir)
+        Q_t = _teacher_queries(teacher, queries, config)
         mined = mine_hard_negatives(Q_t, D_t, [q.positives for q in queries],
                                     config.hard_negatives + 1)
         D_t_torch = torch.from_numpy(np.ascontiguousarray(D_t)).to(device)

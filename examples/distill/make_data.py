@@ -35,31 +35,17 @@ import argparse
 import ast
 import gzip
 import hashlib
-import importlib.util
-import re
 import sys
 import sysconfig
 from pathlib import Path
 
 import orjson
 
+from papertools.cli.distill.unlabelled import (EVALUATION_PACKAGES, api_nodes, first_sentence,
+                                               package_root, source_files)
+
 HERE = Path(__file__).resolve().parent
-SKIP_PARTS = {"test", "tests", "idlelib", "lib2to3", "tkinter", "turtledemo", "ensurepip",
-              "site-packages", "__pycache__", "pydoc_data", "distutils"}
-PACKAGES = "numpy,networkx,click,jinja2,pygments"
-SENTENCE = re.compile(r"^(.+?[.!?])(\s+|$)", re.S)
-
-
-def first_sentence(doc: str) -> tuple[str, str] | None:
-    """(first sentence, rest) of a docstring, whitespace collapsed; None when unusable."""
-    text = " ".join(doc.split())
-    match = SENTENCE.match(text)
-    if not match:
-        return None
-    head, rest = match.group(1).strip(), text[match.end():].strip()
-    if not 4 <= len(head.split()) <= 30 or len(rest.split()) < 8:
-        return None
-    return head, rest
+PACKAGES = ",".join(EVALUATION_PACKAGES)
 
 
 def signature(node) -> str:
@@ -74,33 +60,16 @@ def signature(node) -> str:
     return "(" + ", ".join(names) + ")"
 
 
-def walk(tree, prefix: str):
-    """(qualified name, node) for public functions, methods and classes, in source order."""
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if node.name.startswith("_"):
-                continue
-            name = f"{prefix}.{node.name}"
-            yield name, node
-            if isinstance(node, ast.ClassDef):
-                yield from walk(node, name)
-
-
 def pairs(root: Path, prefix: str = ""):
     """Pairs from the ``.py`` files under ``root`` (module names start with ``prefix``)."""
-    for path in sorted(root.rglob("*.py")):
-        rel = Path(prefix) / path.relative_to(root) if prefix else path.relative_to(root)
-        if SKIP_PARTS & set(rel.parts) or any(p.startswith("_") and p != "__init__.py"
-                                              for p in rel.parts):
-            continue
-        module = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+    for module, path in source_files(root, prefix):
         try:
             tree = ast.parse(path.read_bytes())
         except (SyntaxError, ValueError):
             continue
-        for name, node in walk(tree, module):
+        for name, node in api_nodes(tree, module):
             doc = ast.get_docstring(node)
-            split = first_sentence(doc) if doc else None
+            split = first_sentence(doc, 4, 30, 8) if doc else None
             if split:
                 yield name, f"{name}{signature(node)}: {split[1]}", split[0]
 
@@ -130,11 +99,11 @@ def main(argv=None) -> int:
 
     raw = list(pairs(Path(sysconfig.get_paths()["stdlib"])))
     for package in filter(None, args.packages.split(",")):
-        spec = importlib.util.find_spec(package)  # finds the folder; runs nothing
-        if spec is None or not spec.submodule_search_locations:
+        root = package_root(package)  # finds the folder; runs nothing
+        if root is None:
             print(f"make_data: package {package!r} not installed, skipped", file=sys.stderr)
             continue
-        raw += list(pairs(Path(list(spec.submodule_search_locations)[0]), package))
+        raw += list(pairs(root, package))
     query_count, doc_count = {}, {}
     for _, doc, query in raw:
         query_count[query.lower()] = query_count.get(query.lower(), 0) + 1

@@ -179,3 +179,23 @@ def test_cross_encoder_teacher_with_dual_pooling(tiny_teacher, tmp_path, data):
     assert summary["teacher_kind"] == "cross-encoder" and summary["steps"] == 2
     assert summary["document_encoder"] == "student"
     assert load_encoder(str(tmp_path / "ce")).dim == 16
+
+
+def test_teacher_embeds_labelled_and_unlabelled_queries_as_two_cached_lists(tiny_teacher):
+    """A large unlabelled set is cached on its own, so any labelled queries can join it."""
+    from papertools.cli.distill.train import _teacher_queries
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def encode_queries(self, texts, **kw):
+            self.calls.append(list(texts))
+            return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+    queries = [Query("a", "aa", [0]), Query("g1", "ggg", [], [], True),
+               Query("b", "bbbb", [1]), Query("g2", "g", [], [], True)]
+    teacher = Recorder()
+    vectors = _teacher_queries(teacher, queries, TrainConfig(out_dir="unused"))
+    assert teacher.calls == [["aa", "bbbb"], ["ggg", "g"]]
+    assert vectors[:, 0].tolist() == [2.0, 3.0, 4.0, 1.0]  # rows in the queries' order

@@ -218,6 +218,13 @@ def open_output(path: str | None = None, *, tool: str = "") -> Iterator[RecordWr
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise PapertoolsError(f"cannot write: folder {str(folder)!r} does not exist", str(path))
+    if _special(target):  # /dev/null, a FIFO: write through, never replace it with a file
+        with open(target, "wb") as raw:
+            stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) \
+                if target.name.endswith(".gz") else raw
+            yield RecordWriter(stream)
+            stream.close()
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     raw = os.fdopen(fd, "wb")
     stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) \
@@ -245,6 +252,12 @@ def open_output(path: str | None = None, *, tool: str = "") -> Iterator[RecordWr
         raise
 
 
+def _special(target: Path) -> bool:
+    """True for an existing target that is not a regular file (a device such as /dev/null, a
+    FIFO): atomic writing would rename a temporary file over it (root may do that to /dev)."""
+    return target.exists() and not target.is_file() and not target.is_dir()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -256,6 +269,10 @@ def write_json(path: str | os.PathLike, obj) -> None:
     data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if _special(target):
+        with open(target, "wb") as fh:
+            fh.write(data)
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

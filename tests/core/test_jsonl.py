@@ -380,3 +380,25 @@ def test_write_json_failure_leaves_no_temporary_file(tmp_path):
         write_json(target, {"v": object()})
     assert target.read_bytes() == b'{"v": 1}\n'
     assert os.listdir(tmp_path) == ["run.json"]
+
+
+@pytest.mark.parametrize("name", ["pipe", "pipe.jsonl.gz"])
+def test_open_output_writes_through_a_fifo_instead_of_replacing_it(tmp_path, name):
+    # `-o /dev/null` (or a named pipe): an atomic rename would put a regular file in its place
+    import stat
+
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with open_output(str(fifo)) as writer:
+            writer.write({"a": 1})
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+        data = os.read(reader, 4096)
+        assert (gzip.decompress(data) if name.endswith(".gz") else data) == b'{"a":1}\n'
+        write_json(fifo, {"b": 2})
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+        assert orjson.loads(os.read(reader, 4096)) == {"b": 2}
+    finally:
+        os.close(reader)
+    assert list(tmp_path.iterdir()) == [fifo]  # no temporary file left beside it

@@ -86,11 +86,13 @@ def busy_cpus(seconds: float = 1.0) -> float | None:
     return (machine_busy_seconds() - before) / seconds
 
 
-def parse_args(doc: str, results: Path, argv=None, extra=()):
+def parse_args(doc: str, results: Path, argv=None, extra=(), parents=()):
     """The flags every benchmark takes (``--quick``, ``--strict``, ``--output``) plus ``extra``
-    (``(flag, help)`` pairs of booleans); returns (args, mode, output path). ``--quick`` results
-    go to a temporary folder, so smoke figures never replace real ones."""
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    (``(flag, help)`` pairs of booleans) and the flags of ``parents`` (argparse parsers made with
+    ``add_help=False``, so ``--help`` lists a benchmark's own settings); returns (args, mode,
+    output path). ``--quick`` results go to a temporary folder, so smoke figures never replace
+    real ones."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], parents=list(parents))
     parser.add_argument("--quick", action="store_true", help="smoke run (< 1 minute)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a goal (not an aim) fails")

@@ -138,8 +138,7 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-query-emb-weight", type=float, default=1.0)
     epochs_parser.add_argument("--goal-distance", default="mse",
                                choices=("mse", "l2", "cosine"))
-    known, rest = epochs_parser.parse_known_args(argv)
-    args, mode, output = common.parse_args(__doc__, RESULTS, rest)
+    args, mode, output = common.parse_args(__doc__, RESULTS, argv, parents=[epochs_parser])
     started = time.perf_counter()
     import torch
 
@@ -151,8 +150,8 @@ def main(argv=None) -> int:
 
     torch.manual_seed(0)
     data = ROOT / "examples" / "distill" / ("small" if args.quick else "")
-    epochs = known.epochs or 1
-    goal_epochs = known.goal_epochs or (2 if args.quick else 4)
+    epochs = args.epochs or 1
+    goal_epochs = args.goal_epochs or (2 if args.quick else 4)
     busy = common.busy_cpus()
     work = Path(tempfile.mkdtemp(prefix="distill-bench-"))
     cache = Path(tempfile.gettempdir()) / "papertools-bench" / "distill-cache"
@@ -165,8 +164,8 @@ def main(argv=None) -> int:
 
     teacher = load_encoder("minilm")
     vocab_texts = corpus.texts + [q.text for q in train_q]
-    student = cut_student(teacher, layers=2, hidden=known.hidden,
-                          intermediate=known.hidden * 8 // 3, max_positions=128,
+    student = cut_student(teacher, layers=2, hidden=args.hidden,
+                          intermediate=args.hidden * 8 // 3, max_positions=128,
                           vocab_texts=vocab_texts)
     student.save(work / "student0")
     counts, tcounts = parameter_counts(student), parameter_counts(teacher)
@@ -174,11 +173,11 @@ def main(argv=None) -> int:
     ratio = counts["total"] / tcounts["total"]
     log(f"ablation student {counts['total']:,} parameters = {ratio:.3f} of the teacher's "
         f"{tcounts['total']:,}")
-    goal_shape = (known.goal_layers, known.goal_hidden, known.goal_intermediate,
-                  known.goal_max_positions, known.goal_layer_map)
-    if goal_shape != (2, known.hidden, known.hidden * 8 // 3, 128, ""):
-        layer_map = [int(x) for x in known.goal_layer_map.split(",")] \
-            if known.goal_layer_map else None
+    goal_shape = (args.goal_layers, args.goal_hidden, args.goal_intermediate,
+                  args.goal_max_positions, args.goal_layer_map)
+    if goal_shape != (2, args.hidden, args.hidden * 8 // 3, 128, ""):
+        layer_map = [int(x) for x in args.goal_layer_map.split(",")] \
+            if args.goal_layer_map else None
         cut_student(teacher, layers=goal_shape[0], layer_map=layer_map, hidden=goal_shape[1],
                     intermediate=goal_shape[2], max_positions=goal_shape[3],
                     vocab_texts=vocab_texts).save(work / "student_goal")
@@ -190,17 +189,17 @@ def main(argv=None) -> int:
 
     config = AblationConfig(out_dir=str(work / "ablation"), per_query=1, epochs=epochs,
                             hard_negatives=2, batch_size=32, lr=1e-3, seed=0,
-                            doc_max_length=known.doc_max_length, cache_dir=str(cache),
+                            doc_max_length=args.doc_max_length, cache_dir=str(cache),
                             ks=(1, 5, 10, 100))
 
     def step_done(row):
         log(f"{row['id']}: MRR@10 {100 * row['mrr@10']:.1f}, retention "
             f"{100 * row['retention']:.1f}%, {row['train_seconds']:.0f} s")
 
-    if known.reuse_ablation:  # an earlier run's ablation folder, or its results file
+    if args.reuse_ablation:  # an earlier run's ablation folder, or its results file
         import json
 
-        reuse = Path(known.reuse_ablation)
+        reuse = Path(args.reuse_ablation)
         (work / "ablation").mkdir(parents=True)
         if reuse.is_dir():
             rows = json.loads((reuse / "ablation.json").read_text())
@@ -210,7 +209,7 @@ def main(argv=None) -> int:
                     if r["id"] == "teacher" or r["id"] in STEP_TITLES]
             shutil.copy(reuse.with_name(reuse.stem + "_ablation.png"),
                         work / "ablation" / "ablation.png")
-        log(f"ablation rows reused from {known.reuse_ablation}")
+        log(f"ablation rows reused from {args.reuse_ablation}")
     else:
         rows = run_ablation(config, "minilm", str(work / "student0"), [files["corpus"]],
                             [files["train"]], [files["test"]], log=step_done)
@@ -229,17 +228,17 @@ def main(argv=None) -> int:
                    config.doc_max_length, config.cache_dir, teacher_obj=dteacher)
     ev.teacher_row()
     goal_cfg = replace(step_config("+querygen", config, str(work / "goal")), epochs=goal_epochs,
-                       lr=known.goal_lr, query_emb_weight=known.goal_query_emb_weight,
-                       distance=known.goal_distance, hard_negatives=known.goal_hard_negatives)
+                       lr=args.goal_lr, query_emb_weight=args.goal_query_emb_weight,
+                       distance=args.goal_distance, hard_negatives=args.goal_hard_negatives)
     gen = generated_queries(train_q, test_q, config.per_query, config.seed)
-    unl = unlabelled_queries(corpus, train_q, test_q, known.unlabelled,
-                             known.unlabelled_max or (5000 if args.quick else 0))
+    unl = unlabelled_queries(corpus, train_q, test_q, args.unlabelled,
+                             args.unlabelled_max or (5000 if args.quick else 0))
     check_disjoint(gen + unl, test_q, "generated")
     log(f"goal run: {len(train_q)} training + {len(gen)} perturbed + {len(unl)} unlabelled "
-        f"queries ({known.unlabelled}), {goal_epochs} epochs")
+        f"queries ({args.unlabelled}), {goal_epochs} epochs")
     summary = train(goal_cfg, dteacher, load_encoder(str(work / "student_goal")), corpus,
                     train_q + gen + unl, teacher_doc_vectors=ev.teacher_docs)
-    goal_id = f"full x{goal_epochs}" if known.unlabelled == "none" else f"+unlab x{goal_epochs}"
+    goal_id = f"full x{goal_epochs}" if args.unlabelled == "none" else f"+unlab x{goal_epochs}"
     goal_row = ev.student_row(goal_id, str(work / "goal"))
     goal_row["train_seconds"] = summary["seconds"]
     goal_row["teacher_seconds"] = summary["teacher_seconds"]
@@ -273,8 +272,8 @@ def main(argv=None) -> int:
         "teacher_parameters": tcounts, "student_parameters": counts,
         "ablation_student_parameters": ablation_counts,
         "parameter_ratio": ratio, "epochs": epochs, "goal_epochs": goal_epochs,
-        "doc_max_length": known.doc_max_length, "ablation": rows,
-        "ablation_reused": bool(known.reuse_ablation),
+        "doc_max_length": args.doc_max_length, "ablation": rows,
+        "ablation_reused": bool(args.reuse_ablation),
         "best_step": best["id"], "best_retention": best["retention"],
         "paper": PAPER, "step_titles": STEP_TITLES,
         "throughput": {"teacher_queries_per_s": t_rate, "student_queries_per_s": s_rate,
@@ -283,9 +282,9 @@ def main(argv=None) -> int:
     def table(res, goals):
         print(f"distill benchmark ({mode}): {len(corpus)} documents, {len(test_q)} held-out "
               f"queries, {epochs} epoch(s) per ablation step"
-              f"{' (rows reused)' if known.reuse_ablation else ''}, the last row the full "
+              f"{' (rows reused)' if args.reuse_ablation else ''}, the last row the full "
               f"method with {goal_row['unlabelled_queries']:,} unlabelled texts "
-              f"({known.unlabelled}) trained {goal_epochs} epochs")
+              f"({args.unlabelled}) trained {goal_epochs} epochs")
         print(f"teacher {tcounts['total']:,} parameters ({tcounts['embedding']:,} embedding, "
               f"{tcounts['non_embedding']:,} non-embedding)")
         for what, c in (("ablation student", ablation_counts),

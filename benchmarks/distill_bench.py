@@ -118,6 +118,17 @@ def unlabelled_queries(corpus, train_q, test_q, which: str, limit: int = 0):
             for i, (source, text) in enumerate(kept)]
 
 
+def basis_texts(corpus, train_q, n: int = 1000) -> list[str]:
+    """A seeded sample of documents and training queries (never a held-out query) whose
+    teacher activations give the student's residual-stream basis."""
+    import random
+
+    rng = random.Random(0)
+    queries = [q.text for q in train_q]
+    return rng.sample(corpus.texts, min(n // 3, len(corpus))) + rng.sample(
+        queries, min(n - n // 3, len(queries)))
+
+
 def main(argv=None) -> int:
     epochs_parser = argparse.ArgumentParser(add_help=False)
     epochs_parser.add_argument("--epochs", type=int, default=None)
@@ -130,11 +141,17 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-hidden", type=int, default=192)
     epochs_parser.add_argument("--goal-intermediate", type=int, default=512)
     epochs_parser.add_argument("--goal-max-positions", type=int, default=128)
+    epochs_parser.add_argument("--goal-min-count", type=int, default=1)
+    epochs_parser.add_argument("--goal-dropout", type=float, default=None)
+    epochs_parser.add_argument("--goal-embedding-size", type=int, default=None)
+    epochs_parser.add_argument("--goal-basis", default="words", choices=("words", "activations"))
+    epochs_parser.add_argument("--dev", type=int, default=0)
     epochs_parser.add_argument("--unlabelled", default="both",
                                choices=("both", "sentences", "docstrings", "none"))
     epochs_parser.add_argument("--unlabelled-max", type=int, default=0)
     epochs_parser.add_argument("--goal-lr", type=float, default=1e-3)
     epochs_parser.add_argument("--goal-hard-negatives", type=int, default=8)
+    epochs_parser.add_argument("--goal-teacher-temperature", type=float, default=None)
     epochs_parser.add_argument("--goal-query-emb-weight", type=float, default=1.0)
     epochs_parser.add_argument("--goal-distance", default="mse",
                                choices=("mse", "l2", "cosine"))
@@ -159,6 +176,15 @@ def main(argv=None) -> int:
     corpus = read_corpus([files["corpus"]])
     train_q = read_queries([files["train"]], corpus)
     test_q = read_queries([files["test"]], corpus)
+    if args.dev:  # tuning: hold out training queries, never look at the test queries
+        import numpy as np
+
+        order = np.random.default_rng(1).permutation(len(train_q))
+        dev_set = set(order[:args.dev].tolist())
+        test_q = [q for i, q in enumerate(train_q) if i in dev_set]
+        train_q = [q for i, q in enumerate(train_q) if i not in dev_set]
+        if output == RESULTS:
+            output = RESULTS.with_name("distill_dev.json")
     log(f"{mode}: {len(corpus)} documents, {len(train_q)} train / {len(test_q)} test queries, "
         f"{epochs} epochs; {busy if busy is None else round(busy, 2)} CPUs busy elsewhere")
 
@@ -175,12 +201,17 @@ def main(argv=None) -> int:
         f"{tcounts['total']:,}")
     goal_shape = (args.goal_layers, args.goal_hidden, args.goal_intermediate,
                   args.goal_max_positions, args.goal_layer_map)
-    if goal_shape != (2, args.hidden, args.hidden * 8 // 3, 128, ""):
+    if goal_shape != (2, args.hidden, args.hidden * 8 // 3, 128, "") or args.goal_min_count > 1 \
+            or args.goal_dropout is not None or args.goal_basis != "words" \
+            or args.goal_embedding_size:
         layer_map = [int(x) for x in args.goal_layer_map.split(",")] \
             if args.goal_layer_map else None
         cut_student(teacher, layers=goal_shape[0], layer_map=layer_map, hidden=goal_shape[1],
                     intermediate=goal_shape[2], max_positions=goal_shape[3],
-                    vocab_texts=vocab_texts).save(work / "student_goal")
+                    vocab_texts=vocab_texts, min_count=args.goal_min_count,
+                    dropout=args.goal_dropout, basis_texts=basis_texts(
+                        corpus, train_q) if args.goal_basis == "activations" else None,
+                    embedding_size=args.goal_embedding_size).save(work / "student_goal")
     else:
         shutil.copytree(work / "student0", work / "student_goal")
     counts = parameter_counts(load_encoder(str(work / "student_goal")))
@@ -196,7 +227,10 @@ def main(argv=None) -> int:
         log(f"{row['id']}: MRR@10 {100 * row['mrr@10']:.1f}, retention "
             f"{100 * row['retention']:.1f}%, {row['train_seconds']:.0f} s")
 
-    if args.reuse_ablation:  # an earlier run's ablation folder, or its results file
+    if args.dev:  # tuning runs train only the goal configuration
+        rows = []
+        (work / "ablation").mkdir(parents=True)
+    elif args.reuse_ablation:  # an earlier run's ablation folder, or its results file
         import json
 
         reuse = Path(args.reuse_ablation)
@@ -226,10 +260,14 @@ def main(argv=None) -> int:
     dteacher = load_teacher("minilm", "dual-encoder")
     ev = Evaluator("minilm", corpus, test_q, config.ks, "cpu", config.query_max_length,
                    config.doc_max_length, config.cache_dir, teacher_obj=dteacher)
-    ev.teacher_row()
+    if args.dev:
+        rows.append(ev.teacher_row())
+    else:
+        ev.teacher_row()
     goal_cfg = replace(step_config("+querygen", config, str(work / "goal")), epochs=goal_epochs,
                        lr=args.goal_lr, query_emb_weight=args.goal_query_emb_weight,
-                       distance=args.goal_distance, hard_negatives=args.goal_hard_negatives)
+                       distance=args.goal_distance, hard_negatives=args.goal_hard_negatives,
+                       teacher_temperature=args.goal_teacher_temperature)
     gen = generated_queries(train_q, test_q, config.per_query, config.seed)
     unl = unlabelled_queries(corpus, train_q, test_q, args.unlabelled,
                              args.unlabelled_max or (5000 if args.quick else 0))
@@ -245,7 +283,8 @@ def main(argv=None) -> int:
     goal_row["generated_queries"] = summary["generated_queries"]
     goal_row["unlabelled_queries"] = len(unl)
     goal_row["config"] = {k: summary["config"][k] for k in (
-        "epochs", "lr", "batch_size", "temperature", "score_weight", "query_emb_weight",
+        "epochs", "lr", "batch_size", "temperature", "teacher_temperature", "score_weight",
+        "query_emb_weight",
         "distance", "hard_negatives", "query_max_length")}
     log(f"goal run ({goal_epochs} epochs): MRR@10 {100 * goal_row['mrr@10']:.1f}, retention "
         f"{100 * goal_row['retention']:.1f}%, {summary['seconds']:.0f} s")
@@ -256,9 +295,10 @@ def main(argv=None) -> int:
     final = load_encoder(best["model"])
     texts = [q.text for q in test_q]
     t_rate, s_rate = throughput(teacher, texts), throughput(final, texts)
-    png = output.with_name(output.stem + "_ablation.png")
-    png.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(work / "ablation" / "ablation.png", png)
+    if not args.dev:
+        png = output.with_name(output.stem + "_ablation.png")
+        png.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(work / "ablation" / "ablation.png", png)
 
     goals = {"student_parameter_ratio": common.judge(GOALS, "student_parameter_ratio", ratio),
              "best_retention_mrr10": common.judge(GOALS, "best_retention_mrr10",
@@ -267,7 +307,7 @@ def main(argv=None) -> int:
                                                     s_rate / t_rate)}
     res = {"benchmark": "distill", "mode": mode, "machine": common.machine_info(
         ("torch", "transformers")), "busy_cpus_before": busy,
-        "data": {"documents": len(corpus), "train_queries": len(train_q),
+        "data": {"documents": len(corpus), "train_queries": len(train_q), "dev": args.dev,
                  "test_queries": len(test_q), "source": str(data.relative_to(ROOT))},
         "teacher_parameters": tcounts, "student_parameters": counts,
         "ablation_student_parameters": ablation_counts,

@@ -103,14 +103,29 @@ def _texts_of(files) -> list[str]:
               type=click.Path(dir_okay=False, allow_dash=False),
               help="Prune the vocabulary to the tokens of these records' text and query fields "
                    "(the corpus and training queries; never the test queries). Repeatable.")
+@click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --vocab-from: keep only tokens those texts use at least this often "
+                   "(rare words then split into shorter kept pieces; the parameters saved "
+                   "can buy a layer).")
+@click.option("--basis", type=click.Choice(["words", "activations"]), default="words",
+              show_default=True,
+              help="A narrower student's residual-stream basis: the top principal directions "
+                   "of the teacher's word embeddings, or of its hidden states on 1,000 of the "
+                   "--vocab-from texts (a closer start).")
+@click.option("--embedding-size", type=click.IntRange(min=8), default=None,
+              help="Factorise the embeddings (ALBERT's): tokens live in this many dimensions, "
+                   "mapped up to the stream, so a vocabulary costs less and the budget can go "
+                   "to width or depth. The student is then an ALBERT encoder.")
+@click.option("--dropout", type=click.FloatRange(0, 1), default=None,
+              help="The student's dropout (hidden and attention); default the teacher's.")
 @click.option("--max-positions", type=click.IntRange(min=8), default=None,
               help="Position embeddings kept (the longest input).")
 @click.option("--config", "config_path", metavar="FILE", type=click.Path(dir_okay=False),
               help="Build a randomly initialised BERT of this config.json's shape instead.")
 @options.seed
 @options.quiet
-def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_from,
-            max_positions, config_path, seed, quiet):
+def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_from, min_count,
+            basis, embedding_size, dropout, max_positions, config_path, seed, quiet):
     """Make a student query tower from the teacher (or from a config).
 
     A truncated copy of a BERT teacher: --layers of its layers, --hidden wide (the teacher
@@ -136,7 +151,7 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
     t = load_encoder(teacher)
     texts = _texts_of(vocab_from) if vocab_from else None
     if config_path:
-        s = from_config(config_path, t, vocab_texts=texts, seed=seed)
+        s = from_config(config_path, t, vocab_texts=texts, seed=seed, min_count=min_count)
     else:
         chosen = None
         if layer_map:
@@ -145,9 +160,18 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
             except ValueError:
                 raise click.BadParameter("expected comma-separated layer indices",
                                          param_hint="--layer-map") from None
+        if basis == "activations" and not texts:
+            raise click.UsageError("--basis activations reads the --vocab-from texts")
+        sample = None
+        if basis == "activations":
+            import random
+
+            sample = random.Random(seed).sample(texts, min(1000, len(texts)))
         torch.manual_seed(seed)
         s = cut_student(t, layers=layers, layer_map=chosen, hidden=hidden,
-                        intermediate=intermediate, vocab_texts=texts, max_positions=max_positions)
+                        intermediate=intermediate, vocab_texts=texts, max_positions=max_positions,
+                        min_count=min_count, dropout=dropout, basis_texts=sample,
+                        embedding_size=embedding_size)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     s.save(out_dir)
     counts, tcounts = parameter_counts(s), parameter_counts(t)

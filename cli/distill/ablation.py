@@ -40,6 +40,7 @@ class Evaluator:
         self.positives = [q.positives for q in queries]
         self._doc_vectors = None
         self.teacher_metrics = None
+        self._teacher_queries = None
 
     @property
     def teacher_docs(self):
@@ -62,6 +63,7 @@ class Evaluator:
 
         q = cached_encode(self.teacher.encoder, [x.text for x in self.queries],
                           max_length=self.qlen, cache_dir=self.cache_dir)
+        self._teacher_queries = q
         row = self._row("teacher", "teacher", q, self.teacher_docs,
                         parameter_counts(self.teacher.encoder))
         row["model"] = str(self.teacher.encoder.path)
@@ -89,6 +91,14 @@ class Evaluator:
         row = self._row(name, "student", q, docs, parameter_counts(encoder))
         row["model"] = str(path)
         row["document_encoder"] = document_encoder(path)
+        tq = self._teacher_queries
+        if tq is not None and q.shape == tq.shape:  # how close the query embeddings came
+            import numpy as np
+
+            a, b = np.asarray(q, dtype=np.float64), np.asarray(tq, np.float64)
+            cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1)
+                                              * np.linalg.norm(b, axis=1), 1e-12)
+            row["teacher_cosine"] = round(float(cos.mean()), 6)
         t = self.teacher_metrics
         row["retention"] = round(row["mrr@10"] / t["mrr@10"], 6) if t["mrr@10"] else 0.0
         for k in self.ks:

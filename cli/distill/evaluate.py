@@ -81,9 +81,11 @@ def document_encoder(path: str) -> str:
 
 
 def format_table(rows: list[dict], ks: Sequence[int]) -> str:
-    """The comparison as text: one line per model, retention against the teacher, the paper's."""
+    """The comparison as text: one line per model, retention against the teacher, the paper's,
+    and the mean cosine of the student's query embeddings to the teacher's (``cos``: students
+    that answer in the teacher's space)."""
     head = f"{'model':<14} {'params':>9} {'MRR@10':>7} " + " ".join(f"{'R@' + str(k):>6}" for k in ks) \
-        + f" {'retain':>7} {'paper MSMARCO':>13}"
+        + f" {'retain':>7} {'paper MSMARCO':>13} {'cos':>5}"
     lines = [head, "-" * len(head)]
     for r in rows:
         paper = r.get("paper_retention", {}).get("msmarco_mrr10")
@@ -92,8 +94,9 @@ def format_table(rows: list[dict], ks: Sequence[int]) -> str:
         retain = f"{100 * r['retention']:.1f}%" if "retention" in r else "-"
         paper_text = f"{100 * paper:.1f}%" if paper else "-"
         recalls = " ".join(f"{100 * r[f'recall@{k}']:6.1f}" for k in ks)
+        cos = f"{r['teacher_cosine']:.3f}" if "teacher_cosine" in r else "-"
         lines.append(f"{r['id'][:14]:<14} {size:>9} {100 * r['mrr@10']:7.1f} {recalls} "
-                     f"{retain:>7} {paper_text:>13}")
+                     f"{retain:>7} {paper_text:>13} {cos:>5}")
     return "\n".join(lines)
 
 

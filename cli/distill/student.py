@@ -4,14 +4,22 @@ EmbedDistill's students are ~1/10 of the teacher. Here a student is made from a 
 three cuts, each optional:
 
 1. **Vocabulary pruning** (``vocab_texts``): keep the WordPiece tokens that the teacher's
-   tokenizer produces on the given texts (the document corpus and the training queries), the
-   special tokens, and every ASCII single-character piece (``a`` and ``##a``), so unseen ASCII
-   words still split into pieces rather than ``[UNK]``. WordPiece is greedy longest-match-first, so a word of
-   those texts tokenises exactly as before; the embedding rows of the kept tokens are copied.
+   tokenizer produces on the given texts (the document corpus and the training queries) at
+   least ``min_count`` times, the special tokens, and every ASCII single-character piece (``a``
+   and ``##a``), so unseen ASCII words still split into pieces rather than ``[UNK]``. WordPiece
+   is greedy longest-match-first, so with ``min_count`` 1 a word of those texts tokenises exactly
+   as before (a dropped rare token splits into shorter kept pieces); the embedding rows of the
+   kept tokens are copied. Rare tokens are the cheapest parameters to give up: on the benchmark's
+   docstrings, tokens seen once or twice are a third of the vocabulary but under 1% of the
+   held-out queries' tokens.
 2. **Depth** (``layers``): the student keeps ``layers`` of the teacher's layers, evenly spaced and
    ending with the last (6 -> 2 keeps layers 2 and 5), or the indices ``layer_map`` names.
 3. **Width** (``hidden`` < teacher width): the residual stream is cut to the top ``hidden``
-   principal directions ``U`` (H x h) of the teacher's (kept) word embeddings. Every weight that
+   principal directions ``U`` (H x h) of the teacher's (kept) word embeddings, or, with
+   ``basis_texts``, of the teacher's hidden states on those texts (every token, at the
+   embedding output and after each kept layer: the directions the stream actually uses; on
+   the benchmark's docstrings the cut student's query embeddings start at cosine 0.19 to the
+   teacher's instead of 0.11). Every weight that
    reads the stream is right-multiplied by ``U``, every weight that writes it left-multiplied by
    ``U^T``; attention keeps ``hidden / head_dim`` of the heads (those with the largest weight
    norm), the feed-forward block keeps ``intermediate`` of its neurons (largest norm), and a
@@ -22,8 +30,12 @@ three cuts, each optional:
 ``from_config`` makes a randomly initialised BERT of a given shape instead (the "from a config"
 student), with the pruned vocabulary when given.
 
+4. **Factorised embeddings** (``embedding_size``): ALBERT's factorisation, so the vocabulary
+   costs ``size`` per token instead of the width (:func:`factorise_embeddings`); the student is
+   then an ALBERT model with unshared layers, which the core loader reads like any encoder.
+
 Parameter counts (:func:`parameter_counts`) split embedding parameters (word, position and type
-embeddings and their LayerNorm) from the rest; BERT's unused pooler is left out of both (the
+embeddings, their LayerNorm and, when factorised, the map up to the stream) from the rest; BERT's unused pooler is left out of both (the
 students have none; the teacher's pooler is not used by mean-pooling sentence encoders).
 """
 
@@ -48,17 +60,23 @@ def evenly_spaced_layers(teacher_layers: int, keep: int) -> list[int]:
 # Vocabulary
 
 
-def corpus_token_ids(tokenizer, texts: Sequence[str], max_length: int = 256) -> list[int]:
-    """Sorted ids of the tokens that must stay: specials, ASCII characters, the texts' tokens."""
+def corpus_token_ids(tokenizer, texts: Sequence[str], max_length: int = 256,
+                     min_count: int = 1) -> list[int]:
+    """Sorted ids of the tokens that must stay: specials, ASCII characters, and the tokens the
+    texts use at least ``min_count`` times."""
+    from collections import Counter
+
     keep = set(tokenizer.all_special_ids)
     for token, idx in tokenizer.get_vocab().items():
         bare = token[2:] if token.startswith("##") else token
         if len(bare) == 1 and bare.isascii():
             keep.add(idx)
+    counts: Counter = Counter()
     for start in range(0, len(texts), 512):
         batch = tokenizer(list(texts[start:start + 512]), truncation=True, max_length=max_length)
         for ids in batch["input_ids"]:
-            keep.update(ids)
+            counts.update(ids)
+    keep.update(idx for idx, n in counts.items() if n >= min_count)
     return sorted(keep)
 
 
@@ -103,6 +121,26 @@ def _principal_basis(weight, hidden: int):
     return vh[:hidden].T.to(weight.dtype).contiguous()
 
 
+def _activation_basis(teacher, texts: Sequence[str], chosen: Sequence[int], hidden: int):
+    """(H, h): the top ``hidden`` eigenvectors of the second moment of the teacher's residual
+    stream (every token of ``texts``, at the embedding output and after each kept layer)."""
+    import torch
+
+    model = teacher.model
+    H = int(model.config.hidden_size)
+    moment = torch.zeros(H, H, dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, len(texts), 64):
+            batch = teacher.tokenize(list(texts[start:start + 64]))
+            out = model(**batch, output_hidden_states=True)
+            mask = batch["attention_mask"].bool()
+            for i in [0] + [c + 1 for c in chosen]:
+                x = out.hidden_states[i][mask].double()
+                moment += x.T @ x / max(1, x.shape[0])
+    _, vectors = torch.linalg.eigh(moment)
+    return vectors[:, -hidden:].flip(1).float().contiguous()
+
+
 def _ln(ln, U):
     import torch
 
@@ -125,7 +163,9 @@ def _linear(weight, bias):
 
 def cut_student(teacher, *, layers: int | None = None, layer_map: Sequence[int] | None = None,
                 hidden: int | None = None, intermediate: int | None = None,
-                vocab_texts: Sequence[str] | None = None, max_positions: int | None = None):
+                vocab_texts: Sequence[str] | None = None, max_positions: int | None = None,
+                min_count: int = 1, dropout: float | None = None,
+                basis_texts: Sequence[str] | None = None, embedding_size: int | None = None):
     """A student :class:`Encoder` cut from a BERT teacher encoder (see the module docstring).
 
     The student has the teacher's pooling and normalisation; when it is narrower it
@@ -167,22 +207,29 @@ def cut_student(teacher, *, layers: int | None = None, layer_map: Sequence[int] 
     tokenizer = teacher.tokenizer
     word = tmodel.embeddings.word_embeddings.weight.detach()
     if vocab_texts is not None:
-        keep = corpus_token_ids(tokenizer, vocab_texts, teacher.max_length)
+        keep = corpus_token_ids(tokenizer, vocab_texts, teacher.max_length, min_count)
         tokenizer = pruned_tokenizer(tokenizer, keep)
         word = word[torch.tensor(keep)]
     else:
         tokenizer = copy.deepcopy(tokenizer)
 
     # 3. width: the principal basis of the kept word embeddings (identity when not narrower)
-    U = torch.eye(H, dtype=word.dtype) if h == H else _principal_basis(word, h)
+    if h == H:
+        U = torch.eye(H, dtype=word.dtype)
+    elif basis_texts:
+        U = _activation_basis(teacher, basis_texts, chosen, h).to(word.dtype)
+    else:
+        U = _principal_basis(word, h)
 
     config = BertConfig(vocab_size=int(word.shape[0]), hidden_size=h, num_hidden_layers=len(chosen),
                         num_attention_heads=h // head_dim, intermediate_size=inter,
                         hidden_act=tconf.hidden_act, max_position_embeddings=positions,
                         type_vocab_size=int(tconf.type_vocab_size),
                         layer_norm_eps=float(tconf.layer_norm_eps),
-                        hidden_dropout_prob=float(tconf.hidden_dropout_prob),
-                        attention_probs_dropout_prob=float(tconf.attention_probs_dropout_prob),
+                        hidden_dropout_prob=float(tconf.hidden_dropout_prob
+                                                  if dropout is None else dropout),
+                        attention_probs_dropout_prob=float(tconf.attention_probs_dropout_prob
+                                                           if dropout is None else dropout),
                         pad_token_id=tokenizer.pad_token_id)
     student = BertModel(config, add_pooling_layer=False)
     te, se = tmodel.embeddings, student.embeddings
@@ -193,6 +240,8 @@ def cut_student(teacher, *, layers: int | None = None, layer_map: Sequence[int] 
     se.LayerNorm = _ln(te.LayerNorm, U)
     for s_idx, t_idx in enumerate(chosen):
         _copy_layer(tmodel.encoder.layer[t_idx], student.encoder.layer[s_idx], U, head_dim, inter)
+    if embedding_size:
+        student = factorise_embeddings(student, embedding_size)
     student.eval()
     dense = None
     if h != H:
@@ -203,6 +252,61 @@ def cut_student(teacher, *, layers: int | None = None, layer_map: Sequence[int] 
         dense = Dense(linear)
     return Encoder(student, tokenizer, teacher.pooling, teacher.normalize,
                    min(teacher.max_length, positions), dense=dense)
+
+
+def factorise_embeddings(bert, size: int):
+    """The same encoder as an ALBERT model whose token, position and type embeddings live in
+    ``size`` dimensions, mapped up to the stream by a linear layer (ALBERT's factorised
+    embedding; layers are not shared). The embeddings are the top ``size`` principal directions
+    ``V`` of the BERT student's word and position embeddings; the map is
+    ``diag(g) V sqrt(h / size)`` with BERT's embedding LayerNorm gain ``g`` and bias, so that
+    LayerNorm in ``size`` dimensions followed by the map approximates BERT's LayerNorm in ``h``.
+    A vocabulary of V tokens then costs ``V * size + size * h`` instead of ``V * h``."""
+    import math
+
+    import torch
+    from transformers import AlbertConfig, AlbertModel
+
+    bc = bert.config
+    h = int(bc.hidden_size)
+    if not 0 < size < h:
+        raise PapertoolsError(f"--embedding-size {size}: must be below the student's width {h}")
+    config = AlbertConfig(vocab_size=int(bc.vocab_size), embedding_size=size, hidden_size=h,
+                          num_hidden_layers=int(bc.num_hidden_layers),
+                          num_hidden_groups=int(bc.num_hidden_layers), inner_group_num=1,
+                          num_attention_heads=int(bc.num_attention_heads),
+                          intermediate_size=int(bc.intermediate_size), hidden_act=bc.hidden_act,
+                          hidden_dropout_prob=float(bc.hidden_dropout_prob),
+                          attention_probs_dropout_prob=float(bc.attention_probs_dropout_prob),
+                          max_position_embeddings=int(bc.max_position_embeddings),
+                          type_vocab_size=int(bc.type_vocab_size),
+                          layer_norm_eps=float(bc.layer_norm_eps),
+                          pad_token_id=bc.pad_token_id, classifier_dropout_prob=0.0)
+    albert = AlbertModel(config, add_pooling_layer=False)
+    be, ae = bert.embeddings, albert.embeddings
+    word = be.word_embeddings.weight.detach()
+    pos = be.position_embeddings.weight.detach()
+    V = _principal_basis(torch.cat([word, pos]), size)  # (h, size)
+    with torch.no_grad():
+        ae.word_embeddings.weight.copy_(word @ V)
+        ae.position_embeddings.weight.copy_(pos @ V)
+        ae.token_type_embeddings.weight.copy_(be.token_type_embeddings.weight @ V)
+        ae.LayerNorm.weight.fill_(1.0)
+        ae.LayerNorm.bias.zero_()
+        mapping = albert.encoder.embedding_hidden_mapping_in
+        mapping.weight.copy_(be.LayerNorm.weight[:, None] * V * math.sqrt(h / size))
+        mapping.bias.copy_(be.LayerNorm.bias)
+        for group, layer in zip(albert.encoder.albert_layer_groups, bert.encoder.layer):
+            a = group.albert_layers[0]
+            for name in ("query", "key", "value"):
+                getattr(a.attention, name).load_state_dict(
+                    getattr(layer.attention.self, name).state_dict())
+            a.attention.dense.load_state_dict(layer.attention.output.dense.state_dict())
+            a.attention.LayerNorm.load_state_dict(layer.attention.output.LayerNorm.state_dict())
+            a.ffn.load_state_dict(layer.intermediate.dense.state_dict())
+            a.ffn_output.load_state_dict(layer.output.dense.state_dict())
+            a.full_layer_layer_norm.load_state_dict(layer.output.LayerNorm.state_dict())
+    return albert
 
 
 def _copy_layer(t, s, U, head_dim: int, inter: int) -> None:
@@ -236,7 +340,7 @@ def _copy_layer(t, s, U, head_dim: int, inter: int) -> None:
 
 
 def from_config(config_path: str, teacher, *, vocab_texts: Sequence[str] | None = None,
-                seed: int = 0, projection: bool = True):
+                seed: int = 0, projection: bool = True, min_count: int = 1):
     """A randomly initialised BERT student of the shape a config.json gives."""
     import json
 
@@ -253,7 +357,7 @@ def from_config(config_path: str, teacher, *, vocab_texts: Sequence[str] | None 
         raise PapertoolsError(f"--config {config_path}: not a BERT config ({exc})") from None
     tokenizer = teacher.tokenizer
     if vocab_texts is not None:
-        keep = corpus_token_ids(tokenizer, vocab_texts, teacher.max_length)
+        keep = corpus_token_ids(tokenizer, vocab_texts, teacher.max_length, min_count)
         tokenizer = pruned_tokenizer(tokenizer, keep)
     config.vocab_size = len(tokenizer)
     config.pad_token_id = tokenizer.pad_token_id
@@ -274,7 +378,7 @@ def parameter_counts(encoder) -> dict:
     for name, p in model.named_parameters():
         if name.startswith("pooler."):
             continue
-        if name.startswith("embeddings."):
+        if name.startswith("embeddings.") or "embedding_hidden_mapping_in" in name:
             embedding += p.numel()
         else:
             non_embedding += p.numel()

@@ -33,6 +33,32 @@ def test_pruned_vocabulary_tokenises_the_corpus_exactly_as_before(tiny_teacher, 
     assert small.unk_token not in small.tokenize("zqxv")
 
 
+def test_min_count_drops_rare_tokens_which_then_split_into_kept_pieces(tiny_teacher, data):
+    from collections import Counter
+
+    corpus, train, _ = data
+    teacher = load_encoder(tiny_teacher)
+    texts = corpus.texts + [q.text for q in train]
+    length = teacher.max_length  # what cut_student reads of each text
+    counts = Counter(i for ids in teacher.tokenizer(texts, truncation=True, max_length=length)[
+        "input_ids"] for i in ids)
+    every, common = (corpus_token_ids(teacher.tokenizer, texts, length, min_count=m)
+                     for m in (1, 3))
+    rare = {i for i, n in counts.items() if n < 3} - set(teacher.tokenizer.all_special_ids)
+    rare = {i for i in rare if len(teacher.tokenizer.convert_ids_to_tokens(i).lstrip("#")) > 1}
+    assert rare and rare <= set(every) and not rare & set(common)
+    assert set(common) == set(every) - rare
+    small = pruned_tokenizer(teacher.tokenizer, common)
+    word = teacher.tokenizer.convert_ids_to_tokens(sorted(rare)[0])
+    if not word.startswith("##"):  # a whole word that is now rare: pieces, never [UNK]
+        pieces = small.tokenize(word)
+        assert len(pieces) > 1 and small.unk_token not in pieces
+    student = cut_student(teacher, layers=1, hidden=16, vocab_texts=texts, min_count=3,
+                          dropout=0.0)
+    assert parameter_counts(student)["vocab_size"] == len(common)
+    assert student.model.config.hidden_dropout_prob == 0.0
+
+
 def test_full_width_copy_with_pruned_vocabulary_embeds_like_the_teacher(tiny_teacher, data):
     corpus, train, _ = data
     teacher = load_encoder(tiny_teacher)
@@ -75,3 +101,75 @@ def test_from_config_builds_a_random_student_of_that_shape(tiny_teacher, tmp_pat
     bad.write_text("{not json")
     with pytest.raises(PapertoolsError, match="not a BERT config"):
         from_config(str(bad), teacher)
+
+
+def test_activation_basis_keeps_more_of_the_teachers_hidden_states(tiny_teacher, data):
+    import torch
+
+    from papertools.cli.distill.student import _activation_basis, _principal_basis
+
+    corpus, train, _ = data
+    teacher = load_encoder(tiny_teacher)
+    texts = corpus.texts[:40] + [q.text for q in train[:40]]
+    layers = list(range(teacher.model.config.num_hidden_layers))
+    U = _activation_basis(teacher, texts, layers, 16)
+    assert U.shape == (32, 16)
+    torch.testing.assert_close(U.T @ U, torch.eye(16), atol=1e-5, rtol=0)
+    W = _principal_basis(teacher.model.embeddings.word_embeddings.weight.detach(), 16)
+    with torch.no_grad():
+        batch = teacher.tokenize(texts)
+        states = teacher.model(**batch, output_hidden_states=True).hidden_states
+        x = torch.cat([s[batch["attention_mask"].bool()] for s in states])
+    kept = lambda B: float((x @ B).pow(2).sum() / x.pow(2).sum())  # noqa: E731
+    assert kept(U) > kept(W) and kept(U) > 0.5
+    student = cut_student(teacher, layers=1, hidden=16, vocab_texts=texts, basis_texts=texts)
+    assert student.dim == 32
+
+
+def test_factorised_embeddings_count_save_load_and_train(tiny_teacher, data, tmp_path):
+    import torch
+
+    from papertools.cli.distill.teacher import DualEncoderTeacher
+    from papertools.cli.distill.train import TrainConfig, train
+
+    corpus, train_q, _ = data
+    teacher = load_encoder(tiny_teacher)
+    plain = cut_student(teacher, layers=1, hidden=16, vocab_texts=corpus.texts)
+    small = cut_student(teacher, layers=1, hidden=16, vocab_texts=corpus.texts, embedding_size=8)
+    assert type(small.model).__name__ == "AlbertModel"
+    a, b = parameter_counts(plain), parameter_counts(small)
+    V = a["vocab_size"]
+    # tokens, 128 positions and 2 types in 8 dimensions, their LayerNorm, the map 8 -> 16
+    assert b["embedding"] == (V + 128 + 2) * 8 + 2 * 8 + (8 * 16 + 16)
+    assert b["non_embedding"] == a["non_embedding"] and b["projection"] == a["projection"]
+    small.save(tmp_path / "s")
+    again = load_encoder(str(tmp_path / "s"))
+    np.testing.assert_array_equal(small.encode(corpus.texts[:5]), again.encode(corpus.texts[:5]))
+    # the map starts from BERT's LayerNorm: the factorised student starts near the plain one
+    x, y, z = (e.encode(corpus.texts[:20]) for e in (plain, small, from_config_like(plain)))
+    near = float((x * y).sum(1).mean())
+    assert near > float((x * z).sum(1).mean()) and near > 0.5
+    before = again.model.embeddings.word_embeddings.weight.detach().clone()
+    config = TrainConfig(out_dir=str(tmp_path / "t"), epochs=1, batch_size=8, lr=3e-3,
+                         query_max_length=24, doc_max_length=48, hard_negatives=2,
+                         inherit_docs=True, query_emb_weight=1.0)
+    train(config, DualEncoderTeacher(teacher), again, corpus, train_q)
+    trained = load_encoder(str(tmp_path / "t"))
+    assert type(trained.model).__name__ == "AlbertModel"
+    assert not torch.equal(trained.model.embeddings.word_embeddings.weight, before)
+    with pytest.raises(PapertoolsError, match="below the student's width"):
+        cut_student(teacher, layers=1, hidden=16, vocab_texts=corpus.texts, embedding_size=16)
+
+
+def from_config_like(encoder):
+    """The same shape, randomly initialised (a baseline for 'near')."""
+    import copy
+
+    import torch
+
+    other = copy.deepcopy(encoder)
+    torch.manual_seed(1)
+    for p in other.model.parameters():
+        if p.ndim >= 2:
+            torch.nn.init.normal_(p, std=0.02)
+    return other

@@ -129,6 +129,25 @@ def basis_texts(corpus, train_q, n: int = 1000) -> list[str]:
         queries, min(n - n // 3, len(queries)))
 
 
+def trained_cosine(teacher, student, texts) -> float:
+    """Mean cosine of the student's query embeddings to the teacher's on texts it trained on
+    (beside the held-out ``teacher_cosine``: a gap means too little data, no gap too little
+    capacity)."""
+    import numpy as np
+
+    from papertools.cli.distill.teacher import with_length
+
+    if not texts:
+        return float("nan")
+    old = with_length(teacher, 64)  # the query length training used
+    a = np.asarray(teacher.encode(texts), dtype=np.float64)
+    teacher.max_length = old
+    student.max_length = min(student.max_length, 64)
+    b = np.asarray(student.encode(texts), dtype=np.float64)
+    return round(float(((a * b).sum(1) / np.maximum(
+        np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)).mean()), 6)
+
+
 def main(argv=None) -> int:
     epochs_parser = argparse.ArgumentParser(add_help=False)
     epochs_parser.add_argument("--epochs", type=int, default=None)
@@ -152,6 +171,7 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-lr", type=float, default=1e-3)
     epochs_parser.add_argument("--goal-hard-negatives", type=int, default=8)
     epochs_parser.add_argument("--goal-teacher-temperature", type=float, default=None)
+    epochs_parser.add_argument("--goal-corpus-candidates", action="store_true")
     epochs_parser.add_argument("--goal-query-emb-weight", type=float, default=1.0)
     epochs_parser.add_argument("--goal-distance", default="mse",
                                choices=("mse", "l2", "cosine"))
@@ -267,7 +287,8 @@ def main(argv=None) -> int:
     goal_cfg = replace(step_config("+querygen", config, str(work / "goal")), epochs=goal_epochs,
                        lr=args.goal_lr, query_emb_weight=args.goal_query_emb_weight,
                        distance=args.goal_distance, hard_negatives=args.goal_hard_negatives,
-                       teacher_temperature=args.goal_teacher_temperature)
+                       teacher_temperature=args.goal_teacher_temperature,
+                       corpus_candidates=args.goal_corpus_candidates)
     gen = generated_queries(train_q, test_q, config.per_query, config.seed)
     unl = unlabelled_queries(corpus, train_q, test_q, args.unlabelled,
                              args.unlabelled_max or (5000 if args.quick else 0))
@@ -279,15 +300,19 @@ def main(argv=None) -> int:
     goal_id = f"full x{goal_epochs}" if args.unlabelled == "none" else f"+unlab x{goal_epochs}"
     goal_row = ev.student_row(goal_id, str(work / "goal"))
     goal_row["train_seconds"] = summary["seconds"]
+    goal_row["train_cosine"] = trained_cosine(dteacher.encoder, load_encoder(str(work / "goal")),
+                                              [q.text for q in unl[::max(1, len(unl) // 1000)]])
     goal_row["teacher_seconds"] = summary["teacher_seconds"]
     goal_row["generated_queries"] = summary["generated_queries"]
     goal_row["unlabelled_queries"] = len(unl)
     goal_row["config"] = {k: summary["config"][k] for k in (
         "epochs", "lr", "batch_size", "temperature", "teacher_temperature", "score_weight",
         "query_emb_weight",
-        "distance", "hard_negatives", "query_max_length")}
+        "distance", "hard_negatives", "corpus_candidates", "query_max_length")}
     log(f"goal run ({goal_epochs} epochs): MRR@10 {100 * goal_row['mrr@10']:.1f}, retention "
-        f"{100 * goal_row['retention']:.1f}%, {summary['seconds']:.0f} s")
+        f"{100 * goal_row['retention']:.1f}%, {summary['seconds']:.0f} s; query cosine to the "
+        f"teacher {goal_row.get('teacher_cosine', float('nan')):.3f} held out, "
+        f"{goal_row['train_cosine']:.3f} on trained texts")
     rows.append(goal_row)
     best = max((r for r in rows if r.get("document_encoder") == "teacher"),
                key=lambda r: r["retention"])

@@ -363,6 +363,10 @@ def _loss_options(fn):
                                              "candidates are the teacher's top 1 + N."),
         click.option("--in-batch/--no-in-batch", default=True, show_default=True,
                      help="Score each query against the whole batch's candidates."),
+        click.option("--corpus-candidates", is_flag=True,
+                     help="Score each query against the whole corpus (inherited document "
+                          "tower only: the teacher's document embeddings are fixed, so this "
+                          "is one matrix product) and distil the teacher's full ranking."),
     ]
     for d in reversed(decorators):
         fn = d(fn)
@@ -435,8 +439,8 @@ def train(ctx, files, corpus_files, teacher, teacher_kind, ce_score, student_dir
           heldout, out_dir, label_weight, score_weight, score_loss, query_emb_weight,
           doc_emb_weight, distance, doc_tower, projection, fit_projection, temperature,
           teacher_temperature,
-          hard_negatives, in_batch, epochs, batch_size, lr, query_max_length, doc_max_length,
-          device, cache_dir, save_every, log_every, resume, query_field, text_field, seed,
+          hard_negatives, in_batch, corpus_candidates, epochs, batch_size, lr, query_max_length,
+          doc_max_length, device, cache_dir, save_every, log_every, resume, query_field, text_field, seed,
           output, on_error, quiet):
     """Distil a teacher into a student on training queries.
 
@@ -486,7 +490,8 @@ def train(ctx, files, corpus_files, teacher, teacher_kind, ce_score, student_dir
         doc_emb_weight=doc_emb_weight, distance=distance,
         inherit_docs=_doc_tower(doc_tower, t), projection=projection,
         fit_projection=fit_projection,
-        hard_negatives=hard_negatives, in_batch=in_batch, query_max_length=query_max_length,
+        hard_negatives=hard_negatives, in_batch=in_batch, corpus_candidates=corpus_candidates,
+        query_max_length=query_max_length,
         doc_max_length=doc_max_length, seed=seed, device=str(dev), save_every=save_every,
         log_every=log_every, resume=resume, cache_dir=cache_dir)
     Path(out_dir).mkdir(parents=True, exist_ok=True)

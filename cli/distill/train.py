@@ -9,7 +9,10 @@
 2. Each epoch shuffles the queries (labelled and generated together) with a seed derived from
    (``seed``, epoch) and cuts batches of ``batch_size``. A batch's candidate documents are the
    union of its queries' positives and hard negatives; with ``in_batch`` every query is scored
-   against all of them, otherwise against its own only.
+   against all of them, otherwise against its own only. With ``corpus_candidates`` (inherited
+   documents only) every query is scored against the whole corpus: the teacher's document
+   embeddings are fixed, so the student's score distribution over all N documents costs one
+   (B, H) x (H, N) product, and score distillation then matches the teacher's full ranking.
 3. The student embeds the batch's queries, e^s_q = normalise(P pool(student(q))) with the
    projection P when the widths differ (the student :class:`Encoder`'s Dense module; it
    normalises exactly when the teacher does, so scores are on the teacher's scale). With a
@@ -69,6 +72,7 @@ class TrainConfig:
     fit_projection: bool = True  # start P as the least-squares map onto the teacher's embeddings
     hard_negatives: int = 4  # per query, mined from the teacher when records have none
     in_batch: bool = True  # score every query against the whole batch's candidates
+    corpus_candidates: bool = False  # score every query against the whole corpus (inherited docs)
     query_max_length: int = 64  # tokens
     doc_max_length: int = 128  # tokens (teacher and symmetric student)
     seed: int = 0
@@ -93,6 +97,9 @@ def check_config(config: TrainConfig, teacher, student) -> None:
                               "tower; an inherited tower is the teacher's (drop one of the two)")
     if config.inherit_docs and teacher.kind != "dual-encoder":
         raise PapertoolsError("only a dual-encoder teacher has a document tower to inherit")
+    if config.corpus_candidates and not (config.inherit_docs and teacher.kind == "dual-encoder"):
+        raise PapertoolsError("whole-corpus candidates need the inherited document tower of a "
+                              "dual-encoder teacher (the corpus is embedded once)")
     needs_teacher_space = config.inherit_docs or config.query_emb_weight or config.doc_emb_weight
     if student.dim != teacher.dim and needs_teacher_space:
         if config.projection == "never":
@@ -356,8 +363,15 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
                 idx = order[state["batch"] * config.batch_size:
                             (state["batch"] + 1) * config.batch_size]
                 batch = [queries[i] for i in idx]
-                cands, allowed, positive = batch_candidates(batch, [own[i] for i in idx],
-                                                            config.in_batch)
+                if config.corpus_candidates:  # every document: the teacher's full ranking
+                    cands = list(range(len(corpus)))
+                    allowed = torch.ones(len(batch), len(cands), dtype=torch.bool)
+                    positive = torch.zeros_like(allowed)
+                    for i, q in enumerate(batch):
+                        positive[i, q.positives] = True
+                else:
+                    cands, allowed, positive = batch_candidates(batch, [own[i] for i in idx],
+                                                                config.in_batch)
                 allowed, positive = allowed.to(device), positive.to(device)
                 old = with_length(student, config.query_max_length)
                 q_s = student.embed([q.text for q in batch])  # (B, H)

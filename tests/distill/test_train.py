@@ -71,6 +71,38 @@ def test_embedding_matching_pulls_query_embeddings_and_scores_toward_the_teacher
     assert gap1 < 0.7 * gap0, (gap0, gap1)
 
 
+def _corpus_kl(student, teacher, queries, corpus, tau):
+    """Mean KL(teacher || student) of the softmax score distributions over the whole corpus."""
+    from papertools.cli.distill.teacher import with_length
+
+    with_length(student, 24)
+    texts = [q.text for q in queries]
+    d_t = teacher.encoder.encode(corpus.texts)
+    s_t, s_s = (e.encode(texts) @ d_t.T / tau for e in (teacher.encoder, student))
+    log_p = s_t - np.logaddexp.reduce(s_t, axis=1, keepdims=True)
+    log_q = s_s - np.logaddexp.reduce(s_s, axis=1, keepdims=True)
+    return float((np.exp(log_p) * (log_p - log_q)).sum(1).mean())
+
+
+def test_corpus_candidates_distil_the_teachers_ranking_of_the_whole_corpus(tiny_teacher, data,
+                                                                           tmp_path):
+    corpus, train_q, _ = data
+    teacher = DualEncoderTeacher(load_encoder(tiny_teacher))
+    kl = {}
+    for whole in (False, True):
+        # no hard negatives, no in-batch documents: a query's own candidates are its positives
+        # alone, so without the whole corpus the score loss has nothing to rank (only the
+        # fitted projection moves the student)
+        out = f"all-{whole}"
+        summary = train(_config(tmp_path, out, epochs=10, inherit_docs=True, query_emb_weight=0.0,
+                                corpus_candidates=whole, hard_negatives=0, in_batch=False,
+                                temperature=0.01),
+                        teacher, _student(tiny_teacher, corpus), corpus, train_q)
+        assert summary["config"]["corpus_candidates"] == whole
+        kl[whole] = _corpus_kl(load_encoder(str(tmp_path / out)), teacher, train_q, corpus, 0.01)
+    assert kl[True] < 0.7 * kl[False], kl
+
+
 def test_resume_continues_and_matches_an_uninterrupted_run(tiny_teacher, data, tmp_path):
     corpus, train_q, _ = data
     train_q = train_q[:24]  # 3 steps an epoch, 6 in all
@@ -126,6 +158,9 @@ def test_bad_configurations_fail_cleanly(tiny_teacher, data, tmp_path):
               corpus, train_q)
     with pytest.raises(PapertoolsError, match="document embedding matching needs"):
         train(_config(tmp_path, "d", inherit_docs=True, doc_emb_weight=1.0), teacher,
+              _student(tiny_teacher, corpus), corpus, train_q)
+    with pytest.raises(PapertoolsError, match="whole-corpus candidates need"):
+        train(_config(tmp_path, "c", corpus_candidates=True), teacher,
               _student(tiny_teacher, corpus), corpus, train_q)
     generated = [Query("g", "a generated query", [], [], True, "x")]
     with pytest.raises(PapertoolsError, match="need labelled queries"):

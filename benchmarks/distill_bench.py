@@ -325,8 +325,10 @@ def main(argv=None) -> int:
         "epochs", "lr", "batch_size", "temperature", "teacher_temperature", "score_weight",
         "query_emb_weight",
         "distance", "hard_negatives", "corpus_candidates", "query_max_length")}
+    lo, hi = goal_row["retention_interval"]
     log(f"goal run ({goal_epochs} epochs): MRR@10 {100 * goal_row['mrr@10']:.1f}, retention "
-        f"{100 * goal_row['retention']:.1f}%, {summary['seconds']:.0f} s; query cosine to the "
+        f"{100 * goal_row['retention']:.1f}% (95% interval {100 * lo:.1f}-{100 * hi:.1f}%), "
+        f"{summary['seconds']:.0f} s; query cosine to the "
         f"teacher {goal_row.get('teacher_cosine', float('nan')):.3f} held out, "
         f"{goal_row['train_cosine']:.3f} on trained texts")
     rows.append(goal_row)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from papertools.core.errors import PapertoolsError
 
-from .evaluate import metrics, paper_retention, search
+from .evaluate import metrics, paper_retention, reciprocal_ranks, retention_interval, search
 
 
 class Evaluator:
@@ -52,6 +52,7 @@ class Evaluator:
     def _row(self, name: str, role: str, query_vectors, doc_vectors, parameters: dict) -> dict:
         ranked = search(query_vectors, doc_vectors, max(max(self.ks), 10))
         m = metrics(ranked, self.positives, self.ks)
+        self._last_rr = reciprocal_ranks(ranked, self.positives)
         row = {"id": name, "role": role, **{k: round(v, 6) for k, v in m.items()},
                "queries": len(self.queries), "documents": len(self.corpus),
                "parameters": parameters}
@@ -68,6 +69,7 @@ class Evaluator:
                         parameter_counts(self.teacher.encoder))
         row["model"] = str(self.teacher.encoder.path)
         self.teacher_metrics = row
+        self._teacher_rr = self._last_rr
         return row
 
     def student_row(self, name: str, path: str) -> dict:
@@ -101,6 +103,7 @@ class Evaluator:
             row["teacher_cosine"] = round(float(cos.mean()), 6)
         t = self.teacher_metrics
         row["retention"] = round(row["mrr@10"] / t["mrr@10"], 6) if t["mrr@10"] else 0.0
+        row["retention_interval"] = retention_interval(self._last_rr, self._teacher_rr)
         for k in self.ks:
             key = f"recall@{k}"
             row[f"retention_{key}"] = round(row[key] / t[key], 6) if t[key] else 0.0

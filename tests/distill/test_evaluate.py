@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from papertools.cli.distill.evaluate import PAPER, STEPS, metrics, paper_retention, search
+from papertools.cli.distill.evaluate import (PAPER, STEPS, metrics, paper_retention,
+                                             reciprocal_ranks, retention_interval, search)
 
 
 def test_mrr_and_recall_match_hand_computed_values():
@@ -36,3 +37,18 @@ def test_paper_table_and_retention():
     assert paper_retention("+query_emb")["msmarco_mrr10"] == round(35.4 / 37.2, 4)
     assert paper_retention("+querygen")["nq_recall5"] == round(64.3 / 72.3, 4)
     assert paper_retention("mine") == {}
+
+
+def test_reciprocal_ranks_average_to_mrr_and_the_retention_interval_brackets_it():
+    rng = np.random.default_rng(0)
+    ranked = np.array([rng.permutation(30) for _ in range(200)])
+    positives = [[int(rng.integers(0, 30))] for _ in range(200)]
+    rr = reciprocal_ranks(ranked, positives)
+    assert rr.mean() == pytest.approx(metrics(ranked, positives)["mrr@10"])
+    assert retention_interval(rr, rr) == [1.0, 1.0]
+    assert retention_interval(rr / 2, rr) == [0.5, 0.5]
+    other = reciprocal_ranks(np.array([rng.permutation(30) for _ in range(200)]), positives)
+    lo, hi = retention_interval(other, rr)
+    point = other.sum() / rr.sum()
+    assert lo < point < hi and hi - lo > 0.1  # 200 random queries: a wide interval
+    assert retention_interval(other, rr) == [lo, hi]  # seeded

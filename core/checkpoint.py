@@ -9,6 +9,7 @@ until the rename is done, so a crash between the two renames still leaves one to
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -40,3 +41,40 @@ def load_checkpoint(out: Path, name: str):
     if not (path / "state.pt").exists():
         return None, None
     return path / name, torch.load(path / "state.pt", weights_only=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The epoch loop's bookkeeping, shared by the training loops (distill, lintseq finetune). The
+# loop's ``state`` holds at least "step", "epoch" and "batch" (the next batch of the epoch), so
+# a checkpoint records exactly where to resume.
+
+
+def step_done(state: dict, total_steps: int, log_every: int, save_every: int,
+              emit_log: Callable[[], None], checkpoint: Callable[[], None]) -> None:
+    """After an optimiser step: ``emit_log()`` every ``log_every`` steps and at the last step,
+    a checkpoint every ``save_every`` steps (0: only at epoch ends)."""
+    if state["step"] % log_every == 0 or state["step"] == total_steps:
+        emit_log()
+    if save_every and state["step"] % save_every == 0:
+        checkpoint()
+
+
+def epoch_done(state: dict, checkpoint: Callable[[], None]) -> None:
+    """At an epoch's end: move to the next epoch's first batch and checkpoint."""
+    state["epoch"] += 1
+    state["batch"] = 0
+    checkpoint()
+
+
+@contextmanager
+def checkpoint_on_interrupt(checkpoint: Callable[[], None], bar=None):
+    """Ctrl-C inside saves a checkpoint (what was learned so far is kept; resume continues) and
+    re-raises; the progress ``bar`` is closed either way."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        checkpoint()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()

@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from papertools.core import checkpoint
+from papertools.core.checkpoint import checkpoint_on_interrupt, epoch_done, step_done
 from papertools.core.errors import PapertoolsError
 from papertools.core.seed import derive_seed
 
@@ -356,7 +357,12 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
     student.model.train()
     train_started, queries_at_start = time.perf_counter(), state["queries"]
     bar = progress(total_steps, state["step"]) if progress else None
-    try:
+
+    def emit_log():
+        log(_log_record(state, steps_per_epoch, scheduler, train_started, queries_at_start))
+        state["sums"], state["count"] = {}, 0
+
+    with checkpoint_on_interrupt(checkpoint, bar):  # Ctrl-C keeps what was learned; --resume
         while state["epoch"] < config.epochs:
             order = epoch_order(len(queries), config.seed, state["epoch"])
             while state["batch"] < steps_per_epoch:
@@ -418,21 +424,9 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
                 state["sums"]["loss"] = state["sums"].get("loss", 0.0) + float(loss.detach())
                 if bar is not None:
                     bar.update(state)
-                if state["step"] % config.log_every == 0 or state["step"] == total_steps:
-                    log(_log_record(state, steps_per_epoch, scheduler, train_started,
-                                    queries_at_start))
-                    state["sums"], state["count"] = {}, 0
-                if config.save_every and state["step"] % config.save_every == 0:
-                    checkpoint()
-            state["epoch"] += 1
-            state["batch"] = 0
-            checkpoint()
-    except KeyboardInterrupt:
-        checkpoint()  # Ctrl-C: what was learned so far is kept; --resume continues
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
+                step_done(state, total_steps, config.log_every, config.save_every, emit_log,
+                          checkpoint)
+            epoch_done(state, checkpoint)
 
     student.model.eval()
     from .student import parameter_counts

@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from papertools.core import checkpoint
+from papertools.core.checkpoint import checkpoint_on_interrupt, epoch_done, step_done
 from papertools.core.errors import PapertoolsError
 from papertools.core.seed import derive_seed
 
@@ -256,7 +257,13 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None
     model.train()
     started, tokens_at_start = time.perf_counter(), state["tokens"]
     bar = progress(total_steps, state["step"]) if progress and rank == 0 else None
-    try:
+
+    def emit_log():
+        if rank == 0:
+            log(_log_record(state, steps_per_epoch, scheduler, started, tokens_at_start))
+        state["loss_sum"], state["loss_count"] = 0.0, 0
+
+    with checkpoint_on_interrupt(checkpoint, bar):  # Ctrl-C keeps what was learned; --resume
         while state["epoch"] < config.epochs:
             batches = epoch_batches(lengths, config.batch_size, config.seed, state["epoch"])
             while state["batch"] < batches_per_epoch:
@@ -290,21 +297,9 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None
                 state["step"] += 1
                 if bar is not None:
                     bar.update(state, _rate(state, started, tokens_at_start))
-                if rank == 0 and (state["step"] % config.log_every == 0
-                                  or state["step"] == total_steps):
-                    log(_log_record(state, steps_per_epoch, scheduler, started, tokens_at_start))
-                    state["loss_sum"], state["loss_count"] = 0.0, 0
-                if config.save_every and state["step"] % config.save_every == 0:
-                    checkpoint()
-            state["epoch"] += 1
-            state["batch"] = 0
-            checkpoint()
-    except KeyboardInterrupt:
-        checkpoint()  # Ctrl-C: what was learned so far is kept; --resume continues
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
+                step_done(state, total_steps, config.log_every, config.save_every, emit_log,
+                          checkpoint)
+            epoch_done(state, checkpoint)
 
     if world > 1:  # tokens seen by all processes
         total = torch.tensor([state["tokens"]], dtype=torch.long, device=device)

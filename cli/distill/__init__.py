@@ -393,7 +393,8 @@ def _train_options(fn):
         click.option("--device", default="auto", show_default=True,
                      help="auto, cpu, cuda, cuda:1, ..."),
         click.option("--cache-dir", metavar="DIR", type=click.Path(file_okay=False),
-                     help="Cache the teacher's embeddings here (shared between runs)."),
+                     help="Cache the teacher's embeddings here, per text (shared between runs and "
+                          "lists; an interrupted encoding keeps the chunks it finished)."),
     ]
     for d in reversed(decorators):
         fn = d(fn)

@@ -3,7 +3,7 @@
 A **dual-encoder teacher** embeds queries and documents with one encoder:
 s^t(q, d) = <e^t_q, e^t_d> (cosine when the encoder normalises, as MiniLM does). Its embeddings
 never change during distillation, so they are computed once per run (and cached on disk with
-``cache_dir``, keyed by the encoder, its settings and the texts).
+``cache_dir``, per text, keyed by the encoder and its settings: :func:`cached_encode`).
 
 A **cross-encoder teacher** reads the pair jointly. Its score is the classifier's logit
 (``ce_score="logit"``) or the dual-pooling score (``"dual"``): the last hidden states of the
@@ -47,30 +47,67 @@ def with_length(encoder, max_length: int | None):
     return old
 
 
+CACHE_CHUNK = 2048  # texts encoded (and saved) at a time, so an interrupted encoding resumes
+
+
+def _text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()[:16]
+
+
+def _read_shards(folder: Path) -> dict:
+    """{text key: vector} from every complete shard in ``folder``."""
+    import numpy as np
+
+    found = {}
+    for shard in sorted(folder.glob("shard-*.npz")):
+        with np.load(shard) as data:
+            for key, vector in zip(data["keys"], data["vectors"]):
+                found[key.tobytes()] = vector
+    return found
+
+
 def cached_encode(encoder, texts: Sequence[str], *, max_length: int | None = None,
                   batch_size: int = 64, cache_dir: str | None = None, progress=None):
-    """float32 (n, dim) embeddings of ``texts``; read from / written to ``cache_dir`` if given."""
+    """float32 (n, dim) embeddings of ``texts``; with ``cache_dir``, cached per text.
+
+    The cache is a folder per encoder setting (its path, pooling, normalisation, token limit and
+    width) of shards, each holding the vectors of up to ``CACHE_CHUNK`` texts keyed by a hash of
+    the text. Only texts no shard holds are encoded, a chunk at a time, each chunk saved
+    atomically as it finishes: a list that shares texts with an earlier one (a development
+    split, a few more generated queries) reuses their vectors, and an interrupted encoding
+    (Ctrl-C) keeps the chunks it finished."""
     import numpy as np
 
     old = with_length(encoder, max_length)
     try:
-        key = None
-        if cache_dir:
-            h = hashlib.sha256()
-            h.update(json.dumps([str(encoder.path), encoder.pooling, encoder.normalize,
-                                 encoder.max_length, encoder.dim]).encode())
-            for t in texts:
-                h.update(t.encode("utf-8") + b"\0")
-            key = Path(cache_dir) / f"emb-{h.hexdigest()[:24]}.npy"
-            if key.exists():
-                return np.load(key)
-        vectors = encoder.encode(list(texts), batch_size=batch_size, progress=progress)
-        if key is not None:
-            key.parent.mkdir(parents=True, exist_ok=True)
-            tmp = key.with_suffix(".tmp.npy")
-            np.save(tmp, vectors)
-            tmp.replace(key)
-        return vectors
+        if not cache_dir:
+            return encoder.encode(list(texts), batch_size=batch_size, progress=progress)
+        setting = hashlib.sha256(json.dumps(
+            [str(encoder.path), encoder.pooling, encoder.normalize, encoder.max_length,
+             encoder.dim]).encode()).hexdigest()[:16]
+        folder = Path(cache_dir) / f"encoder-{setting}"
+        found = _read_shards(folder) if folder.exists() else {}
+        keys = [_text_key(t) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            folder.mkdir(parents=True, exist_ok=True)
+            text_of = dict(zip(keys, texts))
+            done = 0
+            for start in range(0, len(missing), CACHE_CHUNK):
+                chunk = missing[start:start + CACHE_CHUNK]
+                tell = None if progress is None else (lambda n, base=done: progress(base + n))
+                vectors = encoder.encode([text_of[k] for k in chunk], batch_size=batch_size,
+                                         progress=tell)
+                name = hashlib.sha256(b"".join(chunk)).hexdigest()[:16]
+                tmp = folder / f"tmp-{name}.npz"
+                np.savez(tmp, keys=np.frombuffer(b"".join(chunk), dtype=np.uint8).reshape(-1, 16),
+                         vectors=vectors)
+                tmp.replace(folder / f"shard-{name}.npz")
+                found.update(zip(chunk, vectors))
+                done += len(chunk)
+        if not keys:
+            return np.zeros((0, encoder.dim), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
     finally:
         encoder.max_length = old
 

@@ -234,3 +234,53 @@ def test_teacher_embeds_labelled_and_unlabelled_queries_as_two_cached_lists(tiny
     vectors = _teacher_queries(teacher, queries, TrainConfig(out_dir="unused"))
     assert teacher.calls == [["aa", "bbbb"], ["ggg", "g"]]
     assert vectors[:, 0].tolist() == [2.0, 3.0, 4.0, 1.0]  # rows in the queries' order
+
+
+def test_teacher_cache_is_per_text_reused_across_lists_and_kept_when_interrupted(
+        tiny_teacher, tmp_path, monkeypatch):
+    from papertools.cli.distill import teacher as teacher_mod
+
+    encoder = load_encoder(tiny_teacher)
+    calls = []
+    real = encoder.encode
+
+    def counting(texts, **kw):
+        calls.append(list(texts))
+        return real(texts, **kw)
+
+    monkeypatch.setattr(encoder, "encode", counting)
+    monkeypatch.setattr(teacher_mod, "CACHE_CHUNK", 3)
+    texts = [f"text number {i} about sorting lists" for i in range(8)]
+    cache = str(tmp_path / "cache")
+    first = teacher_mod.cached_encode(encoder, texts, max_length=24, cache_dir=cache)
+    assert [len(c) for c in calls] == [3, 3, 2]
+    np.testing.assert_allclose(first, real(texts), atol=1e-5)
+    calls.clear()
+    # a different list sharing most texts (another split): only the new ones are encoded
+    again = teacher_mod.cached_encode(encoder, texts[5:] + ["a new text"] + texts[:2],
+                                      max_length=24, cache_dir=cache)
+    assert calls == [["a new text"]]
+    np.testing.assert_array_equal(again[:3], first[5:])
+    np.testing.assert_array_equal(again[4:], first[:2])
+    # another token limit is another setting: nothing reused
+    calls.clear()
+    teacher_mod.cached_encode(encoder, texts[:2], max_length=16, cache_dir=cache)
+    assert calls == [texts[:2]]
+    # Ctrl-C during the third chunk: the first two chunks are kept and not encoded again
+    more = [f"another text {i}" for i in range(8)]
+    seen = []
+
+    def interrupted(texts, **kw):
+        seen.append(len(texts))
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return real(texts, **kw)
+
+    monkeypatch.setattr(encoder, "encode", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        teacher_mod.cached_encode(encoder, more, max_length=24, cache_dir=cache)
+    monkeypatch.setattr(encoder, "encode", counting)
+    calls.clear()
+    resumed = teacher_mod.cached_encode(encoder, more, max_length=24, cache_dir=cache)
+    assert [len(c) for c in calls] == [2]
+    np.testing.assert_allclose(resumed, real(more), atol=1e-5)

@@ -32,8 +32,8 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    own shape: by default the teacher's full width (384, all 12 heads, so no projection and no
    lossy cut of the residual stream), layers 0 and 5 (``--goal-layer-map``), feed-forward 352
    (``--goal-intermediate``), ALBERT-factorised embeddings of 96 dimensions
-   (``--goal-embedding-size``) over the tokens the corpus and training queries use at least 3
-   times (``--goal-min-count``), 128 positions; ``--goal-hidden`` below 384 cuts the stream to
+   (``--goal-embedding-size``; 0: plain embeddings) over the tokens the corpus and training
+   queries use at least 3 times (``--goal-min-count``), 128 positions; ``--goal-hidden`` below 384 cuts the stream to
    the principal directions of the word embeddings or (``--goal-basis activations``) of the
    teacher's hidden states. Training: ``--goal-lr``, ``--goal-query-emb-weight``,
    ``--goal-distance``, ``--goal-hard-negatives`` (8: each query's score distillation sees
@@ -149,19 +149,16 @@ def trained_cosine(teacher, student, texts) -> float:
     """Mean cosine of the student's query embeddings to the teacher's on texts it trained on
     (beside the held-out ``teacher_cosine``: a gap means too little data, no gap too little
     capacity)."""
-    import numpy as np
-
+    from papertools.cli.distill.evaluate import mean_cosine
     from papertools.cli.distill.teacher import with_length
 
     if not texts:
         return float("nan")
     old = with_length(teacher, 64)  # the query length training used
-    a = np.asarray(teacher.encode(texts), dtype=np.float64)
+    a = teacher.encode(texts)
     teacher.max_length = old
     student.max_length = min(student.max_length, 64)
-    b = np.asarray(student.encode(texts), dtype=np.float64)
-    return round(float(((a * b).sum(1) / np.maximum(
-        np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)).mean()), 6)
+    return mean_cosine(a, student.encode(texts))
 
 
 def main(argv=None) -> int:
@@ -235,21 +232,12 @@ def main(argv=None) -> int:
     ratio = counts["total"] / tcounts["total"]
     log(f"ablation student {counts['total']:,} parameters = {ratio:.3f} of the teacher's "
         f"{tcounts['total']:,}")
-    goal_shape = (args.goal_layers, args.goal_hidden, args.goal_intermediate,
-                  args.goal_max_positions, args.goal_layer_map)
-    if goal_shape != (2, args.hidden, args.hidden * 8 // 3, 128, "") or args.goal_min_count > 1 \
-            or args.goal_dropout is not None or args.goal_basis != "words" \
-            or args.goal_embedding_size:
-        layer_map = [int(x) for x in args.goal_layer_map.split(",")] \
-            if args.goal_layer_map else None
-        cut_student(teacher, layers=goal_shape[0], layer_map=layer_map, hidden=goal_shape[1],
-                    intermediate=goal_shape[2], max_positions=goal_shape[3],
-                    vocab_texts=vocab_texts, min_count=args.goal_min_count,
-                    dropout=args.goal_dropout, basis_texts=basis_texts(
-                        corpus, train_q) if args.goal_basis == "activations" else None,
-                    embedding_size=args.goal_embedding_size).save(work / "student_goal")
-    else:
-        shutil.copytree(work / "student0", work / "student_goal")
+    layer_map = [int(x) for x in args.goal_layer_map.split(",")] if args.goal_layer_map else None
+    cut_student(teacher, layers=args.goal_layers, layer_map=layer_map, hidden=args.goal_hidden,
+                intermediate=args.goal_intermediate, max_positions=args.goal_max_positions,
+                vocab_texts=vocab_texts, min_count=args.goal_min_count, dropout=args.goal_dropout,
+                basis_texts=basis_texts(corpus, train_q) if args.goal_basis == "activations"
+                else None, embedding_size=args.goal_embedding_size).save(work / "student_goal")
     counts = parameter_counts(load_encoder(str(work / "student_goal")))
     ratio = counts["total"] / tcounts["total"]
     log(f"goal student {counts['total']:,} parameters = {ratio:.3f} of the teacher's")

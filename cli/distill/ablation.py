@@ -21,7 +21,8 @@ from pathlib import Path
 
 from papertools.core.errors import PapertoolsError
 
-from .evaluate import metrics, paper_retention, reciprocal_ranks, retention_interval, search
+from .evaluate import (mean_cosine, metrics, paper_retention, reciprocal_ranks,
+                       retention_interval, search)
 
 
 class Evaluator:
@@ -95,12 +96,7 @@ class Evaluator:
         row["document_encoder"] = document_encoder(path)
         tq = self._teacher_queries
         if tq is not None and q.shape == tq.shape:  # how close the query embeddings came
-            import numpy as np
-
-            a, b = np.asarray(q, dtype=np.float64), np.asarray(tq, np.float64)
-            cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1)
-                                              * np.linalg.norm(b, axis=1), 1e-12)
-            row["teacher_cosine"] = round(float(cos.mean()), 6)
+            row["teacher_cosine"] = mean_cosine(q, tq)
         t = self.teacher_metrics
         row["retention"] = round(row["mrr@10"] / t["mrr@10"], 6) if t["mrr@10"] else 0.0
         row["retention_interval"] = retention_interval(self._last_rr, self._teacher_rr)

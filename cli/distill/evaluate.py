@@ -57,6 +57,16 @@ def search(query_vectors, doc_vectors, k: int, block: int = 1024):
     return out
 
 
+def mean_cosine(a, b) -> float:
+    """Mean over rows of the cosine between two (n, d) arrays (how close a student's
+    embeddings came to the teacher's)."""
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    norms = np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+    return round(float(((a * b).sum(1) / norms).mean()), 6)
+
+
 def reciprocal_ranks(ranked, positives: Sequence[Sequence[int]]):
     """Per query: 1 / rank of the first positive in the top 10, else 0 (MRR@10's terms)."""
     import numpy as np

@@ -1,7 +1,7 @@
 """Students: a smaller BERT query tower made from the teacher (or from a config).
 
 EmbedDistill's students are ~1/10 of the teacher. Here a student is made from a BERT teacher in
-three cuts, each optional:
+four cuts, each optional:
 
 1. **Vocabulary pruning** (``vocab_texts``): keep the WordPiece tokens that the teacher's
    tokenizer produces on the given texts (the document corpus and the training queries) at
@@ -27,16 +27,17 @@ three cuts, each optional:
    subspace, an initialisation that training then repairs; the projection P (h -> H) that maps
    student embeddings to the teacher's space starts as ``U``.
 
-``from_config`` makes a randomly initialised BERT of a given shape instead (the "from a config"
-student), with the pruned vocabulary when given.
-
 4. **Factorised embeddings** (``embedding_size``): ALBERT's factorisation, so the vocabulary
    costs ``size`` per token instead of the width (:func:`factorise_embeddings`); the student is
    then an ALBERT model with unshared layers, which the core loader reads like any encoder.
 
+``from_config`` makes a randomly initialised BERT of a given shape instead (the "from a config"
+student), with the pruned vocabulary when given.
+
 Parameter counts (:func:`parameter_counts`) split embedding parameters (word, position and type
-embeddings, their LayerNorm and, when factorised, the map up to the stream) from the rest; BERT's unused pooler is left out of both (the
-students have none; the teacher's pooler is not used by mean-pooling sentence encoders).
+embeddings, their LayerNorm and, when factorised, the map up to the stream) from the rest;
+BERT's unused pooler is left out of both (the students have none; the teacher's pooler is not
+used by mean-pooling sentence encoders).
 """
 
 from __future__ import annotations

@@ -61,12 +61,13 @@ Usage: python benchmarks/distill_bench.py [--quick] [--strict] [--epochs N] [--g
        [--goal-max-positions N] [--goal-min-count N] [--goal-embedding-size N]
        [--goal-basis words|activations] [--goal-dropout P] [--goal-query-emb-weight W]
        [--goal-distance D] [--goal-hard-negatives N] [--goal-teacher-temperature T]
-       [--goal-corpus-candidates] [--dev N] [--output PATH]
+       [--goal-corpus-candidates] [--dev N] [--output PATH] [--save-student DIR]
 
 --reuse-ablation takes the ablation rows from an earlier run with the same settings (its
 ablation folder with ablation.json and ablation.png, or its results file and the
 ``<stem>_ablation.png`` beside it) instead of training them again, and runs only the goal run
 and the throughput measurement (the results file records it as "ablation_reused").
+--save-student DIR keeps the trained goal student (an encoder directory) for ``distill eval``.
 Results: benchmarks/results/distill.json (--quick: a temporary folder).
 """
 
@@ -188,6 +189,7 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-query-emb-weight", type=float, default=1.0)
     epochs_parser.add_argument("--goal-distance", default="mse",
                                choices=("mse", "l2", "cosine"))
+    epochs_parser.add_argument("--save-student", metavar="DIR", default=None)
     args, mode, output = common.parse_args(__doc__, RESULTS, argv, parents=[epochs_parser])
     started = time.perf_counter()
     import torch
@@ -373,6 +375,11 @@ def main(argv=None) -> int:
                   f"{g['kind']})")
 
     failed = common.finish(res, goals, output, started, table)
+    if args.save_student:  # the trained goal student, for `papertools distill eval` later
+        shutil.rmtree(args.save_student, ignore_errors=True)
+        shutil.copytree(work / "goal", args.save_student,
+                        ignore=shutil.ignore_patterns("checkpoint*"))
+        log(f"goal student saved to {args.save_student}")
     shutil.rmtree(work, ignore_errors=True)
     return 1 if (args.strict and failed) else 0
 

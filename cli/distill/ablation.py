@@ -22,7 +22,7 @@ from pathlib import Path
 from papertools.core.errors import PapertoolsError
 
 from .evaluate import (mean_cosine, metrics, paper_retention, reciprocal_ranks,
-                       retention_interval, search)
+                       retention_interval, search, split_retention, vocabulary_split)
 
 
 class Evaluator:
@@ -100,6 +100,9 @@ class Evaluator:
         t = self.teacher_metrics
         row["retention"] = round(row["mrr@10"] / t["mrr@10"], 6) if t["mrr@10"] else 0.0
         row["retention_interval"] = retention_interval(self._last_rr, self._teacher_rr)
+        split = vocabulary_split(encoder.tokenizer, self.teacher.encoder.tokenizer,
+                                 [x.text for x in self.queries], self.qlen)
+        row.update(split_retention(split, self._last_rr, self._teacher_rr))
         for k in self.ks:
             key = f"recall@{k}"
             row[f"retention_{key}"] = round(row[key] / t[key], 6) if t[key] else 0.0

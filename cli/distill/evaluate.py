@@ -8,7 +8,10 @@ corpus), by exact inner-product search over the embeddings (cosine for normalisi
 - retention: a student's figure divided by the teacher's on that same set and pool, with a
   95% interval from a paired bootstrap over the queries (``retention_interval``: resampling
   the queries, student and teacher together, 1,000 times with a fixed seed), because a few
-  hundred queries move retention by several points.
+  hundred queries move retention by several points;
+- split queries: those a student with a pruned vocabulary tokenises differently from the
+  teacher (a word it dropped is split into shorter pieces; ``vocabulary_split``), with
+  retention on them and on the rest, since a pruned student loses most on such queries.
 
 A student whose ``papertools.json`` says ``"document_encoder": "teacher"`` (an inherited document
 tower) is scored against the teacher's document embeddings; any other encoder embeds the corpus
@@ -81,6 +84,50 @@ def reciprocal_ranks(ranked, positives: Sequence[Sequence[int]]):
     return out
 
 
+def vocabulary_split(student_tokenizer, teacher_tokenizer, texts: Sequence[str],
+                     max_length: int = 64):
+    """Per text: True when the student's tokenizer cuts it into other pieces than the
+    teacher's (compared as token strings, so a renumbered pruned vocabulary agrees with
+    its teacher wherever it kept every token the text needs)."""
+    import numpy as np
+
+    out = np.zeros(len(texts), dtype=bool)
+    for start in range(0, len(texts), 512):
+        chunk = list(texts[start:start + 512])
+        a = student_tokenizer(chunk, truncation=True, max_length=max_length)["input_ids"]
+        b = teacher_tokenizer(chunk, truncation=True, max_length=max_length)["input_ids"]
+        for i, (x, y) in enumerate(zip(a, b)):
+            out[start + i] = (student_tokenizer.convert_ids_to_tokens(x)
+                              != teacher_tokenizer.convert_ids_to_tokens(y))
+    return out
+
+
+def split_retention(split, student_rr, teacher_rr) -> dict:
+    """Retention on the split queries and on the rest (``vocabulary_split``); empty when the
+    student splits none."""
+    import numpy as np
+
+    split = np.asarray(split, dtype=bool)
+    s, t = np.asarray(student_rr, float), np.asarray(teacher_rr, float)
+    if not split.any():
+        return {}
+
+    def ratio(mask):
+        return round(float(s[mask].sum() / t[mask].sum()), 6) if t[mask].sum() else 0.0
+
+    return {"split_queries": round(float(split.mean()), 6),
+            "retention_split": ratio(split), "retention_unsplit": ratio(~split)}
+
+
+def split_summary(row: dict) -> str | None:
+    """One line on the split queries of a student row, or None."""
+    if "split_queries" not in row:
+        return None
+    return (f"{row['id']}: {100 * row['split_queries']:.1f}% of the queries hold words its "
+            f"vocabulary splits; retention {100 * row['retention_split']:.1f}% on them, "
+            f"{100 * row['retention_unsplit']:.1f}% on the rest")
+
+
 def retention_interval(student_rr, teacher_rr, samples: int = 1000, seed: int = 0,
                        level: float = 0.95) -> list[float]:
     """The ``level`` interval of sum(student) / sum(teacher) over queries resampled together."""
@@ -124,7 +171,7 @@ def document_encoder(path: str) -> str:
 def format_table(rows: list[dict], ks: Sequence[int]) -> str:
     """The comparison as text: one line per model, retention against the teacher, the paper's,
     and the mean cosine of the student's query embeddings to the teacher's (``cos``: students
-    that answer in the teacher's space)."""
+    that answer in the teacher's space); under it, a line per student with split queries."""
     head = f"{'model':<14} {'params':>9} {'MRR@10':>7} " + " ".join(f"{'R@' + str(k):>6}" for k in ks) \
         + f" {'retain':>7} {'95% interval':>12} {'paper MSMARCO':>13} {'cos':>5}"
     lines = [head, "-" * len(head)]
@@ -140,6 +187,7 @@ def format_table(rows: list[dict], ks: Sequence[int]) -> str:
         ci_text = f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}%" if ci else "-"
         lines.append(f"{r['id'][:14]:<14} {size:>9} {100 * r['mrr@10']:7.1f} {recalls} "
                      f"{retain:>7} {ci_text:>12} {paper_text:>13} {cos:>5}")
+    lines += [line for line in map(split_summary, rows) if line]
     return "\n".join(lines)
 
 

@@ -52,3 +52,26 @@ def test_reciprocal_ranks_average_to_mrr_and_the_retention_interval_brackets_it(
     point = other.sum() / rr.sum()
     assert lo < point < hi and hi - lo > 0.1  # 200 random queries: a wide interval
     assert retention_interval(other, rr) == [lo, hi]  # seeded
+
+
+def test_vocabulary_split_marks_queries_a_pruned_student_tokenises_differently(tiny_teacher,
+                                                                                data):
+    from papertools.cli.distill.evaluate import split_retention, split_summary, vocabulary_split
+    from papertools.cli.distill.student import corpus_token_ids, pruned_tokenizer
+    from papertools.core.encoders import load_encoder
+
+    corpus, train, test = data
+    teacher = load_encoder(tiny_teacher).tokenizer
+    texts = corpus.texts + [q.text for q in train]
+    small = pruned_tokenizer(teacher, corpus_token_ids(teacher, texts, min_count=1))
+    queries = [q.text for q in test] + ["unseenword stagnated", texts[0]]
+    split = vocabulary_split(small, teacher, queries)
+    assert split[-2] and not split[-1]  # unseen words split; a text it was pruned on does not
+    for text, flag in zip(queries, split):  # split exactly when the pieces differ
+        assert flag == (small.tokenize(text)[:62] != teacher.tokenize(text)[:62])
+    assert not vocabulary_split(teacher, teacher, queries).any()
+    student, teach = np.array([1.0, 0.0, 0.5, 0.5]), np.array([1.0, 1.0, 0.5, 1.0])
+    out = split_retention(np.array([False, True, False, True]), student, teach)
+    assert out == {"split_queries": 0.5, "retention_split": 0.25, "retention_unsplit": 1.0}
+    assert split_retention(np.zeros(4, bool), student, teach) == {}
+    assert "50.0% of the queries" in split_summary({"id": "s", **out})

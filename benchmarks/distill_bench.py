@@ -59,7 +59,8 @@ Usage: python benchmarks/distill_bench.py [--quick] [--strict] [--epochs N] [--g
        [--unlabelled both|sentences|docstrings|none] [--unlabelled-max N] [--goal-lr LR]
        [--goal-layers N] [--goal-layer-map I,J] [--goal-hidden N] [--goal-intermediate N]
        [--goal-max-positions N] [--goal-min-count N] [--goal-embedding-size N]
-       [--goal-basis words|activations] [--goal-dropout P] [--goal-query-emb-weight W]
+       [--goal-basis words|activations] [--goal-head-size N] [--goal-dropout P]
+       [--goal-query-emb-weight W]
        [--goal-distance D] [--goal-hard-negatives N] [--goal-teacher-temperature T]
        [--goal-corpus-candidates] [--dev N] [--output PATH] [--save-student DIR]
 
@@ -178,6 +179,7 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-dropout", type=float, default=None)
     epochs_parser.add_argument("--goal-embedding-size", type=int, default=96)
     epochs_parser.add_argument("--goal-basis", default="words", choices=("words", "activations"))
+    epochs_parser.add_argument("--goal-head-size", type=int, default=None)
     epochs_parser.add_argument("--dev", type=int, default=0)
     epochs_parser.add_argument("--unlabelled", default="both",
                                choices=("both", "sentences", "docstrings", "none"))
@@ -239,7 +241,8 @@ def main(argv=None) -> int:
                 intermediate=args.goal_intermediate, max_positions=args.goal_max_positions,
                 vocab_texts=vocab_texts, min_count=args.goal_min_count, dropout=args.goal_dropout,
                 basis_texts=basis_texts(corpus, train_q) if args.goal_basis == "activations"
-                else None, embedding_size=args.goal_embedding_size).save(work / "student_goal")
+                else None, embedding_size=args.goal_embedding_size,
+                head_size=args.goal_head_size).save(work / "student_goal")
     counts = parameter_counts(load_encoder(str(work / "student_goal")))
     ratio = counts["total"] / tcounts["total"]
     log(f"goal student {counts['total']:,} parameters = {ratio:.3f} of the teacher's")

@@ -263,6 +263,8 @@ def load_encoder(name: str, device="cpu", pooling: str | None = None,
     quiet_hf()
     from transformers import AutoModel, AutoTokenizer
 
+    from . import narrow_attention  # noqa: F401  registers the narrow-head ALBERT students
+
     source = resolve_encoder_path(name)
     layout = _read_layout(Path(source)) if Path(source).is_dir() else ("mean", False, None)
     try:

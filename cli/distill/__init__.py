@@ -116,6 +116,11 @@ def _texts_of(files) -> list[str]:
               help="Factorise the embeddings (ALBERT's): tokens live in this many dimensions, "
                    "mapped up to the stream, so a vocabulary costs less and the budget can go "
                    "to width or depth. The student is then an ALBERT encoder.")
+@click.option("--head-size", type=click.IntRange(min=1), default=None,
+              help="With --embedding-size: narrow every attention head to this many "
+                   "dimensions (each head a whitened low-rank copy of the teacher's), so the "
+                   "attention block costs heads x size instead of the width per stream "
+                   "dimension; the student is then a papertools-narrow-albert encoder.")
 @click.option("--dropout", type=click.FloatRange(0, 1), default=None,
               help="The student's dropout (hidden and attention); default the teacher's.")
 @click.option("--max-positions", type=click.IntRange(min=8), default=None,
@@ -125,7 +130,7 @@ def _texts_of(files) -> list[str]:
 @options.seed
 @options.quiet
 def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_from, min_count,
-            basis, embedding_size, dropout, max_positions, config_path, seed, quiet):
+            basis, embedding_size, head_size, dropout, max_positions, config_path, seed, quiet):
     """Make a student query tower from the teacher (or from a config).
 
     A truncated copy of a BERT teacher: --layers of its layers, --hidden wide (the teacher
@@ -143,6 +148,7 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
     Examples:
       papertools distill student --layers 1 --hidden 64 --out-dir /tmp/distill-student --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
       papertools distill student --layer-map 0,5 --intermediate 352 --embedding-size 96 --min-count 2 --out-dir /tmp/distill-student-albert --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
+      papertools distill student --layer-map 0,2,5 --intermediate 256 --embedding-size 64 --head-size 16 --out-dir /tmp/distill-student-narrow --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
     """
     from pathlib import Path
 
@@ -177,7 +183,7 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
         s = cut_student(t, layers=layers, layer_map=chosen, hidden=hidden,
                         intermediate=intermediate, vocab_texts=texts, max_positions=max_positions,
                         min_count=min_count, dropout=dropout, basis_texts=sample,
-                        embedding_size=embedding_size)
+                        embedding_size=embedding_size, head_size=head_size)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     s.save(out_dir)
     counts, tcounts = parameter_counts(s), parameter_counts(t)

@@ -161,6 +161,56 @@ def test_factorised_embeddings_count_save_load_and_train(tiny_teacher, data, tmp
         cut_student(teacher, layers=1, hidden=16, vocab_texts=corpus.texts, embedding_size=16)
 
 
+def test_narrow_heads_are_low_rank_copies_of_the_teachers_that_save_load_and_train(
+        tiny_teacher, data, tmp_path):
+    import torch
+
+    from papertools.cli.distill.student import _layer_moments, factorise_embeddings
+    from papertools.cli.distill.teacher import DualEncoderTeacher
+    from papertools.cli.distill.train import TrainConfig, train
+
+    corpus, train_q, _ = data
+    teacher = load_encoder(tiny_teacher)  # 32 wide, 2 heads of 16
+    texts = corpus.texts[:40]
+    # at full rank the narrow-head path (whitened SVDs) reproduces the plain ALBERT copy
+    bert = cut_student(teacher).model
+    moments = _layer_moments(teacher, texts, [0, 1])
+    plain = factorise_embeddings(bert, 24).eval()
+    same = factorise_embeddings(bert, 24, head_size=16, moments=moments).eval()
+    assert type(same).__name__ == "NarrowAlbertModel"
+    batch = teacher.tokenize(texts[:6])
+    with torch.no_grad():
+        torch.testing.assert_close(same(**batch).last_hidden_state,
+                                   plain(**batch).last_hidden_state, atol=1e-4, rtol=1e-4)
+    wide = cut_student(teacher, embedding_size=24, vocab_texts=corpus.texts)
+    narrow = cut_student(teacher, embedding_size=24, head_size=8, vocab_texts=corpus.texts)
+    a, b = parameter_counts(wide), parameter_counts(narrow)
+    # per layer and head (2 of them): queries, keys and values lose 32 x 8 weights and 8
+    # biases each, the output map 8 x 32 weights
+    assert a["non_embedding"] - b["non_embedding"] == 2 * (3 * (32 * 16 + 16) + 16 * 32)
+    assert b["embedding"] == a["embedding"]
+    x, y = wide.encode(texts), narrow.encode(texts)
+    assert float((x * y).sum(1).mean()) > 0.5  # half the head size, still near the teacher
+    narrow.save(tmp_path / "n")
+    again = load_encoder(str(tmp_path / "n"))
+    assert type(again.model).__name__ == "NarrowAlbertModel"
+    np.testing.assert_array_equal(again.encode(texts[:5]), narrow.encode(texts[:5]))
+    before = again.model.encoder.albert_layer_groups[0].albert_layers[0].attention.query.weight
+    before = before.detach().clone()
+    config = TrainConfig(out_dir=str(tmp_path / "t"), epochs=1, batch_size=8, lr=3e-3,
+                         query_max_length=24, doc_max_length=48, hard_negatives=2,
+                         inherit_docs=True, query_emb_weight=1.0)
+    train(config, DualEncoderTeacher(teacher), again, corpus, train_q)
+    trained = load_encoder(str(tmp_path / "t"))
+    query = trained.model.encoder.albert_layer_groups[0].albert_layers[0].attention.query
+    assert query.weight.shape == before.shape == (16, 32)
+    assert not torch.equal(query.weight, before)
+    with pytest.raises(PapertoolsError, match="needs --embedding-size"):
+        cut_student(teacher, head_size=8)
+    with pytest.raises(PapertoolsError, match="head size"):
+        cut_student(teacher, embedding_size=24, head_size=17)
+
+
 def from_config_like(encoder):
     """The same shape, randomly initialised (a baseline for 'near')."""
     import copy

@@ -30,12 +30,15 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    test document is read; --quick keeps a seeded 5,000), trained ``--goal-epochs`` (4;
    --quick 2) on the same data, the table's last row ("+unlab xN"). The goal student has its
    own shape: by default the teacher's full width (384, all 12 heads, so no projection and no
-   lossy cut of the residual stream), layers 0 and 5 (``--goal-layer-map``), feed-forward 352
-   (``--goal-intermediate``), ALBERT-factorised embeddings of 96 dimensions
-   (``--goal-embedding-size``; 0: plain embeddings) over the tokens the corpus and training
-   queries use at least 3 times (``--goal-min-count``), 128 positions; ``--goal-hidden`` below 384 cuts the stream to
+   lossy cut of the residual stream), layers 0 and 5 (``--goal-layer-map``), feed-forward 380
+   (``--goal-intermediate``), ALBERT-factorised embeddings of 64 dimensions
+   (``--goal-embedding-size``; 0: plain embeddings) over every token the corpus and training
+   queries use (``--goal-min-count`` 1: a query holding a word the pruning dropped loses
+   most), 128 positions; ``--goal-hidden`` below 384 cuts the stream to
    the principal directions of the word embeddings or (``--goal-basis activations``) of the
-   teacher's hidden states. Training: ``--goal-lr``, ``--goal-query-emb-weight``,
+   teacher's hidden states; ``--goal-head-size`` narrows every attention head (a whitened
+   low-rank copy of the teacher's; the attention block's cost goes to depth or feed-forward
+   width). Training: ``--goal-lr``, ``--goal-query-emb-weight``,
    ``--goal-distance``, ``--goal-hard-negatives`` (8: each query's score distillation sees
    the teacher's top 9 documents, a generated or unlabelled one's included, besides the
    batch's), ``--goal-teacher-temperature``, ``--goal-corpus-candidates`` (score against the
@@ -173,11 +176,11 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-layers", type=int, default=2)
     epochs_parser.add_argument("--goal-layer-map", default="0,5")
     epochs_parser.add_argument("--goal-hidden", type=int, default=384)
-    epochs_parser.add_argument("--goal-intermediate", type=int, default=352)
+    epochs_parser.add_argument("--goal-intermediate", type=int, default=380)
     epochs_parser.add_argument("--goal-max-positions", type=int, default=128)
-    epochs_parser.add_argument("--goal-min-count", type=int, default=3)
+    epochs_parser.add_argument("--goal-min-count", type=int, default=1)
     epochs_parser.add_argument("--goal-dropout", type=float, default=None)
-    epochs_parser.add_argument("--goal-embedding-size", type=int, default=96)
+    epochs_parser.add_argument("--goal-embedding-size", type=int, default=64)
     epochs_parser.add_argument("--goal-basis", default="words", choices=("words", "activations"))
     epochs_parser.add_argument("--goal-head-size", type=int, default=None)
     epochs_parser.add_argument("--dev", type=int, default=0)

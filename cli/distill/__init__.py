@@ -105,8 +105,8 @@ def _texts_of(files) -> list[str]:
                    "(the corpus and training queries; never the test queries). Repeatable.")
 @click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True,
               help="With --vocab-from: keep only tokens those texts use at least this often "
-                   "(rare words then split into shorter kept pieces; the parameters saved "
-                   "can buy a layer).")
+                   "(rare words then split into shorter kept pieces, and queries holding them "
+                   "lose most: `distill eval` reports them).")
 @click.option("--basis", type=click.Choice(["words", "activations"]), default="words",
               show_default=True,
               help="A narrower student's residual-stream basis: the top principal directions "
@@ -139,9 +139,11 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
     initialised to match), and the vocabulary pruned to the tokens of --vocab-from records
     (those used at least --min-count times). --embedding-size factorises the embeddings
     (ALBERT's), which is what pays for a student at the teacher's full width: on the
-    benchmark's docstrings, 2 of MiniLM's layers at 384 wide with 96-dimensional embeddings
-    (--layer-map 0,5 --intermediate 352 --embedding-size 96 --min-count 3) beat 2 layers cut
-    to 192 wide at the same 1/10 of the parameters. With --config, a random BERT of that
+    benchmark's docstrings, 2 of MiniLM's layers at 384 wide with 64-dimensional embeddings
+    over every corpus token (--layer-map 0,5 --intermediate 380 --embedding-size 64) beat 2
+    layers cut to 192 wide at the same 1/10 of the parameters; dropping rare tokens
+    (--min-count 3) cost more than it saved. --head-size narrows the attention heads instead
+    (a third layer for the same budget; no better there). With --config, a random BERT of that
     shape. Prints the parameter counts, embedding and non-embedding, against the teacher's.
 
     \b
@@ -622,8 +624,11 @@ def eval_(ctx, files, corpus_files, teacher, students, ks, plot, query_max_lengt
     """Compare the teacher and students on held-out queries (MRR@10, Recall@k, retention).
 
     Every model ranks the whole corpus for every query (exact search); a student's figures are
-    divided by the teacher's on the same queries and pool (retention). The table goes to
-    standard error, one record per model to standard output.
+    divided by the teacher's on the same queries and pool (retention, with a 95% bootstrap
+    interval). For a student with a pruned vocabulary, a line says what share of the queries
+    hold words it splits into shorter pieces and the retention on them and on the rest (such
+    queries lose most; --min-count 1 keeps them few). The table goes to standard error, one
+    record per model to standard output.
 
     \b
     Examples:

@@ -9,9 +9,11 @@ four cuts, each optional:
    and ``##a``), so unseen ASCII words still split into pieces rather than ``[UNK]``. WordPiece
    is greedy longest-match-first, so with ``min_count`` 1 a word of those texts tokenises exactly
    as before (a dropped rare token splits into shorter kept pieces); the embedding rows of the
-   kept tokens are copied. Rare tokens are the cheapest parameters to give up: on the benchmark's
-   docstrings, tokens seen once or twice are a third of the vocabulary but under 1% of the
-   held-out queries' tokens.
+   kept tokens are copied. Rare tokens look cheap to give up (on the benchmark's docstrings,
+   tokens seen once or twice are a third of the vocabulary but under 1% of the held-out
+   queries' tokens), but they sit in 11-13% of the queries, which then kept 83-87% of the
+   teacher's MRR@10 against 90-95% for the rest; smaller factorised embeddings over every
+   token paid better.
 2. **Depth** (``layers``): the student keeps ``layers`` of the teacher's layers, evenly spaced and
    ending with the last (6 -> 2 keeps layers 2 and 5), or the indices ``layer_map`` names.
 3. **Width** (``hidden`` < teacher width): the residual stream is cut to the top ``hidden``

@@ -34,7 +34,7 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    (``--goal-intermediate``), ALBERT-factorised embeddings of 64 dimensions
    (``--goal-embedding-size``; 0: plain embeddings) over every token the corpus and training
    queries use (``--goal-min-count`` 1: a query holding a word the pruning dropped loses
-   most), 128 positions; ``--goal-hidden`` below 384 cuts the stream to
+   most; ``--goal-vocab-unlabelled`` counts the unlabelled texts too), 128 positions; ``--goal-hidden`` below 384 cuts the stream to
    the principal directions of the word embeddings or (``--goal-basis activations``) of the
    teacher's hidden states; ``--goal-head-size`` narrows every attention head (a whitened
    low-rank copy of the teacher's; the attention block's cost goes to depth or feed-forward
@@ -62,7 +62,8 @@ Usage: python benchmarks/distill_bench.py [--quick] [--strict] [--epochs N] [--g
        [--unlabelled both|sentences|docstrings|none] [--unlabelled-max N] [--goal-lr LR]
        [--goal-layers N] [--goal-layer-map I,J] [--goal-hidden N] [--goal-intermediate N]
        [--goal-max-positions N] [--goal-min-count N] [--goal-embedding-size N]
-       [--goal-basis words|activations] [--goal-head-size N] [--goal-dropout P]
+       [--goal-basis words|activations] [--goal-head-size N] [--goal-vocab-unlabelled]
+       [--goal-dropout P]
        [--goal-query-emb-weight W]
        [--goal-distance D] [--goal-hard-negatives N] [--goal-teacher-temperature T]
        [--goal-corpus-candidates] [--dev N] [--output PATH] [--save-student DIR]
@@ -183,6 +184,7 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-embedding-size", type=int, default=64)
     epochs_parser.add_argument("--goal-basis", default="words", choices=("words", "activations"))
     epochs_parser.add_argument("--goal-head-size", type=int, default=None)
+    epochs_parser.add_argument("--goal-vocab-unlabelled", action="store_true")
     epochs_parser.add_argument("--dev", type=int, default=0)
     epochs_parser.add_argument("--unlabelled", default="both",
                                choices=("both", "sentences", "docstrings", "none"))
@@ -240,9 +242,13 @@ def main(argv=None) -> int:
     log(f"ablation student {counts['total']:,} parameters = {ratio:.3f} of the teacher's "
         f"{tcounts['total']:,}")
     layer_map = [int(x) for x in args.goal_layer_map.split(",")] if args.goal_layer_map else None
+    goal_vocab = vocab_texts
+    if args.goal_vocab_unlabelled:  # every unlabelled text counts too (not a training sample)
+        goal_vocab = vocab_texts + [q.text for q in unlabelled_queries(
+            corpus, train_q, test_q, args.unlabelled)]
     cut_student(teacher, layers=args.goal_layers, layer_map=layer_map, hidden=args.goal_hidden,
                 intermediate=args.goal_intermediate, max_positions=args.goal_max_positions,
-                vocab_texts=vocab_texts, min_count=args.goal_min_count, dropout=args.goal_dropout,
+                vocab_texts=goal_vocab, min_count=args.goal_min_count, dropout=args.goal_dropout,
                 basis_texts=basis_texts(corpus, train_q) if args.goal_basis == "activations"
                 else None, embedding_size=args.goal_embedding_size,
                 head_size=args.goal_head_size).save(work / "student_goal")

@@ -1,7 +1,7 @@
 """Students: a smaller BERT query tower made from the teacher (or from a config).
 
 EmbedDistill's students are ~1/10 of the teacher. Here a student is made from a BERT teacher in
-four cuts, each optional:
+five cuts, each optional:
 
 1. **Vocabulary pruning** (``vocab_texts``): keep the WordPiece tokens that the teacher's
    tokenizer produces on the given texts (the document corpus and the training queries) at
@@ -139,17 +139,8 @@ def _activation_basis(teacher, texts: Sequence[str], chosen: Sequence[int], hidd
     stream (every token of ``texts``, at the embedding output and after each kept layer)."""
     import torch
 
-    model = teacher.model
-    H = int(model.config.hidden_size)
-    moment = torch.zeros(H, H, dtype=torch.float64)
-    with torch.no_grad():
-        for start in range(0, len(texts), 64):
-            batch = teacher.tokenize(list(texts[start:start + 64]))
-            out = model(**batch, output_hidden_states=True)
-            mask = batch["attention_mask"].bool()
-            for i in [0] + [c + 1 for c in chosen]:
-                x = out.hidden_states[i][mask].double()
-                moment += x.T @ x / max(1, x.shape[0])
+    H = int(teacher.model.config.hidden_size)
+    moment = sum(m[:H, :H] for m in _layer_moments(teacher, texts, [0] + [c + 1 for c in chosen]))
     _, vectors = torch.linalg.eigh(moment)
     return vectors[:, -hidden:].flip(1).float().contiguous()
 
@@ -351,23 +342,24 @@ def factorise_embeddings(bert, size: int, head_size: int | None = None, moments=
     return albert
 
 
-def _layer_moments(teacher, texts: Sequence[str], chosen: Sequence[int]):
-    """Per chosen teacher layer: the (H+1) x (H+1) second moment of its input (every token of
-    ``texts``, with 1 appended for the biases)."""
+def _layer_moments(teacher, texts: Sequence[str], states: Sequence[int]):
+    """Per index i of ``states``: the (H+1) x (H+1) second moment of the teacher's hidden
+    states i (the input of layer i; 0 the embedding output) on every token of ``texts``, with 1
+    appended for the biases."""
     import torch
 
     model = teacher.model
     H = int(model.config.hidden_size)
-    out = [torch.zeros(H + 1, H + 1, dtype=torch.float64) for _ in chosen]
+    out = [torch.zeros(H + 1, H + 1, dtype=torch.float64) for _ in states]
     count = 0
     with torch.no_grad():
         for start in range(0, len(texts), 64):
             batch = teacher.tokenize(list(texts[start:start + 64]))
-            states = model(**batch, output_hidden_states=True).hidden_states
+            hidden = model(**batch, output_hidden_states=True).hidden_states
             mask = batch["attention_mask"].bool()
             count += int(mask.sum())
-            for m, t in zip(out, chosen):
-                x = states[t][mask].double()
+            for m, i in zip(out, states):
+                x = hidden[i][mask].double()
                 x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
                 m += x.T @ x
     return [m / max(1, count) for m in out]

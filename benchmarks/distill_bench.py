@@ -34,11 +34,11 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    (``--goal-intermediate``), ALBERT-factorised embeddings of 64 dimensions
    (``--goal-embedding-size``; 0: plain embeddings) over every token the corpus and training
    queries use (``--goal-min-count`` 1: a query holding a word the pruning dropped loses
-   most; ``--goal-vocab-unlabelled`` counts the unlabelled texts too), 128 positions; ``--goal-hidden`` below 384 cuts the stream to
-   the principal directions of the word embeddings or (``--goal-basis activations``) of the
-   teacher's hidden states; ``--goal-head-size`` narrows every attention head (a whitened
-   low-rank copy of the teacher's; the attention block's cost goes to depth or feed-forward
-   width). Training: ``--goal-lr``, ``--goal-query-emb-weight``,
+   most; ``--goal-vocab-unlabelled`` counts the unlabelled texts too), 128 positions;
+   ``--goal-hidden`` below 384 cuts the stream to the principal directions of the word
+   embeddings or (``--goal-basis activations``) of the teacher's hidden states;
+   ``--goal-head-size`` narrows every attention head (a whitened low-rank copy of the
+   teacher's; the attention block's cost goes to depth or feed-forward width). Training: ``--goal-lr``, ``--goal-query-emb-weight``,
    ``--goal-distance``, ``--goal-hard-negatives`` (8: each query's score distillation sees
    the teacher's top 9 documents, a generated or unlabelled one's included, besides the
    batch's), ``--goal-teacher-temperature``, ``--goal-corpus-candidates`` (score against the
@@ -63,8 +63,7 @@ Usage: python benchmarks/distill_bench.py [--quick] [--strict] [--epochs N] [--g
        [--goal-layers N] [--goal-layer-map I,J] [--goal-hidden N] [--goal-intermediate N]
        [--goal-max-positions N] [--goal-min-count N] [--goal-embedding-size N]
        [--goal-basis words|activations] [--goal-head-size N] [--goal-vocab-unlabelled]
-       [--goal-dropout P]
-       [--goal-query-emb-weight W]
+       [--goal-dropout P] [--goal-query-emb-weight W]
        [--goal-distance D] [--goal-hard-negatives N] [--goal-teacher-temperature T]
        [--goal-corpus-candidates] [--dev N] [--output PATH] [--save-student DIR]
 
@@ -131,13 +130,18 @@ def unlabelled_queries(corpus, train_q, test_q, which: str, limit: int = 0):
         items += list(docstring_sentences(installed))
     held_docs = [corpus.texts[d] for q in test_q for d in q.positives]
     kept = clean(items, [q.text for q in test_q + train_q], held_docs)
-    if limit and len(kept) > limit:
-        import numpy as np
+    queries = [Query(f"u{i}:{source}", text, [], [], True, None)
+               for i, (source, text) in enumerate(kept)]
+    return sample(queries, limit)
 
-        keep = np.sort(np.random.default_rng(0).permutation(len(kept))[:limit])
-        kept = [kept[i] for i in keep]
-    return [Query(f"u{i}:{source}", text, [], [], True, None)
-            for i, (source, text) in enumerate(kept)]
+
+def sample(items: list, limit: int) -> list:
+    """A seeded sample of ``limit`` items in their order (all of them when ``limit`` is 0)."""
+    if not limit or len(items) <= limit:
+        return items
+    import numpy as np
+
+    return [items[i] for i in np.sort(np.random.default_rng(0).permutation(len(items))[:limit])]
 
 
 def basis_texts(corpus, train_q, n: int = 1000) -> list[str]:
@@ -242,10 +246,10 @@ def main(argv=None) -> int:
     log(f"ablation student {counts['total']:,} parameters = {ratio:.3f} of the teacher's "
         f"{tcounts['total']:,}")
     layer_map = [int(x) for x in args.goal_layer_map.split(",")] if args.goal_layer_map else None
+    unl_all = unlabelled_queries(corpus, train_q, test_q, args.unlabelled)
     goal_vocab = vocab_texts
     if args.goal_vocab_unlabelled:  # every unlabelled text counts too (not a training sample)
-        goal_vocab = vocab_texts + [q.text for q in unlabelled_queries(
-            corpus, train_q, test_q, args.unlabelled)]
+        goal_vocab = vocab_texts + [q.text for q in unl_all]
     cut_student(teacher, layers=args.goal_layers, layer_map=layer_map, hidden=args.goal_hidden,
                 intermediate=args.goal_intermediate, max_positions=args.goal_max_positions,
                 vocab_texts=goal_vocab, min_count=args.goal_min_count, dropout=args.goal_dropout,
@@ -308,8 +312,7 @@ def main(argv=None) -> int:
                        teacher_temperature=args.goal_teacher_temperature,
                        corpus_candidates=args.goal_corpus_candidates)
     gen = generated_queries(train_q, test_q, config.per_query, config.seed)
-    unl = unlabelled_queries(corpus, train_q, test_q, args.unlabelled,
-                             args.unlabelled_max or (5000 if args.quick else 0))
+    unl = sample(unl_all, args.unlabelled_max or (5000 if args.quick else 0))
     check_disjoint(gen + unl, test_q, "generated")
     log(f"goal run: {len(train_q)} training + {len(gen)} perturbed + {len(unl)} unlabelled "
         f"queries ({args.unlabelled}), {goal_epochs} epochs")

@@ -149,7 +149,7 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
     \b
     Examples:
       papertools distill student --layers 1 --hidden 64 --out-dir /tmp/distill-student --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
-      papertools distill student --layer-map 0,5 --intermediate 352 --embedding-size 96 --min-count 2 --out-dir /tmp/distill-student-albert --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
+      papertools distill student --layer-map 0,5 --intermediate 380 --embedding-size 64 --out-dir /tmp/distill-student-albert --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
       papertools distill student --layer-map 0,2,5 --intermediate 256 --embedding-size 64 --head-size 16 --out-dir /tmp/distill-student-narrow --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
     """
     from pathlib import Path

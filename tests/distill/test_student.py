@@ -185,8 +185,8 @@ def test_narrow_heads_are_low_rank_copies_of_the_teachers_that_save_load_and_tra
     wide = cut_student(teacher, embedding_size=24, vocab_texts=corpus.texts)
     narrow = cut_student(teacher, embedding_size=24, head_size=8, vocab_texts=corpus.texts)
     a, b = parameter_counts(wide), parameter_counts(narrow)
-    # per layer and head (2 of them): queries, keys and values lose 32 x 8 weights and 8
-    # biases each, the output map 8 x 32 weights
+    # per layer (2 of them): queries, keys and values lose 32 x 16 weights and 16 biases each
+    # (2 heads x 8 dimensions), the output map 16 x 32 weights
     assert a["non_embedding"] - b["non_embedding"] == 2 * (3 * (32 * 16 + 16) + 16 * 32)
     assert b["embedding"] == a["embedding"]
     x, y = wide.encode(texts), narrow.encode(texts)

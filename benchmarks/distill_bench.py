@@ -38,8 +38,8 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    ``--goal-hidden`` below 384 cuts the stream to the principal directions of the word
    embeddings or (``--goal-basis activations``) of the teacher's hidden states;
    ``--goal-head-size`` narrows every attention head (a whitened low-rank copy of the
-   teacher's; the attention block's cost goes to depth or feed-forward width). Training: ``--goal-lr``, ``--goal-query-emb-weight``,
-   ``--goal-distance``, ``--goal-hard-negatives`` (8: each query's score distillation sees
+   teacher's; the attention block's cost goes to depth or feed-forward width). Training:
+   ``--goal-lr``, ``--goal-query-emb-weight``, ``--goal-distance``, ``--goal-hard-negatives`` (8: each query's score distillation sees
    the teacher's top 9 documents, a generated or unlabelled one's included, besides the
    batch's), ``--goal-teacher-temperature``, ``--goal-corpus-candidates`` (score against the
    whole corpus). The teacher's embeddings

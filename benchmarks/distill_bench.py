@@ -39,8 +39,8 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    embeddings or (``--goal-basis activations``) of the teacher's hidden states;
    ``--goal-head-size`` narrows every attention head (a whitened low-rank copy of the
    teacher's; the attention block's cost goes to depth or feed-forward width). Training:
-   ``--goal-lr``, ``--goal-query-emb-weight``, ``--goal-distance``, ``--goal-hard-negatives`` (8: each query's score distillation sees
-   the teacher's top 9 documents, a generated or unlabelled one's included, besides the
+   ``--goal-lr``, ``--goal-query-emb-weight``, ``--goal-distance``, ``--goal-hard-negatives``
+   (8: each query's score distillation sees the teacher's top 9 documents, a generated or unlabelled one's included, besides the
    batch's), ``--goal-teacher-temperature``, ``--goal-corpus-candidates`` (score against the
    whole corpus). The teacher's embeddings
    of the unlabelled texts (about 10 minutes on one core) are cached under the temporary

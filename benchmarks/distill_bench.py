@@ -22,32 +22,31 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
 4. Query-encoding throughput, student against teacher (a ratio, same run, same held-out
    queries, batch 64, best of 3): the online cost of the asymmetric student.
 
-5. The goal run: the full method (+querygen's configuration) plus unlabelled query-like text
-   for query embedding matching (``--unlabelled``, default both: every sentence of the
-   training queries' documents, and the first sentence of every docstring of the installed
-   packages outside the evaluation set, cli/distill/unlabelled.py's DEFAULT_PACKAGES; about
-   79,000 texts; none equal to a test query or found inside a test query's document, and no
-   test document is read; --quick keeps a seeded 5,000), trained ``--goal-epochs`` (4;
-   --quick 2) on the same data, the table's last row ("+unlab xN"). The goal student has its
-   own shape: by default the teacher's full width (384, all 12 heads, so no projection and no
-   lossy cut of the residual stream), layers 0 and 5 (``--goal-layer-map``), feed-forward 380
-   (``--goal-intermediate``), ALBERT-factorised embeddings of 64 dimensions
-   (``--goal-embedding-size``; 0: plain embeddings) over every token the corpus and training
-   queries use (``--goal-min-count`` 1: a query holding a word the pruning dropped loses
-   most; ``--goal-vocab-unlabelled`` counts the unlabelled texts too), 128 positions;
-   ``--goal-hidden`` below 384 cuts the stream to the principal directions of the word
-   embeddings or (``--goal-basis activations``) of the teacher's hidden states;
-   ``--goal-head-size`` narrows every attention head (a whitened low-rank copy of the
-   teacher's; the attention block's cost goes to depth or feed-forward width). Training:
-   ``--goal-lr``, ``--goal-query-emb-weight``, ``--goal-distance``, ``--goal-hard-negatives``
-   (8: each query's score distillation sees the teacher's top 9 documents, a generated or unlabelled one's included, besides the
-   batch's), ``--goal-teacher-temperature``, ``--goal-corpus-candidates`` (score against the
-   whole corpus). The teacher's embeddings
-   of the unlabelled texts (about 10 minutes on one core) are cached under the temporary
-   folder's papertools-bench/distill-cache. On 2 shared CPU cores the symmetric ablation steps
-   (the student embeds documents at every step) cost about 10 s a step, so the ablation gets
-   one epoch each (``--epochs``) and documents are cut at 64 tokens (``--doc-max-length``)
-   for teacher and students alike.
+5. The goal run: the full method (+querygen's configuration) plus unlabelled query-like text for
+   query embedding matching (``--unlabelled``, default both: every sentence of the training
+   queries' documents, and the first sentence of every docstring of the installed packages
+   outside the evaluation set, cli/distill/unlabelled.py's DEFAULT_PACKAGES; about 79,000 texts;
+   none equal to a test query or found inside a test query's document, and no test document is
+   read; --quick keeps a seeded 5,000), trained ``--goal-epochs`` (4; --quick 2) on the same
+   data, the table's last row ("+unlab xN"). The goal student has its own shape: by default the
+   teacher's full width (384, all 12 heads, so no projection and no lossy cut of the residual
+   stream), layers 0 and 5 (``--goal-layer-map``), feed-forward 380 (``--goal-intermediate``),
+   ALBERT-factorised embeddings of 64 dimensions (``--goal-embedding-size``; 0: plain
+   embeddings) over every token the corpus and training queries use (``--goal-min-count`` 1: a
+   query holding a word the pruning dropped loses most; ``--goal-vocab-unlabelled`` counts the
+   unlabelled texts too), 128 positions; ``--goal-hidden`` below 384 cuts the stream to the
+   principal directions of the word embeddings or (``--goal-basis activations``) of the
+   teacher's hidden states; ``--goal-head-size`` narrows every attention head (a whitened
+   low-rank copy of the teacher's; the attention block's cost goes to depth or feed-forward
+   width). Training: ``--goal-lr``, ``--goal-query-emb-weight``, ``--goal-distance``,
+   ``--goal-hard-negatives`` (8: each query's score distillation sees the teacher's top 9
+   documents, a generated or unlabelled one's included, besides the batch's),
+   ``--goal-teacher-temperature``, ``--goal-corpus-candidates`` (score against the whole
+   corpus). The teacher's embeddings of the unlabelled texts (about 10 minutes on one core) are
+   cached under the temporary folder's papertools-bench/distill-cache. On 2 shared CPU cores the
+   symmetric ablation steps (the student embeds documents at every step) cost about 10 s a step,
+   so the ablation gets one epoch each (``--epochs``) and documents are cut at 64 tokens
+   (``--doc-max-length``) for teacher and students alike.
 
 Tuning (``--dev N``): N training queries (a seeded sample) become the held-out set and leave
 training, the vocabulary and the unlabelled sentences; the test queries are not read; only the

@@ -199,6 +199,8 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-query-emb-weight", type=float, default=1.0)
     epochs_parser.add_argument("--goal-distance", default="mse",
                                choices=("mse", "l2", "cosine"))
+    epochs_parser.add_argument("--goal-group-by-length", action=argparse.BooleanOptionalAction,
+                               default=False)
     epochs_parser.add_argument("--save-student", metavar="DIR", default=None)
     args, mode, output = common.parse_args(__doc__, RESULTS, argv, parents=[epochs_parser])
     started = time.perf_counter()
@@ -309,7 +311,8 @@ def main(argv=None) -> int:
                        lr=args.goal_lr, query_emb_weight=args.goal_query_emb_weight,
                        distance=args.goal_distance, hard_negatives=args.goal_hard_negatives,
                        teacher_temperature=args.goal_teacher_temperature,
-                       corpus_candidates=args.goal_corpus_candidates)
+                       corpus_candidates=args.goal_corpus_candidates,
+                       group_by_length=args.goal_group_by_length)
     gen = generated_queries(train_q, test_q, config.per_query, config.seed)
     unl = sample(unl_all, args.unlabelled_max or (5000 if args.quick else 0))
     check_disjoint(gen + unl, test_q, "generated")
@@ -328,7 +331,8 @@ def main(argv=None) -> int:
     goal_row["config"] = {k: summary["config"][k] for k in (
         "epochs", "lr", "batch_size", "temperature", "teacher_temperature", "score_weight",
         "query_emb_weight",
-        "distance", "hard_negatives", "corpus_candidates", "query_max_length")}
+        "distance", "hard_negatives", "corpus_candidates", "query_max_length",
+        "group_by_length")}
     lo, hi = goal_row["retention_interval"]
     log(f"goal run ({goal_epochs} epochs): MRR@10 {100 * goal_row['mrr@10']:.1f}, retention "
         f"{100 * goal_row['retention']:.1f}% (95% interval {100 * lo:.1f}-{100 * hi:.1f}%), "

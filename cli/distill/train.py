@@ -7,7 +7,9 @@
    candidates are the teacher's top 1 + ``hard_negatives`` documents, and it takes part only in
    the label-free losses (score distillation and query embedding matching).
 2. Each epoch shuffles the queries (labelled and generated together) with a seed derived from
-   (``seed``, epoch) and cuts batches of ``batch_size``. A batch's candidate documents are the
+   (``seed``, epoch) and cuts batches of ``batch_size`` (with ``group_by_length``, of queries
+   of similar length: a batch pads to its own longest query, so training on short queries
+   mixed with long texts costs less than half as much). A batch's candidate documents are the
    union of its queries' positives and hard negatives; with ``in_batch`` every query is scored
    against all of them, otherwise against its own only. With ``corpus_candidates`` (inherited
    documents only) every query is scored against the whole corpus: the teacher's document
@@ -76,6 +78,7 @@ class TrainConfig:
     corpus_candidates: bool = False  # score every query against the whole corpus (inherited docs)
     query_max_length: int = 64  # tokens
     doc_max_length: int = 128  # tokens (teacher and symmetric student)
+    group_by_length: bool = False  # batches of queries of similar length (less padding)
     seed: int = 0
     device: str = "cpu"
     save_every: int = 0  # steps between checkpoints (0: at epoch ends only)
@@ -170,10 +173,31 @@ def batch_candidates(queries: list[Query], own: list[list[int]], in_batch: bool)
     return cands, allowed, positive
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+def epoch_order(n: int, seed: int, epoch: int, lengths=None, batch_size: int = 1,
+                group: int = 50) -> list[int]:
+    """The epoch's order of the n queries: a permutation seeded by (``seed``, ``epoch``).
+
+    With ``lengths`` (one per query) batches are grouped by length, as Hugging Face's
+    ``group_by_length`` does: the permutation is cut into spans of ``group`` batches, each
+    span sorted by length (longest first) and cut into batches of ``batch_size``, and the
+    full batches are shuffled (a short last batch stays last). Each batch then pads to about
+    its own length, not to the longest of a random draw.
+    """
     import numpy as np
 
-    return np.random.default_rng(derive_seed(seed, epoch)).permutation(n).tolist()
+    rng = np.random.default_rng(derive_seed(seed, epoch))
+    order = rng.permutation(n)
+    if lengths is None:
+        return order.tolist()
+    lengths = np.asarray(lengths)
+    span = group * batch_size
+    spans = [order[s:s + span] for s in range(0, n, span)]
+    flat = np.concatenate([c[np.argsort(-lengths[c], kind="stable")] for c in spans]) \
+        if n else order
+    batches = [flat[s:s + batch_size] for s in range(0, n, batch_size)]
+    full = len(batches) - (1 if n % batch_size else 0)
+    batches = [batches[i] for i in rng.permutation(full)] + batches[full:]
+    return np.concatenate(batches).tolist() if batches else []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,9 +386,12 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
         log(_log_record(state, steps_per_epoch, scheduler, train_started, queries_at_start))
         state["sums"], state["count"] = {}, 0
 
+    # characters, a proxy for tokens that needs no tokenizer and never changes between runs
+    lengths = [len(q.text) for q in queries] if config.group_by_length else None
     with checkpoint_on_interrupt(checkpoint, bar):  # Ctrl-C keeps what was learned; --resume
         while state["epoch"] < config.epochs:
-            order = epoch_order(len(queries), config.seed, state["epoch"])
+            order = epoch_order(len(queries), config.seed, state["epoch"], lengths,
+                                config.batch_size)
             while state["batch"] < steps_per_epoch:
                 idx = order[state["batch"] * config.batch_size:
                             (state["batch"] + 1) * config.batch_size]

@@ -11,7 +11,8 @@ from papertools.core.errors import PapertoolsError
 from papertools.cli.distill.data import Query, check_disjoint
 from papertools.cli.distill.student import cut_student
 from papertools.cli.distill.teacher import DualEncoderTeacher
-from papertools.cli.distill.train import TrainConfig, batch_candidates, mine_hard_negatives, train
+from papertools.cli.distill.train import (TrainConfig, batch_candidates, epoch_order,
+                                          mine_hard_negatives, train)
 
 
 def _student(tiny_teacher, corpus, hidden=16):
@@ -103,11 +104,13 @@ def test_corpus_candidates_distil_the_teachers_ranking_of_the_whole_corpus(tiny_
     assert kl[True] < 0.7 * kl[False], kl
 
 
-def test_resume_continues_and_matches_an_uninterrupted_run(tiny_teacher, data, tmp_path):
+@pytest.mark.parametrize("grouped", [False, True])
+def test_resume_continues_and_matches_an_uninterrupted_run(tiny_teacher, data, tmp_path,
+                                                           grouped):
     corpus, train_q, _ = data
     train_q = train_q[:24]  # 3 steps an epoch, 6 in all
     teacher = DualEncoderTeacher(load_encoder(tiny_teacher))
-    kw = dict(inherit_docs=True, query_emb_weight=1.0, save_every=2)
+    kw = dict(inherit_docs=True, query_emb_weight=1.0, save_every=2, group_by_length=grouped)
     train(_config(tmp_path, "full", **kw), teacher, _student(tiny_teacher, corpus), corpus, train_q)
 
     def stop_at_step_3(row):
@@ -166,6 +169,27 @@ def test_bad_configurations_fail_cleanly(tiny_teacher, data, tmp_path):
     with pytest.raises(PapertoolsError, match="need labelled queries"):
         train(_config(tmp_path, "g", label_weight=1.0), teacher, _student(tiny_teacher, corpus),
               corpus, generated)
+
+
+def test_grouped_epoch_order_batches_similar_lengths_and_is_seeded():
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(5, 300, size=1003).tolist()  # 31 full batches of 32 and one of 11
+
+    def padded(order):  # what a batch costs: its longest member, times its size
+        return sum(max(lengths[i] for i in order[s:s + 32]) * len(order[s:s + 32])
+                   for s in range(0, len(order), 32))
+
+    plain = epoch_order(1003, 0, 0)
+    grouped = epoch_order(1003, 0, 0, lengths, batch_size=32, group=4)
+    assert epoch_order(1003, 0, 0, lengths=None, batch_size=32) == plain  # unchanged when off
+    assert sorted(grouped) == list(range(1003))  # every query once
+    assert grouped == epoch_order(1003, 0, 0, lengths, batch_size=32, group=4)
+    assert grouped != epoch_order(1003, 0, 1, lengths, batch_size=32, group=4)
+    assert padded(grouped) < 0.75 * padded(plain)
+    assert [len(grouped[s:s + 32]) for s in range(0, 1003, 32)][-1] == 11  # short batch last
+    firsts = [lengths[grouped[s]] for s in range(0, 992, 32)]
+    assert firsts != sorted(firsts, reverse=True)  # batches are shuffled, not sorted
+    assert epoch_order(0, 0, 0, [], batch_size=32) == []
 
 
 def test_hard_negatives_and_candidates():

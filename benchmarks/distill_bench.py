@@ -20,7 +20,9 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    queries and pool, printed beside the paper's MSMARCO retention (transcribed; 37.2 teacher).
    Goal: the best asymmetric student keeps >= 95% of the teacher's MRR@10.
 4. Query-encoding throughput, student against teacher (a ratio, same run, same held-out
-   queries, batch 64, best of 3): the online cost of the asymmetric student.
+   queries, batch 64, best of 3): the online cost of the asymmetric student. And the goal
+   student's training step (forward and backward, batch 32 of the unlabelled texts, 40 steps)
+   in a plain shuffled order against one grouped by length (``--group-by-length``): a ratio.
 
 5. The goal run: the full method (+querygen's configuration) plus unlabelled query-like text for
    query embedding matching (``--unlabelled``, default both: every sentence of the training
@@ -42,7 +44,8 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    ``--goal-hard-negatives`` (8: each query's score distillation sees the teacher's top 9
    documents, a generated or unlabelled one's included, besides the batch's),
    ``--goal-teacher-temperature``, ``--goal-corpus-candidates`` (score against the whole
-   corpus). The teacher's embeddings of the unlabelled texts (about 10 minutes on one core) are
+   corpus), ``--goal-group-by-length`` (batches of similar length; ``--no-goal-group-by-length``
+   for a plain shuffle). The teacher's embeddings of the unlabelled texts (about 10 minutes on one core) are
    cached under the temporary folder's papertools-bench/distill-cache. On 2 shared CPU cores the
    symmetric ablation steps (the student embeds documents at every step) cost about 10 s a step,
    so the ablation gets one epoch each (``--epochs``) and documents are cut at 64 tokens
@@ -64,7 +67,8 @@ Usage: python benchmarks/distill_bench.py [--quick] [--strict] [--epochs N] [--g
        [--goal-basis words|activations] [--goal-head-size N] [--goal-vocab-unlabelled]
        [--goal-dropout P] [--goal-query-emb-weight W]
        [--goal-distance D] [--goal-hard-negatives N] [--goal-teacher-temperature T]
-       [--goal-corpus-candidates] [--dev N] [--output PATH] [--save-student DIR]
+       [--goal-corpus-candidates] [--[no-]goal-group-by-length] [--dev N] [--output PATH]
+       [--save-student DIR]
 
 --reuse-ablation takes the ablation rows from an earlier run with the same settings (its
 ablation folder with ablation.json and ablation.png, or its results file and the
@@ -109,6 +113,25 @@ def throughput(encoder, texts, reps: int = 3) -> float:
         took = time.perf_counter() - start
         best = took if best is None else min(best, took)
     return len(texts) / best
+
+
+def step_seconds(encoder, texts, order, steps: int = 40, batch_size: int = 32,
+                 max_length: int = 64) -> float:
+    """Seconds per training step of ``encoder`` (forward and backward of one batch, no update)
+    over the first ``steps`` batches of ``order`` (after two warm-up batches)."""
+    encoder.model.train()
+    encoder.max_length = max_length
+    batches = [[texts[i] for i in order[s:s + batch_size]]
+               for s in range(0, min(len(order), (steps + 2) * batch_size), batch_size)]
+    try:
+        for n, batch in enumerate(batches):
+            if n == 2:
+                start = time.perf_counter()
+            encoder.embed(batch).sum().backward()
+            encoder.model.zero_grad(set_to_none=True)
+    finally:
+        encoder.model.eval()
+    return (time.perf_counter() - start) / (len(batches) - 2)
 
 
 def unlabelled_queries(corpus, train_q, test_q, which: str, limit: int = 0):
@@ -346,6 +369,13 @@ def main(argv=None) -> int:
     final = load_encoder(best["model"])
     texts = [q.text for q in test_q]
     t_rate, s_rate = throughput(teacher, texts), throughput(final, texts)
+    # what --group-by-length saves a training step on the goal run's mixed-length texts
+    from papertools.cli.distill.train import epoch_order
+
+    unl_texts = [q.text for q in unl]
+    plain_s = step_seconds(final, unl_texts, epoch_order(len(unl_texts), 0, 0))
+    grouped_s = step_seconds(final, unl_texts, epoch_order(
+        len(unl_texts), 0, 0, [len(t) for t in unl_texts], 32))
     if not args.dev:
         png = output.with_name(output.stem + "_ablation.png")
         png.parent.mkdir(parents=True, exist_ok=True)
@@ -368,7 +398,9 @@ def main(argv=None) -> int:
         "best_step": best["id"], "best_retention": best["retention"],
         "paper": PAPER, "step_titles": STEP_TITLES,
         "throughput": {"teacher_queries_per_s": t_rate, "student_queries_per_s": s_rate,
-                       "ratio": s_rate / t_rate}}
+                       "ratio": s_rate / t_rate},
+        "train_step": {"plain_seconds": plain_s, "grouped_seconds": grouped_s,
+                       "group_by_length_speedup": plain_s / grouped_s}}
 
     def table(res, goals):
         print(f"distill benchmark ({mode}): {len(corpus)} documents, {len(test_q)} held-out "
@@ -388,6 +420,10 @@ def main(argv=None) -> int:
         th = res["throughput"]
         print(f"query encoding: student {th['student_queries_per_s']:.0f}/s, teacher "
               f"{th['teacher_queries_per_s']:.0f}/s: {th['ratio']:.2f}x")
+        ts = res["train_step"]
+        print(f"training step (batch 32 of the unlabelled texts): {ts['plain_seconds']:.3f} s, "
+              f"grouped by length {ts['grouped_seconds']:.3f} s: "
+              f"{ts['group_by_length_speedup']:.2f}x")
         for g in goals.values():
             print(f"  {g['status']:<4} {g['name']} = {g['value']:.3f} (target {g['target']}, "
                   f"{g['kind']})")

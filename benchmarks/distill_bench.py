@@ -29,7 +29,7 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    queries' documents, and the first sentence of every docstring of the installed packages
    outside the evaluation set, cli/distill/unlabelled.py's DEFAULT_PACKAGES; about 79,000 texts;
    none equal to a test query or found inside a test query's document, and no test document is
-   read; --quick keeps a seeded 5,000), trained ``--goal-epochs`` (4; --quick 2) on the same
+   read; --quick keeps a seeded 5,000), trained ``--goal-epochs`` (8; --quick 2) on the same
    data, the table's last row ("+unlab xN"). The goal student has its own shape: by default the
    teacher's full width (384, all 12 heads, so no projection and no lossy cut of the residual
    stream), layers 0 and 5 (``--goal-layer-map``), feed-forward 380 (``--goal-intermediate``),
@@ -44,12 +44,13 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    ``--goal-hard-negatives`` (8: each query's score distillation sees the teacher's top 9
    documents, a generated or unlabelled one's included, besides the batch's),
    ``--goal-teacher-temperature``, ``--goal-corpus-candidates`` (score against the whole
-   corpus), ``--goal-group-by-length`` (batches of similar length; ``--no-goal-group-by-length``
-   for a plain shuffle). The teacher's embeddings of the unlabelled texts (about 10 minutes on one core) are
-   cached under the temporary folder's papertools-bench/distill-cache. On 2 shared CPU cores the
-   symmetric ablation steps (the student embeds documents at every step) cost about 10 s a step,
-   so the ablation gets one epoch each (``--epochs``) and documents are cut at 64 tokens
-   (``--doc-max-length``) for teacher and students alike.
+   corpus), ``--goal-group-by-length`` (default: batches of similar length;
+   ``--no-goal-group-by-length`` for a plain shuffle). The teacher's embeddings of the
+   unlabelled texts (about 10 minutes on one core) are cached under the temporary folder's
+   papertools-bench/distill-cache. On 2 shared CPU cores the symmetric ablation steps (the
+   student embeds documents at every step) cost about 10 s a step, so the ablation gets one
+   epoch each (``--epochs``) and documents are cut at 64 tokens (``--doc-max-length``) for
+   teacher and students alike.
 
 Tuning (``--dev N``): N training queries (a seeded sample) become the held-out set and leave
 training, the vocabulary and the unlabelled sentences; the test queries are not read; only the
@@ -223,7 +224,7 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-distance", default="mse",
                                choices=("mse", "l2", "cosine"))
     epochs_parser.add_argument("--goal-group-by-length", action=argparse.BooleanOptionalAction,
-                               default=False)
+                               default=True)
     epochs_parser.add_argument("--save-student", metavar="DIR", default=None)
     args, mode, output = common.parse_args(__doc__, RESULTS, argv, parents=[epochs_parser])
     started = time.perf_counter()
@@ -238,7 +239,7 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     data = ROOT / "examples" / "distill" / ("small" if args.quick else "")
     epochs = args.epochs or 1
-    goal_epochs = args.goal_epochs or (2 if args.quick else 4)
+    goal_epochs = args.goal_epochs or (2 if args.quick else 8)
     busy = common.busy_cpus()
     work = Path(tempfile.mkdtemp(prefix="distill-bench-"))
     cache = Path(tempfile.gettempdir()) / "papertools-bench" / "distill-cache"

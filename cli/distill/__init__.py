@@ -475,7 +475,7 @@ def train(ctx, files, corpus_files, teacher, teacher_kind, ce_score, student_dir
     \b
     Examples:
       papertools distill student --layers 1 --hidden 64 --out-dir /tmp/distill-s0 -q --vocab-from examples/distill/tiny/corpus.jsonl.gz
-      papertools distill train examples/distill/tiny/train.jsonl.gz --corpus examples/distill/tiny/corpus.jsonl.gz --student /tmp/distill-s0 --out-dir /tmp/distill-s1 --epochs 1 --resume -q --cache-dir /tmp/distill-cache > /dev/null
+      papertools distill train examples/distill/tiny/train.jsonl.gz --corpus examples/distill/tiny/corpus.jsonl.gz --student /tmp/distill-s0 --out-dir /tmp/distill-s1 --epochs 1 --group-by-length --resume -q --cache-dir /tmp/distill-cache > /dev/null
       papertools distill eval examples/distill/tiny/test.jsonl.gz --corpus examples/distill/tiny/corpus.jsonl.gz --student /tmp/distill-s1 --cache-dir /tmp/distill-cache -q
     """
     import json as _json

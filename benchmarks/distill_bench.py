@@ -124,6 +124,8 @@ def step_seconds(encoder, texts, order, steps: int = 40, batch_size: int = 32,
     encoder.max_length = max_length
     batches = [[texts[i] for i in order[s:s + batch_size]]
                for s in range(0, min(len(order), (steps + 2) * batch_size), batch_size)]
+    if len(batches) < 3:
+        return float("nan")
     try:
         for n, batch in enumerate(batches):
             if n == 2:
@@ -373,10 +375,10 @@ def main(argv=None) -> int:
     # what --group-by-length saves a training step on the goal run's mixed-length texts
     from papertools.cli.distill.train import epoch_order
 
-    unl_texts = [q.text for q in unl]
-    plain_s = step_seconds(final, unl_texts, epoch_order(len(unl_texts), 0, 0))
-    grouped_s = step_seconds(final, unl_texts, epoch_order(
-        len(unl_texts), 0, 0, [len(t) for t in unl_texts], 32))
+    step_texts = [q.text for q in (unl or train_q + gen)]  # --unlabelled none: the rest
+    plain_s = step_seconds(final, step_texts, epoch_order(len(step_texts), 0, 0))
+    grouped_s = step_seconds(final, step_texts, epoch_order(
+        len(step_texts), 0, 0, [len(t) for t in step_texts], 32))
     if not args.dev:
         png = output.with_name(output.stem + "_ablation.png")
         png.parent.mkdir(parents=True, exist_ok=True)
@@ -422,7 +424,8 @@ def main(argv=None) -> int:
         print(f"query encoding: student {th['student_queries_per_s']:.0f}/s, teacher "
               f"{th['teacher_queries_per_s']:.0f}/s: {th['ratio']:.2f}x")
         ts = res["train_step"]
-        print(f"training step (batch 32 of the unlabelled texts): {ts['plain_seconds']:.3f} s, "
+        which = "unlabelled" if unl else "training"
+        print(f"training step (batch 32 of the {which} texts): {ts['plain_seconds']:.3f} s, "
               f"grouped by length {ts['grouped_seconds']:.3f} s: "
               f"{ts['group_by_length_speedup']:.2f}x")
         for g in goals.values():

@@ -27,8 +27,25 @@ def version(dist: str) -> str | None:
         return None
 
 
+def git_commit() -> str | None:
+    """HEAD, with "-dirty" when tracked files differ from it; None outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty.strip() else "")
+
+
+# the code a run started with: an hour-long benchmark may outlive commits made meanwhile
+COMMIT_AT_START = git_commit()
+
+
 def machine_info(dists: tuple = ("papertools",)) -> dict:
-    """CPU, Python, library versions and git commit, recorded with every result file."""
+    """CPU, Python, library versions and the git commit the run started from, recorded with
+    every result file."""
     cpu_model = None
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -42,19 +59,11 @@ def machine_info(dists: tuple = ("papertools",)) -> dict:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
-    commit = None
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        commit = head + ("-dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        pass
     return dict(cpu_count=os.cpu_count(), usable_cpus=usable, cpu_model=cpu_model,
                 platform=platform.platform(), python=platform.python_version(),
                 python_implementation=platform.python_implementation(),
-                versions={d: version(d) for d in ("papertools", *dists)}, git_commit=commit)
+                versions={d: version(d) for d in ("papertools", *dists)},
+                git_commit=COMMIT_AT_START)
 
 
 def judge(goals: dict, name: str, value: float) -> dict:

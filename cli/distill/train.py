@@ -7,14 +7,14 @@
    candidates are the teacher's top 1 + ``hard_negatives`` documents, and it takes part only in
    the label-free losses (score distillation and query embedding matching).
 2. Each epoch shuffles the queries (labelled and generated together) with a seed derived from
-   (``seed``, epoch) and cuts batches of ``batch_size`` (with ``group_by_length``, of queries
-   of similar length: a batch pads to its own longest query, so a step on short queries mixed
-   with long texts costs less; 1.8x less on the distill benchmark's). A batch's candidate documents are the
-   union of its queries' positives and hard negatives; with ``in_batch`` every query is scored
-   against all of them, otherwise against its own only. With ``corpus_candidates`` (inherited
-   documents only) every query is scored against the whole corpus: the teacher's document
-   embeddings are fixed, so the student's score distribution over all N documents costs one
-   (B, H) x (H, N) product, and score distillation then matches the teacher's full ranking.
+   (``seed``, epoch) and cuts batches of ``batch_size`` (with ``group_by_length``, of queries of
+   similar length: a batch pads to its own longest query, so a step on short queries mixed with
+   long texts costs less, 1.7x less on the distill benchmark's). A batch's candidate documents
+   are the union of its queries' positives and hard negatives; with ``in_batch`` every query is
+   scored against all of them, otherwise against its own only. With ``corpus_candidates``
+   (inherited documents only) every query is scored against the whole corpus: the teacher's
+   document embeddings are fixed, so the student's score distribution over all N documents costs
+   one (B, H) x (H, N) product, and score distillation then matches the teacher's full ranking.
 3. The student embeds the batch's queries, e^s_q = normalise(P pool(student(q))) with the
    projection P when the widths differ (the student :class:`Encoder`'s Dense module; it
    normalises exactly when the teacher does, so scores are on the teacher's scale). With a

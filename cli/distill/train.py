@@ -187,17 +187,16 @@ def epoch_order(n: int, seed: int, epoch: int, lengths=None, batch_size: int = 1
 
     rng = np.random.default_rng(derive_seed(seed, epoch))
     order = rng.permutation(n)
-    if lengths is None:
+    if lengths is None or n == 0:
         return order.tolist()
     lengths = np.asarray(lengths)
     span = group * batch_size
-    spans = [order[s:s + span] for s in range(0, n, span)]
-    flat = np.concatenate([c[np.argsort(-lengths[c], kind="stable")] for c in spans]) \
-        if n else order
+    flat = np.concatenate([c[np.argsort(-lengths[c], kind="stable")]
+                           for c in (order[s:s + span] for s in range(0, n, span))])
     batches = [flat[s:s + batch_size] for s in range(0, n, batch_size)]
     full = len(batches) - (1 if n % batch_size else 0)
     batches = [batches[i] for i in rng.permutation(full)] + batches[full:]
-    return np.concatenate(batches).tolist() if batches else []
+    return np.concatenate(batches).tolist()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ bench: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) benchmarks/run.py
 
 man: install
-	$(PY) -m papertools.core.manpage man
+	$(PY) -m papertools.cli.manpage man
 
 clean:
 	rm -rf $(VENV) examples/out .pytest_cache

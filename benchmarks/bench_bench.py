@@ -34,8 +34,8 @@ from pathlib import Path
 
 import common
 from papertools.cli.bench import runner
-from papertools.cli.bench.clients import Reply
-from papertools.cli.bench.envs import make_env
+from papertools.core.models.clients import Reply
+from papertools.core.envs import make_env
 from papertools.core.seed import python_rng
 
 ROOT = Path(__file__).resolve().parent.parent

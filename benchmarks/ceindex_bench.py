@@ -123,7 +123,7 @@ def encode_all(texts: list[str], cache_dir: Path):
     import torch
     import torch.nn.functional as F
 
-    from papertools.core.encoders import pool
+    from papertools.core.models.encoders import pool
 
     enc = shared_encoder("minilm", "cpu", MAX_LENGTH)
     key = hashlib.sha256(("\0".join(texts) + f"|{MAX_LENGTH}|{enc.path}").encode()).hexdigest()[:16]

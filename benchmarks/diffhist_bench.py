@@ -84,7 +84,7 @@ def _nethack_hash() -> str:
 def episodes(first_seed: int, count: int, steps: int, full_length: bool) -> tuple[list, dict]:
     """``count`` games from ``first_seed`` on (only games of exactly ``steps`` steps when
     ``full_length``), cached; (list of episodes, facts about them)."""
-    from papertools.core.nethack import play_steps
+    from papertools.core.nethack.text import play_steps
 
     CACHE.mkdir(parents=True, exist_ok=True)
     key = f"{first_seed}-{count}-{steps}-{int(full_length)}-{_nethack_hash()}"
@@ -288,7 +288,7 @@ def bench_unix_diff(games: list, count: int, folder: str) -> dict:
 
 
 def train_tokenizer(games: list, vocab: int):
-    from papertools.core.tokenizer import train_bpe
+    from papertools.core.models.tokenizer import train_bpe
 
     texts = []
     for g in games:
@@ -300,7 +300,7 @@ def train_tokenizer(games: list, vocab: int):
             prev = r["obs"]
     started = time.perf_counter()
     tok = train_bpe(texts, vocab_size=vocab, added_tokens=(history.ACTION, history.OBSERVATION))
-    return tok, dict(kind="byte-level BPE (papertools.core.tokenizer.train_bpe)",
+    return tok, dict(kind="byte-level BPE (papertools.core.models.tokenizer.train_bpe)",
                      vocab_size_requested=vocab, vocab_size=len(tok), texts=len(texts),
                      train_chars=sum(len(t) for t in texts),
                      train_seconds=time.perf_counter() - started)

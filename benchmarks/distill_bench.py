@@ -232,7 +232,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     import torch
 
-    from papertools.core.encoders import load_encoder
+    from papertools.core.models.encoders import load_encoder
     from papertools.cli.distill.ablation import AblationConfig, run_ablation
     from papertools.cli.distill.data import read_corpus, read_queries
     from papertools.cli.distill.evaluate import PAPER, STEP_TITLES, format_table

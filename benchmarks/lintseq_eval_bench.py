@@ -58,7 +58,7 @@ from common import busy_cpus, machine_busy_seconds  # noqa: E402
 
 from papertools.cli.lintseq.evaluate import (EvalConfig, Job, harness_program,  # noqa: E402
                                              load_problems, run_job)
-from papertools.core import sandbox  # noqa: E402
+from papertools.cli.lintseq import sandbox  # noqa: E402
 from papertools.core.parallel import ordered_map  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

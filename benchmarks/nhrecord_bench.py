@@ -36,7 +36,9 @@ import numpy as np
 
 import common
 from papertools.cli.nhrecord.game import GameConfig, game_seeds, make_env, play_game
-from papertools.cli.nhrecord.record import finished_games, record
+from papertools.core.nethack.env import seed_game
+from papertools.cli.nhrecord.record import record
+from papertools.core.nethack.dataset import finished_games
 from papertools.cli.nhrecord.stats import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,13 +92,13 @@ def timed_games(config: GameConfig, games: int, workdir: Path | None) -> tuple[f
 
 def replay_env_seconds(config: GameConfig, games: int) -> tuple[float, int]:
     """Play the games once collecting keys, then replay the keys timing only env.step."""
-    from papertools.cli.nhrecord.agent import make_agent
+    from papertools.core.nethack.agent import make_agent
 
     total, steps = 0.0, 0
     for i in range(games):
         core, disp, agent_seed = game_seeds(config.seed, i)
         env = make_env(config, None)
-        env.seed(core, disp, False)
+        seed_game(env, core, disp)
         obs, _ = env.reset()
         agent = make_agent(config.agent, np.random.default_rng(agent_seed))
         index = {}
@@ -109,7 +111,7 @@ def replay_env_seconds(config: GameConfig, games: int) -> tuple[float, int]:
             obs, _, done, _, _ = env.step(key)
         env.close()
         env = make_env(config, None)
-        env.seed(core, disp, False)
+        seed_game(env, core, disp)
         env.reset()
         started = time.perf_counter()
         for key in keys:

@@ -3,7 +3,7 @@
 The library: envs/ (the environment registry, ``make_env``), agents.py, clients.py (OpenAI-
 compatible HTTP and local Hugging Face), runner.py (episodes, resume), report.py (BALROG's
 aggregation, tables, plots), server.py (a local OpenAI-compatible server).
-Imports from other tools: ``papertools.cli.diffhist.history`` (the diffhist agent's prompt).
+Imports from other tools: ``papertools.core.history`` (the diffhist agent's prompt).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def envs(as_json):
     """
     from papertools.core.jsonl import open_output
 
-    from .envs import ENVS
+    from papertools.core.envs import ENVS
 
     if as_json:
         with open_output(None) as out:
@@ -180,7 +180,7 @@ def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_
       papertools bench run --env babyai/pickup --agent bot --episodes 3 -w 2 --out-dir "$(mktemp -d)" --jsonl -q | head -n 1
     """
     from . import runner
-    from .envs import parse_env_list
+    from papertools.core.envs import parse_env_list
 
     if not out_dir:
         raise click.UsageError("--out-dir DIR is required (episodes and step logs go there)")
@@ -350,13 +350,13 @@ def serve(model, replies, host, port, api_key_env, temperature, max_tokens, seco
     import os
     import threading
 
-    from .clients import HFClient
-    from .server import ChatServer
+    from papertools.core.models.clients import HFClient
+    from papertools.core.models.server import ChatServer
 
     if not model and not replies:
         raise click.UsageError("give --model DIR or --reply TEXT")
     if tiny and model and not Path(model).exists():
-        from .tiny import build_tiny_model
+        from papertools.core.models.tiny import build_tiny_model
 
         build_tiny_model(model)
     client = HFClient(model, temperature=temperature, max_tokens=max_tokens) if model else None

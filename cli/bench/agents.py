@@ -16,7 +16,7 @@ and the agent's output instruction. How each reads its action from the completio
   step's "reasoning"), so DeepSeek-R1 style replies parse.
 - ``few_shot``: naive, with ``icl_episodes`` recorded episodes (JSONL step records: episode,
   step, obs, action, e.g. nhrecord's) shown first as demonstrations.
-- ``diffhist``: the history in the diff history format of ``papertools.cli.diffhist.history``
+- ``diffhist``: the history in the diff history format of ``papertools.core.history``
   (the first kept observation in full, then ``<|action|>a`` / ``<|observation|>`` diffs, ending
   on ``<|action|>``), as one user message; the reply is read as naive's.
 - ``random``: a uniformly random valid action (stream seeded per episode).
@@ -24,8 +24,8 @@ and the agent's output instruction. How each reads its action from the completio
   TextWorld's policy commands, the Boxoban levels' own solutions, nhrecord's symbolic NetHack
   agent (NetHack and the other MiniHack tasks). Crafter has none.
 
-Imports from other tools: ``papertools.cli.diffhist.history`` (diffhist agent); the NetHack
-environment imports ``papertools.cli.nhrecord.agent`` for its bot.
+Imports from other tools: ``papertools.core.history`` (diffhist agent); the NetHack
+environment imports ``papertools.core.nethack.agent`` for its bot.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from papertools.core.errors import PapertoolsError
 
-from .clients import Reply
+from papertools.core.models.clients import Reply
 
 AGENTS = ("naive", "cot", "robust_naive", "robust_cot", "few_shot", "diffhist", "random", "bot")
 LLM_AGENTS = ("naive", "cot", "robust_naive", "robust_cot", "few_shot", "diffhist")
@@ -277,7 +277,7 @@ class DiffHistAgent(ChatAgent):
         self.actions: list[str] = []
 
     def messages(self, obs, feedback=""):
-        from papertools.cli.diffhist.history import history_prompt
+        from papertools.core.history import history_prompt
 
         current = obs.full() if not feedback else f"{feedback}\n\n{obs.full()}"
         observations = self.observations + [current]

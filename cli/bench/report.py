@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from .envs import ENVS
+from papertools.core.envs import ENVS
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:

@@ -31,8 +31,8 @@ from papertools.core.jsonl import dumps, loads, open_output, write_json
 from papertools.core.seed import derive_seed
 
 from .agents import INVALID_FEEDBACK, LLM_AGENTS, load_demos, make_agent
-from .clients import make_client
-from .envs import ENVS, make_env
+from papertools.core.models.clients import make_client
+from papertools.core.envs import ENVS, make_env
 
 EPISODES = "episodes.jsonl"
 IMAGE_ENVS = ("babyai", "crafter", "babaisai")  # the games with pictures (VLM mode)

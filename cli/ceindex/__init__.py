@@ -3,7 +3,7 @@
 The method lives in index.py (indexing: sparse CE matrix, masked matrix factorisation), search.py
 (adaptive retrieval, Algorithm 1), methods.py (axn and the rnr/anncur/adacur baselines),
 evaluate.py (Top-k-Recall@m), scorers.py (CEs and the counting cache), corpus.py (a docstring
-corpus from installed code). It uses papertools.core.encoders for the DE and the CE models.
+corpus from installed code). It uses papertools.core.models.encoders for the DE and the CE models.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ kinds, named by a spec string (stored in the index folder, so search uses the sa
   (default: the last). It is not a dot product of two fixed vectors, so offline it stands in for
   a real cross-encoder; ENCODER is ``minilm`` (the packaged MiniLM) or a local encoder directory.
 - a local directory (or cached hub id) of a Hugging Face sequence-classification cross-encoder
-  (``papertools.core.encoders.load_cross_encoder``);
+  (``papertools.core.models.encoders.load_cross_encoder``);
 - ``py:MODULE:FUNCTION`` (``--scorer MODULE:FUNCTION``): a user's function
   ``f(queries: list[str], items: list[str]) -> sequence of floats``.
 
@@ -35,7 +35,7 @@ _ENCODERS: dict = {}
 def shared_encoder(name: str, device="cpu", max_length: int = 64):
     """One loaded encoder per (name, device, max_length) in this process: the DE and a MaxSim
     scorer over the same encoder's last layer share it (one model load, not two)."""
-    from papertools.core.encoders import load_encoder
+    from papertools.core.models.encoders import load_encoder
 
     key = (name, str(device), max_length)
     if key not in _ENCODERS:
@@ -70,7 +70,7 @@ def load_scorer(spec: str, device="cpu", max_length: int = 64):
         return MaxSimScorer(name, layer_n, device=device, max_length=max_length)
     if spec.startswith("py:"):
         return PythonScorer(spec[3:])
-    from papertools.core.encoders import load_cross_encoder
+    from papertools.core.models.encoders import load_cross_encoder
 
     return HFScorer(load_cross_encoder(spec, device=device))
 
@@ -122,7 +122,7 @@ class MaxSimScorer:
 
     def __init__(self, encoder: str, layer: int | None = None, device="cpu", max_length: int = 64,
                  batch_size: int = 64):
-        from papertools.core.encoders import load_encoder
+        from papertools.core.models.encoders import load_encoder
 
         enc = shared_encoder(encoder, device, max_length)
         n_layers = int(enc.model.config.num_hidden_layers)

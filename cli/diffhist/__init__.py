@@ -1,6 +1,7 @@
 """``papertools diffhist``: diff-compressed interaction histories (the command-line front end).
 
-The library is history.py (diffs, prompts, training windows); steps.py reads step records.
+The library is core/history.py (the diff-history format: diffs, prompts, training windows, shared
+with bench's diff-history agent); steps.py reads step records.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from papertools.core.errors import Diagnostics, PapertoolsError, field
 from papertools.core.jsonl import dumps, open_output, read_records
 from papertools.core.progress import note, progress
 
-from . import history
+from papertools.core import history
 from .steps import episodes, read_steps
 
 TOOL = "diffhist"
@@ -334,7 +335,7 @@ def stats(ctx, files, as_json, plot, tokenizer, paper, on_error, quiet):
     """
     import numpy as np
 
-    from .history import Encoder
+    from papertools.core.history import Encoder
 
     diag = _diag(on_error, quiet)
     count, what = _token_counter(tokenizer)

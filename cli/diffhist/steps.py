@@ -18,7 +18,7 @@ from papertools.core.diff import DiffError
 from papertools.core.errors import Diagnostics, InputError, Place, field
 from papertools.core.jsonl import Item
 
-from .history import Decoder
+from papertools.core.history import Decoder
 
 
 @dataclass

@@ -154,7 +154,7 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
     """
     from pathlib import Path
 
-    from papertools.core.encoders import load_encoder
+    from papertools.core.models.encoders import load_encoder
     from papertools.core.seed import seed_everything
 
     from .student import cut_student, from_config, parameter_counts
@@ -481,7 +481,7 @@ def train(ctx, files, corpus_files, teacher, teacher_kind, ce_score, student_dir
     import json as _json
     from pathlib import Path
 
-    from papertools.core.encoders import load_encoder
+    from papertools.core.models.encoders import load_encoder
     from papertools.core.models import resolve_device
     from papertools.core.seed import seed_everything
 
@@ -561,7 +561,7 @@ def encode(ctx, files, output, model, role, text_field, embedding_field, batch_s
     Examples:
       papertools distill encode examples/distill/tiny/test.jsonl.gz --text-field query -q | head -n 1 | cut -c 1-120
     """
-    from papertools.core.encoders import load_encoder
+    from papertools.core.models.encoders import load_encoder
     from papertools.core.models import resolve_device
 
     from .evaluate import document_encoder

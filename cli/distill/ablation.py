@@ -74,7 +74,7 @@ class Evaluator:
         return row
 
     def student_row(self, name: str, path: str) -> dict:
-        from papertools.core.encoders import load_encoder
+        from papertools.core.models.encoders import load_encoder
 
         from .evaluate import document_encoder
         from .student import parameter_counts
@@ -171,7 +171,7 @@ def generated_queries(train, heldout, per_query: int, seed: int):
 def run_ablation(config: AblationConfig, teacher_name: str, student_dir: str, corpus_files,
                  train_files, test_files, generated_files=(), device="cpu", quiet=False,
                  plot_path: str | None = None, log=None) -> list[dict]:
-    from papertools.core.encoders import load_encoder
+    from papertools.core.models.encoders import load_encoder
     from papertools.core.jsonl import write_json
 
     from .data import check_disjoint, read_corpus, read_queries

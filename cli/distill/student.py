@@ -41,7 +41,7 @@ five cuts, each optional:
    untrained, 0.77 unwhitened). The attention block then costs 4 x width x heads x head_size
    instead of 4 x width^2, which pays for a third layer or a wider feed-forward block at the
    teacher's full width; the student is a ``papertools-narrow-albert`` model
-   (:mod:`papertools.core.narrow_attention`).
+   (:mod:`papertools.core.models.narrow_attention`).
 
 ``from_config`` makes a randomly initialised BERT of a given shape instead (the "from a config"
 student), with the pruned vocabulary when given.
@@ -179,7 +179,7 @@ def cut_student(teacher, *, layers: int | None = None, layer_map: Sequence[int] 
     import torch
     from transformers import BertConfig, BertModel
 
-    from papertools.core.encoders import Dense, Encoder
+    from papertools.core.models.encoders import Dense, Encoder
 
     tmodel = teacher.model
     _check_bert(tmodel)
@@ -291,7 +291,7 @@ def factorise_embeddings(bert, size: int, head_size: int | None = None, moments=
     import torch
     from transformers import AlbertConfig, AlbertModel
 
-    from papertools.core.narrow_attention import NarrowAlbertConfig, NarrowAlbertModel
+    from papertools.core.models.narrow_attention import NarrowAlbertConfig, NarrowAlbertModel
 
     bc = bert.config
     h = int(bc.hidden_size)
@@ -456,7 +456,7 @@ def from_config(config_path: str, teacher, *, vocab_texts: Sequence[str] | None 
     import torch
     from transformers import BertConfig, BertModel
 
-    from papertools.core.encoders import Dense, Encoder
+    from papertools.core.models.encoders import Dense, Encoder
 
     path = Path(config_path)
     try:

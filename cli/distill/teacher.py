@@ -27,7 +27,7 @@ KINDS = ("auto", "dual-encoder", "cross-encoder")
 
 def teacher_kind(name: str) -> str:
     """``cross-encoder`` for a sequence-classification directory, else ``dual-encoder``."""
-    from papertools.core.encoders import resolve_encoder_path
+    from papertools.core.models.encoders import resolve_encoder_path
 
     path = Path(resolve_encoder_path(name))
     config = path / "config.json"
@@ -159,7 +159,7 @@ class CrossEncoderTeacher:
         """(scores (n,), e_q (n, H), e_d (n, H)) for the pairs, as float32 tensors, no grad."""
         import torch
 
-        from papertools.core.encoders import pool
+        from papertools.core.models.encoders import pool
 
         scores, eq, ed = [], [], []
         limit = min(max_length or self.ce.max_length, self.ce.max_length)
@@ -186,7 +186,7 @@ class CrossEncoderTeacher:
 
 
 def load_teacher(name: str, kind: str = "auto", device="cpu", ce_score: str = "logit"):
-    from papertools.core.encoders import load_cross_encoder, load_encoder
+    from papertools.core.models.encoders import load_cross_encoder, load_encoder
 
     if kind not in KINDS:
         raise PapertoolsError(f"unknown teacher kind {kind!r}")

@@ -121,7 +121,7 @@ def add_projection(student, teacher, seed: int) -> None:
     """Give a student narrower (or wider) than the teacher a projection P to the teacher's width."""
     import torch
 
-    from papertools.core.encoders import Dense
+    from papertools.core.models.encoders import Dense
 
     if student.dim == teacher.dim:
         return
@@ -284,7 +284,7 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
     import numpy as np
     import torch
 
-    from papertools.core.encoders import load_encoder
+    from papertools.core.models.encoders import load_encoder
 
     from .teacher import with_length
 

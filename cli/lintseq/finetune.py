@@ -145,7 +145,7 @@ def build(config: FinetuneConfig, examples: list[Example], uses_diff: bool, devi
     else:
         from transformers import AutoModelForCausalLM
 
-        from papertools.core.tokenizer import train_bpe
+        from papertools.core.models.tokenizer import train_bpe
 
         texts = (e.prompt + e.completion for e in examples)
         tokenizer = train_bpe(texts, vocab_size=config.vocab_size,

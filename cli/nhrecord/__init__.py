@@ -3,7 +3,7 @@
 agent.py holds the symbolic agent, game.py one recorded game (environment, key log, sidecar,
 step records), record.py the dataset folder (atomic games, resume, workers), loader.py the
 TtyrecDataset loader with strategies joined in, stats.py the summaries. Imports
-papertools.core.nethack for the observation text of step records.
+papertools.core.nethack.text for the observation text of step records.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def load(directory, game, tty, limit, output):
 
     Writes one record per row (a keypress and the screen before it). Builds DIR/nle.db with
     NLE's populate_db on first use. In Python, use
-    papertools.cli.nhrecord.loader.open_dataset(DIR, batch_size, seq_length) for minibatches.
+    papertools.core.nethack.dataset.open_dataset(DIR, batch_size, seq_length) for minibatches.
 
     \b
     Examples:
@@ -178,10 +178,10 @@ def load(directory, game, tty, limit, output):
       papertools nhrecord load examples/nhrecord/games --game 1 | papertools nhrecord stats --rows -
     """
     from papertools.core.jsonl import open_output
-    from papertools.core.nethack import action_word
+    from papertools.core.nethack.text import action_word
 
-    from . import strategies
-    from .loader import game_rows
+    from papertools.core.nethack import strategies
+    from papertools.core.nethack.dataset import game_rows
 
     with open_output(output, tool=TOOL) as out:
         for n, row in enumerate(game_rows(directory, game)):
@@ -240,7 +240,7 @@ def _games_from(sources, kind) -> list[dict]:
     from papertools.core.errors import field
     from papertools.core.jsonl import read_records
 
-    from .record import MARKER, SUMMARY
+    from papertools.core.nethack.dataset import MARKER, SUMMARY
 
     if kind is None:
         games = []

@@ -3,8 +3,8 @@
 The environment is NetHackChallenge with its settings unchanged (full keyboard, menus and
 ``--More--`` left to the agent, random character unless --role) except two, both from the
 paper's data generation (hihack generate_data.py): seeds are accepted (stock nle 1.3 forbids
-``seed()`` on NetHackChallenge; :class:`SeededChallenge` restores NLE's base ``seed(core, disp,
-reseed=False)``) and a game ends after 1,000 steps without a new game turn (NLE's
+``seed()`` on NetHackChallenge; core.nethack.env's ``seed_game`` lifts the lock and seeds with
+NLE's base ``seed(core, disp, reseed=False)``) and a game ends after 1,000 steps without a new game turn (NLE's
 ``no_progress_timeout``, given as 2,000 because NLE 1.3 counts each such step twice). ``fix_moon_phase`` is on, so the moon
 phase and Friday 13th come from the seed, not from the clock.
 
@@ -21,11 +21,9 @@ strategy of that agent step). Each agent step has exactly one row with ``agent =
 
 from __future__ import annotations
 
-import bz2
 import os
 import re
 import shutil
-import struct
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -33,11 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import strategies
+from papertools.core.nethack import strategies
+from papertools.core.nethack.dataset import SIDECAR_DTYPE, SIDECAR_SUFFIX, ttyrec_keys
 
-SIDECAR_DTYPE = np.dtype([("key", "u1"), ("strategy", "i1"), ("step", "<i4"), ("agent", "u1")])
-SIDECAR_SUFFIX = ".strategies.npy"
-TTYREC_HEADER = struct.Struct("<iiiB")  # sec, usec, length, channel (NLE ttyrec v2+)
 # NLE ends a game after this many steps without a new game turn (hihack's setting). NLE 1.3
 # counts such a step twice (_check_abort runs twice per step), so it is given twice the figure.
 NO_PROGRESS_STEPS = 1000
@@ -80,18 +76,9 @@ def game_name(index: int) -> str:
 
 
 def make_env(config: GameConfig, savedir: str | None):
-    """NetHackChallenge that accepts seeds (see the module docstring)."""
-    from nle.env import base
+    """NetHackChallenge with the paper's settings; :func:`play_game` seeds each game through
+    core.nethack.env's :func:`seed_game` (see the module docstring)."""
     from nle.env.tasks import NetHackChallenge
-
-    class SeededChallenge(NetHackChallenge):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            for name in ("set_initial_seeds", "set_current_seeds", "get_current_seeds"):
-                self.nethack.__dict__.pop(name, None)  # undo the challenge's seed lock
-
-        def seed(self, core=None, disp=None, reseed=False, lgen=None):
-            return base.NLE.seed(self, core, disp, reseed, lgen)
 
     kwargs = dict(character=config.role, max_episode_steps=config.max_steps,
                   no_progress_timeout=2 * NO_PROGRESS_STEPS, fix_moon_phase=True)
@@ -103,7 +90,7 @@ def make_env(config: GameConfig, savedir: str | None):
         os.makedirs(savedir, exist_ok=True)
         for extra in EXTRA_FILES:
             Path(savedir, f"nle.{os.getpid()}.{extra}").touch()
-    return SeededChallenge(**kwargs)
+    return NetHackChallenge(**kwargs)
 
 
 class KeyLog:
@@ -136,7 +123,8 @@ def play_game(config: GameConfig, index: int, folder: str | None = None, sink=No
 
     from papertools.core.jsonl import dumps
 
-    from .agent import make_agent
+    from papertools.core.nethack.agent import make_agent
+    from papertools.core.nethack.env import seed_game
 
     core, disp, agent_seed = game_seeds(config.seed, index)
     env = make_env(config, folder)
@@ -152,7 +140,7 @@ def play_game(config: GameConfig, index: int, folder: str | None = None, sink=No
     score = max_depth = steps = no_progress = longest_no_progress = 0
     last_turn, max_turn, end = None, 0, "running"
     try:
-        env.seed(core, disp, False)
+        seed_game(env, core, disp)
         obs, _ = env.reset()
         max_depth = int(obs["blstats"][nh.NLE_BL_DEPTH])
         done = False
@@ -240,7 +228,7 @@ def _end_reason(info, steps, max_steps, longest_no_progress) -> str:
 
 def _renderer(screens: bool):
     """Builds the text parts of a step record from an observation (core.nethack)."""
-    from papertools.core import nethack as text
+    from papertools.core.nethack.text import text
 
     def render(obs):
         blocks = text.render_blocks(obs)
@@ -292,29 +280,6 @@ def _finish_files(folder: str, index: int, sidecar: np.ndarray) -> dict:
             "character": "-".join(fields.get(k, "?") for k in ("role", "race", "gender",
                                                                "align")),
             "files": {"ttyrec": ttyrec_name, "xlogfile": xlog_name, "sidecar": sidecar_name}}
-
-
-def ttyrec_records(path):
-    """Yield (sec, usec, channel, payload) for every record of an NLE ttyrec (.bz2)."""
-    with bz2.open(path, "rb") as fh:
-        data = fh.read()
-    pos, size = 0, len(data)
-    while pos < size:
-        sec, usec, length, channel = TTYREC_HEADER.unpack_from(data, pos)
-        pos += TTYREC_HEADER.size
-        yield sec, usec, channel, data[pos:pos + length]
-        pos += length
-
-
-def ttyrec_keys(path) -> np.ndarray:
-    """The keypress (channel 1) bytes of a ttyrec, in order."""
-    return np.frombuffer(b"".join(p[:1] for _, _, c, p in ttyrec_records(path) if c == 1),
-                         dtype=np.uint8)
-
-
-def ttyrec_content(path) -> list[tuple[int, bytes]]:
-    """(channel, payload) of every record: the ttyrec without its wall-clock timestamps."""
-    return [(c, p) for _, _, c, p in ttyrec_records(path)]
 
 
 def remove_tree(path) -> None:

@@ -28,12 +28,12 @@ import orjson
 from papertools.core.errors import InputError, PapertoolsError
 from papertools.core.jsonl import write_json
 
+from papertools.core.nethack.dataset import MARKER, SUMMARY, finished_games
+
 from .game import GameConfig, GameResult, game_name, play_game, remove_tree
 
 FORMAT = "papertools-nhrecord"
 VERSION = 1
-MARKER = "nhrecord.json"
-SUMMARY = "summary.jsonl"
 PARTIAL_PREFIX = ".partial-"
 
 
@@ -82,18 +82,6 @@ def prepare_dir(out_dir: str, config: GameConfig, resume: bool) -> Path:
     for stale in root.glob(PARTIAL_PREFIX + "*"):
         remove_tree(stale)
     return root
-
-
-def finished_games(root: Path) -> dict[int, Path]:
-    """Game index -> folder, for every complete game (a ``game-*`` folder with game.json)."""
-    games = {}
-    for folder in root.glob("game-*"):
-        if (folder / "game.json").is_file():
-            try:
-                games[int(folder.name.split("-", 1)[1])] = folder
-            except ValueError:
-                continue
-    return dict(sorted(games.items()))
 
 
 def write_summary(root: Path) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
-from . import strategies
+from papertools.core.nethack import strategies
 
 
 def quantiles(values: list[float]) -> dict:

@@ -11,7 +11,7 @@ import gzip
 from pathlib import Path
 
 from papertools.core.jsonl import dumps
-from papertools.core.nethack import play_steps
+from papertools.core.nethack.text import play_steps
 
 OUT = Path(__file__).with_name("episodes.jsonl.gz")
 

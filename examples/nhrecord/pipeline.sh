@@ -24,7 +24,7 @@ echo "== nhrecord: minibatches in Python (what hrl and pretrain read)"
 python3 - "$out/games" <<'PY'
 import sys
 import numpy as np
-from papertools.cli.nhrecord.loader import open_dataset
+from papertools.core.nethack.dataset import open_dataset
 ds = open_dataset(sys.argv[1], batch_size=4, seq_length=32)
 mb = next(iter(ds))
 print({k: v.shape for k, v in mb.items()})

@@ -8,10 +8,10 @@ import pytest
 
 from papertools.cli.bench.agents import (ChatAgent, DiffHistAgent, load_demos, parse_cot,
                                          parse_naive, parse_robust, split_thinking)
-from papertools.cli.bench.clients import ClientError, HFClient, OpenAIClient
-from papertools.cli.bench.envs import make_env
+from papertools.core.models.clients import ClientError, HFClient, OpenAIClient
+from papertools.core.envs import make_env
 from papertools.cli.bench.runner import Job, RunConfig, run_episode
-from papertools.cli.bench.server import ChatServer
+from papertools.core.models.server import ChatServer
 
 
 def test_parsers():

@@ -7,9 +7,9 @@ import math
 import orjson
 import pytest
 
-from papertools.cli.bench.envs import ENVS
+from papertools.core.envs import ENVS
 from papertools.cli.bench.report import mean_se, summarize
-from papertools.cli.bench.server import ChatServer
+from papertools.core.models.server import ChatServer
 from tests.helpers import invoke, shell
 
 ENV = "babyai/goto,babaisai/goto_win,babaisai/two_room-break_stop-goto_win"

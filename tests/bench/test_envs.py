@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from papertools.cli.bench.envs import ENVS, make_env, parse_env_list, resolve_task
-from papertools.cli.bench.envs.babaisai import Level, Thing, generate, offset_text, solve
+from papertools.core.envs import ENVS, make_env, parse_env_list, resolve_task
+from papertools.core.envs.babaisai import Level, Thing, generate, offset_text, solve
 from papertools.core.errors import PapertoolsError
 
 
@@ -44,7 +44,7 @@ def test_babyai_text_from_view():
     image[1, 6] = (OBJECT_TO_IDX["wall"], 0, 0)  # 2 steps left
     image[2, 4] = (OBJECT_TO_IDX["ball"], COLOR_TO_IDX["red"], 0)
     image[5, 6] = (OBJECT_TO_IDX["door"], COLOR_TO_IDX["blue"], 2)
-    from papertools.cli.bench.envs.babyai import describe
+    from papertools.core.envs.babyai import describe
 
     assert describe(image) == [
         "a wall 4 steps forward", "a wall 2 steps left", "a locked blue door 2 steps right",
@@ -81,7 +81,7 @@ def test_babyai_random_stays_low():
 
 # -- Crafter -------------------------------------------------------------------------------------
 def test_crafter_progression_and_text():
-    from papertools.cli.bench.envs.crafter import direction_text, progression
+    from papertools.core.envs.crafter import direction_text, progression
 
     assert progression({"collect_wood": 3, "place_table": 1, "eat_cow": 0}) == 2 / 22
     assert direction_text(-2, -1) == "3 steps to your north-west"
@@ -99,7 +99,7 @@ def test_crafter_progression_and_text():
 
 # -- TextWorld -----------------------------------------------------------------------------------
 def test_textworld_progression_formula():
-    from papertools.cli.bench.envs.textworld import progression
+    from papertools.core.envs.textworld import progression
 
     assert progression(3, 10, False) == 0.3  # partial credit: score / max_score
     assert progression(3, 10, True) == 1.0  # a win is 1.0 whatever the score
@@ -129,9 +129,9 @@ def test_textworld_generated_offline_and_scored(tmp_path):
 def test_nle_milestone_progression_hand_computed():
     from nle import nethack
 
-    from papertools.cli.bench.envs.nle import milestones, milestone_value, \
+    from papertools.core.envs.nle import milestones, milestone_value, \
         progression_from_blstats
-    from papertools.cli.bench.envs.nle_achievements import ACHIEVEMENTS
+    from papertools.core.envs.nle_achievements import ACHIEVEMENTS
 
     assert len(ACHIEVEMENTS) == 87 and ACHIEVEMENTS["Dlvl:1"] == 0.0
     assert ACHIEVEMENTS["Dlvl:5"] == pytest.approx(0.0265, abs=1e-4)
@@ -301,7 +301,7 @@ def test_planner_search_collapses_walking():
 def test_boxoban_levels_generated_offline(tmp_path, monkeypatch):
     import random
 
-    from papertools.cli.bench.envs.boxoban import generate_level, levels_dir
+    from papertools.core.envs.boxoban import generate_level, levels_dir
 
     level = None
     rng = random.Random(1)

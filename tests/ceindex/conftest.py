@@ -64,7 +64,7 @@ def minilm():
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """Two tiny random BERT encoders (different seeds) and a tiny one-logit cross-encoder."""
-    from papertools.core.encoders import tiny_bert
+    from papertools.core.models.encoders import tiny_bert
 
     root = tmp_path_factory.mktemp("tiny")
     return {"de": tiny_bert(root / "de", hidden=32, layers=2, seed=0),

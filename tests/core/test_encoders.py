@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from papertools.core.encoders import (Dense, Encoder, load_cross_encoder, load_encoder,
+from papertools.core.models.encoders import (Dense, Encoder, load_cross_encoder, load_encoder,
                                       packaged_minilm, pool, tiny_bert)
 from papertools.core.errors import PapertoolsError
 

@@ -13,7 +13,7 @@ import pytest
 
 from papertools.cli.main import PLANNED, TOOLS, cli
 from papertools.core import manpage
-from papertools.core.manpage import TOOL_SECTIONS, escape, escape_code, main, render_all, split_help
+from papertools.cli.manpage import TOOL_SECTIONS, escape, escape_code, main, render_all, split_help
 
 MAN = Path(__file__).resolve().parents[2] / "man"
 
@@ -47,7 +47,7 @@ def _tool_commands(name: str) -> list[tuple[click.Command, click.Context]]:
 def test_man_folder_is_up_to_date(pages):
     problems = manpage.stale(MAN, pages)
     assert not problems, ("man/ is out of date; run `make man` "
-                          "(python -m papertools.core.manpage man):\n" + "\n".join(problems))
+                          "(python -m papertools.cli.manpage man):\n" + "\n".join(problems))
 
 
 def test_pages_cover_root_every_tool_and_the_conventions(pages):
@@ -179,7 +179,7 @@ def test_check_mode_reports_and_writes_nothing(tmp_path, capsys):
 
 
 def test_generator_imports_no_heavy_libraries():
-    code = ("import sys; import papertools.core.manpage as m; m.render_all(); "
+    code = ("import sys; import papertools.cli.manpage as m; m.render_all(); "
             "print(sorted({k.split('.')[0] for k in sys.modules} & {'torch', 'transformers', 'nle'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

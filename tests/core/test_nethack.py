@@ -14,7 +14,7 @@ import pytest
 from nle import nethack as n
 
 from papertools.core.errors import PapertoolsError
-from papertools.core.nethack import (BLOCKS, UnknownAction, action_from_word, action_index,
+from papertools.core.nethack.text import (BLOCKS, UnknownAction, action_from_word, action_index,
                                      action_word, action_words, describe_blstats, describe_cursor,
                                      describe_glyphs, describe_inventory, describe_message,
                                      distance_word, map_text, play_steps, pluralize,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from papertools.core.nethack import play_steps
+from papertools.core.nethack.text import play_steps
 
 SEEDS = (21, 22, 23)
 STEPS = 60

@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from papertools.cli.diffhist.history import ACTION, INSTRUCTION, OBSERVATION, approx_tokens
+from papertools.core.history import ACTION, INSTRUCTION, OBSERVATION, approx_tokens
 from papertools.core.diff import unified_diff
 from tests.diffhist.conftest import interleave
 from tests.helpers import EXAMPLES, invoke, jsonl, shell
@@ -279,7 +279,7 @@ def test_stats_plot_writes_a_png(interleaved, tmp_path):
 
 
 def test_stats_with_a_local_tokenizer(interleaved, tmp_path):
-    from papertools.core.tokenizer import train_bpe
+    from papertools.core.models.tokenizer import train_bpe
 
     tok = train_bpe([r["obs"] for r in interleaved[:40]], vocab_size=400)
     tok.save_pretrained(tmp_path / "tok")

@@ -9,7 +9,7 @@ import unidiff
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papertools.cli.diffhist.history import (ACTION, INSTRUCTION, OBSERVATION, Decoder, Encoder,
+from papertools.core.history import (ACTION, INSTRUCTION, OBSERVATION, Decoder, Encoder,
                                              apply_obs_diff, approx_tokens, build_prompt,
                                              fast_diff, history_prompt, obs_diff, split_lines,
                                              window_example)

@@ -8,7 +8,7 @@ pytest.importorskip("minigrid")
 
 
 def _episode(env_name: str, seed: int, steps: int = 12) -> list[dict]:
-    from papertools.cli.bench.envs import make_env
+    from papertools.core.envs import make_env
 
     env = make_env(env_name, seed=seed)
     obs = env.reset()

@@ -39,7 +39,7 @@ def data_files(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_teacher(tmp_path_factory):
     """A tiny random BERT sentence encoder (32 wide, 2 layers, 2 heads; MiniLM's vocabulary)."""
-    from papertools.core.encoders import tiny_bert
+    from papertools.core.models.encoders import tiny_bert
 
     return tiny_bert(tmp_path_factory.mktemp("teacher") / "t", hidden=32, layers=2, heads=2,
                      seed=3)

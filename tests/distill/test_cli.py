@@ -43,7 +43,7 @@ def test_train_logs_and_saves_a_loadable_student(trained):
     assert meta["document_encoder"] == "teacher" and meta["finished"]
     log = open(f"{trained['s1']}/log.jsonl").read().splitlines()
     assert [json.loads(x)["step"] for x in log] == [2, 4, 5]
-    from papertools.core.encoders import load_encoder
+    from papertools.core.models.encoders import load_encoder
 
     assert load_encoder(trained["s1"]).dim == 32
     again = invoke(["distill", "train", os.devnull, "--corpus", os.devnull,
@@ -131,7 +131,7 @@ def test_bad_corpus_generated_labels_heldout_overlap_and_width(trained, tiny_tea
     made = invoke(["distill", "student", "--teacher", tiny_teacher, "--config", str(cfg),
                    "--out-dir", str(wide), "-q"])
     assert made.exit_code == 0, made.stderr
-    from papertools.core.encoders import load_encoder
+    from papertools.core.models.encoders import load_encoder
 
     enc = load_encoder(str(wide))
     enc.dense = None

@@ -58,7 +58,7 @@ def test_vocabulary_split_marks_queries_a_pruned_student_tokenises_differently(t
                                                                                 data):
     from papertools.cli.distill.evaluate import split_retention, split_summary, vocabulary_split
     from papertools.cli.distill.student import corpus_token_ids, pruned_tokenizer
-    from papertools.core.encoders import load_encoder
+    from papertools.core.models.encoders import load_encoder
 
     corpus, train, test = data
     teacher = load_encoder(tiny_teacher).tokenizer

@@ -57,7 +57,7 @@ def tiny_t5(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration
 
-    from papertools.core.encoders import packaged_minilm
+    from papertools.core.models.encoders import packaged_minilm
 
     tok = AutoTokenizer.from_pretrained(packaged_minilm(), local_files_only=True)
     config = T5Config(vocab_size=len(tok), d_model=16, d_kv=8, d_ff=32, num_layers=1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from papertools.core.encoders import load_encoder
+from papertools.core.models.encoders import load_encoder
 from papertools.core.errors import PapertoolsError
 from papertools.cli.distill.student import (corpus_token_ids, cut_student, evenly_spaced_layers,
                                             from_config, parameter_counts, pruned_tokenizer)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from papertools.core.encoders import load_encoder
+from papertools.core.models.encoders import load_encoder
 from papertools.core.errors import PapertoolsError
 from papertools.cli.distill.data import Query, check_disjoint
 from papertools.cli.distill.student import cut_student
@@ -218,7 +218,7 @@ def test_training_and_held_out_queries_must_be_disjoint(data):
 
 
 def test_cross_encoder_teacher_with_dual_pooling(tiny_teacher, tmp_path, data):
-    from papertools.core.encoders import tiny_bert
+    from papertools.core.models.encoders import tiny_bert
     from papertools.cli.distill.teacher import load_teacher, teacher_kind
 
     corpus, train_q, _ = data

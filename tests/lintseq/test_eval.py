@@ -14,7 +14,7 @@ import pytest
 from papertools.cli.lintseq.evaluate import (Problem, harness_program, parse_ks, pass_at_k,
                                              pass_at_k_exact)
 from papertools.core.errors import Place
-from papertools.core.sandbox import isolation
+from papertools.cli.lintseq.sandbox import isolation
 
 from tests.helpers import EXAMPLES, invoke, jsonl, shell
 
@@ -413,7 +413,7 @@ def test_pipeline_with_real_pipes(tmp_path):
 
 
 def test_warns_when_samples_run_without_isolation(monkeypatch):
-    from papertools.core import sandbox
+    from papertools.cli.lintseq import sandbox
 
     if not isolation().isolated:  # here the real warning shows
         run = evaluate("--problems", PROBLEMS, SAMPLES)

@@ -10,7 +10,7 @@ from papertools.cli.lintseq.finetune import (
     IGNORE, Example, FinetuneConfig, collate, encode, finetune)
 from papertools.cli.lintseq.generate import decode_edits
 from papertools.cli.lintseq.training import edit_pair
-from papertools.core.tokenizer import train_bpe
+from papertools.core.models.tokenizer import train_bpe
 from tests.helpers import EXAMPLES, invoke, jsonl
 
 PROGRAMS = str(EXAMPLES / "lintseq" / "programs.jsonl")

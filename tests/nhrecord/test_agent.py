@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from nle import nethack as nh
 
-from papertools.cli.nhrecord import strategies
-from papertools.cli.nhrecord.agent import ENTER, ESC, PRAY, SymbolicAgent
+from papertools.core.nethack import strategies
+from papertools.core.nethack.agent import ENTER, ESC, PRAY, SymbolicAgent
 
 STONE = nh.GLYPH_CMAP_OFF + 0
 VWALL, HWALL, FLOOR, DOWNSTAIR = (nh.GLYPH_CMAP_OFF + i for i in (1, 2, 19, 24))
@@ -66,7 +66,7 @@ def test_attacks_an_adjacent_monster():
 
 
 def test_walks_to_the_staircase_of_an_explored_level_and_descends():
-    from papertools.cli.nhrecord.agent import DIRS
+    from papertools.core.nethack.agent import DIRS
 
     moves = {key: d for d, key in DIRS.items()}
     obs = state(pos=(5, 10))

@@ -14,9 +14,9 @@ import numpy as np
 import orjson
 import pytest
 
-from papertools.cli.nhrecord import strategies
-from papertools.cli.nhrecord.game import ttyrec_content, ttyrec_keys
-from papertools.cli.nhrecord.loader import game_rows, open_dataset
+from papertools.core.nethack import strategies
+from papertools.core.nethack.dataset import ttyrec_content, ttyrec_keys
+from papertools.core.nethack.dataset import game_rows, open_dataset
 from tests.helpers import ROOT, invoke
 
 from .conftest import EPISODES, MAX_STEPS, SEED

@@ -1,4 +1,4 @@
-"""papertools.core.sandbox: programs run, end and fail as they should, and cannot reach out.
+"""papertools.cli.lintseq.sandbox: programs run, end and fail as they should, and cannot reach out.
 
 The isolation tests need root and working namespaces (skipped otherwise, with the reason); the
 limits-only tests run anywhere. No timing is a pass condition: time limits are checked by the
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from papertools.core import sandbox
-from papertools.core.sandbox import SandboxError, SandboxWarning, isolation, run_python
+from papertools.cli.lintseq import sandbox
+from papertools.cli.lintseq.sandbox import SandboxError, SandboxWarning, isolation, run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -67,11 +67,13 @@ class Env(nle_env.Env):
     def _gym_reset(self, seed: int):
         if self.task not in BOXOBAN:
             return super()._gym_reset(seed)
+        from papertools.core.nethack.env import seed_game
+
         # BoxoHack draws its level with Python's global random and its reset takes no seed
         random.seed(seed)
         self.level_index = random.Random(seed).randrange(len(self.env.unwrapped._levels))
         inner = self.env.unwrapped
-        inner.seed(seed, seed ^ 0x5EED, False)
+        seed_game(inner, seed, seed ^ 0x5EED)
         if not hasattr(inner, "_goal_pos_set"):  # minihack 1.0.2 reads it before setting it
             inner._goal_pos_set = {(-1, -1)}
         obs, _ = inner.reset()

@@ -5,7 +5,12 @@ nothing is downloaded (``local_files_only=True`` always, so ``HF_HUB_OFFLINE`` m
 difference). Missing weights give one clear error. Also: the device and dtype choice, and the
 tiny model configs tests and CPU experiments build from scratch.
 
-torch and transformers are imported inside the functions, so importing this module is cheap.
+The package also holds the sentence and cross encoders (``encoders``, with the narrow-head
+ALBERT architecture that distilled students use, ``narrow_attention``), the byte-level BPE trainer
+(``tokenizer``), the LLM/VLM chat clients (``clients``), the local OpenAI-compatible server
+(``server``) and the tiny chat model tests serve (``tiny``).
+
+torch and transformers are imported inside the functions, so importing this package is cheap.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import PapertoolsError
+from papertools.core.errors import PapertoolsError
 
 # Named configs for --init-config: GPT-2 shapes small enough to train on a CPU in minutes.
 GPT2_PRESETS = {

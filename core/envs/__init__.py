@@ -1,6 +1,6 @@
 """The environment registry: BALROG's six game families as text environments.
 
-    from papertools.cli.bench.envs import make_env, ENVS, parse_env_list
+    from papertools.core.envs import make_env, ENVS, parse_env_list
     env = make_env("babyai/goto", seed=0)     # or make_env("babyai", task="goto", seed=0)
     obs = env.reset(); obs, reward, done, info = env.step(env.actions[0])
 
@@ -21,7 +21,7 @@ from .base import BenchEnv, Observation, normalize
 @dataclass(frozen=True)
 class EnvSpec:
     name: str
-    module: str  # papertools.cli.bench.envs.<module>, class ``Env``
+    module: str  # papertools.core.envs.<module>, class ``Env``
     tasks: tuple  # BALROG's task list (the default suite)
     episodes: int  # BALROG's default episodes per task
     summary: str

@@ -1,6 +1,6 @@
 """NetHack (NLE's NetHackChallenge-v0) as text, with BALROG's milestone progression.
 
-Text (BALROG's "hybrid" observation, rendered by ``papertools.core.nethack``): the statistics,
+Text (BALROG's "hybrid" observation, rendered by ``papertools.core.nethack.text``): the statistics,
 glyphs, message and cursor blocks plus the 21 map rows as the long-term context, the inventory
 block as short-term context (shown with the current observation only). Actions: every NLE
 action, by its word in ``core.nethack`` ("north", "far east", "eat", "more", "esc"); invalid
@@ -12,7 +12,7 @@ Progression (BALROG's progress.py): the largest value of the milestones reached 
 the milestones are dungeon levels (``Dlvl:N``, blstats depth), experience levels (``Xp:N``), the
 planes and the ascension, and each value is BALROG's probability that a human game reaching it
 wins (``nle_achievements.py``). It never decreases within an episode and resets with ``reset``.
-The reference agent (``bot``) is nhrecord's symbolic agent (``papertools.cli.nhrecord.agent``).
+The reference agent (``bot``) is nhrecord's symbolic agent (``papertools.core.nethack.agent``).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class Env(BenchEnv):
 
     @property
     def action_help(self):
-        from papertools.core.nethack import action_word
+        from papertools.core.nethack.text import action_word
 
         if self._words is None:
             if self.env is None:
@@ -128,7 +128,7 @@ class Env(BenchEnv):
 
     # -- episode -------------------------------------------------------------------------------
     def _observation(self, obs) -> Observation:
-        from papertools.core.nethack import map_text, render_blocks
+        from papertools.core.nethack.text import map_text, render_blocks
 
         blocks = render_blocks(obs)
         text = "\n".join(f"{name}[\n{blocks[name]}\n]"
@@ -160,12 +160,16 @@ class Env(BenchEnv):
         return self._observation(obs)
 
     def _gym_reset(self, seed: int):
+        # reset(seed=) alone seeds only gymnasium's np_random, not NetHack's own generators
+        from papertools.core.nethack.env import game_seeds, seed_game
+
+        seed_game(self.env, *game_seeds(seed))
         obs, _ = self.env.reset(seed=seed % (2 ** 63))
         return obs
 
     def _more(self, obs, reward, done):
         """Answer "--More--" prompts (BALROG's AutoMore); returns the joined message."""
-        from papertools.core.nethack import describe_message
+        from papertools.core.nethack.text import describe_message
 
         messages = []
         more = self._index("more") if "more" in self.action_help else None
@@ -194,8 +198,8 @@ class Env(BenchEnv):
 
     def bot(self):
         """nhrecord's symbolic agent (seeded from the episode seed) as a reference agent."""
-        from papertools.cli.nhrecord.agent import SymbolicAgent
-        from papertools.core.nethack import action_word
+        from papertools.core.nethack.agent import SymbolicAgent
+        from papertools.core.nethack.text import action_word
         from papertools.core.seed import numpy_rng
 
         agent = SymbolicAgent(numpy_rng(self.seed, 7))

@@ -5,7 +5,7 @@ Copyright (c) 2024 BALROG Team. Each value is the empirical probability that a h
 reaches the milestone goes on to ascend (BALROG docs/envs/nle.md: "a dataset of human-played
 NetHack games"). Keys: ``Dlvl:N`` (dungeon level N reached), ``Xp:N`` (experience level N) and
 the end-game milestones. An episode's progression is the largest value among the milestones it
-reached (``papertools.cli.bench.envs.nle.progression``).
+reached (``papertools.core.envs.nle.progression``).
 """
 
 ACHIEVEMENTS = {

@@ -14,11 +14,11 @@ def build_tiny_model(folder: str | Path, seed: int = 0) -> Path:
     from transformers import GPT2LMHeadModel
 
     from papertools.core.models import gpt2_config, quiet_hf
-    from papertools.core.tokenizer import train_bpe
+    from papertools.core.models.tokenizer import train_bpe
 
-    from .envs.babaisai import ACTION_HELP as BABA
-    from .envs.babyai import ACTION_HELP as BABYAI
-    from .envs.crafter import WORDS as CRAFTER
+    from papertools.core.envs.babaisai import ACTION_HELP as BABA
+    from papertools.core.envs.babyai import ACTION_HELP as BABYAI
+    from papertools.core.envs.crafter import WORDS as CRAFTER
 
     quiet_hf()
     folder = Path(folder)

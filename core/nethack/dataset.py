@@ -1,6 +1,6 @@
 """Reading nhrecord datasets: NLE's TtyrecDataset minibatches with the strategies joined in.
 
-    from papertools.cli.nhrecord.loader import open_dataset
+    from papertools.core.nethack.dataset import open_dataset
     ds = open_dataset("data/games", batch_size=32, seq_length=64)
     for mb in ds:            # NLE's keys plus "strategies", "agent_steps", "agent_keys"
         ...
@@ -21,9 +21,11 @@ the key). Each row's keypress is checked against the sidecar's; a mismatch raise
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import os
 import sqlite3
+import struct
 import sys
 from pathlib import Path
 
@@ -32,8 +34,14 @@ import orjson
 
 from papertools.core.errors import InputError
 
-from .game import SIDECAR_SUFFIX
-from .record import MARKER, finished_games
+# The dataset's layout (written by nhrecord record): DIR/MARKER describes the dataset,
+# DIR/SUMMARY holds one record per game, DIR/game-NNNNN/ one finished game with its sidecar.
+MARKER = "nhrecord.json"
+SUMMARY = "summary.jsonl"
+# The strategy sidecar: one row per ttyrec keypress record (see nhrecord's game module).
+SIDECAR_DTYPE = np.dtype([("key", "u1"), ("strategy", "i1"), ("step", "<i4"), ("agent", "u1")])
+SIDECAR_SUFFIX = ".strategies.npy"
+TTYREC_HEADER = struct.Struct("<iiiB")  # sec, usec, length, channel (NLE ttyrec v2+)
 
 DB_NAME = "nle.db"
 DATASET = "nhrecord"
@@ -220,3 +228,38 @@ def game_rows(path, gameid_or_game: int | None = None):
                    "key": int(mb["keypresses"][0, t]), "strategy": int(mb["strategies"][0, t]),
                    "step": int(mb["agent_steps"][0, t]), "agent": int(mb["agent_keys"][0, t]),
                    "score": int(mb["scores"][0, t]), "tty_chars": mb["tty_chars"][0, t].copy()}
+
+
+def finished_games(root: Path) -> dict[int, Path]:
+    """Game index -> folder, for every complete game (a ``game-*`` folder with game.json)."""
+    games = {}
+    for folder in root.glob("game-*"):
+        if (folder / "game.json").is_file():
+            try:
+                games[int(folder.name.split("-", 1)[1])] = folder
+            except ValueError:
+                continue
+    return dict(sorted(games.items()))
+
+
+def ttyrec_records(path):
+    """Yield (sec, usec, channel, payload) for every record of an NLE ttyrec (.bz2)."""
+    with bz2.open(path, "rb") as fh:
+        data = fh.read()
+    pos, size = 0, len(data)
+    while pos < size:
+        sec, usec, length, channel = TTYREC_HEADER.unpack_from(data, pos)
+        pos += TTYREC_HEADER.size
+        yield sec, usec, channel, data[pos:pos + length]
+        pos += length
+
+
+def ttyrec_keys(path) -> np.ndarray:
+    """The keypress (channel 1) bytes of a ttyrec, in order."""
+    return np.frombuffer(b"".join(p[:1] for _, _, c, p in ttyrec_records(path) if c == 1),
+                         dtype=np.uint8)
+
+
+def ttyrec_content(path) -> list[tuple[int, bytes]]:
+    """(channel, payload) of every record: the ttyrec without its wall-clock timestamps."""
+    return [(c, p) for _, _, c, p in ttyrec_records(path)]

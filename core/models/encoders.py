@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from .errors import PapertoolsError
-from .models import _source, quiet_hf
+from papertools.core.errors import PapertoolsError
+from . import _source, quiet_hf
 
 POOLING_MODES = ("mean", "cls", "max", "lasttoken")
 _POOLING_KEYS = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token",

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .errors import PapertoolsError
+from papertools.core.errors import PapertoolsError
 
 WIDTH, HEIGHT = 79, 21  # the dungeon map
 BLOCKS = ("statistics", "glyphs", "message", "inventory", "cursor")
@@ -544,15 +544,13 @@ def play_steps(seed: int, max_steps: int, episode: str | None = None, *, blocks:
 
     importlib.import_module("nle")  # registers the environments
 
-    from .seed import numpy_rng
+    from papertools.core.nethack.env import seed_game
+    from papertools.core.seed import numpy_rng
 
     rng = numpy_rng(seed, 7)
     env = gym.make("NetHackChallenge-v0", max_episode_steps=max_steps + 1)
     try:
-        # NetHackChallenge refuses env.seed (its competition lock); the game's own seeding call
-        # underneath is what nle's seed() makes, with reseeding off so games replay exactly.
-        env.unwrapped.nethack._pynethack.set_initial_seeds(
-            int(rng.integers(2**31)), int(rng.integers(2**31)), False, None)
+        seed_game(env, int(rng.integers(2**31)), int(rng.integers(2**31)))
         obs, _ = env.reset()
         actions = env.unwrapped.actions
         index = {a: i for i, a in enumerate(actions)}

@@ -1,7 +1,7 @@
 """Run untrusted Python programs, one process each, in a sandbox (``lintseq eval`` runs
 model-written code with it).
 
-    from papertools.core.sandbox import run_python
+    from papertools.cli.lintseq.sandbox import run_python
     result = run_python("assert 1 + 1 == 2", timeout=10, memory_mb=1024)
     result.status   # "passed" | "failed" | "timeout" | "memory" | "error"
 
@@ -88,7 +88,7 @@ import threading as _threading
 import time
 
 try:  # when this file runs as the zygote script, it is not inside the papertools package
-    from .errors import PapertoolsError
+    from papertools.core.errors import PapertoolsError
 except ImportError:  # pragma: no cover - zygote side
     PapertoolsError = Exception
 

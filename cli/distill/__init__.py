@@ -3,7 +3,7 @@
 The method lives in train.py (losses.py, teacher.py), students are made in student.py, queries
 generated in querygen.py, unlabelled text harvested in unlabelled.py, metrics in evaluate.py
 and the ablation in ablation.py. Uses only
-papertools.core (encoders, jsonl, errors, options, progress, seed).
+papertools.core (models.encoders, jsonl, errors, options, progress, seed).
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ def _end_reason(info, steps, max_steps, longest_no_progress) -> str:
 
 def _renderer(screens: bool):
     """Builds the text parts of a step record from an observation (core.nethack)."""
-    from papertools.core.nethack.text import text
+    from papertools.core.nethack import text
 
     def render(obs):
         blocks = text.render_blocks(obs)

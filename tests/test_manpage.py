@@ -12,10 +12,10 @@ import click
 import pytest
 
 from papertools.cli.main import PLANNED, TOOLS, cli
-from papertools.core import manpage
+from papertools.cli import manpage
 from papertools.cli.manpage import TOOL_SECTIONS, escape, escape_code, main, render_all, split_help
 
-MAN = Path(__file__).resolve().parents[2] / "man"
+MAN = Path(__file__).resolve().parents[1] / "man"
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from papertools.core.errors import Diagnostics, InputError, PapertoolsError, Place
-from papertools.core.jsonl import (Item, default_id, dumps, open_output, read_records, record_id,
-                                   write_json)
+from papertools.core.jsonl import (Item, atomic_path, default_id, dumps, open_output, read_records,
+                                   record_id, write_atomic, write_json)
 
 from tests.helpers import ROOT, jsonl
 
@@ -380,6 +380,109 @@ def test_write_json_failure_leaves_no_temporary_file(tmp_path):
         write_json(target, {"v": object()})
     assert target.read_bytes() == b'{"v": 1}\n'
     assert os.listdir(tmp_path) == ["run.json"]
+
+
+def write_records(path, records=RECORDS):
+    with open_output(str(path)) as out:
+        for record in records:
+            out.write(record)
+
+
+def test_open_output_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "links").mkdir()
+    target = tmp_path / "data" / "out.jsonl"
+    target.write_bytes(b"old\n")
+    link = tmp_path / "links" / "out.jsonl"
+    link.symlink_to(os.path.join("..", "data", "out.jsonl"))
+    write_records(link)
+    assert link.is_symlink() and os.readlink(link) == os.path.join("..", "data", "out.jsonl")
+    assert target.read_bytes() == jsonl(RECORDS)
+    assert os.listdir(tmp_path / "data") == ["out.jsonl"]  # no temporary file left beside it
+    assert os.listdir(tmp_path / "links") == ["out.jsonl"]
+
+
+def test_open_output_through_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "out.jsonl"
+    link.symlink_to("made.jsonl")
+    write_records(link)
+    assert link.is_symlink()
+    assert (tmp_path / "made.jsonl").read_bytes() == jsonl(RECORDS)
+
+
+def test_failure_through_a_symlink_keeps_the_partial_beside_the_target(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(tmp_path / "data" / "out.jsonl")
+    with pytest.raises(RuntimeError):
+        with open_output(str(link), tool="demo") as out:
+            out.write(RECORDS[0])
+            raise RuntimeError
+    partial = tmp_path / "data" / "out.jsonl.partial"
+    assert partial.read_bytes() == jsonl(RECORDS[:1])
+    assert capsys.readouterr().err == (f"papertools demo: note: 1 records written before the "
+                                       f"failure are in {partial}\n")
+    assert sorted(os.listdir(tmp_path)) == ["data", "out.jsonl"] and link.is_symlink()
+
+
+@pytest.mark.parametrize("mode", [0o664, 0o600, 0o640])
+def test_writing_keeps_an_existing_files_mode(tmp_path, mode):
+    for name, write in (("out.jsonl", write_records), ("run.json", lambda p: write_json(p, {})),
+                        ("blob", lambda p: write_atomic(p, b"x"))):
+        target = tmp_path / name
+        target.write_bytes(b"old\n")
+        target.chmod(mode)
+        write(target)
+        assert target.read_bytes() != b"old\n"
+        assert target.stat().st_mode & 0o7777 == mode, name
+
+
+def test_a_partial_gets_the_targets_mode_not_a_temporary_files(tmp_path):
+    target = tmp_path / "out.jsonl"
+    target.write_bytes(b"")
+    target.chmod(0o664)
+    with pytest.raises(RuntimeError):
+        with open_output(str(target)) as out:
+            out.write(RECORDS[0])
+            raise RuntimeError
+    assert (tmp_path / "out.jsonl.partial").stat().st_mode & 0o777 == 0o664
+
+
+def test_a_completed_output_removes_an_earlier_runs_partial(tmp_path):
+    target = tmp_path / "out.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        with open_output(str(target)) as out:
+            out.write(RECORDS[0])
+            raise KeyboardInterrupt
+    assert (tmp_path / "out.jsonl.partial").exists()
+    write_records(target)
+    assert os.listdir(tmp_path) == ["out.jsonl"]
+    assert target.read_bytes() == jsonl(RECORDS)
+
+
+def test_atomic_path_renames_at_the_end_and_removes_on_failure(tmp_path):
+    target = tmp_path / "array.bin"
+    with atomic_path(target) as tmp:
+        assert os.path.dirname(tmp) == str(tmp_path) and os.path.getsize(tmp) == 0
+        with open(tmp, "wb") as fh:
+            fh.write(b"new")
+        assert not target.exists()
+    assert target.read_bytes() == b"new"
+    with pytest.raises(ValueError):
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(b"half")
+            raise ValueError
+    assert target.read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["array.bin"]
+
+
+def test_atomic_path_in_a_missing_folder_names_the_path(tmp_path):
+    target = tmp_path / "no" / "array.bin"
+    with pytest.raises(PapertoolsError) as info:
+        with atomic_path(target):
+            pass
+    assert str(info.value) == f"{target}: No such file or directory"
 
 
 @pytest.mark.parametrize("name", ["pipe", "pipe.jsonl.gz"])

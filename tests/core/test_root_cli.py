@@ -158,3 +158,62 @@ def test_debug_does_not_leak_into_later_runs_in_the_same_process(tmp_path, monke
     second = invoke(["lintseq", "sample", path, "-q"])
     assert second.exit_code == 1
     assert len(second.stderr.splitlines()) == 1, second.stderr
+
+
+# -- a full disk: one line naming the file and the system's reason, exit 1 ----------------------
+
+ENCODE = "papertools diffhist encode examples/diffhist/episodes.jsonl.gz"
+
+
+def test_full_stdout_is_one_line_and_exit_1(tmp_path):
+    # /dev/full: every write fails with ENOSPC. 160 records overflow stdout's buffer mid-run;
+    # two records fail only at the final flush.
+    import gzip
+
+    small = tmp_path / "two.jsonl"
+    small.write_bytes(b"".join(gzip.open(EXAMPLES / "diffhist" / "episodes.jsonl.gz").readlines()[:2]))
+    for command in (ENCODE, f"papertools diffhist encode '{small}'"):
+        done = shell(f"{command} > /dev/full")
+        assert done.returncode == 1, command
+        assert done.stderr.decode() == ("papertools diffhist: error: <stdout>: "
+                                        "No space left on device\n"), command
+
+
+def test_output_onto_a_full_device_is_one_line_and_exit_1():
+    done = shell(f"{ENCODE} -o /dev/full")
+    assert done.returncode == 1
+    assert done.stderr.decode() == "papertools diffhist: error: /dev/full: No space left on device\n"
+
+
+def _file_size_limit(blocks: int) -> str:
+    # the kernel refuses writes past the limit (EFBIG) the way a full disk refuses them (ENOSPC);
+    # SIGXFSZ ignored so the write fails instead of killing the process
+    return f"trap '' XFSZ; ulimit -f {blocks}; "
+
+
+def test_output_write_failure_keeps_target_and_whole_records_in_partial(tmp_path):
+    target = tmp_path / "out.jsonl"
+    target.write_bytes(b"old\n")
+    done = shell(f"{_file_size_limit(8)}{ENCODE} -o '{target}'")
+    assert done.returncode == 1
+    err = done.stderr.decode()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    partial = tmp_path / "out.jsonl.partial"
+    data = partial.read_bytes()
+    kept = len(data.splitlines())
+    assert err == (f"papertools diffhist: error: {target}: File too large ({kept} records "
+                   f"written before the failure are in {partial})\n")
+    assert 0 < kept < 160 and data.endswith(b"\n")  # whole lines only
+    assert [json.loads(line) for line in data.splitlines()] == \
+        [json.loads(line) for line in shell(ENCODE).stdout.splitlines()[:kept]]
+    assert target.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "out.jsonl.partial"]
+
+
+def test_other_system_errors_are_one_line_too(tmp_path):
+    done = shell(f"papertools diffhist stats examples/diffhist/episodes.jsonl.gz -q "
+                 f"--plot '{tmp_path}/no/such/folder/x.png' > /dev/null")
+    assert done.returncode == 1
+    assert done.stderr.decode() == (f"papertools diffhist: error: {tmp_path}/no/such/folder/x.png: "
+                                    "No such file or directory\n")

@@ -174,6 +174,30 @@ def read_records(paths: Iterable[str], diagnostics: Diagnostics | None = None) -
                     from None
 
 
+def read_unique(paths: Iterable[str], diagnostics: Diagnostics | None = None, *,
+                what: str = "record", check=None) -> Iterator[tuple[str, Item, object]]:
+    """``(id, item, check(item))`` for every record, in order, ids unique (a corpus, items,
+    queries). ``check`` reads the fields the caller needs and raises :class:`InputError` for a
+    bad record; a bad or a repeated id is bad input too (naming where the id first appeared).
+    Bad records go to ``diagnostics`` (which raises under ``--on-error fail``) and are skipped;
+    without diagnostics they raise."""
+    seen: dict[str, Place] = {}
+    for item in read_records(paths, diagnostics):
+        try:
+            value = check(item) if check else None
+            rid = record_id(item)
+            if rid in seen:
+                raise InputError(f"{what} id {rid!r} repeats (first at {seen[rid]})",
+                                 item.place.file, item.place.line, "id")
+        except InputError as err:
+            if diagnostics is None:
+                raise
+            diagnostics.bad(err)
+            continue
+        seen[rid] = item.place
+        yield rid, item, value
+
+
 def dumps(record: dict) -> bytes:
     """One record as one JSONL line (UTF-8, compact, ``\\n``-terminated)."""
     return orjson.dumps(record, option=_DUMP_OPTIONS)
@@ -457,4 +481,5 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 __all__ = ["AtomicFile", "Item", "RecordWriter", "atomic_path", "default_id", "display_name",
            "dumps", "is_special", "loads", "open_binary", "open_output", "parse_line",
-           "read_records", "record_id", "target_of", "write_atomic", "write_error", "write_json"]
+           "read_records", "read_unique", "record_id", "target_of", "write_atomic", "write_error",
+           "write_json"]

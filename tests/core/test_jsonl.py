@@ -13,7 +13,7 @@ import pytest
 
 from papertools.core.errors import Diagnostics, InputError, PapertoolsError, Place
 from papertools.core.jsonl import (Item, atomic_path, default_id, dumps, open_output, read_records,
-                                   record_id, write_atomic, write_json)
+                                   read_unique, record_id, write_atomic, write_json)
 
 from tests.helpers import ROOT, jsonl
 
@@ -247,6 +247,39 @@ def test_fail_mode_raises_at_the_first_bad_line(tmp_path):
 
 
 # -- writing -----------------------------------------------------------------------------------
+
+def test_read_unique_gives_ids_items_and_checked_values(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_bytes(jsonl([{"id": "a", "text": "x"}, {"text": "y"}, {"id": 7, "text": "z"}]))
+    got = list(read_unique([str(path)], check=lambda item: item.record["text"].upper()))
+    assert [(rid, value) for rid, _, value in got] == [("a", "X"), ("docs:2", "Y"), ("7", "Z")]
+    assert [item.place.line for _, item, _ in got] == [1, 2, 3]
+
+
+def test_read_unique_names_where_a_repeated_id_first_appeared(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_bytes(jsonl([{"id": "a"}, {"id": "b"}, {"id": "a"}, {"id": "c"}]))
+    with pytest.raises(InputError) as info:
+        list(read_unique([str(path)], what="document"))
+    assert str(info.value) == (f"{path}:3: field 'id': document id 'a' repeats "
+                               f"(first at {path}:1)")
+    diag = Diagnostics("demo", on_error="skip", stream=io.StringIO())
+    assert [rid for rid, _, _ in read_unique([str(path)], diag)] == ["a", "b", "c"]
+    assert diag.bad_count == 1
+
+
+def test_read_unique_skips_a_record_its_check_refuses_without_taking_its_id(tmp_path):
+    def text(item):
+        if "text" not in item.record:
+            raise InputError("missing field", item.place.file, item.place.line, "text")
+        return item.record["text"]
+
+    path = tmp_path / "docs.jsonl"
+    path.write_bytes(jsonl([{"id": "a"}, {"id": "a", "text": "ok"}]))
+    diag = Diagnostics("demo", on_error="skip", stream=io.StringIO())
+    assert [(rid, v) for rid, _, v in read_unique([str(path)], diag, check=text)] == [("a", "ok")]
+    assert diag.bad_count == 1
+
 
 def test_dumps_is_compact_utf8_one_line():
     line = dumps({"a": "é\nx", "b": [1, 2.5, None, True]})

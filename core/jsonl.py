@@ -175,20 +175,22 @@ def read_records(paths: Iterable[str], diagnostics: Diagnostics | None = None) -
 
 
 def read_unique(paths: Iterable[str], diagnostics: Diagnostics | None = None, *,
-                what: str = "record", check=None) -> Iterator[tuple[str, Item, object]]:
-    """``(id, item, check(item))`` for every record, in order, ids unique (a corpus, items,
-    queries). ``check`` reads the fields the caller needs and raises :class:`InputError` for a
-    bad record; a bad or a repeated id is bad input too (naming where the id first appeared).
-    Bad records go to ``diagnostics`` (which raises under ``--on-error fail``) and are skipped;
-    without diagnostics they raise."""
-    seen: dict[str, Place] = {}
+                what: str = "record", check=None, key=None,
+                key_field: str = "id") -> Iterator[tuple[str, Item, object]]:
+    """``(key, item, check(item))`` for every record, in order, keys unique (a corpus, items,
+    queries, problems). ``check`` reads the fields the caller needs and raises
+    :class:`InputError` for a bad record; the key is the record's id (:func:`record_id`) or
+    ``key(item, value)``, read from ``key_field``. A bad or a repeated key is bad input too
+    (naming where it first appeared). Bad records go to ``diagnostics`` (which raises under
+    ``--on-error fail``) and are skipped; without diagnostics they raise."""
+    seen: dict = {}
     for item in read_records(paths, diagnostics):
         try:
             value = check(item) if check else None
-            rid = record_id(item)
+            rid = key(item, value) if key else record_id(item)
             if rid in seen:
-                raise InputError(f"{what} id {rid!r} repeats (first at {seen[rid]})",
-                                 item.place.file, item.place.line, "id")
+                raise InputError(f"{what} {key_field} {rid!r} repeats (first at {seen[rid]})",
+                                 item.place.file, item.place.line, key_field)
         except InputError as err:
             if diagnostics is None:
                 raise

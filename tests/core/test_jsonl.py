@@ -421,6 +421,15 @@ def write_records(path, records=RECORDS):
             out.write(record)
 
 
+def fail_writing(path, records, error=RuntimeError, tool=""):
+    """A run that writes ``records`` to ``-o path`` and then fails with ``error``."""
+    with pytest.raises(error):
+        with open_output(str(path), tool=tool) as out:
+            for record in records:
+                out.write(record)
+            raise error
+
+
 def test_open_output_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "links").mkdir()
@@ -447,10 +456,7 @@ def test_failure_through_a_symlink_keeps_the_partial_beside_the_target(tmp_path,
     (tmp_path / "data").mkdir()
     link = tmp_path / "out.jsonl"
     link.symlink_to(tmp_path / "data" / "out.jsonl")
-    with pytest.raises(RuntimeError):
-        with open_output(str(link), tool="demo") as out:
-            out.write(RECORDS[0])
-            raise RuntimeError
+    fail_writing(link, RECORDS[:1], tool="demo")
     partial = tmp_path / "data" / "out.jsonl.partial"
     assert partial.read_bytes() == jsonl(RECORDS[:1])
     assert capsys.readouterr().err == (f"papertools demo: note: 1 records written before the "
@@ -474,19 +480,13 @@ def test_a_partial_gets_the_targets_mode_not_a_temporary_files(tmp_path):
     target = tmp_path / "out.jsonl"
     target.write_bytes(b"")
     target.chmod(0o664)
-    with pytest.raises(RuntimeError):
-        with open_output(str(target)) as out:
-            out.write(RECORDS[0])
-            raise RuntimeError
+    fail_writing(target, RECORDS[:1])
     assert (tmp_path / "out.jsonl.partial").stat().st_mode & 0o777 == 0o664
 
 
 def test_a_completed_output_removes_an_earlier_runs_partial(tmp_path):
     target = tmp_path / "out.jsonl"
-    with pytest.raises(KeyboardInterrupt):
-        with open_output(str(target)) as out:
-            out.write(RECORDS[0])
-            raise KeyboardInterrupt
+    fail_writing(target, RECORDS[:1], KeyboardInterrupt)
     assert (tmp_path / "out.jsonl.partial").exists()
     write_records(target)
     assert os.listdir(tmp_path) == ["out.jsonl"]

@@ -379,11 +379,12 @@ messages, never errors. `-o -` is standard output too.
 
 With `-o PATH` records are written to a temporary file in the same folder as PATH and renamed to
 PATH at the end, so a failed or interrupted run never leaves half a file at PATH. When a run fails
-after writing some records, they are kept in `PATH.partial` (whole records only when the disk was
-full) and a note on standard error says so; a later run that completes PATH removes it. A PATH
-that is a symbolic link is written through (its target is replaced, the link stays), and an
-existing file keeps its permissions. A write that fails (no space left on the device, standard
-output on /dev/full) is one error line naming the file, exit status 1.
+after writing some records, they are kept in `PATH.partial` and a note on standard error says so;
+a later run that completes PATH removes it. A PATH that is a symbolic link is written through (its
+target is replaced, the link stays), and an existing file keeps its permissions. A write that
+fails (no space left on the device, standard output on /dev/full) is one error line naming the
+file and the reason, exit status 1; with `-o`, the whole records that reached the disk are kept
+in `PATH.partial` and that line names it.
 A PATH ending in `.gz` is written gzip-compressed with a fixed timestamp, so equal records give
 equal bytes.
 

@@ -100,9 +100,9 @@ def cached_encode(encoder, texts: Sequence[str], *, max_length: int | None = Non
                 vectors = encoder.encode([text_of[k] for k in chunk], batch_size=batch_size,
                                          progress=tell)
                 name = hashlib.sha256(b"".join(chunk)).hexdigest()[:16]
+                keys_array = np.frombuffer(b"".join(chunk), dtype=np.uint8).reshape(-1, 16)
                 with atomic_path(folder / f"shard-{name}.npz") as tmp, open(tmp, "wb") as fh:
-                    np.savez(fh, keys=np.frombuffer(b"".join(chunk), dtype=np.uint8).reshape(-1, 16),
-                             vectors=vectors)
+                    np.savez(fh, keys=keys_array, vectors=vectors)
                 found.update(zip(chunk, vectors))
                 done += len(chunk)
         if not keys:

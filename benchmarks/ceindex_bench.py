@@ -66,6 +66,7 @@ from papertools.cli.ceindex.methods import SearchSettings, Searcher, parse_metho
 from papertools.cli.ceindex.records import Texts  # noqa: E402
 from papertools.cli.ceindex.scorers import CachedCE, MaxSimScorer, shared_encoder  # noqa: E402
 from papertools.cli.ceindex.search import ItemSpace, solve_min_norm, split_budget  # noqa: E402
+from papertools.core.jsonl import atomic_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "ceindex.json"
@@ -157,10 +158,9 @@ def encode_all(texts: list[str], cache_dir: Path):
                 log(f"encoded {start + len(idx)}/{len(texts)} texts")
     seconds = time.perf_counter() - started
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f".{path.stem}.tmp.npz"
-    np.savez(tmp, de=de, **{f"s{k}": v[0] for k, v in states.items()},
-             **{f"l{k}": v[1] for k, v in states.items()})
-    tmp.replace(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, de=de, **{f"s{k}": v[0] for k, v in states.items()},
+                 **{f"l{k}": v[1] for k, v in states.items()})
     return dict(zip(texts, de)), states, seconds
 
 

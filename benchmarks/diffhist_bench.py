@@ -49,6 +49,7 @@ import orjson
 import common
 from papertools.cli.diffhist import history
 from papertools.core import diff as core_diff
+from papertools.core.jsonl import atomic_path, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "diffhist.json"
@@ -112,13 +113,11 @@ def episodes(first_seed: int, count: int, steps: int, full_length: bool) -> tupl
     seconds = time.perf_counter() - started
     meta = dict(seeds=[g[0]["episode"] for g in games], skipped_seeds_and_lengths=skipped,
                 steps=sum(len(g) for g in games), play_seconds=seconds, cache=str(path))
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         for g in games:
             for r in g:
                 fh.write(orjson.dumps(r) + b"\n")
-    os.replace(tmp, path)
-    meta_path.write_bytes(orjson.dumps(meta))
+    write_atomic(meta_path, orjson.dumps(meta))
     log(f"played {len(games)} games ({meta['steps']} steps) in {seconds:.1f} s; "
         f"skipped {len(skipped)} that ended early")
     return games, meta

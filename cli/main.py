@@ -3,6 +3,7 @@ where library errors become a single line on stderr and an exit status."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -68,7 +69,10 @@ class RootGroup(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                _flush_stdout()  # a full disk is an error here, not a traceback at exit
         except PapertoolsError as err:
             prefix = _prefix(ctx)
             if ctx.params.get("debug") or _debug_enabled():
@@ -76,13 +80,38 @@ class RootGroup(click.Group):
             click.echo(f"{prefix}: error: {err}", err=True)
             ctx.exit(err.exit_code)
         except BrokenPipeError:
-            # The reader went away (| head): stop quietly, and keep Python's final flush quiet too.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            # The reader went away (| head): stop quietly.
+            _discard_stdout()
             ctx.exit(0)
         except KeyboardInterrupt:
             click.echo(f"{_prefix(ctx)}: interrupted", err=True)
             ctx.exit(130)
+        except OSError as exc:  # the system refused a file (a full disk...): one line too
+            if ctx.params.get("debug") or _debug_enabled():
+                traceback.print_exc()
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"{_prefix(ctx)}: error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(EXIT_FAILURE)
+
+
+def _flush_stdout() -> None:
+    """Flush standard output; a failure (no space left on /dev/full or a full disk) becomes an
+    error naming <stdout>, and what could not be written is dropped so Python's last flush at
+    exit stays quiet."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _discard_stdout()
+        raise PapertoolsError(exc.strerror or str(exc), "<stdout>") from exc
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null: Python's final flush has nowhere to fail."""
+    with contextlib.suppress(OSError, ValueError):  # CliRunner's stdout has no descriptor
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _prefix(ctx) -> str:

@@ -34,6 +34,7 @@ from pathlib import Path
 import click
 
 from papertools.core.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from papertools.core.jsonl import write_atomic
 
 PROG = "papertools"
 MANUAL = "papertools manual"
@@ -378,7 +379,12 @@ messages, never errors. `-o -` is standard output too.
 
 With `-o PATH` records are written to a temporary file in the same folder as PATH and renamed to
 PATH at the end, so a failed or interrupted run never leaves half a file at PATH. When a run fails
-after writing some records, they are kept in `PATH.partial` and a note on standard error says so.
+after writing some records, they are kept in `PATH.partial` and a note on standard error says so;
+a later run that completes PATH removes it. A PATH that is a symbolic link is written through (its
+target is replaced, the link stays), and an existing file keeps its permissions. A write that
+fails (no space left on the device, standard output on /dev/full) is one error line naming the
+file and the reason, exit status 1; with `-o`, the whole records that reached the disk are kept
+in `PATH.partial` and that line names it.
 A PATH ending in `.gz` is written gzip-compressed with a fixed timestamp, so equal records give
 equal bytes.
 
@@ -640,9 +646,7 @@ def write(folder: Path, pages: dict[str, str] | None = None) -> list[Path]:
     for name, text in sorted(pages.items()):
         path = folder / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            tmp = path.with_name(f".{name}.tmp")
-            tmp.write_text(text, encoding="utf-8", newline="\n")
-            tmp.replace(path)
+            write_atomic(path, text.encode("utf-8"))
             changed.append(path)
     for path in sorted(folder.iterdir()):
         if GENERATED.match(path.name) and path.name not in pages:

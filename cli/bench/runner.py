@@ -9,7 +9,8 @@ A run folder holds:
   says; a torn last line (a killed run) is dropped on resume;
 - ``steps/<env>/<task>/<n>.jsonl``: the episode's step records (DESIGN's schema plus
   ``progression``, ``invalid``, ``completion``...), written to a temporary file and renamed
-  before the episode record is appended, so every listed episode has its whole log;
+  before the episode record is appended, so every listed episode has its whole log (an
+  interrupted episode leaves its steps in ``<n>.jsonl.partial`` until ``--resume`` plays it again);
 - ``steps/<env>/<task>/<n>/<step>.png`` with ``--save-frames`` (named by the step's "frame");
 - ``timings.jsonl``: wall-clock seconds per episode (the one file that differs between runs).
 

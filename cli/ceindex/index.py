@@ -26,8 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from papertools.core.errors import PapertoolsError
-from papertools.core.jsonl import dumps, write_json
+from papertools.core.jsonl import atomic_path, dumps, write_json
 from papertools.core.seed import numpy_rng
 
 FORMAT = 1
@@ -74,29 +72,6 @@ class BuildConfig:
 
 # --------------------------------------------------------------------------------------------
 # small file helpers: every final file is written to a temporary name and renamed into place
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path):
-    """A temporary file next to ``path``, renamed to ``path`` when the block ends without error
-    (so a failed build never leaves half a file under a final name)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
 
 def save_npy(path: Path, array: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:

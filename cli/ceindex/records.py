@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from papertools.core.errors import Diagnostics, InputError, field
-from papertools.core.jsonl import read_records, record_id
+from papertools.core.jsonl import read_unique
 
 
 @dataclass
@@ -28,23 +28,14 @@ def read_texts(files, text_field: str = "text", diag: Diagnostics | None = None,
     Bad records go to ``diag`` (raise under --on-error fail, else reported and skipped);
     a repeated id is bad input too.
     """
+    def text_of(item) -> str:
+        text = field(item.record, text_field, str, place=item.place)
+        if not text.strip():
+            raise InputError("empty text", item.place.file, item.place.line, text_field)
+        return text
+
     out = Texts([], [], [], [])
-    seen: dict[str, object] = {}
-    for item in read_records(files, diag):
-        try:
-            rid = record_id(item)
-            text = field(item.record, text_field, str, place=item.place)
-            if not text.strip():
-                raise InputError("empty text", item.place.file, item.place.line, text_field)
-            if rid in seen:
-                raise InputError(f"{what} id {rid!r} repeats (first at {seen[rid]})",
-                                 item.place.file, item.place.line, "id")
-        except InputError as err:
-            if diag is None:
-                raise
-            diag.bad(err)
-            continue
-        seen[rid] = item.place
+    for rid, item, text in read_unique(files, diag, what=what, check=text_of):
         out.ids.append(rid)
         out.texts.append(text)
         out.records.append(item.record)

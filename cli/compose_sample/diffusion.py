@@ -28,7 +28,6 @@ steps and at the end), ``DIR/log.jsonl``. Every step's randomness is drawn from
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ import torch
 from torch import nn
 
 from papertools.core.errors import PapertoolsError
+from papertools.core.jsonl import atomic_path
 from papertools.core.seed import derive_seed
 
 FORMAT = "papertools-compose-sample"
@@ -166,9 +166,8 @@ class TrainConfig:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def train(config: TrainConfig, draw, log, bar=None) -> dict:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field as dc_field
 from typing import Iterable
 
 from papertools.core.errors import Diagnostics, InputError, PapertoolsError, field
-from papertools.core.jsonl import read_records, record_id
+from papertools.core.jsonl import read_records, read_unique, record_id
 
 
 @dataclass
@@ -48,20 +48,10 @@ class Query:
 
 def read_corpus(paths: Iterable[str], text_field: str = "text",
                 diagnostics: Diagnostics | None = None) -> Corpus:
-    ids, texts, seen = [], [], {}
-    for item in read_records(list(paths), diagnostics):
-        try:
-            text = field(item.record, text_field, str, place=item.place)
-            rid = record_id(item)
-            if rid in seen:
-                raise InputError(f"duplicate document id {rid!r} (first at line {seen[rid]})",
-                                 item.place.file, item.place.line, "id")
-        except InputError as err:
-            if diagnostics is None:
-                raise
-            diagnostics.bad(err)
-            continue
-        seen[rid] = item.place.line
+    ids, texts = [], []
+    for rid, _, text in read_unique(list(paths), diagnostics, what="document",
+                                    check=lambda item: field(item.record, text_field, str,
+                                                             place=item.place)):
         ids.append(rid)
         texts.append(text)
     if not ids:

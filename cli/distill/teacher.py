@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from papertools.core.errors import PapertoolsError
+from papertools.core.jsonl import atomic_path
 
 KINDS = ("auto", "dual-encoder", "cross-encoder")
 
@@ -99,10 +100,9 @@ def cached_encode(encoder, texts: Sequence[str], *, max_length: int | None = Non
                 vectors = encoder.encode([text_of[k] for k in chunk], batch_size=batch_size,
                                          progress=tell)
                 name = hashlib.sha256(b"".join(chunk)).hexdigest()[:16]
-                tmp = folder / f"tmp-{name}.npz"
-                np.savez(tmp, keys=np.frombuffer(b"".join(chunk), dtype=np.uint8).reshape(-1, 16),
-                         vectors=vectors)
-                tmp.replace(folder / f"shard-{name}.npz")
+                keys_array = np.frombuffer(b"".join(chunk), dtype=np.uint8).reshape(-1, 16)
+                with atomic_path(folder / f"shard-{name}.npz") as tmp, open(tmp, "wb") as fh:
+                    np.savez(fh, keys=keys_array, vectors=vectors)
                 found.update(zip(chunk, vectors))
                 done += len(chunk)
         if not keys:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from papertools.core.errors import InputError, Place, field, json_type
-from papertools.core.jsonl import Item, display_name, read_records
+from papertools.core.jsonl import Item, display_name, read_records, read_unique
 
 STATUSES = ("passed", "failed", "timeout", "memory", "error")
 
@@ -120,21 +120,9 @@ def parse_problem(item: Item) -> Problem:
 
 def load_problems(path: str, diagnostics=None) -> dict:
     """task_id -> :class:`Problem`, in file order. A repeated task_id is bad input."""
-    problems: dict = {}
-    for item in read_records([path], diagnostics):
-        try:
-            problem = parse_problem(item)
-            if problem.task_id in problems:
-                first = problems[problem.task_id].place
-                raise InputError(f"duplicate task_id {problem.task_id!r} (first at {first})",
-                                 item.place.file, item.place.line, "task_id")
-        except InputError as err:
-            if diagnostics is None:
-                raise
-            diagnostics.bad(err)
-            continue
-        problems[problem.task_id] = problem
-    return problems
+    return {task_id: problem for task_id, _, problem in read_unique(
+        [path], diagnostics, what="problem", check=parse_problem,
+        key=lambda item, problem: problem.task_id, key_field="task_id")}
 
 
 def harness_program(problem: Problem, program: str) -> str:

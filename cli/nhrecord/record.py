@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 
 from papertools.core.errors import InputError, PapertoolsError
-from papertools.core.jsonl import write_json
+from papertools.core.jsonl import write_atomic, write_json
 
 from papertools.core.nethack.dataset import MARKER, SUMMARY, finished_games
 
@@ -88,9 +88,7 @@ def write_summary(root: Path) -> list[dict]:
     """Rebuild DIR/summary.jsonl from the finished games' game.json (atomically)."""
     rows = [orjson.loads((folder / "game.json").read_bytes())
             for folder in finished_games(root).values()]
-    tmp = root / f".{SUMMARY}.tmp"
-    tmp.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    os.replace(tmp, root / SUMMARY)
+    write_atomic(root / SUMMARY, b"".join(orjson.dumps(r) + b"\n" for r in rows))
     return rows
 
 

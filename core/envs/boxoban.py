@@ -19,6 +19,8 @@ import os
 import random
 from pathlib import Path
 
+from papertools.core.jsonl import write_atomic
+
 SIZE = 10
 BOXES = 4
 SETS = {"medium": dict(floor=26, walk=300, path="medium/train"),
@@ -115,12 +117,9 @@ def levels_dir(count: int = 100) -> Path:
                 lines += [f"; {len(solutions)}"] + made[0] + [""]
                 solutions.append(" ".join(made[1]))
             target.parent.mkdir(parents=True, exist_ok=True)
-            plans = root / f".{name}_solutions.tmp"  # one line per level, before the levels
-            plans.write_text("\n".join(solutions) + "\n")
-            os.replace(plans, root / f"{name}_solutions.list")
-            tmp = target.with_suffix(".tmp")
-            tmp.write_text("\n".join(lines) + "\n")
-            os.replace(tmp, target)
+            # one line per level, written before the levels
+            write_atomic(root / f"{name}_solutions.list", ("\n".join(solutions) + "\n").encode())
+            write_atomic(target, ("\n".join(lines) + "\n").encode())
     return root
 
 

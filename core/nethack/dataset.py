@@ -33,6 +33,7 @@ import numpy as np
 import orjson
 
 from papertools.core.errors import InputError
+from papertools.core.jsonl import atomic_path
 
 # The dataset's layout (written by nhrecord record): DIR/MARKER describes the dataset,
 # DIR/SUMMARY holds one record per game, DIR/game-NNNNN/ one finished game with its sidecar.
@@ -67,15 +68,12 @@ def ensure_db(path: str | os.PathLike, dbfilename: str | None = None) -> str:
     dbfile = Path(dbfilename) if dbfilename else _default_db(root)
     if dbfile.exists() and _db_games(dbfile) == len(games):
         return str(dbfile)
-    tmp = dbfile.with_name(f".{dbfile.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    with contextlib.redirect_stdout(sys.stderr if os.environ.get("PAPERTOOLS_DEBUG") else
-                                    open(os.devnull, "w")):
-        db.create(str(tmp))
-        populate_db.add_nledata_directory(str(root), DATASET, str(tmp))
-    _add_summary_table(tmp, root, games)
-    os.replace(tmp, dbfile)
+    with atomic_path(dbfile) as tmp, contextlib.redirect_stdout(
+            sys.stderr if os.environ.get("PAPERTOOLS_DEBUG") else open(os.devnull, "w")):
+        os.unlink(tmp)  # NLE creates the database itself and refuses a file that exists
+        db.create(tmp)
+        populate_db.add_nledata_directory(str(root), DATASET, tmp)
+        _add_summary_table(tmp, root, games)
     return str(dbfile)
 
 

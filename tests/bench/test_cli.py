@@ -83,6 +83,23 @@ def test_resume_after_kill_gives_the_same_results(tmp_path):
     assert other.exit_code == 1 and "history" in other.stderr
 
 
+def test_resume_replaces_an_interrupted_episodes_partial_step_log(tmp_path):
+    """What Ctrl-C leaves: episode 1's step records in 1.jsonl.partial, no 1.jsonl, no record
+    in episodes.jsonl. --resume plays episode 1 again; its whole log takes the partial's place."""
+    args = ["bench", "run", "--env", "babyai/goto", "--agent", "random", "-q"]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert invoke([*args, "--episodes", "2", "--out-dir", str(full)]).exit_code == 0
+    assert invoke([*args, "--episodes", "1", "--out-dir", str(cut)]).exit_code == 0
+    steps = cut / "steps" / "babyai" / "goto"
+    log = (full / "steps" / "babyai" / "goto" / "1.jsonl").read_bytes()
+    (steps / "1.jsonl.partial").write_bytes(b"".join(log.splitlines(keepends=True)[:2]))
+    again = invoke([*args, "--episodes", "2", "--out-dir", str(cut), "--resume"])
+    assert again.exit_code == 0, again.stderr
+    assert sorted(p.name for p in steps.iterdir()) == ["0.jsonl", "1.jsonl"]
+    assert (steps / "1.jsonl").read_bytes() == log
+    assert (cut / "episodes.jsonl").read_bytes() == (full / "episodes.jsonl").read_bytes()
+
+
 def test_bad_input_errors(tmp_path):
     res = invoke(["bench", "run", "--env", "chess", "--agent", "random", "--out-dir",
                   str(tmp_path / "x")])

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from papertools.core.errors import Diagnostics, InputError, PapertoolsError, Place
-from papertools.core.jsonl import (Item, default_id, dumps, open_output, read_records, record_id,
-                                   write_json)
+from papertools.core.jsonl import (Item, atomic_path, default_id, dumps, open_output, read_records,
+                                   read_unique, record_id, write_atomic, write_json)
 
 from tests.helpers import ROOT, jsonl
 
@@ -248,6 +248,39 @@ def test_fail_mode_raises_at_the_first_bad_line(tmp_path):
 
 # -- writing -----------------------------------------------------------------------------------
 
+def test_read_unique_gives_ids_items_and_checked_values(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_bytes(jsonl([{"id": "a", "text": "x"}, {"text": "y"}, {"id": 7, "text": "z"}]))
+    got = list(read_unique([str(path)], check=lambda item: item.record["text"].upper()))
+    assert [(rid, value) for rid, _, value in got] == [("a", "X"), ("docs:2", "Y"), ("7", "Z")]
+    assert [item.place.line for _, item, _ in got] == [1, 2, 3]
+
+
+def test_read_unique_names_where_a_repeated_id_first_appeared(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_bytes(jsonl([{"id": "a"}, {"id": "b"}, {"id": "a"}, {"id": "c"}]))
+    with pytest.raises(InputError) as info:
+        list(read_unique([str(path)], what="document"))
+    assert str(info.value) == (f"{path}:3: field 'id': document id 'a' repeats "
+                               f"(first at {path}:1)")
+    diag = Diagnostics("demo", on_error="skip", stream=io.StringIO())
+    assert [rid for rid, _, _ in read_unique([str(path)], diag)] == ["a", "b", "c"]
+    assert diag.bad_count == 1
+
+
+def test_read_unique_skips_a_record_its_check_refuses_without_taking_its_id(tmp_path):
+    def text(item):
+        if "text" not in item.record:
+            raise InputError("missing field", item.place.file, item.place.line, "text")
+        return item.record["text"]
+
+    path = tmp_path / "docs.jsonl"
+    path.write_bytes(jsonl([{"id": "a"}, {"id": "a", "text": "ok"}]))
+    diag = Diagnostics("demo", on_error="skip", stream=io.StringIO())
+    assert [(rid, v) for rid, _, v in read_unique([str(path)], diag, check=text)] == [("a", "ok")]
+    assert diag.bad_count == 1
+
+
 def test_dumps_is_compact_utf8_one_line():
     line = dumps({"a": "é\nx", "b": [1, 2.5, None, True]})
     assert line == '{"a":"é\\nx","b":[1,2.5,null,true]}\n'.encode()
@@ -380,6 +413,109 @@ def test_write_json_failure_leaves_no_temporary_file(tmp_path):
         write_json(target, {"v": object()})
     assert target.read_bytes() == b'{"v": 1}\n'
     assert os.listdir(tmp_path) == ["run.json"]
+
+
+def write_records(path, records=RECORDS):
+    with open_output(str(path)) as out:
+        for record in records:
+            out.write(record)
+
+
+def fail_writing(path, records, error=RuntimeError, tool=""):
+    """A run that writes ``records`` to ``-o path`` and then fails with ``error``."""
+    with pytest.raises(error):
+        with open_output(str(path), tool=tool) as out:
+            for record in records:
+                out.write(record)
+            raise error
+
+
+def test_open_output_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "links").mkdir()
+    target = tmp_path / "data" / "out.jsonl"
+    target.write_bytes(b"old\n")
+    link = tmp_path / "links" / "out.jsonl"
+    link.symlink_to(os.path.join("..", "data", "out.jsonl"))
+    write_records(link)
+    assert link.is_symlink() and os.readlink(link) == os.path.join("..", "data", "out.jsonl")
+    assert target.read_bytes() == jsonl(RECORDS)
+    assert os.listdir(tmp_path / "data") == ["out.jsonl"]  # no temporary file left beside it
+    assert os.listdir(tmp_path / "links") == ["out.jsonl"]
+
+
+def test_open_output_through_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "out.jsonl"
+    link.symlink_to("made.jsonl")
+    write_records(link)
+    assert link.is_symlink()
+    assert (tmp_path / "made.jsonl").read_bytes() == jsonl(RECORDS)
+
+
+def test_failure_through_a_symlink_keeps_the_partial_beside_the_target(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(tmp_path / "data" / "out.jsonl")
+    fail_writing(link, RECORDS[:1], tool="demo")
+    partial = tmp_path / "data" / "out.jsonl.partial"
+    assert partial.read_bytes() == jsonl(RECORDS[:1])
+    assert capsys.readouterr().err == (f"papertools demo: note: 1 records written before the "
+                                       f"failure are in {partial}\n")
+    assert sorted(os.listdir(tmp_path)) == ["data", "out.jsonl"] and link.is_symlink()
+
+
+@pytest.mark.parametrize("mode", [0o664, 0o600, 0o640])
+def test_writing_keeps_an_existing_files_mode(tmp_path, mode):
+    for name, write in (("out.jsonl", write_records), ("run.json", lambda p: write_json(p, {})),
+                        ("blob", lambda p: write_atomic(p, b"x"))):
+        target = tmp_path / name
+        target.write_bytes(b"old\n")
+        target.chmod(mode)
+        write(target)
+        assert target.read_bytes() != b"old\n"
+        assert target.stat().st_mode & 0o7777 == mode, name
+
+
+def test_a_partial_gets_the_targets_mode_not_a_temporary_files(tmp_path):
+    target = tmp_path / "out.jsonl"
+    target.write_bytes(b"")
+    target.chmod(0o664)
+    fail_writing(target, RECORDS[:1])
+    assert (tmp_path / "out.jsonl.partial").stat().st_mode & 0o777 == 0o664
+
+
+def test_a_completed_output_removes_an_earlier_runs_partial(tmp_path):
+    target = tmp_path / "out.jsonl"
+    fail_writing(target, RECORDS[:1], KeyboardInterrupt)
+    assert (tmp_path / "out.jsonl.partial").exists()
+    write_records(target)
+    assert os.listdir(tmp_path) == ["out.jsonl"]
+    assert target.read_bytes() == jsonl(RECORDS)
+
+
+def test_atomic_path_renames_at_the_end_and_removes_on_failure(tmp_path):
+    target = tmp_path / "array.bin"
+    with atomic_path(target) as tmp:
+        assert os.path.dirname(tmp) == str(tmp_path) and os.path.getsize(tmp) == 0
+        with open(tmp, "wb") as fh:
+            fh.write(b"new")
+        assert not target.exists()
+    assert target.read_bytes() == b"new"
+    with pytest.raises(ValueError):
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(b"half")
+            raise ValueError
+    assert target.read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["array.bin"]
+
+
+def test_atomic_path_in_a_missing_folder_names_the_path(tmp_path):
+    target = tmp_path / "no" / "array.bin"
+    with pytest.raises(PapertoolsError) as info:
+        with atomic_path(target):
+            pass
+    assert str(info.value) == f"{target}: No such file or directory"
 
 
 @pytest.mark.parametrize("name", ["pipe", "pipe.jsonl.gz"])

@@ -4,10 +4,13 @@ imports, closed pipes, and how errors reach the user."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from papertools.cli.main import PLANNED
 
@@ -158,3 +161,84 @@ def test_debug_does_not_leak_into_later_runs_in_the_same_process(tmp_path, monke
     second = invoke(["lintseq", "sample", path, "-q"])
     assert second.exit_code == 1
     assert len(second.stderr.splitlines()) == 1, second.stderr
+
+
+# -- a full disk: one line naming the file and the system's reason, exit 1 ----------------------
+
+ENCODE = "papertools diffhist encode examples/diffhist/episodes.jsonl.gz"
+needs_dev_full = pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+
+
+@needs_dev_full
+def test_full_stdout_is_one_line_and_exit_1(tmp_path):
+    # /dev/full: every write fails with ENOSPC. 160 records overflow stdout's buffer mid-run;
+    # two records fail only at the final flush.
+    import gzip
+
+    small = tmp_path / "two.jsonl"
+    with gzip.open(EXAMPLES / "diffhist" / "episodes.jsonl.gz") as fh:
+        small.write_bytes(fh.readline() + fh.readline())
+    for command in (ENCODE, f"papertools diffhist encode '{small}'"):
+        done = shell(f"{command} > /dev/full")
+        assert done.returncode == 1, command
+        assert done.stderr.decode() == ("papertools diffhist: error: <stdout>: "
+                                        "No space left on device\n"), command
+
+
+@needs_dev_full
+def test_output_onto_a_full_device_is_one_line_and_exit_1():
+    done = shell(f"{ENCODE} -o /dev/full")
+    assert done.returncode == 1
+    assert done.stderr.decode() == ("papertools diffhist: error: /dev/full: "
+                                    "No space left on device\n")
+
+
+def _file_size_limit(blocks: int) -> str:
+    # the kernel refuses writes past the limit (EFBIG) the way a full disk refuses them (ENOSPC);
+    # SIGXFSZ ignored so the write fails instead of killing the process
+    return f"trap '' XFSZ; ulimit -f {blocks}; "
+
+
+def test_output_write_failure_keeps_target_and_whole_records_in_partial(tmp_path):
+    target = tmp_path / "out.jsonl"
+    target.write_bytes(b"old\n")
+    done = shell(f"{_file_size_limit(8)}{ENCODE} -o '{target}'")
+    assert done.returncode == 1
+    err = done.stderr.decode()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    partial = tmp_path / "out.jsonl.partial"
+    data = partial.read_bytes()
+    kept = len(data.splitlines())
+    assert err == (f"papertools diffhist: error: {target}: File too large ({kept} records "
+                   f"written before the failure are in {partial})\n")
+    assert 0 < kept < 160 and data.endswith(b"\n")  # whole lines only
+    assert [json.loads(line) for line in data.splitlines()] == \
+        [json.loads(line) for line in shell(ENCODE).stdout.splitlines()[:kept]]
+    assert target.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "out.jsonl.partial"]
+
+
+def test_other_system_errors_are_one_line_too(tmp_path):
+    done = shell(f"papertools diffhist stats examples/diffhist/episodes.jsonl.gz -q "
+                 f"--plot '{tmp_path}/no/such/folder/x.png' > /dev/null")
+    assert done.returncode == 1
+    assert done.stderr.decode() == (f"papertools diffhist: error: {tmp_path}/no/such/folder/x.png: "
+                                    "No such file or directory\n")
+
+
+def test_atomic_path_on_a_full_disk_names_the_file_and_leaves_nothing(tmp_path):
+    # what a tool's own files (an index's arrays, a summary) meet on a full disk
+    target = tmp_path / "arrays.bin"
+    target.write_bytes(b"old")
+    program = ("from papertools.core.errors import PapertoolsError\n"
+               "from papertools.core.jsonl import write_atomic\n"
+               "try:\n"
+               f"    write_atomic({str(target)!r}, bytes(64 * 1024))\n"
+               "except PapertoolsError as err:\n"
+               "    print(err)\n")
+    done = shell(f"{_file_size_limit(8)}{sys.executable} -c {shlex.quote(program)}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode() == f"{target}: File too large\n"
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["arrays.bin"]

@@ -267,7 +267,7 @@ BAD_PROBLEMS = [
     ([{"task_id": 1, "test_list": "assert True"}],
      "{p}:1: field 'test_list': expected an array, got a string"),
     ([{"task_id": 1, "test_list": []}, {"task_id": 1, "test_list": []}],
-     "{p}:2: field 'task_id': duplicate task_id 1 (first at {p}:1)"),
+     "{p}:2: field 'task_id': problem task_id 1 repeats (first at {p}:1)"),
     ([{"task_id": "a", "prompt": "", "test": "", "entry_point": "not a name"}],
      "{p}:1: field 'entry_point': 'not a name' is not a Python name"),
 ]

@@ -6,7 +6,7 @@ walker), each observation rendered as the paper's five text blocks. Evaluation: 
 seeds from 1000 on whose game lasts the full 1,000 steps (games that end sooner are skipped and
 listed); tokenizer training: 8 other games, seeds 5000-5007, 1,000 steps at most. Both sets are
 cached as JSONL under $TMPDIR/papertools-bench/ (keyed by the seeds, the step count and a hash
-of core/nethack.py), so a rerun does not replay them.
+of core/nethack/text.py), so a rerun does not replay them.
 
 1. speed: ``papertools diffhist encode FILE -o OUT -q`` and ``decode`` as subprocesses on the
    20,000 steps (JSON in and out, start-up included; best of 3), as observations/s of wall time
@@ -79,7 +79,7 @@ def log(message: str) -> None:
 
 
 def _nethack_hash() -> str:
-    return hashlib.sha256((ROOT / "core" / "nethack.py").read_bytes()).hexdigest()[:12]
+    return hashlib.sha256((ROOT / "core" / "nethack" / "text.py").read_bytes()).hexdigest()[:12]
 
 
 def episodes(first_seed: int, count: int, steps: int, full_length: bool) -> tuple[list, dict]:

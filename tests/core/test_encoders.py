@@ -1,4 +1,4 @@
-"""core/encoders.py: sentence encoders and cross-encoders from local directories."""
+"""core/models/encoders.py: sentence encoders and cross-encoders from local directories."""
 
 from __future__ import annotations
 

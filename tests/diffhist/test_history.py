@@ -1,4 +1,4 @@
-"""diffhist's library (cli/diffhist/history.py): the paper's diff, encode/decode, windows, prompts."""
+"""The diff-history format (core/history.py, diffhist's library): the paper's diff, encode/decode, windows, prompts."""
 
 from __future__ import annotations
 

@@ -146,31 +146,39 @@ def test_a_finished_run_can_be_reopened(tmp_path):
 # -- checkpoints -------------------------------------------------------------------------------
 
 
-def test_a_crash_between_the_two_renames_still_resumes(tmp_path):
-    """The process is killed (SIGKILL) right before the second rename of a checkpoint save."""
+@pytest.mark.parametrize("when,left", [
+    ("between", ["checkpoint.old", "checkpoint.tmp"]),  # the old one is what there is
+    ("after", ["checkpoint", "checkpoint.old"]),  # the new one is in place, the old one stayed
+])
+def test_a_crash_while_a_checkpoint_is_replaced_still_resumes(tmp_path, when, left):
+    """The process is killed (SIGKILL) right before the second rename of a checkpoint save, or
+    right after it (before the old checkpoint is removed); the next run resumes and saves."""
     child = textwrap.dedent(f"""
         import os, signal, sys
         from papertools.core.training import RunDir
         renames = []
 
-        def kill_at_the_second_rename(frame, event, arg):
-            if event == "call" and frame.f_code.co_name == "rename" and \\
-                    frame.f_code.co_filename.endswith("pathlib.py"):
+        def kill(frame, event, arg):
+            if event != "call":
+                return
+            name, file = frame.f_code.co_name, frame.f_code.co_filename
+            if name == "rename" and file.endswith("pathlib.py"):
                 renames.append(1)
-                if len(renames) == 2:
+                if len(renames) == 2 and {when!r} == "between":
                     os.kill(os.getpid(), signal.SIGKILL)
+            if name == "rmtree" and len(renames) == 2 and {when!r} == "after":
+                os.kill(os.getpid(), signal.SIGKILL)
 
         with RunDir({str(tmp_path)!r}, {{"lr": 0.1}}) as run:
             run.save_checkpoint(state={{"step": 1}})
-            sys.setprofile(kill_at_the_second_rename)
+            sys.setprofile(kill)
             run.save_checkpoint(state={{"step": 2}})
         """)
     proc = subprocess.run([sys.executable, "-c", child], cwd=ROOT)
     assert proc.returncode == -9
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("checkpoint")) == \
-        ["checkpoint.old", "checkpoint.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("checkpoint")) == left
     with RunDir(tmp_path, {"lr": 0.1}, resume=True) as run:  # the lock died with the process
-        assert run.load_checkpoint().state == {"step": 1}
+        assert run.load_checkpoint().state == {"step": 1 if when == "between" else 2}
         run.save_checkpoint(state={"step": 3})
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("checkpoint")) == \
         ["checkpoint"]

@@ -31,10 +31,10 @@
    Checkpoints (student, optimiser, schedule, random states, position) go to
    ``OUT/checkpoint`` atomically every ``save_every`` steps, at every epoch's end and on
    Ctrl-C; ``resume`` (with the same settings) continues and gives the same student as an
-   uninterrupted run. The final student is saved
-   to ``OUT`` as a sentence-encoder directory (``load_encoder(OUT)`` loads it, P included), with
-   ``OUT/papertools.json`` saying how documents are to be encoded (``document_encoder``: the
-   teacher for an inherited tower, else the student itself) and what it was trained with.
+   uninterrupted run. The final student is saved to ``OUT`` as a sentence-encoder directory
+   (``load_encoder(OUT)`` loads it, P included), with ``OUT/papertools.json`` saying how
+   documents are to be encoded (``document_encoder``: the teacher for an inherited tower, else
+   the student itself) and what it was trained with.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ from dataclasses import asdict, dataclass
 
 from papertools.core.errors import PapertoolsError
 from papertools.core.jsonl import write_json
+from papertools.core.seed import derive_seed
 from papertools.core.training import (Progress, RunDir, adamw, checkpoint_on_interrupt, digest,
                                       epoch_done, step_done, warmup_schedule)
-from papertools.core.seed import derive_seed
 
 from . import losses
 from .data import Corpus, Query

@@ -44,9 +44,9 @@ from pathlib import Path
 
 from papertools.core.errors import PapertoolsError
 from papertools.core.jsonl import write_json
+from papertools.core.seed import derive_seed
 from papertools.core.training import (Progress, RunDir, adamw, checkpoint_on_interrupt, digest,
                                       epoch_done, step_done, warmup_schedule)
-from papertools.core.seed import derive_seed
 
 from .training import DIFF_TOKEN
 

@@ -29,7 +29,8 @@ toy writes one record per point: "id" ("toy:<i>"), "sample" (0-based), "x" (the 
 train reads records with a point in --field (default "x"): a list of finite numbers, the same
 length in every record. It writes log records: "step", "loss" (mean eps-MSE since the last
 record), "seconds"; the model goes to --out-dir (DIR/model.pt: EMA weights and configuration;
-DIR/checkpoint.pt: what --resume needs; DIR/log.jsonl: the log records).
+DIR/checkpoint/: what --resume needs; DIR/log.jsonl: the log records; DIR/settings.json: the
+settings, which --resume must repeat but for --steps, --save-every, --log-every and --device).
 
 sample writes one record per sample: "id" ("<sampler>:<i>"), "sample", "x" (the point; for an
 image model, the flattened image, or with --out-dir "image", a PNG path), "shape" (for images),
@@ -154,7 +155,7 @@ def toy(expr, num, mix_temperature, seed, output):
 @click.option("--toy", "toy_name", type=click.Choice(TOY_NAMES),
               help="Train on fresh draws from a toy set (see 'toy') instead of FILEs.")
 @click.option("--out-dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
-              help="Folder for model.pt, checkpoint.pt and log.jsonl.")
+              help="Folder for model.pt, the checkpoint and log.jsonl.")
 @click.option("--param", type=click.Choice(["energy", "energy-l2", "score"]), default="energy",
               show_default=True,
               help="energy: E = ||f(x,t) - x||^2, eps = dE/dx; energy-l2: E = 0.5||f(x,t)||^2; "
@@ -199,18 +200,15 @@ def train(ctx, files, toy_name, out_dir, param, steps, batch_size, lr, ema, leve
     whose noise prediction is the gradient of the energy. Data should be roughly within
     [-1, 1]. A log record per --log-every steps goes to standard output and DIR/log.jsonl; a
     progress bar with the loss goes to standard error on a terminal. Checkpoints are atomic;
-    Ctrl-C saves one, and --resume continues exactly where the run stopped.
+    Ctrl-C saves one, and --resume (with the same settings) continues exactly where the run
+    stopped, or trains a finished model on to a larger --steps.
 
     \b
     Examples:
       papertools compose-sample train --toy ring --out-dir /tmp/cs-ring --steps 50 --batch-size 128 --hidden 32 --layers 2 --resume -q > /dev/null
       papertools compose-sample toy bar -n 500 | papertools compose-sample train --out-dir /tmp/cs-bar --steps 50 --hidden 32 --layers 2 --param score --resume -q
     """
-    import json as _json
-    from pathlib import Path
-
     import numpy as np
-    import torch
 
     from . import toysets as toys
     from .diffusion import ModelConfig, TrainConfig, train as run_train
@@ -244,36 +242,11 @@ def train(ctx, files, toy_name, out_dir, param, steps, batch_size, lr, ema, leve
                                            schedule=schedule, hidden=hidden, layers=layers),
         steps=steps, batch_size=batch_size, lr=lr, ema=ema, seed=seed, save_every=save_every,
         log_every=log_every, resume=resume, device=str(resolve_device(device)), data=data)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    if resume and (Path(out_dir) / "model.pt").exists() and not \
-            (Path(out_dir) / "checkpoint.pt").exists():
-        raise PapertoolsError("--resume: the folder holds a finished model without a checkpoint",
-                              out_dir)
-    state = None
-    if resume and (Path(out_dir) / "checkpoint.pt").exists():
-        state = torch.load(Path(out_dir) / "checkpoint.pt", map_location="cpu",
-                           weights_only=False)
-        if state.get("step", 0) >= steps:
-            note(TOOL, f"{out_dir} is already trained ({state['step']} steps)", quiet=quiet)
-            ctx.exit(diag.exit_code())
-    bar = None
-    if enabled(quiet):
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps, desc="compose-sample train", unit="step", leave=False,
-                   dynamic_ncols=True)
-    with open_output(output, tool=TOOL) as out, \
-            open(Path(out_dir) / "log.jsonl", "a", encoding="utf-8") as logfile:
-        def log(row):
-            out.write(row)
-            logfile.write(_json.dumps(row) + "\n")
-            logfile.flush()
-
-        try:
-            summary = run_train(config, draw, log, bar)
-        finally:
-            if bar is not None:
-                bar.close()
+    with open_output(output, tool=TOOL) as out:  # log records: here and in DIR/log.jsonl
+        summary = run_train(config, draw, out.write, enabled(quiet))
+    if summary["start"] >= summary["steps"]:
+        note(TOOL, f"{out_dir} is already trained ({summary['steps']} steps)", quiet=quiet)
+        ctx.exit(diag.exit_code())
     note(TOOL, f"trained {summary['parameters']:,} parameters ({param}) for steps "
                f"{summary['start']}-{summary['steps']} in {summary['seconds']:.1f} s; model in "
                f"{summary['model']}", quiet=quiet)

@@ -20,10 +20,12 @@ All are trained with the simple eps-MSE at a uniformly drawn level. The model's 
 t is p_t(x) ~ exp(-E(x, t) / sigma_t) with sigma_t = sqrt(1 - alphabar_t), and its score is
 -eps(x, t) / sigma_t (the notebook's ``energy_scale``).
 
-Checkpoints: ``DIR/model.pt`` (EMA weights and the configuration; what ``sample -m`` loads),
-``DIR/checkpoint.pt`` (model, EMA, optimiser and step; replaced atomically every ``save_every``
-steps and at the end), ``DIR/log.jsonl``. Every step's randomness is drawn from
-(seed, step), so ``--resume`` continues exactly as an uninterrupted run.
+The run folder is core.training's: ``DIR/model.pt`` (EMA weights and the configuration; what
+``sample -m`` loads), ``DIR/checkpoint/`` (model, EMA, optimiser, random states and step;
+replaced atomically every ``save_every`` steps, on Ctrl-C and at the end, and kept, so a
+finished run can be resumed with more steps), ``DIR/log.jsonl``, ``DIR/settings.json`` and
+``DIR/finished.json``. Every step's randomness is drawn from (seed, step), so ``--resume``
+continues exactly as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ import torch
 from torch import nn
 
 from papertools.core.errors import PapertoolsError
-from papertools.core.jsonl import atomic_path
 from papertools.core.seed import derive_seed
+from papertools.core.training import (Progress, RunDir, adamw, checkpoint_on_interrupt,
+                                      torch_save_atomic)
 
 FORMAT = "papertools-compose-sample"
 PARAMS = ("energy", "energy-l2", "score")
@@ -165,52 +168,51 @@ class TrainConfig:
     data: dict = field(default_factory=dict)  # {"toy": name} or {"file": ..., "points": n}
 
 
-def _atomic_save(obj, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+# what --resume may change: a longer (or the same) step budget, how often, where
+MUTABLE = ("steps", "save_every", "log_every", "device")
 
 
-def train(config: TrainConfig, draw, log, bar=None) -> dict:
+def train(config: TrainConfig, draw, log, progress: bool = False) -> dict:
     """Train; ``draw(rng, n) -> (n, d) float32 array`` gives a batch of data points.
 
-    ``log(record)`` gets one record per ``log_every`` steps; ``bar`` (optional) has
-    ``update(n)`` and ``set_postfix_str``."""
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path, model_path = out / "checkpoint.pt", out / "model.pt"
+    ``log(record)`` gets one record per ``log_every`` steps (they also go to DIR/log.jsonl);
+    ``progress`` shows a step bar on standard error. A finished run resumed with a larger
+    ``steps`` trains on; with no more steps it returns at once (``start`` == ``steps``)."""
+    with RunDir(config.out_dir, _plain(config), resume=config.resume, mutable=MUTABLE,
+                echo=log) as run:
+        if run.finished and run.finished["steps"] >= config.steps:
+            return dict(run.finished, start=run.finished["steps"], seconds=0.0)
+        run.reopen()
+        return _train(config, draw, run, progress)
+
+
+def _train(config: TrainConfig, draw, run: RunDir, progress: bool) -> dict:
+    out = run.path
+    model_path = out / "model.pt"
     device = torch.device(config.device)
     torch.manual_seed(derive_seed(config.seed, 0) & 0x7FFFFFFF)
     model = DiffusionModel(config.model).to(device)
     ema = DiffusionModel(config.model).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    start = 0
-    if ckpt_path.exists() or model_path.exists():
-        if not config.resume:
-            raise PapertoolsError(f"{out} already holds a model: --resume continues its training, "
-                                  "or choose another --out-dir", str(out))
-    if config.resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if state["config"]["model"] != asdict(config.model):
-            raise PapertoolsError("--resume: the checkpoint was made with another model "
-                                  f"configuration ({state['config']['model']})", str(ckpt_path))
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        start = state["step"]
+    opt = adamw(model, config.lr, weight_decay=0.0)  # Adam: no decay in any group
+    modules = {"model": model, "ema": ema}
+    state = {"step": 0}
+    saved = run.load_checkpoint() if config.resume else None
+    if saved is not None:
+        saved.restore(optimizer=opt, modules=modules)
+        state = saved.state
+    start = state["step"]
     scheduler = make_scheduler(config.model.levels, config.model.schedule)
     meta = dict(format=FORMAT, config=_plain(config))
 
-    def save_checkpoint(step: int) -> None:
-        _atomic_save(dict(meta, model=model.state_dict(), ema=ema.state_dict(),
-                          optimizer=opt.state_dict(), step=step), ckpt_path)
+    def checkpoint() -> None:
+        run.save_checkpoint(state=dict(state), optimizer=opt, modules=modules)
 
     started, recent = time.perf_counter(), []
-    if bar is not None and start:
-        bar.update(start)
-    step = start
-    try:
+    bar = Progress(config.steps, start, "compose-sample train") if progress else None
+    # Ctrl-C saves the steps done so far; --resume continues exactly there
+    with checkpoint_on_interrupt(checkpoint, bar):
         for step in range(start, config.steps):
             gen = torch.Generator().manual_seed(derive_seed(config.seed, 1, step) & 0x7FFFFFFF)
             rng = np.random.default_rng(derive_seed(config.seed, 2, step))
@@ -228,24 +230,21 @@ def train(config: TrainConfig, draw, log, bar=None) -> dict:
                 for pe, pm in zip(ema.parameters(), model.parameters()):
                     pe.mul_(config.ema).add_(pm, alpha=1 - config.ema)
             recent.append(loss.item())
-            done = step + 1
+            state["step"] = done = step + 1
             if bar is not None:
-                bar.update(1)
-                if done % 50 == 0:
-                    bar.set_postfix_str(f"loss {np.mean(recent[-50:]):.4f}")
+                bar.update(**({"loss": f"{np.mean(recent[-50:]):.4f}"} if done % 50 == 0 else {}))
             if done % config.log_every == 0 or done == config.steps:
-                log(dict(step=done, loss=float(np.mean(recent)), seconds=round(
+                run.log(dict(step=done, loss=float(np.mean(recent)), seconds=round(
                     time.perf_counter() - started, 3)))
                 recent = []
             if config.save_every and done % config.save_every == 0 and done < config.steps:
-                save_checkpoint(done)
-    except KeyboardInterrupt:
-        save_checkpoint(step)  # the unfinished step is redone on --resume
-        raise
-    save_checkpoint(config.steps)
-    _atomic_save(dict(meta, ema=ema.state_dict(), step=config.steps), model_path)
-    return dict(steps=config.steps, start=start, seconds=time.perf_counter() - started,
-                parameters=sum(p.numel() for p in model.parameters()), model=str(model_path))
+                checkpoint()
+    checkpoint()  # kept: a later --resume with more --steps trains on
+    torch_save_atomic(dict(meta, ema=ema.state_dict(), step=config.steps), model_path)
+    summary = dict(steps=config.steps, start=start, seconds=time.perf_counter() - started,
+                   parameters=sum(p.numel() for p in model.parameters()), model=str(model_path))
+    run.finish(summary, keep_checkpoint=True)
+    return summary
 
 
 def _plain(config: TrainConfig) -> dict:

@@ -470,7 +470,8 @@ def train(ctx, files, corpus_files, teacher, teacher_kind, ce_score, student_dir
     inherited document tower the student only learns a query tower (and the projection).
     One log record per --log-every steps goes to standard output and DIR/log.jsonl; the
     student is saved to --out-dir. Checkpoints are atomic; Ctrl-C saves one and --resume
-    continues where the run stopped. The same --seed gives the same student on one machine.
+    continues where the run stopped (the same data and settings but --device, --cache-dir,
+    --save-every and --log-every). The same --seed gives the same student on one machine.
 
     \b
     Examples:
@@ -478,16 +479,13 @@ def train(ctx, files, corpus_files, teacher, teacher_kind, ce_score, student_dir
       papertools distill train examples/distill/tiny/train.jsonl.gz --corpus examples/distill/tiny/corpus.jsonl.gz --student /tmp/distill-s0 --out-dir /tmp/distill-s1 --epochs 1 --group-by-length --resume -q --cache-dir /tmp/distill-cache > /dev/null
       papertools distill eval examples/distill/tiny/test.jsonl.gz --corpus examples/distill/tiny/corpus.jsonl.gz --student /tmp/distill-s1 --cache-dir /tmp/distill-cache -q
     """
-    import json as _json
-    from pathlib import Path
-
     from papertools.core.models.encoders import load_encoder
     from papertools.core.models import resolve_device
     from papertools.core.seed import seed_everything
 
     from .data import check_disjoint, read_corpus, read_queries
     from .teacher import load_teacher
-    from .train import Progress, TrainConfig
+    from .train import TrainConfig
     from .train import train as run_train
 
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
@@ -515,15 +513,8 @@ def train(ctx, files, corpus_files, teacher, teacher_kind, ce_score, student_dir
         doc_max_length=doc_max_length, group_by_length=group_by_length, seed=seed,
         device=str(dev), save_every=save_every, log_every=log_every, resume=resume,
         cache_dir=cache_dir)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    with open_output(output, tool=TOOL) as out, open(Path(out_dir) / "log.jsonl", "a") as logfile:
-        def log(row):
-            out.write(row)
-            logfile.write(_json.dumps(row) + "\n")
-            logfile.flush()
-
-        summary = run_train(config, t, s, corpus, queries + gen, log,
-                            Progress if enabled(quiet) else None)
+    with open_output(output, tool=TOOL) as out:  # log records: here and in DIR/log.jsonl
+        summary = run_train(config, t, s, corpus, queries + gen, out.write, enabled(quiet))
     p = summary["parameters"]
     note(TOOL, f"trained a {p['total']:,}-parameter student ({summary['document_encoder']} "
                f"document tower) on {summary['queries']} queries + "

@@ -27,28 +27,28 @@
    softmax cross-entropy with temperature, or margin-MSE), ``query_emb`` (L_emb^Q) and
    ``doc_emb`` (L_emb^D, symmetric students only) (losses.py). AdamW, linear warm-up then
    linear decay, gradient clipping at 1.
-5. Checkpoints (student, optimiser, schedule, random state, position) go to ``OUT/checkpoint``
-   atomically every ``save_every`` steps, at every epoch's end and on Ctrl-C; ``resume``
-   continues and gives the same student as an uninterrupted run. The final student is saved
-   to ``OUT`` as a sentence-encoder directory (``load_encoder(OUT)`` loads it, P included), with
-   ``OUT/papertools.json`` saying how documents are to be encoded (``document_encoder``: the
-   teacher for an inherited tower, else the student itself) and what it was trained with.
+5. The run folder is core.training's (settings.json, log.jsonl, a lock, finished.json).
+   Checkpoints (student, optimiser, schedule, random states, position) go to
+   ``OUT/checkpoint`` atomically every ``save_every`` steps, at every epoch's end and on
+   Ctrl-C; ``resume`` (with the same settings) continues and gives the same student as an
+   uninterrupted run. The final student is saved to ``OUT`` as a sentence-encoder directory
+   (``load_encoder(OUT)`` loads it, P included), with ``OUT/papertools.json`` saying how
+   documents are to be encoded (``document_encoder``: the teacher for an inherited tower, else
+   the student itself) and what it was trained with.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from papertools.core import checkpoint
-from papertools.core.checkpoint import checkpoint_on_interrupt, epoch_done, step_done
 from papertools.core.errors import PapertoolsError
+from papertools.core.jsonl import write_json
 from papertools.core.seed import derive_seed
+from papertools.core.training import (Progress, RunDir, adamw, checkpoint_on_interrupt, digest,
+                                      epoch_done, step_done, warmup_schedule)
 
 from . import losses
 from .data import Corpus, Query
@@ -85,6 +85,24 @@ class TrainConfig:
     log_every: int = 10
     resume: bool = False
     cache_dir: str | None = None  # where teacher embeddings are cached between runs
+
+
+# what --resume may change: where and how often, not what is trained
+MUTABLE = ("device", "save_every", "log_every", "cache_dir")
+
+
+def run_settings(config: TrainConfig, teacher, corpus: Corpus, queries: list[Query]) -> dict:
+    """What the run is (settings.json): the configuration, the teacher, digests of the data."""
+    settings = {k: v for k, v in asdict(config).items() if k not in ("out_dir", "resume")}
+    return dict(settings, teacher=_teacher_path(teacher), teacher_kind=teacher.kind,
+                documents=len(corpus), corpus_sha256=digest(corpus.texts),
+                queries=len(queries), queries_sha256=digest(
+                    (q.text, q.positives, q.negatives, q.generated) for q in queries))
+
+
+def _teacher_path(teacher):
+    return getattr(getattr(teacher, "encoder", None), "path", None) or \
+        getattr(getattr(teacher, "ce", None), "path", None)
 
 
 def check_config(config: TrainConfig, teacher, student) -> None:
@@ -199,18 +217,6 @@ def epoch_order(n: int, seed: int, epoch: int, lengths=None, batch_size: int = 1
     return np.concatenate(batches).tolist()
 
 
-# ---------------------------------------------------------------------------------------------
-# Checkpoints: OUT/checkpoint holds everything needed to continue, replaced atomically.
-
-
-def save_checkpoint(out: Path, student, optimizer, scheduler, state: dict) -> None:
-    checkpoint.save_checkpoint(out, student.save, "student", optimizer, scheduler, state)
-
-
-def load_checkpoint(out: Path):
-    return checkpoint.load_checkpoint(out, "student")
-
-
 def fit_projection(student, query_texts, query_targets, doc_texts, doc_targets, config,
                    ridge: float = 1.0) -> None:
     """Set P (weight and bias) to the ridge-regression map from the student's pooled vectors of
@@ -275,12 +281,29 @@ def _params(student):
 
 
 def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Query],
-          log=lambda row: None, progress=None, teacher_doc_vectors=None) -> dict:
+          log=lambda row: None, progress=False, teacher_doc_vectors=None) -> dict:
     """Distil ``teacher`` into ``student`` on ``queries`` over ``corpus``; save to out_dir.
 
-    ``teacher_doc_vectors`` (N, H) may be given when the caller already has them (the ablation
-    trains several students on one teacher). Returns the summary written to papertools.json.
+    ``log(record)`` receives the log records (they also go to OUT/log.jsonl); ``progress``
+    shows a step bar on standard error. ``teacher_doc_vectors`` (N, H) may be given when the
+    caller already has them (the ablation trains several students on one teacher). Returns the
+    summary written to papertools.json.
     """
+    if not queries:
+        raise PapertoolsError("no training queries")
+    if not any(q.positives for q in queries) and (config.label_weight or
+                                                  config.score_loss == "margin-mse"):
+        raise PapertoolsError("the label loss and margin-MSE need labelled queries")
+    with RunDir(config.out_dir, run_settings(config, teacher, corpus, queries),
+                resume=config.resume, mutable=MUTABLE, echo=log) as run:
+        if run.finished:
+            return run.finished
+        return _train(config, teacher, student, corpus, queries, run, progress,
+                      teacher_doc_vectors)
+
+
+def _train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Query],
+           run: RunDir, progress, teacher_doc_vectors) -> dict:
     import numpy as np
     import torch
 
@@ -288,22 +311,7 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
 
     from .teacher import with_length
 
-    if not queries:
-        raise PapertoolsError("no training queries")
-    if not any(q.positives for q in queries) and (config.label_weight or
-                                                  config.score_loss == "margin-mse"):
-        raise PapertoolsError("the label loss and margin-MSE need labelled queries")
-    out = Path(config.out_dir)
-    meta_path = out / "papertools.json"
-    has_checkpoint = (out / "checkpoint" / "state.pt").exists() or \
-        (out / "checkpoint.old" / "state.pt").exists()
-    if not config.resume and (has_checkpoint or meta_path.exists()):
-        raise PapertoolsError(f"{out} already holds a run: --resume continues it, or choose "
-                              "another --out-dir")
-    if config.resume and meta_path.exists() and not has_checkpoint:
-        done = json.loads(meta_path.read_text())
-        if done.get("finished"):
-            return done
+    out = run.path
     device = torch.device(config.device)
     torch.manual_seed(config.seed)
     # the student scores as the teacher does: normalised (cosine) or not (inner product)
@@ -340,9 +348,9 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
     teacher_seconds = time.perf_counter() - started
 
     # 2. the student, its optimiser and schedule (or the checkpoint's)
-    model_dir, saved = load_checkpoint(out) if config.resume else (None, None)
+    saved = run.load_checkpoint() if config.resume else None
     if saved is not None:
-        student = load_encoder(str(model_dir), device=device)
+        student = load_encoder(str(saved.path / "student"), device=device)
         student.normalize = teacher.normalize
     if getattr(student.model, "pooler", None) is not None:
         student.model.pooler = None  # BERT's pooler: unused by a pooled sentence encoder
@@ -356,33 +364,27 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
     steps_per_epoch = math.ceil(len(queries) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     params = _params(student)
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-    warmup = max(1, math.ceil(total_steps * config.warmup_ratio))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup,
-                                 max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
+    optimizer = adamw(params, config.lr, config.weight_decay)
+    # linear warm-up, then linear decay to 0
+    scheduler = warmup_schedule(optimizer, total_steps, warmup_ratio=config.warmup_ratio)
     state = {"step": 0, "epoch": 0, "batch": 0, "queries": 0, "sums": {}, "count": 0}
     if saved is not None:
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["torch_rng"])
-        state = saved["state"]
-    out.mkdir(parents=True, exist_ok=True)
+        saved.restore(optimizer=optimizer, scheduler=scheduler)
+        state = saved.state
 
     def checkpoint():
-        save_checkpoint(out, student, optimizer, scheduler, json.loads(json.dumps(state)))
+        run.save_checkpoint(state=json.loads(json.dumps(state)), optimizer=optimizer,
+                            scheduler=scheduler, write=lambda folder: student.save(
+                                folder / "student"))
 
     weights = {"label": config.label_weight, "score": config.score_weight,
                "query_emb": config.query_emb_weight, "doc_emb": config.doc_emb_weight}
     student.model.train()
     train_started, queries_at_start = time.perf_counter(), state["queries"]
-    bar = progress(total_steps, state["step"]) if progress else None
+    bar = Progress(total_steps, state["step"], "distill train") if progress else None
 
     def emit_log():
-        log(_log_record(state, steps_per_epoch, scheduler, train_started, queries_at_start))
+        run.log(_log_record(state, steps_per_epoch, scheduler, train_started, queries_at_start))
         state["sums"], state["count"] = {}, 0
 
     # characters, a proxy for tokens that needs no tokenizer and never changes between runs
@@ -449,7 +451,7 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
                     state["sums"][k] = state["sums"].get(k, 0.0) + float(v.detach())
                 state["sums"]["loss"] = state["sums"].get("loss", 0.0) + float(loss.detach())
                 if bar is not None:
-                    bar.update(state)
+                    bar.update(loss=f"{state['sums']['loss'] / max(1, state['count']):.4f}")
                 step_done(state, total_steps, config.log_every, config.save_every, emit_log,
                           checkpoint)
             epoch_done(state, checkpoint)
@@ -457,22 +459,18 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
     student.model.eval()
     from .student import parameter_counts
 
-    teacher_path = getattr(getattr(teacher, "encoder", None), "path", None) or \
-        getattr(getattr(teacher, "ce", None), "path", None)
     summary = {"finished": True, "steps": state["step"], "epochs": config.epochs,
                "queries": sum(1 for q in queries if not q.generated),
                "generated_queries": sum(1 for q in queries if q.generated),
-               "documents": len(corpus), "teacher": teacher_path, "teacher_kind": teacher.kind,
+               "documents": len(corpus), "teacher": _teacher_path(teacher), "teacher_kind": teacher.kind,
                "document_encoder": "teacher" if config.inherit_docs else "student",
                "teacher_doc_encodings": teacher.doc_encodings,
                "teacher_seconds": round(teacher_seconds, 3),
                "seconds": round(time.perf_counter() - train_started, 3),
                "parameters": parameter_counts(student), "config": asdict(config)}
     student.save(out)
-    tmp = meta_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    tmp.replace(meta_path)
-    shutil.rmtree(out / "checkpoint", ignore_errors=True)
+    write_json(out / "papertools.json", summary)
+    run.finish(summary)
     return summary
 
 
@@ -502,21 +500,3 @@ def _log_record(state, steps_per_epoch, scheduler, started, queries_at_start) ->
     row["queries_per_s"] = round((state["queries"] - queries_at_start)
                                  / max(1e-9, time.perf_counter() - started), 1)
     return row
-
-
-class Progress:
-    """A tqdm bar on stderr showing the loss (only on a terminal)."""
-
-    def __init__(self, total: int, done: int):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, initial=done, unit="step", file=sys.stderr,
-                        dynamic_ncols=True, desc="distill train")
-
-    def update(self, state: dict) -> None:
-        loss = state["sums"].get("loss", 0.0) / max(1, state["count"])
-        self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.bar.close()

@@ -411,7 +411,8 @@ def finetune(ctx, files, out_dir, model, init_config, epochs, lr, batch_size, gr
     --baseline) or carry one "text" field (trained whole). The model is saved to --out-dir
     (load it with --model DIR); one log record per --log-every steps (step, epoch, loss, lr,
     tokens, tokens_per_s) goes to standard output and to DIR/log.jsonl. Checkpoints are atomic;
-    Ctrl-C saves one and --resume continues exactly where the run stopped. On several GPUs:
+    Ctrl-C saves one and --resume continues exactly where the run stopped (the same data and
+    settings but --device, --save-every and --log-every). On several GPUs:
     torchrun --nproc_per_node N $(which papertools) lintseq finetune ...
 
     \b
@@ -419,10 +420,7 @@ def finetune(ctx, files, out_dir, model, init_config, epochs, lr, batch_size, gr
       papertools lintseq format examples/lintseq/programs.jsonl --baseline -o /tmp/base.jsonl
       papertools lintseq finetune /tmp/base.jsonl --init-config gpt2-test --out-dir /tmp/ft-demo --epochs 1 --max-length 128 --resume -q > /dev/null
     """
-    import json as _json
-    from pathlib import Path
-
-    from .finetune import Example, FinetuneConfig, Progress
+    from .finetune import Example, FinetuneConfig
     from .finetune import finetune as run_finetune
 
     if bool(model) == bool(init_config):
@@ -447,14 +445,8 @@ def finetune(ctx, files, out_dir, model, init_config, epochs, lr, batch_size, gr
         log_every=log_every, resume=resume)
     from papertools.core.progress import enabled
 
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    with open_output(output, tool=TOOL) as out, open(Path(out_dir) / "log.jsonl", "a") as logfile:
-        def log(row):
-            out.write(row)
-            logfile.write(_json.dumps(row) + "\n")
-            logfile.flush()
-
-        summary = run_finetune(config, examples, log, Progress if enabled(quiet) else None)
+    with open_output(output, tool=TOOL) as out:  # log records: here and in DIR/log.jsonl
+        summary = run_finetune(config, examples, out.write, enabled(quiet))
     note(TOOL, f"trained {summary['parameters']:,} parameters on {summary['examples']} examples "
                f"({summary['format']} format), {summary['steps']} steps, "
                f"{summary['tokens']:,} tokens in {summary['seconds']:.0f} s; model in {out_dir}",

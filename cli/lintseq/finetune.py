@@ -21,12 +21,13 @@ the same recipe in one readable loop:
    batches then shuffled: little padding, still random), pads on the right, and accumulates
    ``--grad-accum`` batches per optimiser step. The loss is the token mean (``--reduce-loss mean``) or, as the released
    scripts, the sum (``sum``) over unmasked tokens.
-4. Checkpoints (model, optimiser, schedule, random state, position in the data) are written to
-   ``OUT/checkpoint`` atomically every ``--save-every`` steps, at every epoch's end and on
-   Ctrl-C; ``--resume`` continues from there and gives the same model as an uninterrupted run.
-   The final model and tokenizer are saved to ``OUT`` (``--model OUT`` loads them) with
-   ``OUT/papertools.json`` saying what they were trained on, including the prompt format
-   (``edits`` or ``program``) that ``lintseq generate`` needs.
+4. The run folder is core.training's (settings.json, log.jsonl, a lock, finished.json).
+   Checkpoints (model, optimiser, schedule, random states, position in the data) are written
+   to ``OUT/checkpoint`` atomically every ``--save-every`` steps, at every epoch's end and on
+   Ctrl-C; ``--resume`` continues from there (with the same settings) and gives the same model
+   as an uninterrupted run. The final model and tokenizer are saved to ``OUT`` (``--model
+   OUT`` loads them) with ``OUT/papertools.json`` saying what they were trained on, including
+   the prompt format (``edits`` or ``program``) that ``lintseq generate`` needs.
 
 Several GPUs: launch the same command with ``torchrun --nproc_per_node N`` (or
 ``accelerate launch``); each process takes every N-th batch and gradients are averaged
@@ -35,19 +36,17 @@ Several GPUs: launch the same command with ``torchrun --nproc_per_node N`` (or
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from papertools.core import checkpoint
-from papertools.core.checkpoint import checkpoint_on_interrupt, epoch_done, step_done
 from papertools.core.errors import PapertoolsError
+from papertools.core.jsonl import write_json
 from papertools.core.seed import derive_seed
+from papertools.core.training import (Progress, RunDir, adamw, checkpoint_on_interrupt, digest,
+                                      epoch_done, step_done, warmup_schedule)
 
 from .training import DIFF_TOKEN
 
@@ -74,6 +73,17 @@ class FinetuneConfig:
     save_every: int = 0  # steps between checkpoints (0: at epoch ends only)
     log_every: int = 10  # steps between log records
     resume: bool = False
+
+
+# what --resume may change: where and how often, not what is trained
+MUTABLE = ("device", "save_every", "log_every")
+
+
+def run_settings(config: FinetuneConfig, examples: list[Example]) -> dict:
+    """What the run is (settings.json): the configuration and a digest of the examples."""
+    settings = {k: v for k, v in asdict(config).items() if k not in ("out_dir", "resume")}
+    return dict(settings, examples=len(examples),
+                examples_sha256=digest((e.prompt, e.completion) for e in examples))
 
 
 @dataclass
@@ -165,22 +175,6 @@ def build(config: FinetuneConfig, examples: list[Example], uses_diff: bool, devi
     return model, tokenizer
 
 
-# ---------------------------------------------------------------------------------------------
-# Checkpoints: OUT/checkpoint holds everything needed to continue, replaced atomically.
-
-
-def save_checkpoint(out: Path, model, tokenizer, optimizer, scheduler, state: dict) -> None:
-    def write(folder: Path) -> None:
-        _unwrap(model).save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-
-    checkpoint.save_checkpoint(out, write, "model", optimizer, scheduler, state)
-
-
-def load_checkpoint(out: Path):
-    return checkpoint.load_checkpoint(out, "model")
-
-
 def _unwrap(model):
     return getattr(model, "module", model)
 
@@ -189,36 +183,41 @@ def _unwrap(model):
 # Training
 
 
-def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None) -> dict:
-    """Train and save; ``log(record)`` receives the log records. Returns the final summary."""
+def finetune(config: FinetuneConfig, examples: list[Example], log, progress=False) -> dict:
+    """Train and save; ``log(record)`` receives the log records (they also go to
+    OUT/log.jsonl); ``progress`` shows a step bar on standard error. Returns the summary."""
     import torch
-    import torch.nn.functional as F
 
     from papertools.core import models
 
     if not examples:
         raise PapertoolsError("no training examples")
-    out = Path(config.out_dir)
-    meta_path = out / "papertools.json"
     rank, world = _distributed_setup()
     device = models.resolve_device(config.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    has_checkpoint = (out / "checkpoint" / "state.pt").exists() or \
-        (out / "checkpoint.old" / "state.pt").exists()
-    if not config.resume and (has_checkpoint or meta_path.exists()):
-        raise PapertoolsError(f"{out} already holds a run: --resume continues it, or choose "
-                              "another --out-dir")
-    if config.resume and meta_path.exists() and not has_checkpoint:
-        done = json.loads(meta_path.read_text())
-        if done.get("finished"):
-            return done
+    with RunDir(config.out_dir, run_settings(config, examples), resume=config.resume,
+                mutable=MUTABLE, echo=log, primary=rank == 0) as run:
+        if run.finished:
+            return run.finished
+        return _train(config, examples, run, progress, rank, world, device)
+
+
+def _train(config: FinetuneConfig, examples: list[Example], run: RunDir, progress, rank: int,
+           world: int, device) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from papertools.core import models
+
+    out = run.path
     torch.manual_seed(config.seed)
     uses_diff = any(DIFF_TOKEN in e.prompt or DIFF_TOKEN in e.completion for e in examples)
 
-    model_dir, saved = load_checkpoint(out) if config.resume else (None, None)
+    saved = run.load_checkpoint() if config.resume else None
     if saved is not None:  # continue: the checkpoint's model and tokenizer, same data order
-        model, tokenizer = models.load_causal_lm(str(model_dir), device=device, dtype=config.dtype)
+        model, tokenizer = models.load_causal_lm(str(saved.path / "model"), device=device,
+                                                 dtype=config.dtype)
     else:
         model, tokenizer = build(config, examples, uses_diff, device)
     encoded = encode(tokenizer, examples, config.max_length)
@@ -228,39 +227,36 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None
     per_step = config.grad_accum * world  # batches per optimiser step, over all processes
     steps_per_epoch = math.ceil(batches_per_epoch / per_step)
     total_steps = steps_per_epoch * config.epochs
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-    warmup = max(1, math.ceil(total_steps * config.warmup_ratio))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to 0
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
+    optimizer = adamw(model, config.lr, config.weight_decay)
+    # linear warm-up, then linear decay to 0
+    scheduler = warmup_schedule(optimizer, total_steps, warmup_ratio=config.warmup_ratio)
     state = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "loss_sum": 0.0, "loss_count": 0}
     if saved is not None:
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["torch_rng"])
-        state = saved["state"]
+        saved.restore(optimizer=optimizer, scheduler=scheduler)
+        state = saved.state
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
         tokenizer.save_pretrained(out)
 
+    def write(folder: Path) -> None:
+        _unwrap(model).save_pretrained(folder / "model")
+        tokenizer.save_pretrained(folder / "model")
+
     def checkpoint():
-        if rank == 0:
-            save_checkpoint(out, model, tokenizer, optimizer, scheduler, dict(state))
+        run.save_checkpoint(state=dict(state), optimizer=optimizer, scheduler=scheduler,
+                            write=write)  # the primary process writes
         if world > 1:
             torch.distributed.barrier()
 
     model.train()
     started, tokens_at_start = time.perf_counter(), state["tokens"]
-    bar = progress(total_steps, state["step"]) if progress and rank == 0 else None
+    bar = Progress(total_steps, state["step"], "lintseq finetune") \
+        if progress and rank == 0 else None
 
     def emit_log():
-        if rank == 0:
-            log(_log_record(state, steps_per_epoch, scheduler, started, tokens_at_start))
+        run.log(_log_record(state, steps_per_epoch, scheduler, started, tokens_at_start))
         state["loss_sum"], state["loss_count"] = 0.0, 0
 
     with checkpoint_on_interrupt(checkpoint, bar):  # Ctrl-C keeps what was learned; --resume
@@ -296,7 +292,8 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None
                 state["batch"] = group.stop
                 state["step"] += 1
                 if bar is not None:
-                    bar.update(state, _rate(state, started, tokens_at_start))
+                    bar.update(loss=f"{state['loss_sum'] / max(1, state['loss_count']):.3f}",
+                               tok_s=f"{_rate(state, started, tokens_at_start):.0f}")
                 step_done(state, total_steps, config.log_every, config.save_every, emit_log,
                           checkpoint)
             epoch_done(state, checkpoint)
@@ -314,10 +311,8 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=None
     if rank == 0:
         _unwrap(model).save_pretrained(out)
         tokenizer.save_pretrained(out)
-        tmp = meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-        tmp.replace(meta_path)
-        shutil.rmtree(out / "checkpoint", ignore_errors=True)
+        write_json(out / "papertools.json", summary)
+        run.finish(summary)
     if world > 1:
         torch.distributed.barrier()
     return summary
@@ -351,21 +346,3 @@ def _distributed_setup() -> tuple[int, int]:
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
     return dist.get_rank(), world
-
-
-class Progress:
-    """A tqdm bar on stderr showing loss and tokens/s (only on a terminal)."""
-
-    def __init__(self, total: int, done: int):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, initial=done, unit="step", file=sys.stderr,
-                        dynamic_ncols=True, desc="lintseq finetune")
-
-    def update(self, state: dict, rate: float) -> None:
-        loss = state["loss_sum"] / max(1, state["loss_count"])
-        self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:.0f}", refresh=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.bar.close()

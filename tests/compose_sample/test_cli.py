@@ -46,15 +46,23 @@ def test_toy_records_and_seed():
 
 def test_train_writes_logs_model_and_refuses_to_overwrite(models, tmp_path):
     folder = Path(models["ring"])
-    assert (folder / "model.pt").exists() and (folder / "checkpoint.pt").exists()
+    assert (folder / "model.pt").exists() and (folder / "checkpoint" / "state.pt").exists()
     log = [orjson.loads(line) for line in (folder / "log.jsonl").read_bytes().splitlines()]
     assert log[-1]["step"] == 30 and log[-1]["loss"] > 0
     run = invoke(["compose-sample", "train", "--toy", "ring", "--out-dir", models["ring"], *TINY])
     assert run.exit_code == 1
-    assert "already holds a model: --resume continues" in run.stderr
+    assert "already holds a run: --resume continues it" in run.stderr
     run = invoke(["compose-sample", "train", "--toy", "ring", "--out-dir", models["ring"],
                   *TINY, "--resume"])
     assert run.exit_code == 0
+    # --resume with another learning rate or data would not continue the same run
+    run = invoke(["compose-sample", "train", "--toy", "bar", "--out-dir", models["ring"],
+                  *TINY, "--resume", "--lr", "0.002"])
+    assert run.exit_code == 1
+    assert run.stderr == (f"papertools compose-sample: error: --resume: {models['ring']} was "
+                          "started with other settings: lr 0.001 (now 0.002), data "
+                          '{"toy":"ring"} (now {"toy":"bar"}); give the same, or choose another '
+                          "--out-dir\n")
 
 
 @pytest.mark.parametrize("sampler", ["reverse", "ula", "uhmc", "mala", "hmc"])

@@ -233,11 +233,12 @@ def test_cross_encoder_teacher_with_dual_pooling(tiny_teacher, tmp_path, data):
               _student(tiny_teacher, corpus), corpus, train_q[:8])
     student = _student(tiny_teacher, corpus)  # 16 wide, as the cross-encoder
     student.dense = None
-    summary = train(_config(tmp_path, "ce", epochs=1, query_emb_weight=1.0, doc_emb_weight=1.0),
+    summary = train(_config(tmp_path, "ce-student", epochs=1, query_emb_weight=1.0,
+                            doc_emb_weight=1.0),
                     teacher, student, corpus, train_q[:16])
     assert summary["teacher_kind"] == "cross-encoder" and summary["steps"] == 2
     assert summary["document_encoder"] == "student"
-    assert load_encoder(str(tmp_path / "ce")).dim == 16
+    assert load_encoder(str(tmp_path / "ce-student")).dim == 16
 
 
 def test_teacher_embeds_labelled_and_unlabelled_queries_as_two_cached_lists(tiny_teacher):

@@ -1,5 +1,10 @@
 """Every example in every --help runs as written, from the repository root (as the man pages
-and the README promise)."""
+and the README promise).
+
+Examples keep their scratch files under /tmp/; here each test session gives them a fresh
+folder of its own instead (``/tmp/`` in a line becomes that folder), so that two test runs at
+once, or folders left by an earlier run, cannot change what an example finds. A command's
+examples run in order and may use what an earlier one wrote."""
 
 from __future__ import annotations
 
@@ -37,7 +42,12 @@ def test_every_command_has_examples():
         assert examples_of(command), f"{path} has no Examples block in its help"
 
 
+@pytest.fixture(scope="session")
+def scratch(tmp_path_factory):
+    return tmp_path_factory.mktemp("examples")
+
+
 @pytest.mark.parametrize("path,line", CASES, ids=[f"{p}: {l[:50]}" for p, l in CASES])
-def test_example_runs(path, line):
-    proc = shell(line)
+def test_example_runs(path, line, scratch):
+    proc = shell(line.replace("/tmp/", f"{scratch}/"))
     assert proc.returncode == 0, f"{path}: {line}\n{proc.stderr.decode()[-2000:]}"

@@ -65,43 +65,38 @@ def test_truncated_ttyrec_is_an_error_naming_it(recorded, tmp_path):
     assert sum(int((mb["gameids"] != 0).sum()) for mb in ds) == _rows(recorded, 0)
 
 
-def _damage(root: Path, what: str) -> str:
-    """Damage game 1 one way; returns the file the error must name and a bit of its message."""
-    folder = root / GAME1
-    side, ttyrec = folder / "nle.1.strategies.npy", folder / "nle.1.0.ttyrec3.bz2"
-    if what == "sidecar cut":
-        _truncate(side)
-        return f"{side}: unreadable strategy sidecar"
-    if what == "sidecar garbage":
-        side.write_bytes(b"garbage\n")
-        return f"{side}: unreadable strategy sidecar"
-    if what == "sidecar missing":
-        side.unlink()
-        return f"{side}: unreadable strategy sidecar: [Errno 2] No such file or directory"
-    if what == "sidecar of another game":
-        shutil.copy(root / "game-00000" / "nle.0.strategies.npy", side)
-        return f"{side}: the sidecar does not match the ttyrec's"
-    if what == "ttyrec garbage":
-        ttyrec.write_bytes(b"garbage\n")
-        return f"{ttyrec}: corrupt ttyrec: Invalid data stream"
-    if what == "ttyrec missing":
-        ttyrec.unlink()
-        return f"{folder}: expected one NLE ttyrec (nle.1.0.ttyrecN.bz2), found 0"
-    if what == "xlogfile garbage":
-        (folder / "nle.1.xlogfile").write_text("garbage\n")
-        return f"{folder / 'nle.1.xlogfile'}: NLE's populate_db found no game in this xlogfile"
-    if what == "game.json garbage":
-        (folder / "game.json").write_text("{bad\n")
-        return f"{folder / 'game.json'}: unreadable game summary"
-    raise AssertionError(what)
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"garbage\n")
 
 
-@pytest.mark.parametrize("what", ["sidecar cut", "sidecar garbage", "sidecar missing",
-                                  "sidecar of another game", "ttyrec garbage", "ttyrec missing",
-                                  "xlogfile garbage", "game.json garbage"])
+def _other_sidecar(path: Path) -> None:
+    shutil.copy(path.parents[1] / "game-00000" / "nle.0.strategies.npy", path)
+
+
+SIDE, TTYREC = "nle.1.strategies.npy", "nle.1.0.ttyrec3.bz2"
+# how game 1 is damaged: (its file, the damage, the file the error names, how the message starts)
+DAMAGE = {
+    "sidecar cut": (SIDE, _truncate, SIDE, "unreadable strategy sidecar"),
+    "sidecar garbage": (SIDE, _garbage, SIDE, "unreadable strategy sidecar"),
+    "sidecar missing": (SIDE, Path.unlink, SIDE,
+                        "unreadable strategy sidecar: [Errno 2] No such file or directory"),
+    "sidecar of another game": (SIDE, _other_sidecar, SIDE,
+                                "the sidecar does not match the ttyrec's"),
+    "ttyrec garbage": (TTYREC, _garbage, TTYREC, "corrupt ttyrec: Invalid data stream"),
+    "ttyrec missing": (TTYREC, Path.unlink, "",
+                       "expected one NLE ttyrec (nle.1.0.ttyrecN.bz2), found 0"),
+    "xlogfile garbage": ("nle.1.xlogfile", _garbage, "nle.1.xlogfile",
+                         "NLE's populate_db found no game in this xlogfile"),
+    "game.json garbage": ("game.json", _garbage, "game.json", "unreadable game summary"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(DAMAGE))
 def test_damaged_files_are_one_line_naming_them(recorded, tmp_path, what):
     root = _copy(recorded, tmp_path)
-    where = _damage(root, what)
+    file, damage, named, message = DAMAGE[what]
+    damage(root / GAME1 / file)
+    where = f"{root / GAME1 / named if named else root / GAME1}: {message}"
     run = invoke(["nhrecord", "load", str(root), "--limit", "5"])
     assert run.exit_code == 1 and run.stdout == b""
     (line,) = run.stderr.splitlines()

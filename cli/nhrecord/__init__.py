@@ -58,7 +58,7 @@ stats writes a table, or with --json one record: "games", "steps", "keypresses",
 Determinism: the same command with the same --seed writes the same step records, game.json,
 summary.jsonl and sidecars, and ttyrecs with the same records, for any --workers and --engine.
 Wall-clock fields differ: the ttyrec's timestamps, the xlogfile's starttime, endtime, realtime,
-birthdate and deathdate, timing.json and the nle.db that load builds."""
+birthdate and deathdate, timing.json and the nle.db that load builds (outside the dataset)."""
 
 SEE_ALSO = ["papertools(1)", "papertools-jsonl(7)", "papertools-diffhist(1)"]
 
@@ -164,27 +164,39 @@ def _check_role(role: str) -> None:
 @click.option("--game", type=int, default=None, help="Only this game (its index in the dataset).")
 @click.option("--tty", is_flag=True, help="Include each row's screen (\"tty\").")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N rows.")
+@click.option("--db", metavar="PATH", type=click.Path(dir_okay=False), default=None,
+              help="NLE's database of the dataset, built or rebuilt there (default: in the "
+                   "cache, see above).")
+@options.on_error
 @options.output
-def load(directory, game, tty, limit, output):
+@click.pass_context
+def load(ctx, directory, game, tty, limit, db, on_error, output):
     """Read a dataset through NLE's TtyrecDataset with the strategies joined in.
 
-    Writes one record per row (a keypress and the screen before it). Builds DIR/nle.db with
-    NLE's populate_db on first use. In Python, use
-    papertools.core.nethack.dataset.open_dataset(DIR, batch_size, seq_length) for minibatches.
+    Writes one record per row (a keypress and the screen before it). On first use, and again
+    when the games change, registers DIR with NLE's populate_db in a database outside DIR
+    (--db, or the cache: $PAPERTOOLS_CACHE or $XDG_CACHE_HOME/papertools, default
+    ~/.cache/papertools, then nhrecord/<hash>/nle.db); DIR is only read. Each game's files are
+    read through first: a damaged one (ttyrec, sidecar, game.json, xlogfile) is an error naming
+    the file, before any row; --on-error skip reports it, reads the other games and exits 1. In
+    Python, use papertools.core.nethack.dataset.open_dataset(DIR, batch_size, seq_length) for
+    minibatches.
 
     \b
     Examples:
       papertools nhrecord load examples/nhrecord/games --limit 3
       papertools nhrecord load examples/nhrecord/games --game 1 | papertools nhrecord stats --rows -
     """
+    from papertools.core.errors import Diagnostics
     from papertools.core.jsonl import open_output
     from papertools.core.nethack.text import action_word
 
     from papertools.core.nethack import strategies
     from papertools.core.nethack.dataset import game_rows
 
+    diag = Diagnostics(TOOL, on_error)
     with open_output(output, tool=TOOL) as out:
-        for n, row in enumerate(game_rows(directory, game)):
+        for n, row in enumerate(game_rows(directory, game, on_bad=diag.bad, dbfilename=db)):
             if limit is not None and n >= limit:
                 break
             screen = row.pop("tty_chars")
@@ -193,6 +205,7 @@ def load(directory, game, tty, limit, output):
             if tty:
                 row["tty"] = "\n".join(bytes(r).decode("latin-1").rstrip() for r in screen)
             out.write(row)
+    ctx.exit(diag.exit_code())
 
 
 @cli.command()
@@ -207,8 +220,9 @@ def load(directory, game, tty, limit, output):
 def stats(sources, as_json, plot, kind):
     """Summarize recorded games: score and depth distributions, strategy frequencies.
 
-    Sources are dataset folders (their summary.jsonl), or with --steps step-record streams
-    ('-' is standard input), or with --rows load's rows.
+    Sources are dataset folders (their summary.jsonl; a missing one, or a line that is not a
+    game summary, is an error naming it), or with --steps step-record streams ('-' is standard
+    input), or with --rows load's rows.
 
     \b
     Examples:
@@ -235,8 +249,6 @@ def _games_from(sources, kind) -> list[dict]:
     """Game summaries from dataset folders, step records or load rows."""
     from pathlib import Path
 
-    import orjson
-
     from papertools.core.errors import field
     from papertools.core.jsonl import read_records
 
@@ -250,8 +262,19 @@ def _games_from(sources, kind) -> list[dict]:
                 raise InputError(f"not an nhrecord dataset (no {MARKER}; use --steps for "
                                  "step records)", src)
             path = root / SUMMARY
-            if path.is_file():
-                games += [orjson.loads(line) for line in path.read_bytes().splitlines() if line]
+            if not path.is_file():
+                raise InputError(f"the dataset has no {SUMMARY} (record --resume rebuilds it)",
+                                 str(path))
+            for item in read_records([str(path)]):
+                rec = item.record
+                for name, kind in (("score", int), ("max_depth", int), ("steps", int),
+                                   ("strategy_counts", dict), ("turns", int), ("end", str),
+                                   ("keypresses", int), ("longest_no_progress", int)):
+                    field(rec, name, kind, place=item.place, required=name in ("score",
+                          "max_depth", "steps"))
+                for name, count in rec.get("strategy_counts", {}).items():
+                    field(rec["strategy_counts"], name, int, place=item.place)
+                games.append(rec)
         return games
     by_game: dict[str, dict] = {}
     for item in read_records(sources):

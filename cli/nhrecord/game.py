@@ -38,6 +38,9 @@ from papertools.core.nethack.dataset import SIDECAR_DTYPE, SIDECAR_SUFFIX, ttyre
 # counts such a step twice (_check_abort runs twice per step), so it is given twice the figure.
 NO_PROGRESS_STEPS = 1000
 EXTRA_FILES = ("logfile", "record")
+# For tests of Ctrl-C: "GAME:STEP" raises KeyboardInterrupt (what SIGINT raises) just before
+# agent step STEP of game GAME, at a known point, whatever the machine's load.
+INTERRUPT_ENV = "PAPERTOOLS_NHRECORD_INTERRUPT"
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ def play_game(config: GameConfig, index: int, folder: str | None = None, sink=No
         key_to_index.setdefault(int(a), i)
     render = _renderer(config.tty) if config.jsonl else None
     episode = f"nh-{config.seed}-{index}"
+    interrupt = _interrupt_step(index)
     started = time.perf_counter()
     counts = {name: 0 for name in strategies.STRATEGIES}
     score = max_depth = steps = no_progress = longest_no_progress = 0
@@ -145,6 +149,8 @@ def play_game(config: GameConfig, index: int, folder: str | None = None, sink=No
         max_depth = int(obs["blstats"][nh.NLE_BL_DEPTH])
         done = False
         while not done:
+            if steps == interrupt:
+                raise KeyboardInterrupt
             key = int(agent.act(obs))
             name = agent.strategy or "init"
             ordinal = strategies.ordinal(name)
@@ -195,6 +201,13 @@ def play_game(config: GameConfig, index: int, folder: str | None = None, sink=No
     if folder is not None:
         result.summary.update(_finish_files(folder, index, log.array()))
     return result
+
+
+def _interrupt_step(index: int) -> int | None:
+    """The agent step of game ``index`` before which ``$PAPERTOOLS_NHRECORD_INTERRUPT``
+    interrupts the run, or None."""
+    game, _, step = os.environ.get(INTERRUPT_ENV, "").partition(":")
+    return int(step) if game.strip() and int(game) == index else None
 
 
 def _end_game(nethack, tries: int = 400) -> None:

@@ -176,17 +176,21 @@ def test_eval_mbpp_style(tmp_path):
 
 
 def test_eval_timeout_and_errors_are_statuses_not_failures_of_the_run():
-    samples = [{"task_id": "HumanEval/53", "completion": "    while True:\n        pass\n"},
-               {"task_id": "HumanEval/53", "completion": "    return (x + y\n"},
+    """The 1-second limit only meets the program that never ends: the others run under the
+    default limit, so a loaded machine cannot turn them into time-outs."""
+    loop = [{"task_id": "HumanEval/53", "completion": "    while True:\n        pass\n"}]
+    run = evaluate("--problems", PROBLEMS, "--timeout", "1", "-q", input=jsonl(loop))
+    assert run.exit_code == 0
+    (result,) = run.records[0]["results"]
+    assert (result["status"], result["detail"]) == ("timeout", "timed out after 1 s")
+    samples = [{"task_id": "HumanEval/53", "completion": "    return (x + y\n"},
                {"task_id": "HumanEval/53", "completion": "    return bytearray(2 ** 33)\n"}]
-    run = evaluate("--problems", PROBLEMS, "--timeout", "1", "--memory-mb", "256", "-q",
-                   input=jsonl(samples))
+    run = evaluate("--problems", PROBLEMS, "--memory-mb", "256", "-q", input=jsonl(samples))
     assert run.exit_code == 0
     results = run.records[0]["results"]
-    assert [r["status"] for r in results] == ["timeout", "error", "memory"]
-    assert results[0]["detail"] == "timed out after 1 s"
-    assert results[1]["detail"].startswith("SyntaxError")
-    assert results[2]["detail"] == "MemoryError"
+    assert [r["status"] for r in results] == ["error", "memory"]
+    assert results[0]["detail"].startswith("SyntaxError")
+    assert results[1]["detail"] == "MemoryError"
 
 
 def test_eval_no_samples_gives_an_empty_summary():

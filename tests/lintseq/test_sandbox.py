@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import time
 import uuid
 import warnings
 from pathlib import Path
@@ -57,6 +56,25 @@ def processes_named(name: str) -> list[int]:
             if comm == name and state != "Z":
                 found.append(int(entry))
     return found
+
+
+def alive(name: str) -> list[int]:
+    """Processes named ``name`` that no SIGKILL has reached (see :func:`killed`)."""
+    return [pid for pid in processes_named(name) if not killed(pid)]
+
+
+def killed(pid: int) -> bool:
+    """Whether process ``pid`` is gone, a zombie, exiting, or has SIGKILL pending: what a
+    SIGKILL leaves, read at once, with no waiting for it to take effect."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/status", encoding="utf-8") as fh:
+            status = dict(line.split(":", 1) for line in fh if ":" in line)
+    except FileNotFoundError:
+        return True
+    pending = int(status["SigPnd"], 16) | int(status["ShdPnd"], 16)
+    return fields[0] in "ZXx" or bool(int(fields[6]) & 0x4) or bool(pending & (1 << 8))
 
 
 def marker() -> str:
@@ -230,7 +248,7 @@ def test_process_limit_binds_and_children_die_with_the_program():
     result = run(source, processes=8)
     assert result.status == "passed", result.stderr_tail
     assert 0 <= int(result.stdout_tail) < 8  # RLIMIT_NPROC binds for user nobody
-    assert processes_named(name) == []  # the sleeping children went with the program
+    assert alive(name) == []  # the sleeping children went with the program
 
 
 @needs_isolation
@@ -241,7 +259,7 @@ def test_fork_bomb_is_contained():
     try:
         result = run(source, processes=8, timeout=2)
         assert result.status == "timeout"
-        assert processes_named(name) == []
+        assert alive(name) == []
         assert run("print('still fine')").stdout_tail == "still fine\n"
     finally:
         for pid in processes_named(name):  # only if the test failed: leave nothing behind
@@ -254,12 +272,15 @@ def test_fork_bomb_is_contained():
 @needs_isolation
 def test_daemonised_child_does_not_outlive_the_program():
     name = marker()
-    child = SET_NAME.format(name=name) + "import time\ntime.sleep(60)\n"
-    source = (f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {child!r}], "
-              "start_new_session=True)\nimport time\ntime.sleep(0.5)\nprint('parent done')")
+    child = SET_NAME.format(name=name) + ("import time\nprint('ready', flush=True)\n"
+                                          "time.sleep(60)\n")
+    source = (f"import subprocess, sys\np = subprocess.Popen([sys.executable, '-c', {child!r}], "
+              "start_new_session=True, stdout=subprocess.PIPE)\n"
+              "print(p.stdout.readline().decode().strip(), 'parent done')")
     result = run(source)
     assert result.status == "passed", result.stderr_tail
-    assert processes_named(name) == []
+    assert result.stdout_tail == "ready parent done\n"  # the child ran when the program ended
+    assert alive(name) == []
 
 
 @needs_isolation
@@ -311,18 +332,31 @@ def test_limits_only_mode_enforces_time_and_memory():
 
 
 def test_limits_only_mode_kills_the_process_group_on_timeout():
+    """The child is known to run (it said so through a pipe) when the time limit ends the
+    program, and is known dead or dying after: no timing decides the result. A machine too slow
+    to start the child within the limit only makes the test try again with twice the limit."""
     name = marker()
-    child = SET_NAME.format(name=name) + "import time\ntime.sleep(60)\n"
-    source = (f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {child!r}])"
-              "\ntime.sleep(60)")
+    child = SET_NAME.format(name=name) + ("import time\nprint('ready', flush=True)\n"
+                                          "while True:\n    time.sleep(1)\n")
+    source = (f"import subprocess, sys, time\np = subprocess.Popen([sys.executable, '-c', "
+              f"{child!r}], stdout=subprocess.PIPE)\np.stdout.readline()\n"
+              "print(p.pid, flush=True)\nwhile True:\n    time.sleep(1)")
+    timeout = 1.5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)
-        result = run(source, timeout=1.5, isolate=False)
-    assert result.status == "timeout"
-    deadline = time.monotonic() + 5
-    while processes_named(name) and time.monotonic() < deadline:
-        time.sleep(0.05)  # SIGKILL is delivered, the zombie is reaped by init
-    assert processes_named(name) == []
+        while True:
+            result = run(source, timeout=timeout, isolate=False)
+            assert result.status == "timeout"
+            if result.stdout_tail.strip():
+                break
+            timeout *= 2
+    pid = int(result.stdout_tail)
+    try:
+        assert killed(pid)
+    finally:
+        if not killed(pid):  # only if the test failed: leave nothing behind
+            os.kill(pid, 9)
+    assert not killed(os.getpid())  # the check can tell
 
 
 def test_a_dead_sandbox_is_restarted():

@@ -18,3 +18,13 @@ def recorded(tmp_path_factory):
                   str(MAX_STEPS), "--seed", str(SEED), "--out-dir", str(root), "--jsonl", "-q"])
     assert run.exit_code == 0, run.stderr
     return root, run.stdout, [orjson.loads(line) for line in run.stdout.splitlines()]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cache(tmp_path_factory):
+    """NLE's databases (nhrecord load, open_dataset) go to a cache of the test session's own."""
+    folder = tmp_path_factory.mktemp("cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PAPERTOOLS_CACHE", str(folder))
+    yield folder
+    patch.undo()

@@ -123,13 +123,14 @@ def test_load_rows(recorded):
     assert invoke(["nhrecord", "load", str(root), "--game", "9"]).exit_code == 1
 
 
-def test_pipe_into_diffhist_round_trips():
+def test_pipe_into_diffhist_round_trips(tmp_path):
     """record --jsonl | diffhist encode | diffhist decode gives back every observation."""
-    proc = shell("papertools nhrecord record --max-steps 60 --seed 2 --jsonl -q > /tmp/.nhr.jsonl"
-                 " && papertools diffhist encode /tmp/.nhr.jsonl | papertools diffhist decode")
+    steps = tmp_path / "steps.jsonl"  # the test's own file: parallel runs cannot collide
+    proc = shell(f"papertools nhrecord record --max-steps 60 --seed 2 --jsonl -q > '{steps}'"
+                 f" && papertools diffhist encode '{steps}' | papertools diffhist decode")
     assert proc.returncode == 0, proc.stderr.decode()
     decoded = [orjson.loads(line) for line in proc.stdout.splitlines()]
-    with open("/tmp/.nhr.jsonl", "rb") as fh:
+    with open(steps, "rb") as fh:
         original = [orjson.loads(line) for line in fh]
     assert len(decoded) == len(original) == 60
     assert [d["obs"] for d in decoded] == [o["obs"] for o in original]

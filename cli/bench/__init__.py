@@ -293,30 +293,13 @@ def replay(source, episode, max_chars):
     Examples:
       d=$(mktemp -d) && papertools bench run --env babaisai/goto_win --agent bot --episodes 1 --out-dir $d -q && papertools bench replay $d --max-chars 200
     """
-    from papertools.core.jsonl import read_records
-
-    from .runner import read_episodes
+    from .replay import episode_log, replay_lines
 
     path = Path(source)
     if path.is_dir():
-        records = read_episodes(path)
-        if not records:
-            raise PapertoolsError(f"{path}: no finished episodes")
-        chosen = next((r for r in records if r["id"] == episode), None) if episode else records[0]
-        if chosen is None:
-            raise PapertoolsError(f"{path}: no episode {episode!r} (ids look like "
-                                  f"{records[0]['id']})")
-        path = path / chosen["steps_file"]
-    for item in read_records([str(path)]):
-        r = item.record
-        obs = r.get("obs", "")
-        if max_chars and len(obs) > max_chars:
-            obs = obs[:max_chars] + " [...]"
-        click.echo(f"--- step {r.get('step')} ({r.get('id')})")
-        click.echo(obs)
-        mark = f"  (invalid output {r.get('candidate')!r}: default)" if r.get("invalid") else ""
-        click.echo(f">>> {r.get('action')}{mark}  reward={r.get('reward')} "
-                   f"progression={r.get('progression')} done={r.get('done')}")
+        path = episode_log(path, episode)
+    for line in replay_lines(path, max_chars):
+        click.echo(line)
 
 
 @cli.command()

@@ -364,8 +364,11 @@ def serve(model, replies, host, port, api_key_env, temperature, max_tokens, seco
     key = os.environ.get(api_key_env) if api_key_env else None
     if api_key_env and not key:
         raise PapertoolsError(f"${api_key_env} is not set")
-    server = ChatServer(client=client, script=list(replies), api_key=key, host=host, port=port,
-                        model_name=model or "scripted")
+    try:
+        server = ChatServer(client=client, script=list(replies), api_key=key, host=host,
+                            port=port, model_name=model or "scripted")
+    except OSError as err:  # the port is taken, the host is not this machine's
+        raise PapertoolsError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
     click.echo(server.url)
     if seconds is not None:
         threading.Timer(seconds, server.httpd.shutdown).start()

@@ -72,3 +72,12 @@ def test_a_run_with_some_failed_calls_warns(tmp_path):
     assert res.exit_code == 0, res.stderr
     assert res.stderr == ("papertools bench: warning: 1 of 2 model calls failed after retries "
                           "(steps with \"client_error\" played the default action)\n")
+
+
+def test_serve_on_a_port_in_use_is_one_line():
+    with ChatServer(script=["up"]) as server:
+        port = server.url.rsplit(":", 1)[1].split("/")[0]
+        res = invoke(["bench", "serve", "--reply", "up", "--port", port, "--for", "0.1"])
+    assert res.exit_code == 1
+    assert res.stderr == (f"papertools bench: error: cannot serve on 127.0.0.1:{port}: "
+                          "Address already in use\n")

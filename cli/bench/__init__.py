@@ -27,9 +27,11 @@ progress), "invalid_actions", "client_errors", "input_tokens", "output_tokens",
 "action_frequency", "stats" (per game: achievements, milestones, score...), "steps_file",
 "config"), steps/ENV/TASK/N.jsonl (step records: "id" ("episode:step"), "episode", "step", "obs"
 (the text the agent saw), "action" (the action taken), "reward", "done", "progression", "env",
-"task", "invalid", and when they apply "candidate" (the invalid output's parsed action),
-"completion", "reasoning", "client_error", "mission" (BabyAI), "obs_blocks" (NetHack), "frame"
-(with --save-frames: the step's PNG, relative to DIR)), and
+"task", "invalid", and when they apply "candidate" (the invalid output's parsed action, at
+most 256 characters), "completion" (the model's reply, its reasoning included, stored once: at
+most --max-reply-chars characters; a longer one is cut and gets "reply_truncated": true and
+"reply_chars", its whole length), "client_error", "mission" (BabyAI), "obs_blocks" (NetHack),
+"frame" (with --save-frames: the step's PNG, relative to DIR)), and
 timings.jsonl ("id", "seconds": the one file that is not byte-identical between runs).
 
 report reads episodes.jsonl of each DIR and writes one JSON record per DIR with --json:
@@ -118,6 +120,9 @@ def envs(as_json):
               help="Sampling temperature (BALROG's config: 1.0; 0 for greedy).")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Largest completion per step.")
+@click.option("--max-reply-chars", type=click.IntRange(min=0), default=16384, show_default=True,
+              help="Characters of each step's completion kept in the step log (the agent reads "
+                   "the whole reply; a longer one is cut and marked \"reply_truncated\"). 0: whole.")
 @click.option("--timeout", type=float, default=60.0, show_default=True,
               help="Seconds per HTTP request.")
 @click.option("--max-retries", type=click.IntRange(min=0), default=5, show_default=True,
@@ -158,7 +163,8 @@ def envs(as_json):
 @click.option("--jsonl", "as_jsonl", is_flag=True,
               help="Also write each finished episode's record to stdout.")
 @options.quiet
-def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_tokens, timeout,
+def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_tokens,
+        max_reply_chars, timeout,
         max_retries, retry_delay, device, history, max_steps, episodes, system_role, feedback,
         icl_file, icl_episodes, max_prompt_tokens, images, save_frames, textworld_games, out_dir,
         resume, seed, workers, engine, as_jsonl, quiet):
@@ -193,7 +199,8 @@ def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_
         e == "textworld" for e, _ in pairs) else {}
     config = runner.RunConfig(
         agent=agent, client=client, model=model, base_url=base_url, api_key_env=api_key_env,
-        temperature=temperature, max_tokens=max_tokens, timeout=timeout,
+        temperature=temperature, max_tokens=max_tokens, max_reply_chars=max_reply_chars,
+        timeout=timeout,
         max_retries=max_retries, retry_delay=retry_delay, device=device, history=history,
         max_steps=max_steps, feedback=feedback, seed=seed,
         icl_file=str(Path(icl_file).resolve()) if icl_file else None, icl_episodes=icl_episodes,
@@ -225,10 +232,19 @@ def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_
     written, resumed, summary = runner.run_folder(
         Path(out_dir), pairs, episodes, config, resume=resume, workers=workers, engine=engine,
         on_start=on_start, on_episode=on_episode)
-    note(TOOL, f"{written} episodes run, {resumed} resumed, {summary['episodes']} in {out_dir}; "
+    note(TOOL, f"{len(written)} episodes run, {resumed} resumed, {summary['episodes']} in {out_dir}; "
                f"average progression {summary['average_progress']:.1f}% +- "
                f"{summary['standard_error']:.1f}%, {time.perf_counter() - started:.1f} s",
          quiet=quiet)
+    failed, calls = runner.failed_calls(written, config)
+    if calls and failed == calls:
+        raise PapertoolsError(f"every model call failed ({failed} of {calls}, after retries): "
+                              "these episodes played only default actions and measure nothing "
+                              f"(see \"client_error\" in {out_dir}/steps); check the server "
+                              "and run again in a new --out-dir")
+    if failed:
+        note(TOOL, f"warning: {failed} of {calls} model calls failed after retries (steps "
+                   "with \"client_error\" played the default action)")
 
 
 @cli.command()
@@ -293,30 +309,13 @@ def replay(source, episode, max_chars):
     Examples:
       d=$(mktemp -d) && papertools bench run --env babaisai/goto_win --agent bot --episodes 1 --out-dir $d -q && papertools bench replay $d --max-chars 200
     """
-    from papertools.core.jsonl import read_records
-
-    from .runner import read_episodes
+    from .replay import episode_log, replay_lines
 
     path = Path(source)
     if path.is_dir():
-        records = read_episodes(path)
-        if not records:
-            raise PapertoolsError(f"{path}: no finished episodes")
-        chosen = next((r for r in records if r["id"] == episode), None) if episode else records[0]
-        if chosen is None:
-            raise PapertoolsError(f"{path}: no episode {episode!r} (ids look like "
-                                  f"{records[0]['id']})")
-        path = path / chosen["steps_file"]
-    for item in read_records([str(path)]):
-        r = item.record
-        obs = r.get("obs", "")
-        if max_chars and len(obs) > max_chars:
-            obs = obs[:max_chars] + " [...]"
-        click.echo(f"--- step {r.get('step')} ({r.get('id')})")
-        click.echo(obs)
-        mark = f"  (invalid output {r.get('candidate')!r}: default)" if r.get("invalid") else ""
-        click.echo(f">>> {r.get('action')}{mark}  reward={r.get('reward')} "
-                   f"progression={r.get('progression')} done={r.get('done')}")
+        path = episode_log(path, episode)
+    for line in replay_lines(path, max_chars):
+        click.echo(line)
 
 
 @cli.command()
@@ -365,8 +364,11 @@ def serve(model, replies, host, port, api_key_env, temperature, max_tokens, seco
     key = os.environ.get(api_key_env) if api_key_env else None
     if api_key_env and not key:
         raise PapertoolsError(f"${api_key_env} is not set")
-    server = ChatServer(client=client, script=list(replies), api_key=key, host=host, port=port,
-                        model_name=model or "scripted")
+    try:
+        server = ChatServer(client=client, script=list(replies), api_key=key, host=host,
+                            port=port, model_name=model or "scripted")
+    except OSError as err:  # the port is taken, the host is not this machine's
+        raise PapertoolsError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
     click.echo(server.url)
     if seconds is not None:
         threading.Timer(seconds, server.httpd.shutdown).start()

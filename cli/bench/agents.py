@@ -12,8 +12,9 @@ and the agent's output instruction. How each reads its action from the completio
   The previous reasoning is shown as "Previous plan:" (BALROG's max_cot_history 1).
 - ``robust_naive`` / ``robust_cot``: the action between ``<|ACTION|>`` and ``<|END|>`` (the last
   such pair), for weaker instruction followers.
-- every agent first sets a reasoning model's ``<think>...</think>`` part aside (kept as the
-  step's "reasoning"), so DeepSeek-R1 style replies parse.
+- every agent first sets a reasoning model's ``<think>...</think>`` part aside (the
+  decision's ``reasoning``, shown as the next "Previous plan:"), so DeepSeek-R1 style replies
+  parse. The step log stores the completion once (capped), which holds the reasoning.
 - ``few_shot``: naive, with ``icl_episodes`` recorded episodes (JSONL step records: episode,
   step, obs, action, e.g. nhrecord's) shown first as demonstrations.
 - ``diffhist``: the history in the diff history format of ``papertools.core.history``

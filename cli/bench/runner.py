@@ -32,13 +32,14 @@ from papertools.core.jsonl import dumps, loads, open_output, write_json
 from papertools.core.seed import derive_seed
 
 from .agents import INVALID_FEEDBACK, LLM_AGENTS, load_demos, make_agent
-from papertools.core.models.clients import make_client
+from papertools.core.models.clients import MAX_REPLY_CHARS, cap_reply, make_client
 from papertools.core.envs import ENVS, make_env
 
 EPISODES = "episodes.jsonl"
 IMAGE_ENVS = ("babyai", "crafter", "babaisai")  # the games with pictures (VLM mode)
 TIMINGS = "timings.jsonl"
 CONFIG = "run.json"
+CANDIDATE_CHARS = 256  # an invalid output's parsed action, as stored (no valid action is longer)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class RunConfig:
     images: int = 0  # VLM mode: pictures on the last N observations (games that have them)
     save_frames: bool = False  # write each step's picture as a PNG and name it in "frame"
     system_role: bool = True  # False: the instruction opens the first user message
+    max_reply_chars: int = MAX_REPLY_CHARS  # a step's stored completion (0: whole); not a result
     env_options: dict = field(default_factory=dict)  # env name -> make_env keyword arguments
 
     def results_key(self) -> dict:
@@ -169,11 +171,15 @@ def run_episode(job: Job) -> dict:
                           "progression": env.progression, "env": job.env, "task": job.task,
                           "invalid": is_invalid}
                 if is_invalid:
-                    record["candidate"] = decision.action
+                    record["candidate"] = decision.action if decision.action is None else \
+                        cap_reply(decision.action, CANDIDATE_CHARS)[0]
                 if decision.completion or decision.error:
-                    record["completion"] = decision.completion
-                if decision.reasoning:
-                    record["reasoning"] = decision.reasoning
+                    # stored once, capped: the reasoning is part of it (not stored again)
+                    record["completion"], cut = cap_reply(decision.completion,
+                                                          config.max_reply_chars)
+                    if cut:
+                        record["reply_truncated"] = True
+                        record["reply_chars"] = len(decision.completion)
                 if decision.error:
                     record["client_error"] = decision.error
                 record.update(obs.extra)
@@ -296,9 +302,9 @@ def run(jobs: list[Job], out_dir: Path, workers: int = 1, engine: str = "auto",
 
 def run_folder(folder: Path, pairs, episodes: int | None, config: RunConfig, *,
                resume: bool = False, workers: int = 1, engine: str = "auto", on_start=None,
-               on_episode=None) -> tuple[int, int, dict]:
+               on_episode=None) -> tuple[list[dict], int, dict]:
     """A whole ``bench run``: lock and prepare the folder, run the episodes not done yet,
-    append them; returns (episodes run, episodes resumed, the folder's summary)."""
+    append them; returns (the records run, episodes resumed, the folder's summary)."""
     from .report import summarize
 
     lock = lock_dir(folder)  # one run per folder
@@ -308,7 +314,7 @@ def run_folder(folder: Path, pairs, episodes: int | None, config: RunConfig, *,
         if on_start:
             on_start(len(jobs))
         written = run(jobs, folder, workers=workers, engine=engine, on_episode=on_episode)
-        return len(written), len(done), summarize(read_episodes(folder))
+        return written, len(done), summarize(read_episodes(folder))
     finally:
         lock.close()
 
@@ -330,6 +336,15 @@ def read_episodes(out_dir: str | Path) -> list[dict]:
                              "progression")
         records.append(item.record)
     return records
+
+
+def failed_calls(records: list[dict], config: RunConfig) -> tuple[int, int]:
+    """(model calls that failed after every retry, model calls) over episode records: an LLM
+    agent makes one call per step."""
+    if config.agent not in LLM_AGENTS:
+        return 0, 0
+    return (sum(r.get("client_errors", 0) for r in records),
+            sum(r.get("steps", 0) for r in records))
 
 
 def check_bots(pairs) -> None:

@@ -58,7 +58,9 @@ CE_OPTIONS = options._compose(
                       "token states, e.g. maxsim:minilm), or a Hugging Face sequence-"
                       "classification model directory."),
     click.option("--scorer", metavar="MODULE:FUNCTION",
-                 help="Your own CE: FUNCTION(queries, items) -> one float per pair."),
+                 help="Your own CE: FUNCTION(queries, items) -> one float per pair, from a "
+                      "module or a file (FILE.py:FUNCTION). build records it so that search "
+                      "and eval find it from any folder."),
 )
 INDEX_IN = click.option("-i", "--index", "index_dir", metavar="DIR", required=True,
                         type=click.Path(file_okay=False, exists=True),
@@ -235,9 +237,9 @@ def build(ctx, files, items_path, index_dir, de, ce, scorer, k_d, sample, varian
     from .build import build_index
     from .index import BuildConfig
     from .records import read_texts
-    from .scorers import parse_spec
+    from .scorers import index_spec, parse_spec
 
-    spec = parse_spec(ce, scorer)
+    spec = index_spec(parse_spec(ce, scorer), index_dir)
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
     items = read_texts([items_path], text_field, diag, what="item")
     queries = read_texts(files, text_field, diag, what="query")

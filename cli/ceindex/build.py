@@ -40,6 +40,10 @@ def build_index(items: Texts, queries: Texts, out: str | Path, config: BuildConf
     for v in config.variants:
         if v not in DEFAULT_EPOCHS:
             raise PapertoolsError(f"unknown variant {v!r}")
+    # the CE first: a scorer that does not load fails before any other work
+    # (a relative py:FILE.py spec is relative to the index folder, see scorers.index_spec)
+    scorer = scorer or load_scorer(config.ce, device=device, max_length=config.max_length,
+                                   base=out)
     seed_everything(config.seed)
     prepare_folder(out, config, texts_hash(items.ids, items.texts),
                    texts_hash(queries.ids, queries.texts), resume, overwrite)
@@ -61,8 +65,7 @@ def build_index(items: Texts, queries: Texts, out: str | Path, config: BuildConf
 
     # 2. sparse G: k_d items per training query, CE-scored, logged per query (resumable)
     t = time.perf_counter()
-    ce = CachedCE(scorer or load_scorer(config.ce, device=device, max_length=config.max_length),
-                  items.texts)
+    ce = CachedCE(scorer, items.texts)
     chosen = choose_sparse_items(E_Q, E_I, config.k_d, config.sample, config.seed,
                                  de_index if config.faiss != "ivf" and len(items) <= 11000 else None)
     log = out / "scores.jsonl"

@@ -344,8 +344,18 @@ def fit_mf(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, E_Q: np.ndarray
 # --------------------------------------------------------------------------------------------
 # the index folder
 
+# what search and eval read from index.json (name -> JSON type)
+META_FIELDS = {"format": int, "de": str, "ce": str, "de_probe": list, "n_items": int,
+               "items_hash": str, "config": dict, "normalize": dict, "variants": dict,
+               "default_variant": str, "cur": dict}
+
+
 class Index:
-    """A built index folder, loaded lazily (arrays on first use)."""
+    """A built index folder, loaded lazily (arrays on first use).
+
+    Every file is checked as it is read: a file that does not parse, or holds the wrong shape,
+    is one error naming it (rebuild the index), never a traceback.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -354,11 +364,54 @@ class Index:
             what = "an unfinished build (run build --resume)" if (self.path / "build.json").exists() \
                 else "not an index folder"
             raise PapertoolsError(f"index {str(self.path)!r}: {what}")
-        self.meta = json.loads(meta.read_text())
+        with self._reading("index.json"):
+            self.meta = json.loads(meta.read_bytes())
+            if not isinstance(self.meta, dict):
+                raise ValueError("not a JSON object")
         if self.meta.get("format") != FORMAT:
-            raise PapertoolsError(f"index {str(self.path)!r}: format {self.meta.get('format')} "
-                                  f"is not {FORMAT}")
+            raise self._corrupt("index.json", f"format {self.meta.get('format')} is not {FORMAT}")
+        for name, kind in META_FIELDS.items():
+            if not isinstance(self.meta.get(name), kind) or isinstance(self.meta.get(name), bool):
+                raise self._corrupt("index.json", f"field {name!r} is missing or not a "
+                                                  f"{kind.__name__}")
+        with self._reading("index.json"):
+            float(self.meta["normalize"]["alpha"]), float(self.meta["normalize"]["beta"])
+            int(self.meta["config"]["max_length"]), int(self.meta["cur"]["queries"])
         self._cache: dict = {}
+
+    def _corrupt(self, name: str, reason: str) -> PapertoolsError:
+        reason = " ".join(str(reason).split())
+        return PapertoolsError(f"corrupt index file ({reason}): rebuild the index",
+                               str(self.path / name))
+
+    @contextlib.contextmanager
+    def _reading(self, name: str):
+        """Turn any failure to read or parse the index file ``name`` into one clear error."""
+        import pickle
+        import zipfile
+
+        if not (self.path / name).is_file():
+            raise PapertoolsError("missing index file: rebuild the index", str(self.path / name))
+        try:
+            yield
+        except PapertoolsError:
+            raise
+        except RuntimeError as exc:  # faiss: "Error in <function> at <file:line>: <reason>"
+            raise self._corrupt(name, str(exc).rsplit(": ", 1)[-1]) from None
+        except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError,
+                zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+            reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError) else exc
+            raise self._corrupt(name, reason) from None
+
+    def _array(self, name: str, rows: int | None = None, ndim: int = 2) -> np.ndarray:
+        """A .npy of the folder: ``ndim`` dimensions, ``rows`` rows when given."""
+        with self._reading(name):
+            array = np.load(self.path / name)
+        if array.ndim != ndim or (rows is not None and array.shape[0] != rows) \
+                or not np.issubdtype(array.dtype, np.floating):
+            raise self._corrupt(name, f"a {array.dtype} array of shape {array.shape}, expected "
+                                      f"{rows if rows is not None else 'n'} rows of floats")
+        return array
 
     @property
     def alpha(self) -> float:
@@ -376,38 +429,54 @@ class Index:
     def items(self) -> tuple[list[str], list[str]]:
         def read():
             ids, texts = [], []
-            with open(self.path / "items.jsonl", "rb") as fh:
+            with self._reading("items.jsonl"), open(self.path / "items.jsonl", "rb") as fh:
                 for line in fh:
                     rec = json.loads(line)
-                    ids.append(rec["id"])
-                    texts.append(rec["text"])
+                    ids.append(str(rec["id"]))
+                    texts.append(_text(rec["text"]))
+            if len(ids) != self.meta["n_items"]:
+                raise self._corrupt("items.jsonl", f"{len(ids)} items, index.json says "
+                                                   f"{self.meta['n_items']}")
             return ids, texts
         return self._load("items", read)
 
     def train_texts(self) -> set[str]:
         def read():
-            with open(self.path / "train_queries.jsonl", "rb") as fh:
-                return {json.loads(line)["text"] for line in fh}
+            with self._reading("train_queries.jsonl"), \
+                    open(self.path / "train_queries.jsonl", "rb") as fh:
+                return {_text(json.loads(line)["text"]) for line in fh}
         return self._load("train", read)
 
     def de_items(self) -> np.ndarray:
-        return self._load("de_items", lambda: np.load(self.path / "de_items.npy"))
+        return self._load("de_items", lambda: self._array("de_items.npy", self.meta["n_items"]))
 
     def faiss(self, name: str):
         import faiss
 
-        return self._load(f"faiss:{name}", lambda: faiss.read_index(str(self.path / f"{name}.faiss")))
+        def read():
+            with self._reading(f"{name}.faiss"):
+                index = faiss.read_index(str(self.path / f"{name}.faiss"))
+            if index.ntotal != self.meta["n_items"]:
+                raise self._corrupt(f"{name}.faiss", f"{index.ntotal} vectors, index.json says "
+                                                     f"{self.meta['n_items']} items")
+            return index
+        return self._load(f"faiss:{name}", read)
 
     def embeddings(self, variant: str) -> np.ndarray:
         if variant not in self.meta["variants"]:
             raise PapertoolsError(f"index {str(self.path)!r} has no {variant!r} item embeddings "
                                   f"(it has {', '.join(self.meta['variants'])}; build --variant)")
-        return self._load(f"emb:{variant}", lambda: np.load(self.path / f"emb_{variant}.npy"))
+        return self._load(f"emb:{variant}",
+                          lambda: self._array(f"emb_{variant}.npy", self.meta["n_items"]))
 
     def mlp(self, side: str) -> dict:
         def read():
-            data = np.load(self.path / "mlp_ind.npz")
-            return {k.split(".", 1)[1]: data[k] for k in data.files if k.startswith(side + ".")}
+            with self._reading("mlp_ind.npz"), np.load(self.path / "mlp_ind.npz") as data:
+                out = {k.split(".", 1)[1]: data[k] for k in data.files
+                       if k.startswith(side + ".")}
+            if set(out) != {"W1", "b1", "W2", "b2", "w_skip"}:
+                raise self._corrupt("mlp_ind.npz", f"no complete {side} network")
+            return out
         return self._load(f"mlp:{side}", read)
 
     def cur_rows(self) -> np.ndarray:
@@ -419,25 +488,32 @@ class Index:
         def read():
             n = self.meta["n_items"]
             rows = []
-            with open(self.path / "cur.jsonl", "rb") as fh:
+            with self._reading("cur.jsonl"), open(self.path / "cur.jsonl", "rb") as fh:
                 for line in fh:
                     rows.append(np.asarray(json.loads(line)["scores"], dtype=np.float32))
-            out = np.stack(rows) if rows else np.zeros((0, n), np.float32)
+                out = np.stack(rows) if rows else np.zeros((0, n), np.float32)
             if out.shape != (self.meta["cur"]["queries"], n):
-                raise PapertoolsError(f"index {str(self.path)!r}: cur.jsonl has shape {out.shape}")
+                raise self._corrupt("cur.jsonl", f"shape {out.shape}, expected "
+                                                 f"{(self.meta['cur']['queries'], n)}")
             return out
         return self._load("cur", read)
 
     def sparse_scores(self):
         """(rows, cols, raw scores) of the observed entries of G."""
         rows, cols, vals = [], [], []
-        with open(self.path / "scores.jsonl", "rb") as fh:
+        with self._reading("scores.jsonl"), open(self.path / "scores.jsonl", "rb") as fh:
             for line in fh:
                 rec = json.loads(line)
-                rows += [rec["q"]] * len(rec["items"])
-                cols += rec["items"]
-                vals += rec["scores"]
+                rows += [int(rec["q"])] * len(rec["items"])
+                cols += [int(i) for i in rec["items"]]
+                vals += [float(v) for v in rec["scores"]]
         return np.asarray(rows), np.asarray(cols), np.asarray(vals, dtype=np.float32)
+
+
+def _text(value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"a text is {type(value).__name__}, not a string")
+    return value
 
 
 def prepare_folder(path: Path, config: BuildConfig, items_hash: str, queries_hash: str,
@@ -465,7 +541,8 @@ def prepare_folder(path: Path, config: BuildConfig, items_hash: str, queries_has
 
 
 def read_log(path: Path) -> dict[int, dict]:
-    """Complete lines of a resumable log (a torn last line is dropped), by query index."""
+    """Complete lines of a resumable log, by query index: reading stops at a torn or malformed
+    line (killed mid-write, or damaged), and the queries from there on are scored again."""
     done: dict[int, dict] = {}
     if not path.exists():
         return done
@@ -475,9 +552,12 @@ def read_log(path: Path) -> dict[int, dict]:
                 break
             try:
                 rec = json.loads(line)
-            except ValueError:
+                q = int(rec["q"])
+                if len(rec["scores"]) != len(rec.get("items", rec["scores"])):
+                    raise ValueError("items and scores differ in length")
+            except (ValueError, KeyError, TypeError):
                 break
-            done[int(rec["q"])] = rec
+            done[q] = rec
     return done
 
 

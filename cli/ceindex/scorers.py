@@ -9,8 +9,10 @@ kinds, named by a spec string (stored in the index folder, so search uses the sa
   a real cross-encoder; ENCODER is ``minilm`` (the packaged MiniLM) or a local encoder directory.
 - a local directory (or cached hub id) of a Hugging Face sequence-classification cross-encoder
   (``papertools.core.models.encoders.load_cross_encoder``);
-- ``py:MODULE:FUNCTION`` (``--scorer MODULE:FUNCTION``): a user's function
-  ``f(queries: list[str], items: list[str]) -> sequence of floats``.
+- ``py:MODULE:FUNCTION`` or ``py:FILE.py:FUNCTION`` (``--scorer``): a user's function
+  ``f(queries: list[str], items: list[str]) -> sequence of floats``. A build records a scorer
+  found through the current folder as its file's path relative to the index folder
+  (``index_spec``), so search and eval find it from any folder and the index can move with it.
 
 :class:`CachedCE` sits between the method and the scorer: scores are cached per (query text, item
 index) in one float row per query, so no pair is ever sent to the scorer twice, and it counts the
@@ -19,9 +21,12 @@ pairs asked for (``requested``) and those the scorer actually computed (``comput
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -44,12 +49,16 @@ def shared_encoder(name: str, device="cpu", max_length: int = 64):
 
 
 def parse_spec(ce: str | None, scorer: str | None) -> str:
-    """One spec string from ``--ce`` / ``--scorer`` (exactly one of them)."""
+    """One spec string from ``--ce`` / ``--scorer`` (exactly one of them; a scorer's module or
+    file must exist)."""
     if ce and scorer:
         raise PapertoolsError("give --ce or --scorer, not both")
     if scorer:
-        if scorer.count(":") != 1 or not all(scorer.split(":")):
-            raise PapertoolsError(f"--scorer {scorer!r}: expected MODULE:FUNCTION")
+        where, _, fn = scorer.rpartition(":")
+        if not where or not fn or (":" in where and not where.endswith(".py")):
+            raise PapertoolsError(f"--scorer {scorer!r}: expected MODULE:FUNCTION or "
+                                  "FILE.py:FUNCTION")
+        python_file(scorer)  # the module or file exists: checked before any work
         return f"py:{scorer}"
     if not ce:
         raise PapertoolsError("a cross-encoder is needed: --ce maxsim:minilm, --ce DIR, or "
@@ -57,8 +66,63 @@ def parse_spec(ce: str | None, scorer: str | None) -> str:
     return ce
 
 
-def load_scorer(spec: str, device="cpu", max_length: int = 64):
-    """The scorer a spec string names (see the module docstring)."""
+def python_file(target: str, base: str | Path | None = None) -> tuple[Path | None, str]:
+    """(the file, the function name) of ``MODULE:FUNCTION`` or ``FILE.py:FUNCTION``.
+
+    FILE is relative to ``base`` (an index folder), else to the current folder; a module is
+    looked up as ``python -m`` would (the current folder first). The file is None for a
+    module without one (built in). Nothing is imported but the module's parent packages.
+    """
+    import importlib.util
+
+    where, _, fn = target.rpartition(":")
+    if where.endswith(".py"):
+        path = Path(os.path.normpath(Path(base or ".").resolve() / where))
+        if not path.is_file():
+            raise PapertoolsError(f"--scorer {target!r}: no file {str(path)!r}")
+        return path.resolve(), fn
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        found = importlib.util.find_spec(where)
+    except (ImportError, ValueError) as exc:
+        raise PapertoolsError(f"--scorer {target!r}: cannot import {where!r} ({exc})") from None
+    if found is None:
+        raise PapertoolsError(f"--scorer {target!r}: cannot import {where!r} (No module named "
+                              f"{where!r})")
+    origin = found.origin if found.has_location else None
+    return (Path(origin).resolve() if origin else None), fn
+
+
+def index_spec(spec: str, index_dir: str | Path) -> str:
+    """The spec as an index records it: a scorer that only the current folder makes
+    importable becomes ``py:FILE.py:FUNCTION``, FILE relative to the index folder."""
+    if not spec.startswith("py:"):
+        return spec
+    path, fn = python_file(spec[3:])
+    if path is None or (not spec[3:].rpartition(":")[0].endswith(".py")
+                        and not path.is_relative_to(Path.cwd().resolve())):
+        return spec  # an installed module: importable from anywhere
+    return f"py:{os.path.relpath(path, Path(index_dir).resolve())}:{fn}"
+
+
+def same_spec(given: str, stored: str, index_dir: str | Path) -> bool:
+    """Whether ``given`` (from the command line) names the CE an index recorded as ``stored``."""
+    if given == stored:
+        return True
+    if not (given.startswith("py:") and stored.startswith("py:")):
+        return False
+    here, fn = python_file(given[3:])
+    try:
+        there, stored_fn = python_file(stored[3:], base=index_dir)
+    except PapertoolsError:
+        return False
+    return here is not None and (here, fn) == (there, stored_fn)
+
+
+def load_scorer(spec: str, device="cpu", max_length: int = 64, base: str | Path | None = None):
+    """The scorer a spec string names (see the module docstring); ``base``: the folder a
+    relative ``py:FILE.py`` is relative to (the index folder for a recorded spec)."""
     if spec.startswith("maxsim:"):
         name, _, layer = spec[len("maxsim:"):].partition("@")
         if not name:
@@ -69,7 +133,7 @@ def load_scorer(spec: str, device="cpu", max_length: int = 64):
             raise PapertoolsError(f"--ce {spec!r}: LAYER must be an integer") from None
         return MaxSimScorer(name, layer_n, device=device, max_length=max_length)
     if spec.startswith("py:"):
-        return PythonScorer(spec[3:])
+        return PythonScorer(spec[3:], base=base)
     from papertools.core.models.encoders import load_cross_encoder
 
     return HFScorer(load_cross_encoder(spec, device=device))
@@ -86,20 +150,34 @@ class HFScorer:
 
 
 class PythonScorer:
-    """``MODULE:FUNCTION``; the current folder is importable (like ``python -m``)."""
+    """``MODULE:FUNCTION`` (the current folder is importable, like ``python -m``) or
+    ``FILE.py:FUNCTION`` (FILE relative to ``base``, else to the current folder; its folder is
+    importable, like ``python FILE.py``)."""
 
-    def __init__(self, target: str):
-        module_name, _, fn_name = target.partition(":")
-        if "" not in sys.path and "." not in sys.path:
-            sys.path.insert(0, "")
+    def __init__(self, target: str, base: str | Path | None = None):
+        import importlib.util
+
+        where, _, fn_name = target.rpartition(":")
+        path, _ = python_file(target, base)
         try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise PapertoolsError(f"--scorer {target!r}: cannot import {module_name!r} ({exc})") \
-                from None
+            if where.endswith(".py"):
+                if str(path.parent) not in sys.path:
+                    sys.path.insert(0, str(path.parent))
+                name = f"papertools_scorer_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+                module = sys.modules.get(name)
+                if module is None:
+                    found = importlib.util.spec_from_file_location(name, path)
+                    module = importlib.util.module_from_spec(found)
+                    found.loader.exec_module(module)
+                    sys.modules[name] = module
+            else:
+                module = importlib.import_module(where)
+        except Exception as exc:  # the user's module failed while importing
+            raise PapertoolsError(f"--scorer {target!r}: cannot import {where!r} "
+                                  f"({type(exc).__name__}: {exc})") from None
         self.fn = getattr(module, fn_name, None)
         if not callable(self.fn):
-            raise PapertoolsError(f"--scorer {target!r}: {module_name} has no function {fn_name!r}")
+            raise PapertoolsError(f"--scorer {target!r}: {where} has no function {fn_name!r}")
         self.target = target
 
     def score(self, queries: Sequence[str], items: Sequence[str]) -> np.ndarray:

@@ -13,6 +13,10 @@ or written. Token counts come from the reply's ``usage``.
 ``papertools.core.models.load_causal_lm``: the tokenizer's chat template when it has one, else
 "role: content" lines; sampling with a torch generator seeded per call, so a fixed seed gives
 the same completions.
+
+Replies are kept whole for the agent to parse (a reasoning model's answer comes last), but
+what a caller stores is capped: ``cap_reply`` keeps the first ``MAX_REPLY_CHARS`` characters
+and says whether it cut, so one runaway completion cannot fill a disk.
 """
 
 from __future__ import annotations
@@ -26,6 +30,16 @@ import urllib.request
 from dataclasses import dataclass
 
 from papertools.core.errors import PapertoolsError
+
+
+MAX_REPLY_CHARS = 16_384  # characters of a reply stored per step (about 4,000 tokens)
+
+
+def cap_reply(text: str, limit: int = MAX_REPLY_CHARS) -> tuple[str, bool]:
+    """(the first ``limit`` characters of ``text``, whether it was longer); 0: no limit."""
+    if limit and len(text) > limit:
+        return text[:limit], True
+    return text, False
 
 
 class ClientError(PapertoolsError):

@@ -210,3 +210,107 @@ def test_corpus_from_installed_code(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     bad = ce("corpus", "--package", "no_such_package_xyz", "--out-dir", str(tmp_path / "c"))
     assert _err(bad) == "papertools ceindex: error: --package 'no_such_package_xyz': not installed"
+
+
+def _corrupt_copy(index, tmp_path, name, data):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(index, broken)
+    (broken / name).write_bytes(data(broken / name) if callable(data) else data)
+    return broken
+
+
+def _truncated(path):
+    return path.read_bytes()[:-40]
+
+
+def _other_shape(path):
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((3, 32), np.float32))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, data, method, reason", [
+    ("index.json", b'{"format": 1, "de": ', "axn", "corrupt index file (Expecting value"),
+    ("index.json", b"[1, 2]", "axn", "corrupt index file (not a JSON object)"),
+    ("index.json", b'{"format": 1}', "axn", "corrupt index file (field 'de' is missing"),
+    ("emb_trns.npy", b"\x93NUMPY garbage", "axn", "corrupt index file (we only support format"),
+    ("emb_trns.npy", _truncated, "axn", "corrupt index file ("),
+    ("emb_trns.npy", _other_shape, "axn", "corrupt index file (a float32 array of shape (3, 32)"),
+    ("emb_ind.npy", b"", "axn:ind", "corrupt index file ("),
+    ("de_items.npy", b"not numpy", "rnr", "corrupt index file ("),
+    ("emb_trns.faiss", b"garbage" * 10, "axn", "corrupt index file (Index type"),
+    ("de.faiss", _truncated, "rnr", "corrupt index file ("),
+    ("items.jsonl", b'{"id": "a", "text": "x"}\n{"id":', "axn", "corrupt index file ("),
+    ("items.jsonl", b'{"id": "a", "text": "x"}\n', "axn", "corrupt index file (1 items, "),
+    ("train_queries.jsonl", b'{"id": "a"}\n', "axn", "corrupt index file (KeyError: 'text')"),
+    ("cur.jsonl", b'{"scores": [1, 2]}\n', "anncur", "corrupt index file (shape (1, 2)"),
+    ("mlp_ind.npz", b"PK\x03\x04garbage", "axn:ind", "corrupt index file (File is not a zip"),
+])
+def test_corrupt_index_files_are_one_line(index, tmp_path, name, data, method, reason):
+    broken = _corrupt_copy(index, tmp_path, name, data)
+    run = ce("search", TEST, "-i", str(broken), "-m", method, "-B", "6", "-R", "2",
+             "--lambda", "0.5", "-q", "--device", "cpu")
+    assert run.exit_code == 1
+    err = _err(run)
+    assert err.startswith(f"papertools ceindex: error: {broken / name}: {reason}"), err
+    assert err.endswith("rebuild the index") and "\n" not in err
+
+
+def test_missing_index_file_is_one_line(index, tmp_path):
+    broken = _corrupt_copy(index, tmp_path, "de.faiss", b"")
+    (broken / "de.faiss").unlink()
+    run = ce("search", TEST, "-i", str(broken), "-m", "rnr", "-B", "6", "-q", "--device", "cpu")
+    assert _err(run) == (f"papertools ceindex: error: {broken / 'de.faiss'}: missing index "
+                         "file: rebuild the index")
+
+
+def test_shipped_index_finds_its_scorer_from_any_folder(minilm, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    meta = json.loads((SMALL / "index" / "index.json").read_bytes())
+    assert meta["ce"] == "py:../../lexical.py:score"  # relative to the index folder
+    run = ce("search", TEST, "-i", str(SMALL / "index"), "-B", "8", "-R", "2", "-k", "1", "-q")
+    assert run.exit_code == 0, run.stderr
+    lexical = EXAMPLES / "ceindex" / "lexical.py"
+    again = ce("search", TEST, "-i", str(SMALL / "index"), "-B", "8", "-R", "2", "-k", "1", "-q",
+               "--scorer", f"{lexical}:score")
+    assert again.exit_code == 0 and again.stdout == run.stdout, again.stderr
+    other = tmp_path / "other.py"
+    other.write_text("def score(queries, items):\n    return [0.0] * len(queries)\n")
+    wrong = ce("search", TEST, "-i", str(SMALL / "index"), "--scorer", "other.py:score")
+    assert "was built for the CE 'py:../../lexical.py:score', not 'py:other.py:score'" in _err(wrong)
+
+
+def test_build_records_a_scorer_that_resolves_from_anywhere(tiny_models, tmp_path, monkeypatch):
+    out = tmp_path / "a" / "index"
+    run = ce("build", TRAIN, "--items", ITEMS, "-i", str(out), "--de", tiny_models["de"],
+             "--scorer", "examples.ceindex.lexical:score", "--k-d", "4", "--epochs", "1",
+             "--device", "cpu", "-q")
+    assert run.exit_code == 0, run.stderr
+    import os
+
+    rel = os.path.relpath(EXAMPLES / "ceindex" / "lexical.py", out.resolve())
+    assert json.loads((out / "index.json").read_bytes())["ce"] == f"py:{rel}:score"
+    monkeypatch.chdir(tmp_path)
+    found = ce("search", TEST, "-i", "a/index", "-B", "6", "-R", "2", "-q", "--device", "cpu")
+    assert found.exit_code == 0 and len(found.records) == 8, found.stderr
+
+
+def test_a_bad_scorer_fails_before_any_work(index, tmp_path):
+    run = ce("build", TRAIN, "--items", ITEMS, "-i", str(tmp_path / "y"), "--scorer", "nomod:f",
+             "--de", str(tmp_path / "no-such-de"))
+    assert _err(run) == ("papertools ceindex: error: --scorer 'nomod:f': cannot import 'nomod' "
+                         "(No module named 'nomod')")
+    assert not (tmp_path / "y").exists()
+    run = ce("build", TRAIN, "--items", ITEMS, "-i", str(tmp_path / "y"), "--scorer",
+             "missing.py:f")
+    assert _err(run).endswith("--scorer 'missing.py:f': no file "
+                              f"{str(tmp_path.cwd().resolve() / 'missing.py')!r}")
+    broken = _corrupt_copy(index, tmp_path, "index.json",
+                           lambda p: json.dumps({**json.loads(p.read_bytes()), "ce": "py:nomod:f",
+                                                 "de": str(tmp_path / "no-such-de")}).encode())
+    run = ce("search", TEST, "-i", str(broken), "-q", "--device", "cpu")
+    assert "--scorer 'nomod:f': cannot import 'nomod'" in _err(run)  # not the DE's error

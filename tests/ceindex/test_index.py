@@ -135,3 +135,17 @@ def test_query_bias_absorbs_per_query_offsets():
     without = fit_mf(rows, cols, vals, Q0, I0, "trns", epochs=300, lr=0.03,
                      batch_size=len(rows), seed=0)
     assert with_b.mse_final < 0.1 * without.mse_final
+
+
+def test_read_log_stops_at_a_damaged_line(tmp_path):
+    from papertools.cli.ceindex.index import read_log
+
+    log = tmp_path / "scores.jsonl"
+    log.write_bytes(b'{"q": 0, "items": [1, 2], "scores": [0.5, 0.25]}\n'
+                    b'{"items": [1], "scores": [0.5]}\n'
+                    b'{"q": 2, "items": [1], "scores": [0.5]}\n')
+    assert list(read_log(log)) == [0]
+    log.write_bytes(b'{"q": 0, "items": [1, 2], "scores": [0.5]}\n')
+    assert read_log(log) == {}
+    log.write_bytes(b'{"q": 3, "scores": [0.5, 1.0]}\n{"q": 4, "scores": [1]}\n{"q": 5')
+    assert list(read_log(log)) == [3, 4]

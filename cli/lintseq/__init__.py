@@ -75,8 +75,8 @@ def cli() -> None:
 
     \b
     Examples:
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq apply --check -q
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq format
+      papertools lintseq sample examples/lintseq/programs.jsonl -n 2 -q | papertools lintseq apply --check -q
+      papertools lintseq sample examples/lintseq/programs.jsonl -n 2 -q | papertools lintseq format
     """
 
 
@@ -120,8 +120,8 @@ def sample(ctx, files, output, samples, seed, linter, code_field, instruction_fi
 
     \b
     Examples:
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 3 --seed 1 > /dev/null
-      papertools lintseq sample examples/lintseq/humaneval.jsonl -s 5 -w 2 -o /tmp/edits.jsonl
+      papertools lintseq sample examples/lintseq/programs.jsonl -n 3 --seed 1 > /dev/null
+      papertools lintseq sample examples/lintseq/humaneval.jsonl -n 5 -w 2 -o /tmp/edits.jsonl
       papertools lintseq sample examples/lintseq/programs.jsonl --linter none -q | head -n 1
     """
     from .sample import SampleConfig, sample_record
@@ -272,7 +272,7 @@ def format_(ctx, files, output, baseline, as_text, code_field, instruction_field
 
     \b
     Examples:
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq format
+      papertools lintseq sample examples/lintseq/programs.jsonl -n 2 -q | papertools lintseq format
       papertools lintseq format --baseline examples/lintseq/programs.jsonl --text
     """
     from .sample import normalize_program
@@ -325,7 +325,7 @@ def stats(ctx, files, as_json, plot, on_error, quiet):
 
     \b
     Examples:
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq stats
+      papertools lintseq sample examples/lintseq/programs.jsonl -n 2 -q | papertools lintseq stats
       papertools lintseq sample examples/lintseq/programs.jsonl -q | papertools lintseq stats --json
     """
     from .stats import EditStats, format_table

@@ -406,7 +406,7 @@ def test_passk_plot_bad_input(tmp_path):
 def test_pipeline_with_real_pipes(tmp_path):
     png = tmp_path / "pipe.png"
     proc = shell(f"cat {SAMPLES} | papertools lintseq eval --problems {PROBLEMS} -q --label piped"
-                 f" | papertools lintseq passk-plot - -o {png}")
+                 f" | papertools lintseq passk-plot - --plot {png}")
     assert proc.returncode == 0, proc.stderr.decode()
     assert png.read_bytes()[:8] == PNG_MAGIC
     assert proc.stderr.decode().splitlines()[0].split() == ["k", "piped"]

@@ -155,17 +155,19 @@ def field_name(kind: str, default: str, help: str):
 # -- lists ------------------------------------------------------------------------------------
 
 def split_list(values, convert=str, *, name: str = "") -> tuple:
-    """Flatten a repeatable option's values, splitting each on commas; empty pieces dropped."""
+    """Flatten a repeatable option's values, splitting each on commas (an empty item is an
+    error: ``1,,2`` is a typo)."""
     out = []
     for value in values or ():
         for piece in str(value).split(","):
             piece = piece.strip()
             if not piece:
-                continue
+                raise click.BadParameter(f"{value!r} has an empty item", param_hint=name or None)
             try:
                 out.append(convert(piece))
             except (TypeError, ValueError):
-                raise click.BadParameter(f"{piece!r} is not a valid value",
+                what = "an integer" if convert is int else "a valid value"
+                raise click.BadParameter(f"{piece!r} is not {what}",
                                          param_hint=name or None) from None
     return tuple(out)
 
@@ -174,7 +176,10 @@ def list_callback(convert=str, minimum: int | None = None, choices=None):
     """The click callback of a list option (see :func:`list_option`)."""
 
     def callback(ctx, param, value):
-        items = split_list(value, convert, name="/".join(param.opts))
+        try:
+            items = split_list(value, convert)
+        except click.BadParameter as err:
+            raise click.BadParameter(err.message, ctx=ctx, param=param) from None
         if minimum is not None and any(v < minimum for v in items):
             raise click.BadParameter(f"every value must be at least {minimum}", ctx=ctx,
                                      param=param)

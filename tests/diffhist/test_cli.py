@@ -293,9 +293,17 @@ def test_stats_with_a_local_tokenizer(interleaved, tmp_path):
     assert summary["ratio"] > 1.5
 
 
-def test_stats_of_nothing_is_an_error():
+def test_stats_of_nothing_is_a_table_of_zeros():
+    """Empty input is not an error (papertools-jsonl(7)): the table, or the summary record."""
     run = diffhist("stats", input=b"")
-    assert run.exit_code == 1 and "no steps" in run.stderr
+    assert run.exit_code == 0 and run.stderr == ""
+    assert run.stdout.decode().splitlines()[1].split()[:4] == ["all", "0", "0", "0"]
+    run = diffhist("stats", "--json", input=b"")
+    assert run.exit_code == 0
+    assert run.records == [{"id": "summary", "episodes": 0, "steps": 0, "chars_full": 0,
+                            "chars_diff": 0, "tokens_full": 0, "tokens_diff": 0, "ratio": None,
+                            "chars_ratio": None, "median_episode_ratio": None,
+                            "tokenizer": "approx (UTF-8 bytes / 4)"}]
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -166,7 +166,7 @@ if [ -s "$dir/passk.png" ]; then
 else
   need passk-plot
   papertools lintseq passk-plot "$dir/results.baseline.jsonl" "$dir/results.editseq.jsonl" \
-    -o "$dir/passk.png"
+    --plot "$dir/passk.png"
 fi
 
 # The table: pass@k from the summary records; what the samples looked like --------------------

@@ -20,7 +20,7 @@ On HumanEval's 164 programs (examples/lintseq/humaneval.jsonl) with 5 samples ea
    ``pylint.run_pylint`` in its own process on a temporary file for every call).
 3. workers: ``papertools lintseq sample`` on the 164 programs repeated R times, ``-w 1`` against
    ``-w 2`` (wall time of the whole command); the two outputs must be byte-identical.
-4. memory: peak RSS of the ``papertools lintseq sample -s 5`` process (``os.wait4``'s
+4. memory: peak RSS of the ``papertools lintseq sample -n 5`` process (``os.wait4``'s
    ``ru_maxrss``, the figure ``/usr/bin/time -v`` prints) on 1x and 10x the input, stdout to
    /dev/null; and how wall time grows from 1x to 10x.
 
@@ -396,7 +396,7 @@ def bench_workers(folder: str, repeat: int, reps: int) -> tuple[dict, bool]:
     outputs = {w: os.path.join(folder, f"out_w{w}.jsonl") for w in (1, 2)}
     for rep in range(reps):
         for workers in (1, 2):
-            got = run_cli(["lintseq", "sample", path, "-s", str(SAMPLES), "--seed", str(SEED),
+            got = run_cli(["lintseq", "sample", path, "-n", str(SAMPLES), "--seed", str(SEED),
                            "-w", str(workers), "-o", outputs[workers]])
             times[workers].append(got["seconds"])
             cpu[workers].append(got["cpu_seconds"])
@@ -429,7 +429,7 @@ def bench_memory(folder: str) -> dict:
     result = dict(samples=SAMPLES, workers=1, stdout=os.devnull, runs={})
     for times in (1, 10):
         path, programs = repeated_input(folder, times)
-        got = run_cli(["lintseq", "sample", path, "-s", str(SAMPLES), "--seed", str(SEED), "-q"])
+        got = run_cli(["lintseq", "sample", path, "-n", str(SAMPLES), "--seed", str(SEED), "-q"])
         log(f"CLI memory {times}x ({programs} programs): {got['seconds']:.2f} s, "
             f"peak RSS {got['peak_rss_mib']:.1f} MiB")
         result["runs"][f"x{times}"] = dict(programs=programs, seconds=got["seconds"],
@@ -497,7 +497,7 @@ def print_table(res: dict, goals: dict) -> None:
     print(f"   speed-up {w['speedup']:.2f}x   [{mark('worker_speedup_1_to_2')}]   outputs "
           f"byte-identical: {'yes' if w['outputs_identical'] else 'NO'}")
     one, ten = m["runs"]["x1"], m["runs"]["x10"]
-    print(f"\n4. memory and growth: papertools lintseq sample -s {SAMPLES} -w 1 > /dev/null")
+    print(f"\n4. memory and growth: papertools lintseq sample -n {SAMPLES} -w 1 > /dev/null")
     print(f"   1x  {one['programs']:5d} programs: peak RSS {one['peak_rss_mib']:6.1f} MiB, "
           f"{one['seconds']:6.2f} s")
     print(f"   10x {ten['programs']:5d} programs: peak RSS {ten['peak_rss_mib']:6.1f} MiB, "

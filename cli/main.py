@@ -131,7 +131,7 @@ def cli(debug: bool) -> None:
 
     \b
     Examples:
-      papertools lintseq sample examples/lintseq/humaneval.jsonl -s 2 | papertools lintseq stats
+      papertools lintseq sample examples/lintseq/humaneval.jsonl -n 2 | papertools lintseq stats
       papertools lintseq --help
     """
     del debug  # read by RootGroup.invoke from ctx.params

@@ -359,7 +359,7 @@ DESCRIPTION
 Every papertools tool reads and writes JSONL streams, so the stages of different papers chain
 through pipes:
 
-    papertools lintseq sample programs.jsonl -s 5 | papertools lintseq format > train.jsonl
+    papertools lintseq sample programs.jsonl -n 5 | papertools lintseq format > train.jsonl
 
 This page describes what all tools share. Each tool's own page documents the fields it reads and
 writes (its RECORDS section) and anything it does differently.
@@ -371,11 +371,21 @@ the gzip magic bytes, are decompressed on the fly. Blank lines are skipped; line
 messages are 1-based physical lines of the file as it was given, so an editor's line numbers
 match.
 
+Empty input (no records: an empty file, or only blank lines) is not an error: the command exits
+with status 0 and writes no records; a table command prints its table with zero counts (with
+`--json`, its records with zero counts), and other commands may say on standard error that there
+was nothing to do. The one exception is a command that trains a model (`finetune`, `train`,
+`ceindex build`): with no records there is no model to save, so it fails with one error line and
+status 1.
+
 OUTPUT
-Records go to standard output, one compact JSON object per line, UTF-8, each ending in `\\n`,
-flushed per record when standard output is a terminal. Diagnostics (errors, rejects, progress
-bars, summaries) go to standard error only; `-q` silences progress bars, summaries and reject
-messages, never errors. `-o -` is standard output too.
+One rule for every command: records go to standard output, one compact JSON object per line,
+UTF-8, each ending in `\\n`, flushed per record when standard output is a terminal. A command
+whose product is a table (`stats`, `bench report`) prints the table to standard output and gives
+its records instead with `--json`. Every other human summary, and every diagnostic (errors,
+rejects, progress bars), goes to standard error; `-q` silences progress bars, summaries and
+reject messages, never errors. `-o -` is standard output too. `-o` always names a file of
+records, never a picture: pictures are `--plot PNG`.
 
 With `-o PATH` records are written to a temporary file in the same folder as PATH and renamed to
 PATH at the end, so a failed or interrupted run never leaves half a file at PATH. When a run fails
@@ -430,6 +440,23 @@ seed and the record's position in the input, never from which worker handles it,
 come back in input order. The exceptions are named in each tool's page: wall-clock fields
 (timings, timestamps), replies of live external models, and floating-point training across thread
 counts.
+
+OPTIONS
+Every tool spells a shared concept the same way: `-o/--output PATH` (records), `--plot PNG` (a
+picture), `--json` (records instead of a table, or a run's records on standard output too),
+`--out-dir DIR` (a folder of results) and `--resume` (continue the run in it), `-n/--samples N`
+(samples to draw, per input record where there is one), `-k/--top-k` (the k of top-k and of
+metrics at k), `--max-tokens` (the largest completion) and `--max-prompt-tokens` (a prompt's
+budget), `--device` (`auto`, the default everywhere: the first CUDA GPU, else the CPU), `--seed`,
+`-w/--workers` and `--engine`, `--on-error` (on every command that reads JSONL), `--strict`, and
+`-q/--quiet` (on every command).
+
+A list option is repeatable, and where its values cannot hold a comma (numbers, names) one
+occurrence may list several, comma-separated: `-k 1,10` and `-k 1 -k 10` give the same list.
+Paths and free text are repeatable only.
+
+An option that was renamed keeps its old spelling as a hidden alias: it still works, and says
+once on standard error that it is deprecated and what to write instead.
 
 PARALLELISM
 `-w N` (`--workers`) runs N worker processes on this machine; `--engine ray` runs on Ray, joining

@@ -69,8 +69,9 @@ cli.see_also = SEE_ALSO
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON record per task on stdout.")
-def envs(as_json):
+@options.as_json(help="One JSON record per task on stdout instead of the list.")
+@options.quiet
+def envs(as_json, quiet):
     """List the environments and their tasks (BALROG's suite).
 
     Each environment with its tasks and BALROG's default number of episodes per task; run
@@ -101,9 +102,9 @@ def envs(as_json):
 
 
 @cli.command()
-@click.option("--env", "env_list", required=True, metavar="LIST",
-              help="Environments and tasks: babyai,nle or babyai/goto,crafter or BALROG's "
-                   "babyai-crafter, or all.")
+@options.list_option("--env", "env_list", required=True, metavar="ENV[/TASK][,...]",
+                     help="Environments and tasks: babyai,nle or babyai/goto,crafter or BALROG's "
+                          "babyai-crafter, or all.")
 @click.option("--agent", type=click.Choice(AGENT_CHOICES), default="naive", show_default=True,
               help="The agent (random and bot need no model).")
 @click.option("--client", type=click.Choice(["auto", "openai", "hf", "none"]), default="auto",
@@ -129,7 +130,7 @@ def envs(as_json):
               help="Retries (exponential backoff) on time-outs, HTTP 429/5xx, malformed replies.")
 @click.option("--retry-delay", type=float, default=2.0, show_default=True,
               help="Backoff base in seconds: delay * 2**attempt.")
-@click.option("--device", default="cpu", show_default=True, help="hf client: cpu, cuda, auto.")
+@options.device(help="hf client: auto (the first CUDA GPU, else the CPU), cpu, cuda, cuda:N.")
 @click.option("--history", type=click.IntRange(min=0), default=16, show_default=True,
               help="Past observation/action pairs in the prompt (BALROG's max_text_history).")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Step limit per episode "
@@ -155,19 +156,20 @@ def envs(as_json):
               help="Write each step's picture as a PNG next to the step log (field 'frame').")
 @click.option("--textworld-games", type=click.IntRange(min=1), default=10, show_default=True,
               help="TextWorld games generated per task (episode n plays game n mod this).")
-@options.out_dir
-@click.option("--resume", is_flag=True, help="Continue the run in --out-dir, skipping finished "
-              "episodes (the settings must match).")
+@options.out_dir(required=True, help="Folder for run.json, episodes.jsonl and the step logs "
+                                     "(created if missing).")
+@options.resume(help="Continue the run in --out-dir, skipping finished episodes (the settings "
+                     "must match).")
 @options.seed
 @options.parallel
-@click.option("--jsonl", "as_jsonl", is_flag=True,
-              help="Also write each finished episode's record to stdout.")
+@options.as_json(help="Also write each finished episode's record to stdout.")
+@options.alias("--jsonl", to="as_json", new="--json", is_flag=True)
 @options.quiet
 def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_tokens,
         max_reply_chars, timeout,
         max_retries, retry_delay, device, history, max_steps, episodes, system_role, feedback,
         icl_file, icl_episodes, max_prompt_tokens, images, save_frames, textworld_games, out_dir,
-        resume, seed, workers, engine, as_jsonl, quiet):
+        resume, seed, workers, engine, as_json, quiet):
     """Evaluate an agent: episodes on each task, scored by BALROG's progression.
 
     Each episode's seed is derived from --seed, the environment, the task and the episode
@@ -183,18 +185,16 @@ def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_
     \b
     Examples:
       papertools bench run --env babyai/goto,babaisai/goto_win --agent random --episodes 2 --out-dir "$(mktemp -d)"
-      papertools bench run --env babyai/pickup --agent bot --episodes 3 -w 2 --out-dir "$(mktemp -d)" --jsonl -q | head -n 1
+      papertools bench run --env babyai/pickup --agent bot --episodes 3 -w 2 --out-dir "$(mktemp -d)" --json -q | head -n 1
     """
     from . import runner
     from papertools.core.envs import parse_env_list
 
-    if not out_dir:
-        raise click.UsageError("--out-dir DIR is required (episodes and step logs go there)")
     if client == "auto":
         client = "none" if agent in ("random", "bot") else "openai"
     if agent == "few_shot" and not icl_file:
         raise click.UsageError("--agent few_shot needs --icl-file JSONL (recorded episodes)")
-    pairs = parse_env_list(env_list)
+    pairs = parse_env_list(",".join(env_list))
     env_options = {"textworld": {"games": textworld_games}} if any(
         e == "textworld" for e, _ in pairs) else {}
     config = runner.RunConfig(
@@ -210,7 +210,7 @@ def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_
     if agent == "bot":
         runner.check_bots(pairs)
     out = None
-    if as_jsonl:
+    if as_json:
         import sys
 
         from papertools.core.jsonl import RecordWriter
@@ -252,19 +252,19 @@ def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_
                 type=click.Path(file_okay=False, exists=True))
 @click.option("--label", "labels", multiple=True, metavar="TEXT",
               help="Column name per DIR, in order [default: the folder name].")
-@click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
-              help="Draw a bar chart (mean +- SE per environment and overall) to PNG.")
+@options.plot(help="Draw a bar chart (mean +- SE per environment and overall) to PNG.")
 @click.option("--tasks", is_flag=True, help="Add a table of per-task means.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Write one summary record per DIR (JSONL) instead of the markdown table.")
+@options.as_json(help="Write one summary record per DIR (JSONL) instead of the markdown table.")
 @options.output
-def report(dirs, labels, plot, tasks, as_json, output):
+@options.quiet
+def report(dirs, labels, plot, tasks, as_json, output, quiet):
     """Summarize runs: BALROG's per-environment means, overall average, leaderboard.
 
     Per environment: the mean progression over its episodes (tasks pooled) +- standard error
     (population standard deviation / sqrt(n)); overall: the unweighted mean over environments
     +- sqrt(sum SE^2) / number of environments; all x100, as BALROG reports them. Several DIRs
-    make a leaderboard: one column (and one bar colour) per run.
+    make a leaderboard: one column (and one bar colour) per run. The table goes to standard
+    output; -o PATH writes the summary records (as --json) to PATH.
 
     \b
     Examples:
@@ -280,16 +280,12 @@ def report(dirs, labels, plot, tasks, as_json, output):
         raise click.UsageError(f"{len(labels)} --label for {len(dirs)} DIRs")
     summaries = [summarize(read_episodes(d), labels[i] if labels else Path(d).name)
                  for i, d in enumerate(dirs)]
-    if as_json:
+    if not as_json and output != "-":  # the table; records go to -o PATH as well
+        click.echo(markdown(summaries, tasks=tasks) + "\n", nl=False)
+    if as_json or output:
         with open_output(output, tool=TOOL) as out:
             for s in summaries:
                 out.write(s)
-    else:
-        text = markdown(summaries, tasks=tasks) + "\n"
-        if output and output != "-":
-            Path(output).write_text(text)
-        else:
-            click.echo(text, nl=False)
     if plot:
         draw(summaries, plot)
 
@@ -299,7 +295,10 @@ def report(dirs, labels, plot, tasks, as_json, output):
 @click.option("--episode", metavar="ID", help="With a run folder: the episode id (env/task/n).")
 @click.option("--max-chars", type=click.IntRange(min=0), default=400, show_default=True,
               help="Cut each observation after this many characters (0: whole).")
-def replay(source, episode, max_chars):
+@options.on_error
+@options.quiet
+@click.pass_context
+def replay(ctx, source, episode, max_chars, on_error, quiet):
     """Print an episode's steps: observation, action taken, reward, progression.
 
     PATH is a step log (steps/ENV/TASK/N.jsonl) or a run folder with --episode ID (without
@@ -309,13 +308,17 @@ def replay(source, episode, max_chars):
     Examples:
       d=$(mktemp -d) && papertools bench run --env babaisai/goto_win --agent bot --episodes 1 --out-dir $d -q && papertools bench replay $d --max-chars 200
     """
+    from papertools.core.errors import Diagnostics
+
     from .replay import episode_log, replay_lines
 
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
     path = Path(source)
     if path.is_dir():
         path = episode_log(path, episode)
-    for line in replay_lines(path, max_chars):
+    for line in replay_lines(path, max_chars, diag):
         click.echo(line)
+    ctx.exit(diag.exit_code())
 
 
 @cli.command()
@@ -335,7 +338,8 @@ def replay(source, episode, max_chars):
 @click.option("--tiny", is_flag=True,
               help="When --model DIR does not exist, first build papertools' tiny random-weight "
                    "test model there (2-layer GPT-2: exercises the harness, does not play).")
-def serve(model, replies, host, port, api_key_env, temperature, max_tokens, seconds, tiny):
+@options.quiet
+def serve(model, replies, host, port, api_key_env, temperature, max_tokens, seconds, tiny, quiet):
     """Serve an OpenAI-compatible chat API from a local model or scripted replies.
 
     For offline runs and tests: GET /v1/models and POST /v1/chat/completions, answered by a

@@ -57,12 +57,22 @@ def check_step(record: dict, place) -> dict:
     return out
 
 
-def replay_lines(path: str | Path, max_chars: int = 400) -> Iterator[str]:
-    """The text of a step log, three or more lines per step: header, observation, action."""
+def replay_lines(path: str | Path, max_chars: int = 400, diagnostics=None) -> Iterator[str]:
+    """The text of a step log, three or more lines per step: header, observation, action.
+
+    A bad step raises, or with ``diagnostics`` (a core.errors.Diagnostics) is reported there and
+    skipped when it says so."""
+    from papertools.core.errors import InputError
     from papertools.core.jsonl import read_records
 
-    for item in read_records([str(path)]):
-        r = check_step(item.record, item.place)
+    for item in read_records([str(path)], diagnostics):
+        try:
+            r = check_step(item.record, item.place)
+        except InputError as err:
+            if diagnostics is None:
+                raise
+            diagnostics.bad(err)
+            continue
         obs = r["obs"]
         if max_chars and len(obs) > max_chars:
             obs = obs[:max_chars] + " [...]"

@@ -50,8 +50,7 @@ searches). Timings vary from run to run; every other field is fixed by --seed.""
 SEE_ALSO = ["papertools(1)", "papertools-jsonl(7)", "papertools-distill(1)"]
 
 TEXT_FIELD = options.field_name("text", "text", "Field holding the query or item text.")
-DEVICE = click.option("--device", default="auto", show_default=True,
-                      help="auto (the first CUDA GPU, else the CPU), cpu, cuda, cuda:N.")
+DEVICE = options.device
 CE_OPTIONS = options._compose(
     click.option("--ce", metavar="SPEC",
                  help="Cross-encoder: maxsim:ENCODER[@LAYER] (late interaction over an encoder's "
@@ -115,11 +114,12 @@ cli.see_also = SEE_ALSO
 
 
 @cli.command()
-@click.option("--package", "packages", multiple=True, default=("stdlib",), show_default=True,
-              metavar="NAME", help="Where docstrings come from: stdlib, or an installed "
-                                   "top-level package (numpy, torch, ...); repeat for more.")
-@click.option("--out-dir", metavar="DIR", required=True, type=click.Path(file_okay=False),
-              help="Folder for items.jsonl, train.jsonl and test.jsonl (created if missing).")
+@options.list_option("--package", "packages", default=("stdlib",), show_default=True,
+                     metavar="NAME[,NAME...]",
+                     help="Where docstrings come from: stdlib, or installed top-level packages "
+                          "(numpy, torch, ...).")
+@options.out_dir(required=True, help="Folder for items.jsonl, train.jsonl and test.jsonl "
+                                     "(created if missing).")
 @click.option("--test", "n_test", type=click.IntRange(min=1), default=100, show_default=True,
               help="Test queries.")
 @click.option("--train", "n_train", type=click.IntRange(min=1), default=None,
@@ -175,9 +175,9 @@ def corpus(packages, out_dir, n_test, n_train, max_items, max_words, seed, quiet
               help="Items CE-scored per training query (k_d): k_d x |Q| CE calls.")
 @click.option("--sample", type=click.Choice(["de", "random"]), default="de", show_default=True,
               help="Which items: each query's DE top-k_d (the paper's main setting) or random.")
-@click.option("--variant", "variants", multiple=True, type=click.Choice(["trns", "ind", "de"]),
-              default=("trns",), show_default=True,
-              help="Item embeddings to fit (repeatable; the first is search's default): trns = "
+@options.list_option("--variant", "variants", choices=("trns", "ind", "de"), default=("trns",),
+                     show_default=True, metavar="trns|ind|de[,...]",
+                     help="Item embeddings to fit (the first is search's default): trns = "
                    "free embeddings (MF_Trns), ind = skip-MLP on frozen DE embeddings (MF_Ind), "
                    "de = the DE's own (no fitting).")
 @click.option("--epochs", type=click.IntRange(min=0), default=None,
@@ -211,8 +211,8 @@ def corpus(packages, out_dir, n_test, n_train, max_items, max_words, seed, quiet
               help="Tokens per text for the DE and a maxsim CE.")
 @options.seed
 @DEVICE
-@click.option("--resume", is_flag=True,
-              help="Continue an interrupted build in DIR (CE scores already logged are reused).")
+@options.resume(help="Continue an interrupted build in DIR (CE scores already logged are "
+                     "reused).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing index in DIR.")
 @TEXT_FIELD
 @options.on_error
@@ -258,11 +258,12 @@ def build(ctx, files, items_path, index_dir, de, ce, scorer, k_d, sample, varian
 @options.inputs
 @options.output
 @INDEX_IN
-@click.option("-m", "--method", default="axn", show_default=True,
+@click.option("--method", default="axn", show_default=True,
               help="axn (the paper; axn:trns, axn:ind or axn:de pick the item embeddings), rnr "
                    "(DE retrieve and rerank), anncur, adacur (need build --cur-queries).")
 @click.option("-B", "--budget", type=click.IntRange(min=1), default=100, show_default=True,
               help="CE calls per query.")
+@options.alias("-m", to="method", new="--method")
 @SEARCH_OPTIONS
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
               help="Results per query.")
@@ -281,7 +282,7 @@ def search(ctx, files, output, index_dir, method, budget, rounds, init, lam, int
     \b
     Examples:
       papertools ceindex search examples/ceindex/small/test.jsonl -i examples/ceindex/small/index -B 8 -R 2 -k 3 -q
-      papertools ceindex search examples/ceindex/small/test.jsonl -i examples/ceindex/small/index -m rnr -B 8 -k 3 -q | head -n 1
+      papertools ceindex search examples/ceindex/small/test.jsonl -i examples/ceindex/small/index --method rnr -B 8 -k 3 -q | head -n 1
     """
     from papertools.core.models import resolve_device
 
@@ -318,18 +319,23 @@ def search(ctx, files, output, index_dir, method, budget, rounds, init, lam, int
 @options.inputs
 @options.output
 @INDEX_IN
-@click.option("-m", "--method", "methods", multiple=True, metavar="METHOD",
-              help="Methods to compare (repeatable) [default: axn and rnr, plus anncur and "
-                   "adacur when the index has CUR anchors].")
-@click.option("-B", "--budgets", default="50,100,200", show_default=True, metavar="LIST",
-              help="CE budgets per query, comma-separated.")
-@click.option("-k", "--ks", default="1,10", show_default=True, metavar="LIST",
-              help="The k of Top-k-Recall, comma-separated.")
+@options.list_option("--method", "methods", metavar="METHOD[,METHOD...]",
+                     help="Methods to compare [default: axn and rnr, plus anncur and adacur "
+                          "when the index has CUR anchors].")
+@options.alias("-m", to="methods", new="--method", multiple=True,
+               callback=options.list_callback())
+@options.list_option("-B", "--budget", "budgets", convert=int, minimum=1, default=(50, 100, 200),
+                     show_default=True, metavar="B[,B...]", help="CE budgets per query.")
+@options.alias("--budgets", to="budgets", new="-B/--budget", multiple=True,
+               callback=options.list_callback(int, 1))
+@options.list_option("-k", "--top-k", "ks", convert=int, minimum=1, default=(1, 10),
+                     show_default=True, metavar="K[,K...]", help="The k of Top-k-Recall.")
+@options.alias("--ks", to="ks", new="-k/--top-k", multiple=True,
+               callback=options.list_callback(int, 1))
 @SEARCH_OPTIONS
 @click.option("--exact-cache", metavar="PATH.npz", type=click.Path(dir_okay=False),
               help="Keep the exact CE scores (every query x every item) here and reuse them.")
-@click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
-              help="Write recall against budget, per method and k, to PNG.")
+@options.plot(help="Draw recall against budget, per method and k, to PNG.")
 @click.option("--results", metavar="JSON", type=click.Path(dir_okay=False),
               help="Also write the table and settings as one JSON document.")
 @QUERY_OPTIONS
@@ -354,7 +360,7 @@ def evaluate(ctx, files, output, index_dir, methods, budgets, ks, rounds, init, 
     from .methods import SearchSettings, parse_method
     from .session import open_search
 
-    budget_list, k_list = _int_list(budgets, "--budgets"), _int_list(ks, "--ks")
+    budget_list, k_list = sorted(set(budgets)), sorted(set(ks))
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
     spec = _spec_or_none(ce, scorer)
     index, queries, searcher = open_search(index_dir, files, text_field, de=de, ce_spec=spec,
@@ -365,8 +371,9 @@ def evaluate(ctx, files, output, index_dir, methods, budgets, ks, rounds, init, 
     if any(m.name in ("axn", "adacur") for m in method_list) and min(budget_list) < rounds:
         raise PapertoolsError(f"budget {min(budget_list)} is smaller than the number of rounds "
                               f"{rounds}: every round needs at least one CE call")
-    if not len(queries):
-        raise PapertoolsError("no test queries")
+    if not len(queries):  # empty input: no records (papertools-jsonl(7))
+        note(TOOL, "no test queries: nothing to evaluate", quiet=quiet)
+        ctx.exit(diag.exit_code())
     exact_scores(searcher.ce, queries.texts, exact_cache, index.meta["ce"],
                  index.meta["items_hash"], quiet=quiet)
     settings = SearchSettings(rounds=rounds, init=init, lam=lam, intercept=intercept,
@@ -389,14 +396,3 @@ def _spec_or_none(ce, scorer):
     from .scorers import parse_spec
 
     return parse_spec(ce, scorer) if (ce or scorer) else None
-
-
-def _int_list(text: str, name: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {text!r}",
-                                 param_hint=name) from None
-    if not values or min(values) < 1:
-        raise click.BadParameter("expected positive integers", param_hint=name)
-    return sorted(set(values))

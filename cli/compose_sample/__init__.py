@@ -110,13 +110,15 @@ def _toy_bind(node, text: str, param: str):
 
 @cli.command()
 @click.argument("expr", metavar="EXPR")
-@click.option("-n", "--num", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Points to draw.")
+@click.option("-n", "--samples", "num", type=click.IntRange(min=1), default=1000,
+              show_default=True, help="Points to draw.")
+@options.alias("--num", to="num", new="-n/--samples", type=click.IntRange(min=1))
 @click.option("--mix-temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="Temperature of '|' (1: the exact mixture).")
 @options.seed
 @options.output
-def toy(expr, num, mix_temperature, seed, output):
+@options.quiet
+def toy(expr, num, mix_temperature, seed, output, quiet):
     """Exact samples of a toy set or of a composition of toy sets.
 
     EXPR is an energy-algebra expression over the paper's 2D sets: ring (8 Gaussians, radius
@@ -148,14 +150,14 @@ def toy(expr, num, mix_temperature, seed, output):
     with open_output(output, tool=TOOL) as out:
         for i, p in enumerate(points):
             out.write({"id": f"toy:{i}", "sample": i, "x": p, "target": str(node)})
+    note(TOOL, f"{num} exact samples of {node}", quiet=quiet)
 
 
 @cli.command()
 @options.inputs
 @click.option("--toy", "toy_name", type=click.Choice(TOY_NAMES),
               help="Train on fresh draws from a toy set (see 'toy') instead of FILEs.")
-@click.option("--out-dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
-              help="Folder for model.pt, the checkpoint and log.jsonl.")
+@options.out_dir(required=True, help="Folder for model.pt, the checkpoint and log.jsonl.")
 @click.option("--param", type=click.Choice(["energy", "energy-l2", "score"]), default="energy",
               show_default=True,
               help="energy: E = ||f(x,t) - x||^2, eps = dE/dx; energy-l2: E = 0.5||f(x,t)||^2; "
@@ -181,8 +183,8 @@ def toy(expr, num, mix_temperature, seed, output):
 @click.option("--save-every", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Steps between checkpoints (0: only at the end).")
 @click.option("--log-every", type=click.IntRange(min=1), default=500, show_default=True)
-@click.option("--resume", is_flag=True, help="Continue the training in --out-dir.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 or auto.")
+@options.resume(help="Continue the training in --out-dir.")
+@options.device
 @threads_option
 @options.seed
 @options.output
@@ -319,8 +321,9 @@ def _parse_bindings(bindings) -> dict:
                    "(a reverse step per level, MCMC in the less noisy half: ULA 20 x 2 beta_t, "
                    "MALA 20 x 0.035 beta_t, HMC 10 x 3 leapfrog x 0.1 beta_t, damping 0.7, mass "
                    "beta_t); auto: toy for 'train' models, image for UNets.")
-@click.option("-n", "--num", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Samples to draw.")
+@click.option("-n", "--samples", "num", type=click.IntRange(min=1), default=1000,
+              show_default=True, help="Samples to draw.")
+@options.alias("--num", to="num", new="-n/--samples", type=click.IntRange(min=1))
 @click.option("--levels", type=click.IntRange(min=1),
               help="Noise levels to anneal over (default: all of the model's, at most 100).")
 @click.option("--steps-per-level", type=click.IntRange(min=0), help="MCMC steps per level.")
@@ -351,9 +354,8 @@ def _parse_bindings(bindings) -> dict:
               help="Write one record per noise level (acceptance, step size) to PATH.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10000, show_default=True,
               help="Chains run together (samples depend on it).")
-@click.option("--out-dir", metavar="DIR", type=click.Path(file_okay=False),
-              help="For image models: write PNGs here and their paths to the records.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 or auto.")
+@options.out_dir(help="For image models: write PNGs here and their paths to the records.")
+@options.device
 @threads_option
 @options.seed
 @options.output
@@ -528,8 +530,7 @@ def _save_png(chw, out_dir: str, name: str) -> str:
                    "records' \"target\" field, which 'sample' writes for toy-set models).")
 @click.option("--by", "group_field", default="sampler", show_default=True, metavar="FIELD",
               help="Score each value of FIELD separately (records without it form one group).")
-@click.option("--plot", "plot_path", metavar="PNG", type=click.Path(dir_okay=False),
-              help="Draw each group's samples over the target's density.")
+@options.plot(help="Draw each group's samples over the target's density.", dest="plot_path")
 @click.option("--bandwidth", type=click.FloatRange(min=0), default=0.02, show_default=True,
               help="Smoothing of the exact density for log-densities and support.")
 @click.option("--mix-temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
@@ -562,8 +563,9 @@ def evaluate(ctx, files, target_expr, group_field, plot_path, bandwidth, mix_tem
 
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
     points, items = _read_points(files, point_field, diag, dim=2, keep=True)
-    if not points:
-        raise PapertoolsError("no points to evaluate", _name(files))
+    if not points:  # empty input: no groups, no records (papertools-jsonl(7))
+        note(TOOL, f"no points in {_name(files)}: nothing to evaluate", quiet=quiet)
+        ctx.exit(diag.exit_code())
     text = target_expr
     if text is None:
         for item in items:

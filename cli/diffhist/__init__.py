@@ -82,8 +82,8 @@ def _diag(on_error, quiet, strict=False):
 @options.inputs
 @options.output
 @paper_option
-@click.option("--keep", metavar="FIELD", multiple=True,
-              help="Keep this bulky field (tty, obs_blocks) instead of dropping it; repeatable.")
+@options.list_option("--keep", metavar="FIELD",
+                     help="Keep these bulky fields (tty, obs_blocks) instead of dropping them.")
 @options.on_error
 @options.quiet
 @click.pass_context
@@ -169,8 +169,9 @@ def decode(ctx, files, output, paper, on_error, quiet):
 @cli.command()
 @options.inputs
 @options.output
-@click.option("-k", "--steps", "k", type=click.IntRange(min=1), default=64, show_default=True,
+@click.option("--steps", "k", type=click.IntRange(min=1), default=64, show_default=True,
               help="Steps per window (the released LangHack data uses 64).")
+@options.alias("-k", to="k", new="--steps", type=click.IntRange(min=1))
 @click.option("--stride", type=click.IntRange(min=1), default=None,
               help="Steps between window starts (default: --steps, so windows do not overlap).")
 @click.option("--max-per-episode", type=click.IntRange(min=1), default=None,
@@ -198,8 +199,8 @@ def windows(ctx, files, output, k, stride, max_per_episode, full, instruction, p
 
     \b
     Examples:
-      papertools diffhist windows -k 8 examples/diffhist/episodes.jsonl.gz -o /tmp/windows.jsonl
-      papertools diffhist windows -k 8 --full examples/diffhist/episodes.jsonl.gz -o /tmp/windows-full.jsonl
+      papertools diffhist windows --steps 8 examples/diffhist/episodes.jsonl.gz -o /tmp/windows.jsonl
+      papertools diffhist windows --steps 8 --full examples/diffhist/episodes.jsonl.gz -o /tmp/windows-full.jsonl
     """
     from papertools.core.seed import derive_seed, numpy_rng
 
@@ -251,8 +252,10 @@ tokenizer_option = click.option(
 @cli.command()
 @options.inputs
 @options.output
-@click.option("--max-tokens", type=click.IntRange(min=1), default=None,
+@click.option("--max-prompt-tokens", "max_tokens", type=click.IntRange(min=1), default=None,
               help="Keep the longest history whose prompt fits in this many tokens.")
+@options.alias("--max-tokens", to="max_tokens", new="--max-prompt-tokens",
+               type=click.IntRange(min=1))
 @click.option("--history", "max_history", type=click.IntRange(min=0), default=None,
               help="At most this many steps of history (the released rollout uses 2).")
 @tokenizer_option
@@ -274,7 +277,7 @@ def prompt(ctx, files, output, max_tokens, max_history, tokenizer, all_steps, in
 
     \b
     Examples:
-      papertools diffhist prompt --max-tokens 1024 examples/diffhist/episodes.jsonl.gz | head -n 1 | cut -c 1-300
+      papertools diffhist prompt --max-prompt-tokens 1024 examples/diffhist/episodes.jsonl.gz | head -n 1 | cut -c 1-300
       papertools diffhist prompt --history 2 --all-steps examples/diffhist/episodes.jsonl.gz -o /tmp/prompts.jsonl
     """
     diag = _diag(on_error, quiet)
@@ -313,9 +316,8 @@ def prompt(ctx, files, output, max_tokens, max_history, tokenizer, all_steps, in
 
 @cli.command()
 @options.inputs
-@click.option("--json", "as_json", is_flag=True, help="JSONL records instead of a table.")
-@click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
-              help="Draw the compression ratio against history length to PNG.")
+@options.as_json(help="JSONL records on standard output instead of the table.")
+@options.plot(help="Draw the compression ratio against history length to PNG.")
 @tokenizer_option
 @paper_option
 @options.on_error
@@ -355,15 +357,13 @@ def stats(ctx, files, as_json, plot, tokenizer, paper, on_error, quiet):
                      "chars_diff": diff_chr, "tokens_full": ft, "tokens_diff": dt,
                      "ratio": round(ft / dt, 4) if dt else None})
         curves.append((np.cumsum(full_tok), np.cumsum(diff_tok)))
-    if not rows:
-        raise PapertoolsError("no steps in the input")
     totals = {k: sum(r[k] for r in rows) for k in ("steps", "chars_full", "chars_diff",
                                                    "tokens_full", "tokens_diff")}
     summary = {"id": "summary", "episodes": len(rows), **totals,
-               "ratio": round(totals["tokens_full"] / max(1, totals["tokens_diff"]), 4),
-               "chars_ratio": round(totals["chars_full"] / max(1, totals["chars_diff"]), 4),
-               "median_episode_ratio": float(np.median([r["ratio"] for r in rows
-                                                        if r["ratio"] is not None])),
+               "ratio": _ratio(totals["tokens_full"], totals["tokens_diff"]),
+               "chars_ratio": _ratio(totals["chars_full"], totals["chars_diff"]),
+               "median_episode_ratio": _median([r["ratio"] for r in rows
+                                                 if r["ratio"] is not None]),
                "tokenizer": what}
     out = sys.stdout.buffer  # click.get_binary_stream is deprecated (removed in Click 9)
     if as_json:
@@ -377,14 +377,29 @@ def stats(ctx, files, as_json, plot, tokenizer, paper, on_error, quiet):
             lines.append(f"{r['episode'][:24]:<24} {r['steps']:>6} {r['tokens_full']:>12,} "
                          f"{r['tokens_diff']:>12,} {r['ratio'] or float('nan'):>7.2f}")
         lines.append(f"{'all':<24} {totals['steps']:>6} {totals['tokens_full']:>12,} "
-                     f"{totals['tokens_diff']:>12,} {summary['ratio']:>7.2f}")
+                     f"{totals['tokens_diff']:>12,} {summary['ratio'] or float('nan'):>7.2f}")
         lines.append(f"tokens counted by {what}; characters: {totals['chars_full']:,} full, "
-                     f"{totals['chars_diff']:,} diff, ratio {summary['chars_ratio']:.2f}")
+                     f"{totals['chars_diff']:,} diff, ratio {summary['chars_ratio'] or float('nan'):.2f}")
         out.write(("\n".join(lines) + "\n").encode())
-    if plot:
+    if plot and curves:
         _plot(curves, plot, what)
         note(TOOL, f"plot in {plot}", quiet=quiet)
+    elif plot:
+        note(TOOL, f"no steps in the input: no plot in {plot}", quiet=quiet)
     ctx.exit(diag.exit_code())
+
+
+def _ratio(full: int, diff: int) -> float | None:
+    """full / diff rounded, or None when nothing was counted (an empty input)."""
+    if not full and not diff:
+        return None
+    return round(full / max(1, diff), 4)
+
+
+def _median(values: list) -> float | None:
+    import numpy as np
+
+    return float(np.median(values)) if values else None
 
 
 def _plot(curves, path, what):

@@ -88,13 +88,13 @@ def _texts_of(files) -> list[str]:
 @cli.command()
 @click.option("--teacher", default="minilm", show_default=True, metavar="DIR",
               help="The teacher encoder: a sentence-encoder directory, or minilm (packaged).")
-@click.option("--out-dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
-              help="Where the student encoder is written.")
+@options.out_dir(required=True, help="Where the student encoder is written.")
 @click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Teacher layers kept, evenly spaced, ending with the last.")
-@click.option("--layer-map", metavar="I,J,...",
-              help="Keep exactly these teacher layers (0,5, MiniLM's first and last, started "
-                   "a 2-layer student better than the evenly spaced 2,5 in the benchmark).")
+@options.list_option("--layer-map", convert=int, minimum=0, metavar="I[,J...]",
+                     help="Keep exactly these teacher layers (0,5, MiniLM's first and last, "
+                          "started a 2-layer student better than the evenly spaced 2,5 in the "
+                          "benchmark).")
 @click.option("--hidden", type=click.IntRange(min=8), default=None,
               help="Student width (a multiple of the head size); default the teacher's.")
 @click.option("--intermediate", type=click.IntRange(min=8), default=None,
@@ -167,13 +167,7 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
     if config_path:
         s = from_config(config_path, t, vocab_texts=texts, seed=seed, min_count=min_count)
     else:
-        chosen = None
-        if layer_map:
-            try:
-                chosen = [int(x) for x in layer_map.split(",")]
-            except ValueError:
-                raise click.BadParameter("expected comma-separated layer indices",
-                                         param_hint="--layer-map") from None
+        chosen = list(layer_map) or None
         if basis == "activations" and not texts:
             raise click.UsageError("--basis activations reads the --vocab-from texts")
         sample = None
@@ -206,17 +200,20 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
               help="Word-level perturbation or a local seq2seq model (of each input query); "
                    "sentences: the sentences of the input queries' positive documents "
                    "(needs --corpus); docstrings: first sentences of the docstrings of the "
-                   "installed --packages (FILE arguments are not read).")
+                   "installed --package (FILE arguments are not read).")
 @click.option("--model", metavar="DIR", help="With --method seq2seq: a T5/BART directory.")
 @click.option("--corpus", "corpus_files", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, allow_dash=False),
               help="Document records: the documents of --method sentences; with --exclude, "
                    "texts found in a held-out query's document are dropped too. Repeatable.")
-@click.option("--packages", metavar="P,Q,...",
-              help="With --method docstrings: installed packages to read (parsed, never "
-                   "imported); not those of the evaluation set.")
-@click.option("-n", "--per-query", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Generated queries per input query.")
+@options.list_option("--package", "packages", metavar="NAME[,NAME...]",
+                     help="With --method docstrings: installed packages to read (parsed, never "
+                          "imported); not those of the evaluation set.")
+@options.alias("--packages", to="packages", new="--package", multiple=True,
+               callback=options.list_callback())
+@click.option("-n", "--samples", "per_query", type=click.IntRange(min=1), default=2,
+              show_default=True, help="Generated queries per input query.")
+@options.alias("--per-query", to="per_query", new="-n/--samples", type=click.IntRange(min=1))
 @click.option("--exclude", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, allow_dash=False),
               help="Held-out query records: a query among them is never a source, and a "
@@ -227,7 +224,7 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="seq2seq sampling temperature.")
 @options.field_name("query", "query", "Field holding the query.")
-@click.option("--device", default="cpu", show_default=True)
+@options.device(help="seq2seq: auto (the first CUDA GPU, else the CPU), cpu, cuda, cuda:N.")
 @options.seed
 @options.on_error
 @options.quiet
@@ -237,11 +234,11 @@ def gen_queries(ctx, files, output, method, model, corpus_files, packages, per_q
                 quiet):
     """Generate unlabelled queries from training queries (or harvest query-like text).
 
-    Each input query gives --per-query new ones, by perturbation (words dropped, replaced by
+    Each input query gives --samples new ones, by perturbation (words dropped, replaced by
     words of other queries, swapped) or by a local seq2seq model that infills a masked span.
     --method sentences gives every sentence of the input (training) queries' positive
     documents, and --method docstrings the first sentence of every docstring of the installed
-    --packages: unlabelled query-like text in bulk, for query embedding matching.
+    --package: unlabelled query-like text in bulk, for query embedding matching.
     Output records carry no labels: distillation uses them through the teacher only. Duplicates,
     copies of their source and copies of --exclude queries are dropped; with --corpus, so are
     texts found inside an --exclude query's document, and such documents are never read.
@@ -250,7 +247,7 @@ def gen_queries(ctx, files, output, method, model, corpus_files, packages, per_q
     Examples:
       papertools distill gen-queries examples/distill/tiny/train.jsonl.gz -n 2 --exclude examples/distill/tiny/test.jsonl.gz -o /tmp/distill-gen.jsonl
       papertools distill gen-queries examples/distill/tiny/train.jsonl.gz --method sentences --corpus examples/distill/tiny/corpus.jsonl.gz --exclude examples/distill/tiny/test.jsonl.gz -q | head -n 2
-      papertools distill gen-queries --method docstrings --packages tqdm --exclude examples/distill/tiny/test.jsonl.gz -q | head -n 2
+      papertools distill gen-queries --method docstrings --package tqdm --exclude examples/distill/tiny/test.jsonl.gz -q | head -n 2
     """
     from papertools.core.seed import numpy_rng
 
@@ -262,7 +259,7 @@ def gen_queries(ctx, files, output, method, model, corpus_files, packages, per_q
     if method == "sentences" and not corpus_files:
         raise click.UsageError("--method sentences needs --corpus FILE")
     if method == "docstrings" and not packages:
-        raise click.UsageError("--method docstrings needs --packages P,Q,...")
+        raise click.UsageError("--method docstrings needs --package NAME[,NAME...]")
     if method in ("sentences", "docstrings"):
         _harvest(ctx, files, output, method, corpus_files, packages, exclude, query_field,
                  on_error, quiet)
@@ -286,8 +283,12 @@ def gen_queries(ctx, files, output, method, model, corpus_files, packages, per_q
             continue
         sources.append((item.index, rid, text))
     vocabulary = sorted({w for _, _, t in sources for w in t.split()})
-    generator = Seq2SeqGenerator(model, device=device, temperature=temperature) \
-        if method == "seq2seq" else None
+    generator = None
+    if method == "seq2seq":
+        from papertools.core.models import resolve_device
+
+        generator = Seq2SeqGenerator(model, device=str(resolve_device(device)),
+                                     temperature=temperature)
     seen = {normalise(t) for _, _, t in sources} | held_texts
     made = 0
     with open_output(output, tool=TOOL) as out:
@@ -324,7 +325,7 @@ def _harvest(ctx, files, output, method, corpus_files, packages, exclude, query_
         held_ids = {q.id for q in held}
         items = document_sentences(corpus, [q for q in queries if q.id not in held_ids], held)
     else:
-        items = docstring_sentences([p.strip() for p in packages.split(",") if p.strip()])
+        items = docstring_sentences(list(packages))
     held_docs = [corpus.texts[d] for q in held for d in q.positives] if corpus else []
     kept = clean(items, [q.text for q in held], held_docs)
     counts: dict = {}
@@ -398,8 +399,7 @@ def _train_options(fn):
                      show_default=True, help="Query tokens."),
         click.option("--doc-max-length", type=click.IntRange(min=4), default=128,
                      show_default=True, help="Document tokens."),
-        click.option("--device", default="auto", show_default=True,
-                     help="auto, cpu, cuda, cuda:1, ..."),
+        options.device,
         click.option("--cache-dir", metavar="DIR", type=click.Path(file_okay=False),
                      help="Cache the teacher's embeddings here, per text (shared between runs and "
                           "lists; an interrupted encoding keeps the chunks it finished)."),
@@ -435,8 +435,7 @@ def _doc_tower(choice: str, teacher) -> bool:
               type=click.Path(dir_okay=False, allow_dash=False),
               help="Held-out query records: training fails if a training or generated query "
                    "shares an id, a text or a source with one. Repeatable.")
-@click.option("--out-dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
-              help="Where the student, checkpoints and log go.")
+@options.out_dir(required=True, help="Where the student, checkpoints and log go.")
 @_loss_options
 @_train_options
 @click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True,
@@ -446,7 +445,7 @@ def _doc_tower(choice: str, teacher) -> bool:
               help="Batch queries of similar length (seeded groups of 50 batches sorted by "
                    "characters): less padding when short queries are mixed with longer texts "
                    "(1.7x cheaper steps on the distill benchmark's).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out-dir from its checkpoint.")
+@options.resume(help="Continue the run in --out-dir from its checkpoint.")
 @options.field_name("query", "query", "Field holding the query.")
 @options.field_name("text", "text", "Field holding a document's text.")
 @options.seed
@@ -537,7 +536,7 @@ def train(ctx, files, corpus_files, teacher, teacher_kind, ce_score, student_dir
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--max-length", type=click.IntRange(min=4), default=None,
               help="Token limit (default: the encoder's).")
-@click.option("--device", default="auto", show_default=True)
+@options.device
 @options.on_error
 @options.quiet
 @click.pass_context
@@ -585,10 +584,10 @@ def encode(ctx, files, output, model, role, text_field, embedding_field, batch_s
 
 def _eval_options(fn):
     decorators = [
-        click.option("-k", "ks", multiple=True, type=click.IntRange(min=1),
-                     default=(1, 5, 10, 100), show_default=True, help="Recall@k cut-offs."),
-        click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
-                     help="Draw the students' retention (with the paper's beside) to PNG."),
+        options.list_option("-k", "--top-k", "ks", convert=int, minimum=1,
+                            default=(1, 5, 10, 100), show_default=True, metavar="K[,K...]",
+                            help="Recall@k cut-offs."),
+        options.plot(help="Draw the students' retention (with the paper's beside) to PNG."),
     ]
     for d in reversed(decorators):
         fn = d(fn)
@@ -609,7 +608,7 @@ def _eval_options(fn):
 @click.option("--doc-max-length", type=click.IntRange(min=4), default=128, show_default=True)
 @click.option("--cache-dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Cache the teacher's document embeddings here.")
-@click.option("--device", default="auto", show_default=True)
+@options.device
 @options.output
 @options.field_name("query", "query", "Field holding the query.")
 @options.field_name("text", "text", "Field holding a document's text.")
@@ -640,7 +639,10 @@ def eval_(ctx, files, corpus_files, teacher, students, ks, plot, query_max_lengt
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
     corpus = read_corpus(corpus_files, text_field, diag)
     queries = read_queries(files, corpus, query_field, labelled=True, diagnostics=diag)
-    if not queries or any(q.generated for q in queries):
+    if not queries:  # empty input: no records (papertools-jsonl(7))
+        note(TOOL, "no queries: nothing to evaluate", quiet=quiet)
+        ctx.exit(diag.exit_code())
+    if any(q.generated for q in queries):
         raise PapertoolsError("evaluation needs labelled queries (generated ones have no labels)")
     ev = Evaluator(teacher, corpus, queries, ks=ks, device=resolve_device(device),
                    query_max_length=query_max_length, doc_max_length=doc_max_length,
@@ -674,13 +676,15 @@ def eval_(ctx, files, corpus_files, teacher, students, ks, plot, query_max_lengt
 @click.option("--generated", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, allow_dash=False),
               help="Generated queries for the last step (default: perturb the training queries).")
-@click.option("--per-query", type=click.IntRange(min=1), default=2, show_default=True,
+@click.option("-n", "--samples", "per_query", type=click.IntRange(min=1), default=2,
+              show_default=True,
               help="Queries generated per training query when --generated is not given.")
-@click.option("--steps", default=",".join(("direct", "+score", "+inherit", "+query_emb",
-                                           "+querygen")), show_default=True,
-              help="Ablation steps to run, in order.")
-@click.option("--out-dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
-              help="Students (one folder per step), ablation.json and ablation.png.")
+@options.alias("--per-query", to="per_query", new="-n/--samples", type=click.IntRange(min=1))
+@options.list_option("--steps", default=("direct", "+score", "+inherit", "+query_emb",
+                                         "+querygen"), show_default=True, metavar="STEP[,STEP...]",
+                     help="Ablation steps to run, in order.")
+@options.out_dir(required=True, help="Students (one folder per step), ablation.json and "
+                                     "ablation.png.")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.05,
               show_default=True)
 @click.option("--hard-negatives", type=click.IntRange(min=0), default=4, show_default=True)
@@ -713,7 +717,7 @@ def ablate(corpus_files, train_files, test_files, teacher, student_dir, generate
     from .ablation import AblationConfig, run_ablation
     from .evaluate import STEPS, format_table
 
-    chosen = [s.strip() for s in steps.split(",") if s.strip()]
+    chosen = list(steps)
     unknown = [s for s in chosen if s not in STEPS]
     if unknown or not chosen:
         raise click.BadParameter(f"unknown step(s) {', '.join(unknown) or '(none)'}; choose "

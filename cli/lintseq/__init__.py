@@ -75,8 +75,8 @@ def cli() -> None:
 
     \b
     Examples:
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq apply --check -q
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq format
+      papertools lintseq sample examples/lintseq/programs.jsonl -n 2 -q | papertools lintseq apply --check -q
+      papertools lintseq sample examples/lintseq/programs.jsonl -n 2 -q | papertools lintseq format
     """
 
 
@@ -87,8 +87,9 @@ cli.see_also = SEE_ALSO
 @cli.command()
 @options.inputs
 @options.output
-@click.option("-s", "--samples", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("-n", "--samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="Edit sequences per program (the paper trains on 5).")
+@options.alias("-s", to="samples", new="-n/--samples", type=click.IntRange(min=1))
 @options.seed
 @click.option("--linter", type=click.Choice(["pyflakes", "pylint", "none"]), default="pyflakes",
               show_default=True,
@@ -119,8 +120,8 @@ def sample(ctx, files, output, samples, seed, linter, code_field, instruction_fi
 
     \b
     Examples:
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 3 --seed 1 > /dev/null
-      papertools lintseq sample examples/lintseq/humaneval.jsonl -s 5 -w 2 -o /tmp/edits.jsonl
+      papertools lintseq sample examples/lintseq/programs.jsonl -n 3 --seed 1 > /dev/null
+      papertools lintseq sample examples/lintseq/humaneval.jsonl -n 5 -w 2 -o /tmp/edits.jsonl
       papertools lintseq sample examples/lintseq/programs.jsonl --linter none -q | head -n 1
     """
     from .sample import SampleConfig, sample_record
@@ -271,7 +272,7 @@ def format_(ctx, files, output, baseline, as_text, code_field, instruction_field
 
     \b
     Examples:
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq format
+      papertools lintseq sample examples/lintseq/programs.jsonl -n 2 -q | papertools lintseq format
       papertools lintseq format --baseline examples/lintseq/programs.jsonl --text
     """
     from .sample import normalize_program
@@ -310,10 +311,8 @@ def format_(ctx, files, output, baseline, as_text, code_field, instruction_field
 
 @cli.command()
 @options.inputs
-@click.option("--json", "as_json", is_flag=True,
-              help="Write the figures as one JSON record on stdout instead of a table on stderr.")
-@click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
-              help="Also draw histograms of edits per sequence and lines per edit to PNG.")
+@options.as_json(help="Write the figures as one JSON record instead of the table.")
+@options.plot(help="Also draw histograms of edits per sequence and lines per edit to PNG.")
 @options.on_error
 @options.quiet
 @click.pass_context
@@ -326,7 +325,7 @@ def stats(ctx, files, as_json, plot, on_error, quiet):
 
     \b
     Examples:
-      papertools lintseq sample examples/lintseq/programs.jsonl -s 2 -q | papertools lintseq stats
+      papertools lintseq sample examples/lintseq/programs.jsonl -n 2 -q | papertools lintseq stats
       papertools lintseq sample examples/lintseq/programs.jsonl -q | papertools lintseq stats --json
     """
     from .stats import EditStats, format_table
@@ -357,7 +356,7 @@ def stats(ctx, files, as_json, plot, on_error, quiet):
         with open_output(None) as out:
             out.write(result)
     else:
-        click.echo(format_table(result), err=True)
+        click.echo(format_table(result))
     if plot:
         draw(acc, plot)
     ctx.exit(diag.exit_code())
@@ -365,8 +364,7 @@ def stats(ctx, files, as_json, plot, on_error, quiet):
 
 @cli.command()
 @options.inputs
-@click.option("--out-dir", required=True, metavar="DIR", type=click.Path(file_okay=False),
-              help="Where the model, tokenizer, checkpoints and log go.")
+@options.out_dir(required=True, help="Where the model, tokenizer, checkpoints and log go.")
 @click.option("--model", metavar="DIR", help="Start from this local Hugging Face model directory "
                                              "(or a hub id already in the cache).")
 @click.option("--init-config", metavar="PRESET|FILE",
@@ -391,8 +389,8 @@ def stats(ctx, files, as_json, plot, on_error, quiet):
               help="Steps between checkpoints (0: at the end of every epoch only).")
 @click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True,
               help="Steps between log records.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out-dir from its checkpoint.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
+@options.resume(help="Continue the run in --out-dir from its checkpoint.")
+@options.device
 @click.option("--dtype", default="auto", show_default=True,
               help="auto (bfloat16 on GPUs that have it, else float32), float32, bfloat16, ...")
 @options.seed
@@ -458,21 +456,25 @@ def finetune(ctx, files, out_dir, model, init_config, epochs, lr, batch_size, gr
 @options.inputs
 @click.option("--model", required=True, metavar="DIR", help="A model from 'lintseq finetune' (or "
                                                             "any causal LM directory).")
-@click.option("-n", "--num-samples", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Samples per problem.")
+@click.option("-n", "--samples", "num_samples", type=click.IntRange(min=1), default=20,
+              show_default=True, help="Samples per problem.")
+@options.alias("--num-samples", to="num_samples", new="-n/--samples", type=click.IntRange(min=1))
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True,
               help="0 decodes greedily.")
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=0.95,
               show_default=True)
 @click.option("--min-p", type=click.FloatRange(0, 1, max_open=True), default=0.0,
               show_default=True, help="0 turns min-p sampling off.")
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--max-tokens", "max_new_tokens", type=click.IntRange(min=1), default=256,
+              show_default=True, help="Largest completion per sample (new tokens).")
+@options.alias("--max-new-tokens", to="max_new_tokens", new="--max-tokens",
+               type=click.IntRange(min=1))
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Samples generated together (the samples depend on it).")
 @click.option("--format", "fmt", type=click.Choice(["auto", "edits", "program"]), default="auto",
               show_default=True, help="Prompt format; auto: the one the model was trained on.")
 @options.field_name("instruction", "instruction", "Field holding the instruction.")
-@click.option("--device", default="auto", show_default=True)
+@options.device
 @click.option("--dtype", default="auto", show_default=True)
 @options.seed
 @options.parallel
@@ -495,7 +497,7 @@ def generate(ctx, files, model, num_samples, temperature, top_p, min_p, max_new_
     Examples:
       papertools lintseq format examples/lintseq/programs.jsonl --baseline -o /tmp/base.jsonl
       papertools lintseq finetune /tmp/base.jsonl --init-config gpt2-test --out-dir /tmp/gen-demo --epochs 1 --max-length 128 --resume -q > /dev/null
-      papertools lintseq generate examples/lintseq/programs.jsonl --model /tmp/gen-demo -n 2 --max-new-tokens 32 -q
+      papertools lintseq generate examples/lintseq/programs.jsonl --model /tmp/gen-demo -n 2 --max-tokens 32 -q
     """
     import os
 
@@ -537,23 +539,17 @@ def generate(ctx, files, model, num_samples, temperature, top_p, min_p, max_new_
 # -- lintseq eval and passk-plot (issue 3): appended here; the library is evaluate.py ----------
 
 
-def _parse_ks_option(ctx, param, value):
-    from .evaluate import parse_ks
-
-    try:
-        return parse_ks(value)
-    except ValueError as err:
-        raise click.BadParameter(f"{err} (expected a comma list such as 1,10,100)") from None
-
-
 @cli.command("eval")
 @options.inputs
 @click.option("--problems", metavar="FILE", required=True,
               type=click.Path(dir_okay=False, allow_dash=False),
               help="Problems: HumanEval-style (task_id, prompt, test, entry_point) or MBPP-style "
                    "(task_id, test_list[, test_setup_code, test_imports]) JSONL, plain or .gz.")
-@click.option("-k", "--k", "ks", metavar="K[,K...]", callback=_parse_ks_option,
-              help="Report pass@k for these k (only k <= n).  [default: every k from 1 to n]")
+@options.list_option("-k", "--top-k", "ks", convert=int, minimum=1, metavar="K[,K...]",
+                     help="Report pass@k for these k (only k <= n).  [default: every k from 1 "
+                          "to n]")
+@options.alias("--k", to="ks", new="-k/--top-k", multiple=True,
+               callback=options.list_callback(int, 1))
 @click.option("--timeout", metavar="SECONDS", type=click.FloatRange(min=0, min_open=True),
               default=10.0, show_default=True, help="Wall-clock limit per sample.")
 @click.option("--memory-mb", metavar="MIB", type=click.IntRange(min=16), default=1024,
@@ -561,8 +557,7 @@ def _parse_ks_option(ctx, param, value):
 @click.option("--python", "python", metavar="PATH", type=click.Path(dir_okay=False),
               help="Interpreter the samples run under.  [default: /usr/bin/python3 if present]")
 @click.option("--label", metavar="NAME", help="Name of this run in the summary record and plots.")
-@click.option("--plot", metavar="PNG", type=click.Path(dir_okay=False),
-              help="Also draw this run's pass@k curve (k on a log axis) to PNG.")
+@options.plot(help="Also draw this run's pass@k curve (k on a log axis) to PNG.")
 @options.output
 @options.parallel
 @options.on_error
@@ -609,6 +604,7 @@ def eval_(ctx, files, problems, ks, timeout, memory_mb, python, label, plot, out
         run_job, summary_line, summary_record
 
     started = time.perf_counter()
+    ks = sorted(set(ks)) or None
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
     table = load_problems(problems, diag)
     mode = sandbox.isolation(python)
@@ -640,11 +636,13 @@ def eval_(ctx, files, problems, ks, timeout, memory_mb, python, label, plot, out
 @cli.command("passk-plot")
 @click.argument("files", nargs=-1, required=True, metavar="EVAL.jsonl...",
                 type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("-o", "--output", metavar="PNG", required=True, type=click.Path(dir_okay=False),
-              help="Image to write (PNG; the suffix picks the format).")
+@options.plot(help="Image to write (PNG; the suffix picks the format).")
+@options.alias("-o", "--output", to="plot", new="--plot", type=click.Path(dir_okay=False))
 @click.option("--title", metavar="TEXT", help="Title of the plot.  [default: pass@k]")
+@options.on_error
 @options.quiet
-def passk_plot(files, output, title, quiet):
+@click.pass_context
+def passk_plot(ctx, files, plot, title, on_error, quiet):
     """Overlay the pass@k curves of several lintseq eval outputs.
 
     Reads the summary record of each file (its pass@k curve, and its label, else the file
@@ -654,11 +652,28 @@ def passk_plot(files, output, title, quiet):
 
     \b
     Examples:
-      papertools lintseq passk-plot <(papertools lintseq eval -q --label edits --problems examples/lintseq/eval_problems.jsonl examples/lintseq/eval_samples.jsonl) <(papertools lintseq eval -q --label baseline --problems examples/lintseq/eval_problems.jsonl examples/lintseq/eval_samples_baseline.jsonl) -o /tmp/passk_compare.png
+      papertools lintseq passk-plot <(papertools lintseq eval -q --label edits --problems examples/lintseq/eval_problems.jsonl examples/lintseq/eval_samples.jsonl) <(papertools lintseq eval -q --label baseline --problems examples/lintseq/eval_problems.jsonl examples/lintseq/eval_samples_baseline.jsonl) --plot /tmp/passk_compare.png
     """
     from .evaluate import curve_table, plot_curves, read_curve
 
-    curves = [read_curve(path) for path in files]
-    plot_curves(curves, output, title=title)
-    if not quiet:
-        click.echo(curve_table(curves), err=True)
+    if not plot:
+        raise click.UsageError("give --plot PNG (the image to write)")
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    curves = []
+    for path in files:
+        try:
+            curve = read_curve(path, diag)
+        except InputError as err:
+            diag.bad(err)
+            continue
+        if curve is None:
+            note(TOOL, f"{path}: no records (empty input): no curve", quiet=quiet)
+        else:
+            curves.append(curve)
+    if curves:
+        plot_curves(curves, plot, title=title)
+        if not quiet:
+            click.echo(curve_table(curves), err=True)
+    else:
+        note(TOOL, f"no curves: no plot in {plot}", quiet=quiet)
+    ctx.exit(diag.exit_code())

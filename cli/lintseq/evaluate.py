@@ -282,13 +282,17 @@ def summary_line(summary: dict, seconds: float | None = None) -> str:
 # Curves: reading summaries back, plotting, a table
 
 
-def read_curve(path: str) -> tuple[str, dict]:
-    """(legend label, {k: pass@k}) from the last summary record of an eval output."""
-    summary = None
-    for item in read_records([path]):
+def read_curve(path: str, diagnostics=None) -> tuple[str, dict] | None:
+    """(legend label, {k: pass@k}) from the last summary record of an eval output, or None for
+    an input without records; bad lines go to ``diagnostics`` (``--on-error``)."""
+    summary, seen = None, False
+    for item in read_records([path], diagnostics):
+        seen = True
         if item.record.get("summary") is True:
             summary = item
     name = display_name(path)
+    if not seen:
+        return None
     if summary is None:
         raise InputError("no summary record (expected the output of lintseq eval)", name)
     record, place = summary.record, summary.place

@@ -19,7 +19,7 @@ from papertools.core.progress import note
 TOOL = "nhrecord"
 
 RECORDS = """\
-record --jsonl writes one step record per agent step, in game order (game 0's steps, then game
+record --json writes one step record per agent step, in game order (game 0's steps, then game
 1's, ...): "id" ("<episode>:<step>"), "episode" ("nh-<seed>-<game>"), "step" (0-based), "obs"
 (the paper's five text blocks of the observation the agent saw, statistics[...] glyphs[...]
 message[...] inventory[...] cursor[...]), "action" (the key as a word: north, eat, more, esc,
@@ -79,7 +79,7 @@ def cli() -> None:
 
     \b
     Examples:
-      papertools nhrecord record --episodes 1 --max-steps 50 --jsonl -q | head -n 1 > /dev/null
+      papertools nhrecord record --episodes 1 --max-steps 50 --json -q | head -n 1 > /dev/null
       papertools nhrecord stats examples/nhrecord/games
     """
 
@@ -89,14 +89,16 @@ cli.see_also = SEE_ALSO
 
 
 @cli.command()
-@click.option("-n", "--episodes", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--episodes", type=click.IntRange(min=1), default=1, show_default=True,
               help="Games to play (games 0..N-1).")
+@options.alias("-n", to="episodes", new="--episodes", type=click.IntRange(min=1))
 @click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True,
               help="Seed of the whole run: game i's NetHack seeds (core, disp) and agent seed "
                    "derive from (seed, i), whatever --workers says.")
 @options.out_dir
-@click.option("--jsonl", is_flag=True,
-              help="Write step records to standard output (the only output without --out-dir).")
+@options.as_json(help="Write step records to standard output (the only output without "
+                      "--out-dir).")
+@options.alias("--jsonl", to="as_json", new="--json", is_flag=True)
 @click.option("--agent", type=click.Choice(AGENTS), default="symbolic", show_default=True,
               help="symbolic: the strategy-labelled agent; random: uniform random actions "
                    "(the baseline).")
@@ -106,13 +108,12 @@ cli.see_also = SEE_ALSO
 @click.option("--role", default="@", show_default=True, metavar="ROLE",
               help="NLE character: a role (val, sam, wiz, ...), role-race-align-gender, or @ "
                    "for NetHackChallenge's random character.")
-@click.option("--resume", is_flag=True,
-              help="Continue a dataset: skip games already finished in --out-dir.")
+@options.resume(help="Continue a dataset: skip games already finished in --out-dir.")
 @click.option("--no-screens", is_flag=True,
               help="Leave out \"obs_blocks\" and \"tty\" from step records.")
 @options.parallel
 @options.quiet
-def record(episodes, seed, out_dir, jsonl, agent, max_steps, role, resume, no_screens, workers,
+def record(episodes, seed, out_dir, as_json, agent, max_steps, role, resume, no_screens, workers,
            engine, quiet):
     """Play games and record them (NLE ttyrec + xlogfile + strategy sidecar, and/or JSONL).
 
@@ -127,16 +128,16 @@ def record(episodes, seed, out_dir, jsonl, agent, max_steps, role, resume, no_sc
     \b
     Examples:
       papertools nhrecord record --episodes 2 --max-steps 100 --out-dir /tmp/nhrecord-ex -q --resume
-      papertools nhrecord record --max-steps 40 --jsonl -q | papertools nhrecord stats --steps -
-      papertools nhrecord record --agent random --max-steps 200 --episodes 2 --jsonl --no-screens -q -w 2 | tail -n 1
+      papertools nhrecord record --max-steps 40 --json -q | papertools nhrecord stats --steps -
+      papertools nhrecord record --agent random --max-steps 200 --episodes 2 --json --no-screens -q -w 2 | tail -n 1
     """
     from .game import GameConfig
     from .record import record as record_games
 
-    if out_dir is None and not jsonl:
-        raise click.UsageError("give --out-dir DIR (a dataset), --jsonl (step records), or both")
+    if out_dir is None and not as_json:
+        raise click.UsageError("give --out-dir DIR (a dataset), --json (step records), or both")
     config = GameConfig(seed=seed, agent=agent, max_steps=max_steps, role=role,
-                        out_dir=out_dir, jsonl=jsonl, tty=not no_screens)
+                        out_dir=out_dir, jsonl=as_json, tty=not no_screens)
     _check_role(role)
 
     def progress(summary):
@@ -169,8 +170,9 @@ def _check_role(role: str) -> None:
                    "cache, see above).")
 @options.on_error
 @options.output
+@options.quiet
 @click.pass_context
-def load(ctx, directory, game, tty, limit, db, on_error, output):
+def load(ctx, directory, game, tty, limit, db, on_error, output, quiet):
     """Read a dataset through NLE's TtyrecDataset with the strategies joined in.
 
     Writes one record per row (a keypress and the screen before it). On first use, and again
@@ -194,7 +196,7 @@ def load(ctx, directory, game, tty, limit, db, on_error, output):
     from papertools.core.nethack import strategies
     from papertools.core.nethack.dataset import game_rows
 
-    diag = Diagnostics(TOOL, on_error)
+    diag = Diagnostics(TOOL, on_error, quiet=quiet)
     with open_output(output, tool=TOOL) as out:
         for n, row in enumerate(game_rows(directory, game, on_bad=diag.bad, dbfilename=db)):
             if limit is not None and n >= limit:
@@ -210,14 +212,16 @@ def load(ctx, directory, game, tty, limit, db, on_error, output):
 
 @cli.command()
 @click.argument("sources", nargs=-1, metavar="DIR|FILE...")
-@click.option("--json", "as_json", is_flag=True, help="Write one JSON record instead of a table.")
-@click.option("--plot", metavar="PATH", type=click.Path(dir_okay=False),
-              help="Also draw the score histogram and depth bars into PATH (.png, .pdf, .svg).")
+@options.as_json(help="Write one JSON record instead of the table.")
+@options.plot(help="Also draw the score histogram and depth bars to PNG (or .pdf, .svg).")
 @click.option("--steps", "kind", flag_value="steps",
-              help="Sources are JSONL step records (record --jsonl), not dataset folders.")
+              help="Sources are JSONL step records (record --json), not dataset folders.")
 @click.option("--rows", "kind", flag_value="rows",
               help="Sources are JSONL rows (load): strategy frequencies only.")
-def stats(sources, as_json, plot, kind):
+@options.on_error
+@options.quiet
+@click.pass_context
+def stats(ctx, sources, as_json, plot, kind, on_error, quiet):
     """Summarize recorded games: score and depth distributions, strategy frequencies.
 
     Sources are dataset folders (their summary.jsonl; a missing one, or a line that is not a
@@ -231,11 +235,14 @@ def stats(sources, as_json, plot, kind):
     """
     import orjson
 
+    from papertools.core.errors import Diagnostics
+
     from .stats import format_table, plot as draw, summarize
 
     if not sources:
         raise click.UsageError("give at least one dataset folder (or - with --steps/--rows)")
-    games = _games_from(sources, kind)
+    diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    games = _games_from(sources, kind, diag)
     summary = summarize(games)
     if plot:
         draw(summary, plot)
@@ -243,9 +250,10 @@ def stats(sources, as_json, plot, kind):
         sys.stdout.buffer.write(orjson.dumps(summary) + b"\n")
     else:
         click.echo(format_table(summary))
+    ctx.exit(diag.exit_code())
 
 
-def _games_from(sources, kind) -> list[dict]:
+def _games_from(sources, kind, diag) -> list[dict]:
     """Game summaries from dataset folders, step records or load rows."""
     from pathlib import Path
 
@@ -265,42 +273,59 @@ def _games_from(sources, kind) -> list[dict]:
             if not path.is_file():
                 raise InputError(f"the dataset has no {SUMMARY} (record --resume rebuilds it)",
                                  str(path))
-            for item in read_records([str(path)]):
+            for item in read_records([str(path)], diag):
                 rec = item.record
-                for name, kind in (("score", int), ("max_depth", int), ("steps", int),
-                                   ("strategy_counts", dict), ("turns", int), ("end", str),
-                                   ("keypresses", int), ("longest_no_progress", int)):
-                    field(rec, name, kind, place=item.place, required=name in ("score",
-                          "max_depth", "steps"))
-                for name, count in rec.get("strategy_counts", {}).items():
-                    field(rec["strategy_counts"], name, int, place=item.place)
+                try:
+                    for name, type_ in (("score", int), ("max_depth", int), ("steps", int),
+                                        ("strategy_counts", dict), ("turns", int), ("end", str),
+                                        ("keypresses", int), ("longest_no_progress", int)):
+                        field(rec, name, type_, place=item.place,
+                              required=name in ("score", "max_depth", "steps"))
+                    for name in rec.get("strategy_counts", {}):
+                        field(rec["strategy_counts"], name, int, place=item.place)
+                except InputError as err:
+                    diag.bad(err)
+                    continue
                 games.append(rec)
         return games
     by_game: dict[str, dict] = {}
-    for item in read_records(sources):
-        rec, place = item.record, item.place
-        if kind == "steps":
-            episode = field(rec, "episode", str, place=place)
-            name = field(rec, "strategy_name", str, place=place)
-            reward = field(rec, "reward", float, place=place)
-            game = by_game.setdefault(episode, {"score": 0, "max_depth": 0, "steps": 0,
-                                                "strategy_counts": {}, "end": "running"})
-            game["score"] += reward
-            depth = _depth_of(rec)
-            game["max_depth"] = max(game["max_depth"], depth)
-            if field(rec, "done", bool, place=place):
-                game["end"] = "done"
-        else:
-            key = str(field(rec, "gameid", int, place=place))
-            name = field(rec, "strategy_name", str, place=place)
-            game = by_game.setdefault(key, {"score": 0, "max_depth": 0, "steps": 0,
-                                            "strategy_counts": {}, "end": "?"})
-            game["score"] = max(game["score"], field(rec, "score", int, place=place))
-        game["steps"] += 1
-        game["strategy_counts"][name] = game["strategy_counts"].get(name, 0) + 1
+    for item in read_records(sources, diag):
+        try:
+            _add_row(by_game, item, kind)
+        except InputError as err:
+            diag.bad(err)
+            continue
     for game in by_game.values():
         game["score"] = int(round(game["score"]))
     return list(by_game.values())
+
+
+def _add_row(by_game: dict, item, kind: str) -> dict:
+    """Count one step record (--steps) or load row (--rows) into its game; every field is read
+    before anything is counted, so a bad record counts nowhere."""
+    from papertools.core.errors import field
+
+    rec, place = item.record, item.place
+    name = field(rec, "strategy_name", str, place=place)
+    if kind == "steps":
+        episode = field(rec, "episode", str, place=place)
+        reward = field(rec, "reward", float, place=place)
+        done = field(rec, "done", bool, place=place)
+        game = by_game.setdefault(episode, {"score": 0, "max_depth": 0, "steps": 0,
+                                            "strategy_counts": {}, "end": "running"})
+        game["score"] += reward
+        game["max_depth"] = max(game["max_depth"], _depth_of(rec))
+        if done:
+            game["end"] = "done"
+    else:
+        key = str(field(rec, "gameid", int, place=place))
+        score = field(rec, "score", int, place=place)
+        game = by_game.setdefault(key, {"score": 0, "max_depth": 0, "steps": 0,
+                                        "strategy_counts": {}, "end": "?"})
+        game["score"] = max(game["score"], score)
+    game["steps"] += 1
+    game["strategy_counts"][name] = game["strategy_counts"].get(name, 0) + 1
+    return game
 
 
 def _depth_of(record: dict) -> int:

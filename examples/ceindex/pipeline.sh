@@ -31,5 +31,5 @@ for line in sys.stdin:
     print(repr(r["text"]), "->", ", ".join(n["id"] for n in r["neighbors"]))'
 
 echo "== ceindex: Top-k-Recall@B against the exact CE top-k (30 test queries; plot in $out/recall.png)"
-papertools ceindex eval "$docs/test.jsonl" -i "$out/index" -m axn:trns -m axn:de -m rnr \
+papertools ceindex eval "$docs/test.jsonl" -i "$out/index" --method axn:trns,axn:de,rnr \
   -m anncur -m adacur -B 10,20,40 -k 1,10 -R 4 --plot "$out/recall.png" -o "$out/eval.jsonl"

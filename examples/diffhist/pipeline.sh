@@ -19,8 +19,8 @@ echo "== diffhist: how much shorter is diff history? (plot in $out/ratio.png)"
 papertools diffhist stats "$out/encoded.jsonl" --plot "$out/ratio.png"
 
 echo "== diffhist: training windows of 16 steps, and their full-observation twins"
-papertools diffhist windows -k 16 --seed 0 "$out/encoded.jsonl" -o "$out/windows.jsonl"
-papertools diffhist windows -k 16 --seed 0 --full "$out/encoded.jsonl" -o "$out/windows-full.jsonl"
+papertools diffhist windows --steps 16 --seed 0 "$out/encoded.jsonl" -o "$out/windows.jsonl"
+papertools diffhist windows --steps 16 --seed 0 --full "$out/encoded.jsonl" -o "$out/windows-full.jsonl"
 python3 - "$out/windows.jsonl" "$out/windows-full.jsonl" <<'PY'
 import json, sys
 diff, full = ([json.loads(line) for line in open(path)] for path in sys.argv[1:])
@@ -30,7 +30,7 @@ print(f"{len(diff)} windows; characters: diff {chars(diff):,}, full {chars(full)
 PY
 
 echo "== diffhist: the prompt for each game's next action, within 1,024 tokens"
-papertools diffhist prompt --max-tokens 1024 "$out/encoded.jsonl" -o "$out/prompts.jsonl"
+papertools diffhist prompt --max-prompt-tokens 1024 "$out/encoded.jsonl" -o "$out/prompts.jsonl"
 python3 -c 'import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line); print(r["id"], "history", r["history"], "steps,", r["tokens"], "tokens")' "$out/prompts.jsonl"

@@ -96,7 +96,7 @@ if [ -s "$dir/edits.jsonl" ]; then
   skip "b. lintseq sample" "edits.jsonl"
 else
   echo "== b. lintseq sample: $S edit sequences per program ($WORKERS workers)"
-  papertools lintseq sample "$dir/train.jsonl" -s "$S" -w "$WORKERS" --seed "$SEED" --strict \
+  papertools lintseq sample "$dir/train.jsonl" -n "$S" -w "$WORKERS" --seed "$SEED" --strict \
     -o "$dir/edits.jsonl"
   papertools lintseq stats "$dir/edits.jsonl"
   done_stage
@@ -143,7 +143,7 @@ for arm in baseline editseq; do
   echo "== d. generate $arm: $N samples per held-out problem" \
        "(temperature $TEMPERATURE, top-p $TOP_P)"
   papertools lintseq generate "$dir/heldout.jsonl" --model "$dir/model-$arm" -n "$N" \
-    --temperature "$TEMPERATURE" --top-p "$TOP_P" --max-new-tokens "$MAX_NEW_TOKENS" \
+    --temperature "$TEMPERATURE" --top-p "$TOP_P" --max-tokens "$MAX_NEW_TOKENS" \
     --seed "$SEED" -o "$samples"
   done_stage
 done
@@ -166,7 +166,7 @@ if [ -s "$dir/passk.png" ]; then
 else
   need passk-plot
   papertools lintseq passk-plot "$dir/results.baseline.jsonl" "$dir/results.editseq.jsonl" \
-    -o "$dir/passk.png"
+    --plot "$dir/passk.png"
 fi
 
 # The table: pass@k from the summary records; what the samples looked like --------------------

@@ -7,7 +7,7 @@ out=examples/out/lintseq
 mkdir -p "$out"
 
 echo "== lintseq: sample 5 edit sequences per HumanEval program (2 workers)"
-papertools lintseq sample examples/lintseq/humaneval.jsonl -s 5 --seed 0 -w 2 -o "$out/edits.jsonl"
+papertools lintseq sample examples/lintseq/humaneval.jsonl -n 5 --seed 0 -w 2 -o "$out/edits.jsonl"
 
 echo "== lintseq: replay every sequence and check it gives its program back"
 papertools lintseq apply "$out/edits.jsonl" --check > /dev/null

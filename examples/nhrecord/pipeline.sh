@@ -32,6 +32,6 @@ print("strategies of lane 0:", np.unique(mb["strategies"][0]).tolist())
 PY
 
 echo "== nhrecord: step records piped into diffhist (diff history of one short game)"
-papertools nhrecord record --max-steps 200 --seed 1 --jsonl -q | tee "$out/steps.jsonl" \
+papertools nhrecord record --max-steps 200 --seed 1 --json -q | tee "$out/steps.jsonl" \
   | papertools diffhist encode > "$out/steps.diff.jsonl"
 wc -c "$out/steps.jsonl" "$out/steps.diff.jsonl"

@@ -59,7 +59,7 @@ def test_search_is_deterministic_and_methods_differ(index):
     c = ce("search", *args, "--seed", "2")
     assert a.stdout == b.stdout != c.stdout
     for method in ("rnr", "anncur", "adacur", "axn:ind"):
-        run = ce("search", TEST, "-i", index, "-m", method, "-B", "10", "-R", "2", "-q")
+        run = ce("search", TEST, "-i", index, "--method", method, "-B", "10", "-R", "2", "-q")
         assert run.exit_code == 0, run.stderr
         assert {r["ce_calls"] for r in run.records} == {10}
 
@@ -181,8 +181,8 @@ def test_maxsim_self_score_is_the_token_count(minilm):
 
 
 def test_pipeline_with_real_pipes(index):
-    cmd = (f"papertools ceindex search {TEST} -i {index} -m rnr -B 6 -k 2 -q "
-           f"| papertools ceindex eval - -i {index} -m axn -m rnr -B 6 -k 1 -R 2 -q "
+    cmd = (f"papertools ceindex search {TEST} -i {index} --method rnr -B 6 -k 2 -q "
+           f"| papertools ceindex eval - -i {index} --method axn,rnr -B 6 -k 1 -R 2 -q "
            f"| head -n 1")
     proc = shell(cmd)
     assert proc.returncode == 0, proc.stderr.decode()

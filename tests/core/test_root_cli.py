@@ -101,7 +101,7 @@ def test_closed_pipe_ends_quietly(tmp_path):
     # humaneval with 5 samples writes about 1.6 MB, far past a pipe's buffer, so papertools is
     # still writing when head goes away.
     err = tmp_path / "stderr.txt"
-    done = shell(f"papertools lintseq sample examples/lintseq/humaneval.jsonl -s 5 2>'{err}' "
+    done = shell(f"papertools lintseq sample examples/lintseq/humaneval.jsonl -n 5 2>'{err}' "
                  f"| head -n 1; echo \"status ${{PIPESTATUS[0]}}\"; cat '{err}'")
     lines = done.stdout.decode().splitlines()
     assert len(lines) == 2, done.stdout
@@ -112,7 +112,7 @@ def test_closed_pipe_ends_quietly(tmp_path):
 
 def test_closed_pipe_with_popen():
     proc = subprocess.Popen([PAPERTOOLS, "lintseq", "sample", str(EXAMPLES / "lintseq" /
-                                                                  "humaneval.jsonl"), "-s", "5"],
+                                                                  "humaneval.jsonl"), "-n", "5"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     first = proc.stdout.readline()
     proc.stdout.close()

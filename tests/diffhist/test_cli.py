@@ -112,7 +112,7 @@ def test_example_pipeline_is_byte_identical(tmp_path):
 def test_windows_prompt_stats_read_encoded_streams(interleaved):
     raw = jsonl(interleaved)
     encoded = diffhist("encode", "-q", input=raw).stdout
-    for command in (["windows", "-k", "8"], ["prompt", "--history", "3"], ["stats", "--json"]):
+    for command in (["windows", "--steps", "8"], ["prompt", "--history", "3"], ["stats", "--json"]):
         assert diffhist(*command, "-q", input=raw).stdout == \
             diffhist(*command, "-q", input=encoded).stdout
 
@@ -121,9 +121,9 @@ def test_windows_prompt_stats_read_encoded_streams(interleaved):
 
 def test_windows_format_and_full_twin(nle_episodes, interleaved):
     k = 8
-    run = diffhist("windows", "-k", str(k), "-q", input=jsonl(interleaved))
+    run = diffhist("windows", "--steps", str(k), "-q", input=jsonl(interleaved))
     assert run.exit_code == 0, run.stderr
-    twin = diffhist("windows", "-k", str(k), "--full", "-q", input=jsonl(interleaved))
+    twin = diffhist("windows", "--steps", str(k), "--full", "-q", input=jsonl(interleaved))
     windows, full = run.records, twin.records
     assert windows and len(windows) == len(full)
     steps = {(r["episode"], r["step"]): r for e in nle_episodes for r in e}
@@ -159,39 +159,39 @@ def window_starts(records):
 
 def test_windows_do_not_overlap_by_default_and_stride_overlaps(interleaved):
     k = 7
-    for starts in window_starts(diffhist("windows", "-k", str(k), "-q",
+    for starts in window_starts(diffhist("windows", "--steps", str(k), "-q",
                                          input=jsonl(interleaved)).records).values():
         assert all(b - a >= k for a, b in zip(starts, starts[1:]))
         assert starts[0] < k  # windows tile the episode from an offset below k
-    strided = diffhist("windows", "-k", str(k), "--stride", "2", "-q", input=jsonl(interleaved))
+    strided = diffhist("windows", "--steps", str(k), "--stride", "2", "-q", input=jsonl(interleaved))
     for starts in window_starts(strided.records).values():
         assert all(b - a == 2 for a, b in zip(starts, starts[1:]))
 
 
 def test_windows_seed_changes_offsets_deterministically(interleaved):
     def run(seed):
-        return diffhist("windows", "-k", "9", "--seed", str(seed), "-q", input=jsonl(interleaved))
+        return diffhist("windows", "--steps", "9", "--seed", str(seed), "-q", input=jsonl(interleaved))
 
     assert run(3).stdout == run(3).stdout
     offsets = {tuple(s[0] for s in window_starts(run(seed).records).values())
                for seed in range(8)}
     assert len(offsets) > 1
-    full = diffhist("windows", "-k", "9", "--seed", "5", "--full", "-q", input=jsonl(interleaved))
+    full = diffhist("windows", "--steps", "9", "--seed", "5", "--full", "-q", input=jsonl(interleaved))
     assert [r["id"] for r in full.records] == [r["id"] for r in run(5).records]
 
 
 def test_windows_max_per_episode(interleaved):
-    run = diffhist("windows", "-k", "4", "--max-per-episode", "2", "-q", input=jsonl(interleaved))
+    run = diffhist("windows", "--steps", "4", "--max-per-episode", "2", "-q", input=jsonl(interleaved))
     starts = window_starts(run.records)
     assert len(starts) == 2 and all(len(s) == 2 and s == sorted(s) for s in starts.values())
 
 
 def test_windows_short_episode_is_a_reject():
     records = [{"episode": "s", "step": i, "obs": str(i), "action": "north"} for i in range(3)]
-    run = diffhist("windows", "-k", "5", input=jsonl(records))
+    run = diffhist("windows", "--steps", "5", input=jsonl(records))
     assert run.exit_code == 0 and run.records == []
     assert "reject" in run.stderr and "<stdin>:1" in run.stderr
-    strict = diffhist("windows", "-k", "5", "--strict", input=jsonl(records))
+    strict = diffhist("windows", "--steps", "5", "--strict", input=jsonl(records))
     assert strict.exit_code == 1
 
 
@@ -199,7 +199,7 @@ def test_windows_short_episode_is_a_reject():
 
 def test_prompt_fits_max_tokens(interleaved):
     for budget in (1500, 3000, 6000):
-        run = diffhist("prompt", "--max-tokens", str(budget), "-q", input=jsonl(interleaved))
+        run = diffhist("prompt", "--max-prompt-tokens", str(budget), "-q", input=jsonl(interleaved))
         assert run.exit_code == 0, run.stderr
         assert len(run.records) == 2
         for r in run.records:
@@ -207,8 +207,8 @@ def test_prompt_fits_max_tokens(interleaved):
             assert r["tokens"] == approx_tokens(r["prompt"]) <= budget
             assert r["prompt"].count(ACTION) == r["history"] + 1
             assert r["id"] == f"{r['episode']}:{r['step']}"
-    small = diffhist("prompt", "--max-tokens", "1500", "-q", input=jsonl(interleaved)).records
-    large = diffhist("prompt", "--max-tokens", "6000", "-q", input=jsonl(interleaved)).records
+    small = diffhist("prompt", "--max-prompt-tokens", "1500", "-q", input=jsonl(interleaved)).records
+    large = diffhist("prompt", "--max-prompt-tokens", "6000", "-q", input=jsonl(interleaved)).records
     assert all(s["history"] < g["history"] for s, g in zip(small, large))
 
 
@@ -293,9 +293,17 @@ def test_stats_with_a_local_tokenizer(interleaved, tmp_path):
     assert summary["ratio"] > 1.5
 
 
-def test_stats_of_nothing_is_an_error():
+def test_stats_of_nothing_is_a_table_of_zeros():
+    """Empty input is not an error (papertools-jsonl(7)): the table, or the summary record."""
     run = diffhist("stats", input=b"")
-    assert run.exit_code == 1 and "no steps" in run.stderr
+    assert run.exit_code == 0 and run.stderr == ""
+    assert run.stdout.decode().splitlines()[1].split()[:4] == ["all", "0", "0", "0"]
+    run = diffhist("stats", "--json", input=b"")
+    assert run.exit_code == 0
+    assert run.records == [{"id": "summary", "episodes": 0, "steps": 0, "chars_full": 0,
+                            "chars_diff": 0, "tokens_full": 0, "tokens_diff": 0, "ratio": None,
+                            "chars_ratio": None, "median_episode_ratio": None,
+                            "tokenizer": "approx (UTF-8 bytes / 4)"}]
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def test_gen_queries_sentences_and_docstrings_are_unlabelled_and_disjoint(data, 
     held = invoke(["distill", "gen-queries", data_files["test"], "--method", "sentences",
                    "--corpus", data_files["corpus"], "--exclude", data_files["test"], "-q"])
     assert held.exit_code == 0 and held.records == []
-    doc = invoke(["distill", "gen-queries", "--method", "docstrings", "--packages", "tqdm",
+    doc = invoke(["distill", "gen-queries", "--method", "docstrings", "--package", "tqdm",
                   "--exclude", data_files["test"], "-q"])
     assert doc.exit_code == 0, doc.stderr
     assert doc.records and all(r["source_id"].startswith("tqdm") for r in doc.records)

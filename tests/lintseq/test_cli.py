@@ -23,7 +23,7 @@ def sample(*args, input=None):
 # -- sample ------------------------------------------------------------------------------------
 
 def test_sample_writes_one_record_per_sequence_keeping_input_fields():
-    run = sample(PROGRAMS, "-s", "3", "--seed", "7")
+    run = sample(PROGRAMS, "-n", "3", "--seed", "7")
     assert run.exit_code == 0, run.stderr
     records = run.records
     assert len(records) == 6 * 3
@@ -39,8 +39,8 @@ def test_sample_writes_one_record_per_sequence_keeping_input_fields():
 
 
 def test_sample_is_deterministic_per_seed():
-    a, b, c = sample(PROGRAMS, "-s", "2", "--seed", "3"), sample(PROGRAMS, "-s", "2", "--seed", "3"), \
-        sample(PROGRAMS, "-s", "2", "--seed", "4")
+    a, b, c = sample(PROGRAMS, "-n", "2", "--seed", "3"), sample(PROGRAMS, "-n", "2", "--seed", "3"), \
+        sample(PROGRAMS, "-n", "2", "--seed", "4")
     assert a.stdout == b.stdout
     assert a.stdout != c.stdout
 
@@ -138,7 +138,7 @@ def test_missing_file():
 
 
 def test_usage_error_exits_2():
-    assert sample("-s", "0", PROGRAMS).exit_code == 2
+    assert sample("-n", "0", PROGRAMS).exit_code == 2
     assert sample("--linter", "flake9", PROGRAMS).exit_code == 2
 
 
@@ -175,7 +175,7 @@ def test_allow_initial_errors_samples_the_program():
 
 
 def test_linter_none_is_the_random_chunk_ablation():
-    run = sample(PROGRAMS, "--linter", "none", "-s", "2")
+    run = sample(PROGRAMS, "--linter", "none", "-n", "2")
     assert run.exit_code == 0 and len(run.records) == 12
     assert "linter calls" not in run.stderr
 
@@ -183,7 +183,7 @@ def test_linter_none_is_the_random_chunk_ablation():
 # -- apply -------------------------------------------------------------------------------------
 
 def test_apply_check_passes_and_writes_programs():
-    seqs = sample(HUMANEVAL, "-s", "2", "-q").stdout
+    seqs = sample(HUMANEVAL, "-n", "2", "-q").stdout
     run = invoke(["lintseq", "apply", "--check"], input=seqs)
     assert run.exit_code == 0, run.stderr
     assert "checked 328 sequences, 0 mismatched" in run.stderr
@@ -232,7 +232,7 @@ def test_apply_bad_edits(edits, message):
 # -- format ------------------------------------------------------------------------------------
 
 def test_format_matches_the_released_training_string():
-    seqs = sample(PROGRAMS, "-s", "2", "-q").records
+    seqs = sample(PROGRAMS, "-n", "2", "-q").records
     run = invoke(["lintseq", "format"], input=jsonl(seqs))
     assert run.exit_code == 0
     for seq, row in zip(seqs, run.records):
@@ -279,40 +279,40 @@ def test_stats_json_on_a_hand_made_stream():
 
 
 def test_stats_table_and_plot(tmp_path):
-    seqs = sample(PROGRAMS, "-s", "2", "-q").stdout
+    seqs = sample(PROGRAMS, "-n", "2", "-q").stdout
     png = tmp_path / "stats.png"
     run = invoke(["lintseq", "stats", "--plot", str(png)], input=seqs)
-    assert run.exit_code == 0 and run.stdout == b""
-    assert "programs   6" in run.stderr and "edits per sequence" in run.stderr
+    assert run.exit_code == 0 and run.stderr == ""  # the table is the product: stdout
+    assert b"programs   6" in run.stdout and b"edits per sequence" in run.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # -- real pipes --------------------------------------------------------------------------------
 
 def test_pipeline_sample_apply_check():
-    proc = shell(f"papertools lintseq sample {HUMANEVAL} -s 2 -w 2 | papertools lintseq apply --check -q"
+    proc = shell(f"papertools lintseq sample {HUMANEVAL} -n 2 -w 2 | papertools lintseq apply --check -q"
                  " | wc -l")
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.decode().strip() == "328"
 
 
 def test_pipeline_into_format_and_head_ends_quietly():
-    proc = shell(f"papertools lintseq sample {HUMANEVAL} -s 5 | papertools lintseq format | head -n 2")
+    proc = shell(f"papertools lintseq sample {HUMANEVAL} -n 5 | papertools lintseq format | head -n 2")
     assert proc.returncode == 0, proc.stderr.decode()
     assert len(proc.stdout.splitlines()) == 2
     assert b"Traceback" not in proc.stderr and b"Broken pipe" not in proc.stderr
 
 
 def test_same_output_for_workers_and_engines():
-    one = sample(HUMANEVAL, "-s", "2", "-q").stdout
-    two = sample(HUMANEVAL, "-s", "2", "-q", "-w", "2").stdout
+    one = sample(HUMANEVAL, "-n", "2", "-q").stdout
+    two = sample(HUMANEVAL, "-n", "2", "-q", "-w", "2").stdout
     assert one == two and len(one.splitlines()) == 328
 
 
 @pytest.mark.slow
 def test_same_output_with_ray():
-    one = sample(PROGRAMS, "-s", "3", "-q").stdout
-    ray = sample(PROGRAMS, "-s", "3", "-q", "--engine", "ray", "-w", "2").stdout
+    one = sample(PROGRAMS, "-n", "3", "-q").stdout
+    ray = sample(PROGRAMS, "-n", "3", "-q", "--engine", "ray", "-w", "2").stdout
     assert one == ray
 
 
@@ -320,7 +320,7 @@ def test_same_output_with_ray():
 def test_pylint_linter_runs_the_released_linter():
     run = sample(input=jsonl([{"program": "import os\n\ndef f(x):\n    y = os.sep\n    return x + y"}]),
                  )
-    ref = invoke(["lintseq", "sample", "--linter", "pylint", "-s", "2"],
+    ref = invoke(["lintseq", "sample", "--linter", "pylint", "-n", "2"],
                  input=jsonl([{"program": "import os\n\ndef f(x):\n    y = os.sep\n    return x + y"}]))
     assert run.exit_code == 0 and ref.exit_code == 0, ref.stderr
     seqs = ref.records

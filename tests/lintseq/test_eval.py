@@ -349,7 +349,7 @@ def test_bad_sample_skipped_with_on_error_skip():
 def test_bad_k_is_a_usage_error(ks):
     run = evaluate("--problems", PROBLEMS, "-k", ks, input=b"")
     assert run.exit_code == 2
-    assert "Invalid value for '-k' / '--k'" in run.stderr
+    assert "Invalid value for '-k' / '--top-k'" in run.stderr
 
 
 def test_problems_option_is_required():
@@ -365,7 +365,7 @@ def test_passk_plot_overlays_two_runs(tmp_path):
                     "-o", str(a)).exit_code == 0
     assert evaluate("--problems", PROBLEMS, BASELINE, "-q", "-o", str(b)).exit_code == 0
     png = tmp_path / "cmp.png"
-    run = invoke(["lintseq", "passk-plot", str(a), str(b), "-o", str(png), "--title", "t"])
+    run = invoke(["lintseq", "passk-plot", str(a), str(b), "--plot", str(png), "--title", "t"])
     assert run.exit_code == 0, run.stderr
     assert png.read_bytes()[:8] == PNG_MAGIC
     lines = run.stderr.splitlines()
@@ -382,7 +382,7 @@ def test_passk_plot_table_marks_missing_points(tmp_path):
                           "pass_at_k": {"1": 0.25, "10": 0.5}}]))
     b.write_bytes(jsonl([{"id": "x"}, {"id": "summary", "summary": True, "label": None,
                                        "pass_at_k": {"1": 0.125}}]))
-    run = invoke(["lintseq", "passk-plot", str(a), str(b), "-o", str(tmp_path / "p.png")])
+    run = invoke(["lintseq", "passk-plot", str(a), str(b), "--plot", str(tmp_path / "p.png")])
     assert run.exit_code == 0
     assert [line.split() for line in run.stderr.splitlines()] == [
         ["k", "long", "b"], ["1", "0.2500", "0.1250"], ["10", "0.5000", "-"]]
@@ -391,18 +391,18 @@ def test_passk_plot_table_marks_missing_points(tmp_path):
 def test_passk_plot_bad_input(tmp_path):
     plain = tmp_path / "plain.jsonl"
     plain.write_bytes(jsonl([{"id": "a"}]))
-    run = invoke(["lintseq", "passk-plot", str(plain), "-o", str(tmp_path / "p.png")])
+    run = invoke(["lintseq", "passk-plot", str(plain), "--plot", str(tmp_path / "p.png")])
     assert run.exit_code == 1
     assert run.stderr.strip() == (f"papertools lintseq: error: {plain}: no summary record "
                                   "(expected the output of lintseq eval)")
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(jsonl([{"summary": True, "pass_at_k": {"one": 0.5}}]))
-    run = invoke(["lintseq", "passk-plot", str(bad), "-o", str(tmp_path / "p.png")])
+    run = invoke(["lintseq", "passk-plot", str(bad), "--plot", str(tmp_path / "p.png")])
     assert run.exit_code == 1
     assert run.stderr.strip() == (f"papertools lintseq: error: {bad}:1: field 'pass_at_k': "
                                   "expected {k: number}, got 'one': a number")
     run = invoke(["lintseq", "passk-plot", str(plain)])
-    assert run.exit_code == 2 and "Missing option '-o'" in run.stderr
+    assert run.exit_code == 2 and "--plot PNG" in run.stderr
 
 
 # -- real pipes --------------------------------------------------------------------------------
@@ -410,7 +410,7 @@ def test_passk_plot_bad_input(tmp_path):
 def test_pipeline_with_real_pipes(tmp_path):
     png = tmp_path / "pipe.png"
     proc = shell(f"cat {SAMPLES} | papertools lintseq eval --problems {PROBLEMS} -q --label piped"
-                 f" | papertools lintseq passk-plot - -o {png}")
+                 f" | papertools lintseq passk-plot - --plot {png}")
     assert proc.returncode == 0, proc.stderr.decode()
     assert png.read_bytes()[:8] == PNG_MAGIC
     assert proc.stderr.decode().splitlines()[0].split() == ["k", "piped"]

@@ -19,7 +19,7 @@ PROGRAMS = str(EXAMPLES / "lintseq" / "programs.jsonl")
 @pytest.fixture(scope="module")
 def edit_data(tmp_path_factory):
     """Edit-sequence training strings for the six example programs (3 samples each)."""
-    seqs = invoke(["lintseq", "sample", PROGRAMS, "-s", "3", "-q"]).stdout
+    seqs = invoke(["lintseq", "sample", PROGRAMS, "-n", "3", "-q"]).stdout
     rows = invoke(["lintseq", "format"], input=seqs).records
     path = tmp_path_factory.mktemp("data") / "edits.jsonl"
     path.write_bytes(jsonl(rows))
@@ -168,7 +168,7 @@ def test_generate_cli(tmp_path, edit_data):
     problems = tmp_path / "problems.jsonl"
     problems.write_text("".join(open(PROGRAMS).readlines()[:2]))
     args = ["lintseq", "generate", str(problems), "--model", str(model), "-n", "3",
-            "--max-new-tokens", "24", "--batch-size", "2", "-q"]
+            "--max-tokens", "24", "--batch-size", "2", "-q"]
     run = invoke(args)
     assert run.exit_code == 0, run.stderr
     rows = run.records

@@ -241,7 +241,7 @@ def test_every_program_is_sampled_without_rejects(split):
 
 def test_lintseq_sample_accepts_the_training_file(out_dir):
     """The experiment's stage b on the real file: --strict fails on any reject."""
-    run = invoke(["lintseq", "sample", str(out_dir / "train.jsonl"), "-s", "1", "--strict", "-q"])
+    run = invoke(["lintseq", "sample", str(out_dir / "train.jsonl"), "-n", "1", "--strict", "-q"])
     assert run.exit_code == 0, run.stderr
     records = run.records
     assert len(records) == N_TRAIN

@@ -18,12 +18,12 @@ def test_needs_an_output():
 
 @pytest.mark.parametrize("seed", ["-1", "abc", str(2**63)])
 def test_bad_seeds_are_usage_errors(seed):
-    run = invoke(["nhrecord", "record", "--jsonl", "--seed", seed])
+    run = invoke(["nhrecord", "record", "--json", "--seed", seed])
     assert run.exit_code == 2 and "--seed" in run.stderr
 
 
 def test_bad_role():
-    run = invoke(["nhrecord", "record", "--jsonl", "--role", "val kyrie"])
+    run = invoke(["nhrecord", "record", "--json", "--role", "val kyrie"])
     assert run.exit_code == 2 and "--role" in run.stderr
 
 
@@ -124,9 +124,9 @@ def test_load_rows(recorded):
 
 
 def test_pipe_into_diffhist_round_trips(tmp_path):
-    """record --jsonl | diffhist encode | diffhist decode gives back every observation."""
+    """record --json | diffhist encode | diffhist decode gives back every observation."""
     steps = tmp_path / "steps.jsonl"  # the test's own file: parallel runs cannot collide
-    proc = shell(f"papertools nhrecord record --max-steps 60 --seed 2 --jsonl -q > '{steps}'"
+    proc = shell(f"papertools nhrecord record --max-steps 60 --seed 2 --json -q > '{steps}'"
                  f" && papertools diffhist encode '{steps}' | papertools diffhist decode")
     assert proc.returncode == 0, proc.stderr.decode()
     decoded = [orjson.loads(line) for line in proc.stdout.splitlines()]
@@ -138,14 +138,14 @@ def test_pipe_into_diffhist_round_trips(tmp_path):
 
 
 def test_pipe_head_closes_quietly():
-    proc = shell("papertools nhrecord record --max-steps 500 --jsonl -q | head -n 2")
+    proc = shell("papertools nhrecord record --max-steps 500 --json -q | head -n 2")
     assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 2
     assert b"Traceback" not in proc.stderr
 
 
 @pytest.mark.slow
 def test_ray_engine_gives_the_same_records():
-    args = "--episodes 3 --max-steps 150 --seed 4 --jsonl --no-screens -q"
+    args = "--episodes 3 --max-steps 150 --seed 4 --json --no-screens -q"
     one = shell(f"papertools nhrecord record {args}")
     ray = shell(f"papertools nhrecord record {args} --engine ray -w 2")
     assert one.returncode == 0 and ray.returncode == 0, ray.stderr.decode()[-2000:]

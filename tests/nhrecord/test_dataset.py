@@ -125,7 +125,7 @@ def test_workers_give_identical_datasets(recorded, tmp_path):
     root, stdout, _ = recorded
     other = tmp_path / "w2"
     run = invoke(["nhrecord", "record", "--episodes", str(EPISODES), "--max-steps",
-                  str(MAX_STEPS), "--seed", str(SEED), "--out-dir", str(other), "--jsonl", "-q",
+                  str(MAX_STEPS), "--seed", str(SEED), "--out-dir", str(other), "--json", "-q",
                   "-w", "2"])
     assert run.exit_code == 0, run.stderr
     assert run.stdout == stdout

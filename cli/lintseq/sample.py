@@ -49,6 +49,7 @@ from __future__ import annotations
 import ast
 import random
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from papertools.core.diff import canonical_insertion_diff
@@ -56,7 +57,9 @@ from papertools.core.diff import canonical_insertion_diff
 from .linters import LintError, syntax_error
 
 MAX_ROUNDS = 512  # the released max_depth
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Identifier-like words. Outside strings and comments, every non-ASCII character of a program is
+# part of an identifier, which the parser reads in NFKC form (PEP 3131).
+_WORD = re.compile(r"[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*")
 _FENCE = "```python"
 
 
@@ -86,6 +89,30 @@ def normalize_program(text: str) -> str:
 # Per-program facts, computed once and shared by all samples of the program.
 
 
+# Every kind of node in Python 3.11's syntax trees; each was checked for what its lines may
+# bind, hold or open. A program with any other kind (PEP 695's type statements and parameters
+# of Python 3.12, or later additions) is linted without shortcuts.
+KNOWN_NODES = frozenset("""
+    Add And AnnAssign Assert Assign AsyncFor AsyncFunctionDef AsyncWith Attribute AugAssign
+    Await BinOp BitAnd BitOr BitXor BoolOp Break Call ClassDef Compare Constant Continue Del
+    Delete Dict DictComp Div Eq ExceptHandler Expr FloorDiv For FormattedValue FunctionDef
+    GeneratorExp Global Gt GtE If IfExp Import ImportFrom In Invert Is IsNot JoinedStr LShift
+    Lambda List ListComp Load Lt LtE MatMult Match MatchAs MatchClass MatchMapping MatchOr
+    MatchSequence MatchSingleton MatchStar MatchValue Mod Module Mult Name NamedExpr Nonlocal
+    Not NotEq NotIn Or Pass Pow RShift Raise Return Set SetComp Slice Starred Store Sub
+    Subscript Try TryStar Tuple UAdd USub UnaryOp While With Yield YieldFrom alias arg
+    arguments comprehension keyword match_case withitem""".split())
+
+
+def line_facts(lines: list[str], tree: ast.AST) -> LineFacts | None:
+    """The program's :class:`LineFacts`, or None when its tree holds a kind of node that is not
+    in :data:`KNOWN_NODES` (then every state is linted)."""
+    for node in ast.walk(tree):
+        if type(node).__name__ not in KNOWN_NODES:
+            return None
+    return LineFacts(lines, tree)
+
+
 class LineFacts:
     """What deleting each line can do, from the original program's AST.
 
@@ -99,7 +126,7 @@ class LineFacts:
 
     def __init__(self, lines: list[str], tree: ast.Module):
         n = len(lines)
-        self.words = [frozenset(_WORD.findall(line)) for line in lines]
+        self.words = [words_of(line) for line in lines]
         self.binds: list[frozenset] = [frozenset()] * n
         in_multiline = [False] * n  # inside a multi-line simple statement
         whole_stmt = [False] * n  # holds complete single-line simple statements
@@ -117,6 +144,13 @@ class LineFacts:
         # Compound statements as a whole: (all their lines, anchor line, names they bind in the
         # enclosing scope). Deleting one entirely is like deleting a simple statement.
         compounds = []
+        # Compound statements' header and clause lines (else, except, finally, case, ...): one
+        # left without its header would join another statement.
+        clauses = []
+        # Strings that pyflakes parses as code (annotations, arguments of calls such as cast or
+        # TypeVar): their contents are not free to delete.
+        parsed_strings = {id(node) for root in _parsed_string_roots(tree)
+                          for node in ast.walk(root) if isinstance(node, ast.Constant)}
 
         for node in ast.walk(tree):
             if not isinstance(node, ast.Module):
@@ -129,21 +163,22 @@ class LineFacts:
                             if st.lineno == st.end_lineno or _is_compound(st):
                                 self.block_of[st.lineno - 1] = block
             if isinstance(node, ast.stmt) and _is_compound(node) or \
-                    isinstance(node, (ast.ExceptHandler, getattr(ast, "match_case", ()))):
-                first = node.lineno - 1
+                    isinstance(node, (ast.ExceptHandler, ast.match_case)):
+                start, body_start = _header(node, lines)
+                first = start
                 for deco in getattr(node, "decorator_list", ()):
                     first = min(first, deco.lineno - 1)
-                body_start = node.body[0].lineno - 1 if node.body else node.end_lineno - 1
                 for i in range(first, min(body_start, n - 1) + 1):
                     unsafe[i] = True
-                header_end = body_start - 1 if body_start > node.lineno - 1 else body_start
-                if header_end > node.lineno - 1:
-                    spans.append((node.lineno - 1, header_end))
+                header_end = body_start - 1 if body_start > start else body_start
+                if header_end > first:  # decorators included: one left alone decorates another
+                    spans.append((first, header_end))
                 if isinstance(node, ast.stmt):
                     mask = 0
                     for i in range(first, node.end_lineno):
                         mask |= 1 << i
                     compounds.append((mask, node.lineno - 1, frozenset(_scope_bindings(node))))
+                    clauses.append((start, node.end_lineno - 1, _clause_indents(node, lines)))
             elif isinstance(node, ast.stmt):
                 first, last = node.lineno - 1, node.end_lineno - 1
                 if first == last:
@@ -159,7 +194,7 @@ class LineFacts:
                 for name in _bound_names(node):
                     binds.setdefault(first, set()).add(name)
             elif isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) \
-                    and node.end_lineno > node.lineno:
+                    and node.end_lineno > node.lineno and id(node) not in parsed_strings:
                 for i in range(node.lineno, node.end_lineno - 1):
                     string_inside[i] = True
             elif isinstance(node, ast.JoinedStr) and node.end_lineno > node.lineno:
@@ -176,6 +211,15 @@ class LineFacts:
                 if not string_inside[i]:
                     core |= 1 << i
             self.units.append((whole, core))
+        for first, last, indents in clauses:
+            mask = 0
+            for i in range(first, last + 1):
+                body = lines[i].lstrip()
+                if body and body[0] != "#" and not string_inside[i] \
+                        and len(lines[i]) - len(body) in indents:
+                    mask |= 1 << i
+            if mask & (mask - 1):  # two lines or more
+                self.units.append((mask, mask))
 
         self.safe = []
         for i, line in enumerate(lines):
@@ -195,8 +239,50 @@ class LineFacts:
                 self.binds[i] = frozenset(binds.get(i, ()))
 
 
+def words_of(text: str) -> frozenset:
+    """Every identifier-like word of ``text``, as the parser would name it."""
+    return frozenset(word if word.isascii() else unicodedata.normalize("NFKC", word)
+                     for word in _WORD.findall(text))
+
+
 def _is_compound(node: ast.stmt) -> bool:
-    return hasattr(node, "body") or isinstance(node, getattr(ast, "Match", ()))
+    return hasattr(node, "body") or isinstance(node, ast.Match)
+
+
+def _header(node: ast.AST, lines: list[str]) -> tuple[int, int]:
+    """The first line of a compound statement or clause (decorators aside) and the first line
+    of its body (of its first case, for a match statement)."""
+    if isinstance(node, ast.match_case):  # no position of its own: its pattern's, and the
+        start = node.pattern.lineno - 1  # lines continued onto it ("case \\")
+        while start > 0 and lines[start - 1].endswith("\\"):
+            start -= 1
+    else:
+        start = node.lineno - 1
+    if isinstance(node, ast.Match):
+        return start, _header(node.cases[0], lines)[0]
+    return start, node.body[0].lineno - 1
+
+
+def _clause_indents(node: ast.stmt, lines: list[str]) -> tuple[int, ...]:
+    """The indents of a compound statement's header and clause lines."""
+    def indent(line: int) -> int:
+        return len(lines[line]) - len(lines[line].lstrip())
+
+    if isinstance(node, ast.Match):
+        return indent(node.lineno - 1), indent(_header(node.cases[0], lines)[0])
+    return (indent(node.lineno - 1),)
+
+
+def _parsed_string_roots(tree: ast.Module):
+    """The expressions in which pyflakes may parse a string as code."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.arg, ast.AnnAssign)) and node.annotation is not None:
+            yield node.annotation
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns:
+            yield node.returns
+        elif isinstance(node, ast.Call):
+            yield from node.args
+            yield from (keyword.value for keyword in node.keywords)
 
 
 def _is_clause_line(stripped: str) -> bool:
@@ -243,9 +329,9 @@ def _direct_bindings(node: ast.AST):
         yield node.name
     elif isinstance(node, ast.ExceptHandler) and node.name:
         yield node.name
-    elif hasattr(ast, "MatchAs") and isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+    elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
         yield node.name
-    elif hasattr(ast, "MatchMapping") and isinstance(node, ast.MatchMapping) and node.rest:
+    elif isinstance(node, ast.MatchMapping) and node.rest:
         yield node.rest
 
 
@@ -320,8 +406,8 @@ class Program:
         tree, error = syntax_error(self.text)
         if error is not None:
             raise Reject(f"syntax error on line {error.line}: {error.message}")
-        self.facts = LineFacts(self.lines, tree) if self.linter.supports_fast_path else None
-        self.words = frozenset(_WORD.findall(self.text))
+        self.facts = line_facts(self.lines, tree) if self.linter.supports_fast_path else None
+        self.words = words_of(self.text)
         initial = self._lint(0, count=False)
         if initial and not self.allow_initial_errors:
             first = initial[0]
@@ -422,6 +508,8 @@ class Program:
                 bound |= binds[i]
                 if i in block_of:
                     blocks.add(block_of[i])
+        if "*" in bound:  # a star import hid undefined names: only pyflakes can tell
+            return None
         if bound:
             words = facts.words
             for r in remaining:

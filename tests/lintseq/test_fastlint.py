@@ -16,8 +16,11 @@ import pytest
 
 from papertools.cli.lintseq.apply import replay
 from papertools.cli.lintseq.linters import PyflakesLinter, syntax_error
-from papertools.cli.lintseq.sample import Program, Reject, line_facts, normalize_program
+from papertools.cli.lintseq.fastlint import line_facts
+from papertools.cli.lintseq.sample import Program, Reject, normalize_program
 from papertools.core.diff import is_insertion_only
+
+from tests.lintseq.conftest import humaneval_programs
 
 LINTER = PyflakesLinter()
 
@@ -52,7 +55,7 @@ def shortcuts_agree(program: Program, trials: int, seed: int = 1) -> int:
     statement): wherever a shortcut decides, full pyflakes agrees. Returns how many decided."""
     rng = random.Random(seed)
     n, decided = program.n, 0
-    facts = program.facts
+    facts = program.checker.facts
     if facts is None:
         return 0
     for trial in range(trials):
@@ -69,7 +72,7 @@ def shortcuts_agree(program: Program, trials: int, seed: int = 1) -> int:
         if facts.compounds and rng.random() < 0.5:
             extra = rng.choice(facts.compounds)[0] & ~clean or extra
         left = [i for i in remaining if not extra >> i & 1]
-        shortcut = program._shortcut(extra, clean | extra, left)
+        shortcut = program.checker.shortcut(extra, clean | extra, left)
         if shortcut is None:
             continue
         decided += 1
@@ -80,6 +83,49 @@ def shortcuts_agree(program: Program, trials: int, seed: int = 1) -> int:
         else:
             assert errors == [], (state, errors)
     return decided
+
+
+# -- small programs ----------------------------------------------------------------------------
+
+TRICKY = [
+    "for i in range(3): print(i)\nprint(i)",
+    "from __future__ import annotations\n\ndef f(x: Later) -> Later:\n    return x\n\nclass Later:\n    pass",
+    "__all__ = ['thing']\nthing = 1",
+    "def f(a: 'Thing'):\n    return a\nThing = int",
+    "q = [(a, c)\n     for a in range(2)\n     for c in range(a)]",
+    "x = 1\ndef f():\n    global x\n    x = 2\n    return x\nprint(x)",
+    "x = 1\nprint(f'{x}')\ny = f'''\n{x}\n'''",
+    's = """\nx = 1\n"""\nt = """\n# """\nprint(s, t)',
+    "import os\n@staticmethod\ndef f():\n    return os\nf()",
+    "y = 1  # type: int\nz = y",
+    "a = b = 1\nc = a; d = b\nprint(c, d)",
+    "try:\n    import json\nexcept ImportError: json = None\nprint(json)",
+    "with open('f') as fh: data = fh.read()\nprint(data)",
+    "def init():\n    global CONFIG\n    CONFIG = 1\n\nprint(CONFIG)",
+    "for k in range(3):\n    v = k\nprint(v)",
+    "if True:\n    def helper():\n        return 1\nprint(helper())",
+    "class A:\n    x = 1\n\nclass B(A):\n    pass\nprint(B)",
+    "try:\n    import json\nexcept ImportError:\n    json = None\nelse:\n    pass\nprint(json)",
+    "def f(a=(w := 2)):\n    return a\nprint(w)",
+    "import os\nif os.sep:\n    y = [z for z in os.sep]\nelif y := 3:\n    pass\nprint(y)",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY + [t["program"] for t in humaneval_programs()[:40]])
+def test_shortcuts_agree_with_pyflakes(text):
+    """From clean states, wherever a shortcut decides, full pyflakes agrees (random deletion
+    sets, many of them)."""
+    program = Program(normalize_program(text), LINTER)
+    decided = shortcuts_agree(program, trials=120)
+    assert decided or not program.checker.facts.compounds or program.n < 3
+
+
+def test_cache_and_shortcuts_do_not_change_results(humaneval):
+    """The shortcuts are exact: with and without them the sampled rounds are identical, and
+    they save linter runs."""
+    for task in humaneval[:25]:
+        fast = fast_and_plain_agree(normalize_program(task["program"]), range(3))
+        assert fast.counters.linter_runs < fast.counters.lint_calls
 
 
 # -- one program per kind ----------------------------------------------------------------------
@@ -175,7 +221,7 @@ def test_every_kind_samples_and_the_fast_path_is_exact(kind):
     text = normalize_program(KINDS[kind])
     assert LINTER.lint(text) == [], "the program must be linter-clean"
     program = fast_and_plain_agree(text, range(6))
-    assert program.facts is not None  # every kind of this Python's grammar is known
+    assert program.checker.facts is not None  # every kind of this Python's grammar is known
     assert shortcuts_agree(program, trials=60) > 0
 
 
@@ -186,7 +232,7 @@ def test_type_statements_fall_back_to_the_plain_linter():
     text = ("type Pair[T] = tuple[T, T]\n\n\ndef swap[T](p: Pair[T]) -> Pair[T]:\n"
             "    return p[1], p[0]\n\n\nclass Box[T]:\n    item: T\n\n\nprint(swap((1, 2)), Box)")
     program = fast_and_plain_agree(text, range(4))
-    assert program.facts is None
+    assert program.checker.facts is None
 
 
 # States where a shortcut once decided wrongly: (program, lines deleted before the last clean
@@ -223,7 +269,7 @@ def test_shortcuts_that_were_wrong(case):
         == [], "the state before must be clean"
     extra = sum(1 << i for i in since)
     left = [i for i in range(program.n) if not (clean | extra) >> i & 1]
-    shortcut = program._shortcut(extra, clean | extra, left)
+    shortcut = program.checker.shortcut(extra, clean | extra, left)
     errors = LINTER.lint("\n".join(program.lines[i] for i in left))
     if shortcut == "clean":
         assert errors == []

@@ -44,10 +44,15 @@ class Counters:
     lint_calls: int = 0  # logical linter calls the algorithm makes (the released code's count)
     cache_hits: int = 0  # a state seen before (by any sample of the program)
     empty: int = 0  # the empty program: clean without a look
-    no_parse: int = 0  # settled without even parsing (exact: see Program._shortcut)
-    parse_only: int = 0  # settled by a parse alone (exact: see Program._shortcut)
+    no_parse: int = 0  # settled without even parsing (exact: see StateLinter.shortcut)
+    parse_only: int = 0  # settled by a parse alone (exact: see StateLinter.shortcut)
     linter_runs: int = 0  # the linter ran ...
     syntax_errors: int = 0  # ... of which stopped at a syntax error (a parse, no pyflakes run)
+
+
+# --------------------------------------------------------------------------------------------
+# Linting a state: the cache, then the shortcuts, then the linter.
+
 
 class StateLinter:
     """The linter over the states of one program (the program minus a set of deleted lines,
@@ -164,7 +169,6 @@ class StateLinter:
 
 # --------------------------------------------------------------------------------------------
 # Per-program facts, computed once and shared by all samples of the program.
-
 
 # Every kind of node in Python 3.11's syntax trees; each was checked for what its lines may
 # bind, hold or open. A program with any other kind (PEP 695's type statements and parameters

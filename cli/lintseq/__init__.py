@@ -1,6 +1,7 @@
 """``papertools lintseq``: the command-line front end (options and help only).
 
-The algorithm lives in sample.py; apply.py, training.py and stats.py hold the other stages.
+The algorithm lives in sample.py (its linter calls made cheap in fastlint.py); apply.py, training.py
+and stats.py hold the other stages.
 """
 
 from __future__ import annotations

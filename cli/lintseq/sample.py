@@ -27,17 +27,9 @@ normalised program exactly and every edit only inserts. Where the released code'
 (``difflib`` on ``state.strip().splitlines()``) is insertion-only on these states, ours is
 byte-identical to it (:func:`papertools.core.diff.canonical_insertion_diff`).
 
-Speed. Linting is the cost, and three exact shortcuts avoid linting what cannot have changed
-(:meth:`Program._shortcut`; a property test checks them against full pyflakes):
-
-- results are cached per program by the set of deleted lines (its samples share states);
-- a deletion that removes only whole single-line statements, whole compound statements, comment
-  or blank lines, or lines inside a multi-line string, and binds no name still mentioned
-  anywhere in what remains, can introduce no pyflakes error: only the parse is checked;
-- when such a deletion also leaves no block empty, it cannot break the parse either: no check.
-
-These facts come from the original program's AST (:class:`LineFacts`) and hold for states that
-still parse as the original does, which is checked first.
+Speed. Linting is the cost. Every state is linted through :class:`.fastlint.StateLinter`, which
+caches results and skips the linter where an exact shortcut shows that the deletion cannot have
+changed the answer; with or without it the rounds sampled are the same (see :mod:`.fastlint`).
 
 The random-chunk ablation (``--linter none``) is the released ``random_chunked_trajectory``:
 repeatedly delete ``randint(1, len(remaining) - 1)`` random lines (all lines are candidates)
@@ -46,17 +38,15 @@ until none remain, with no linter.
 
 from __future__ import annotations
 
-import ast
 import random
-import re
 from dataclasses import dataclass, field
 
 from papertools.core.diff import canonical_insertion_diff
 
-from .linters import LintError, syntax_error
+from .fastlint import Counters, StateLinter
+from .linters import syntax_error
 
 MAX_ROUNDS = 512  # the released max_depth
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FENCE = "```python"
 
 
@@ -80,173 +70,6 @@ def strip_fences(text: str) -> str:
 def normalize_program(text: str) -> str:
     """Fences stripped, ``\\r\\n`` made ``\\n``, surrounding whitespace stripped."""
     return strip_fences(text).replace("\r\n", "\n").strip()
-
-
-# --------------------------------------------------------------------------------------------
-# Per-program facts, computed once and shared by all samples of the program.
-
-
-class LineFacts:
-    """What deleting each line can do, from the original program's AST.
-
-    ``safe[i]``: deleting line i (alone or with other safe lines) can change the program only by
-    removing whole simple statements, comments, blank lines or string contents; such a
-    deletion keeps a clean program parseable unless it empties a block (``block_of``,
-    ``block_anchors``); ``binds[i]``:
-    the names bound on line i; ``words[i]``: every identifier-like word on line i (code, strings
-    and comments alike, so string annotations, ``__all__`` and type comments count).
-    """
-
-    def __init__(self, lines: list[str], tree: ast.Module):
-        n = len(lines)
-        self.words = [frozenset(_WORD.findall(line)) for line in lines]
-        self.binds: list[frozenset] = [frozenset()] * n
-        in_multiline = [False] * n  # inside a multi-line simple statement
-        whole_stmt = [False] * n  # holds complete single-line simple statements
-        string_inside = [False] * n  # strictly inside a multi-line plain string literal
-        unsafe = [False] * n  # headers, clauses, decorators, f-strings, __future__ imports
-        binds: dict[int, set] = {}
-        # Blocks (bodies of compound statements): the anchor line of each of their statements,
-        # and for each single-line statement, its block. A clean state has no empty block.
-        self.block_of: dict[int, int] = {}
-        self.block_anchors: list[list[int]] = []
-        # Units: the lines of each multi-line statement or header. The parse of what remains
-        # matches the original's ("intact" states, the only ones these facts speak of) when every
-        # unit is either all there but for lines inside its strings, or gone entirely.
-        spans: list[tuple[int, int]] = []
-        # Compound statements as a whole: (all their lines, anchor line, names they bind in the
-        # enclosing scope). Deleting one entirely is like deleting a simple statement.
-        compounds = []
-
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Module):
-                for attr in ("body", "orelse", "finalbody"):
-                    stmts = getattr(node, attr, None)
-                    if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt):
-                        block = len(self.block_anchors)
-                        self.block_anchors.append([st.lineno - 1 for st in stmts])
-                        for st in stmts:
-                            if st.lineno == st.end_lineno or _is_compound(st):
-                                self.block_of[st.lineno - 1] = block
-            if isinstance(node, ast.stmt) and _is_compound(node) or \
-                    isinstance(node, (ast.ExceptHandler, getattr(ast, "match_case", ()))):
-                first = node.lineno - 1
-                for deco in getattr(node, "decorator_list", ()):
-                    first = min(first, deco.lineno - 1)
-                body_start = node.body[0].lineno - 1 if node.body else node.end_lineno - 1
-                for i in range(first, min(body_start, n - 1) + 1):
-                    unsafe[i] = True
-                header_end = body_start - 1 if body_start > node.lineno - 1 else body_start
-                if header_end > node.lineno - 1:
-                    spans.append((node.lineno - 1, header_end))
-                if isinstance(node, ast.stmt):
-                    mask = 0
-                    for i in range(first, node.end_lineno):
-                        mask |= 1 << i
-                    compounds.append((mask, node.lineno - 1, frozenset(_scope_bindings(node))))
-            elif isinstance(node, ast.stmt):
-                first, last = node.lineno - 1, node.end_lineno - 1
-                if first == last:
-                    if not in_multiline[first]:
-                        whole_stmt[first] = True
-                else:
-                    spans.append((first, last))
-                    for i in range(first, last + 1):
-                        in_multiline[i] = True
-                        whole_stmt[i] = False
-                if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-                    unsafe[first] = True
-                for name in _bound_names(node):
-                    binds.setdefault(first, set()).add(name)
-            elif isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) \
-                    and node.end_lineno > node.lineno:
-                for i in range(node.lineno, node.end_lineno - 1):
-                    string_inside[i] = True
-            elif isinstance(node, ast.JoinedStr) and node.end_lineno > node.lineno:
-                for i in range(node.lineno - 1, node.end_lineno):
-                    unsafe[i] = True  # f-string fields may hold anything
-
-        compounds.sort(key=lambda c: -c[0].bit_count())  # outermost first
-        self.compounds = compounds
-        self.units = []  # (all lines, lines outside string contents) of each span
-        for first, last in spans:
-            whole = core = 0
-            for i in range(first, last + 1):
-                whole |= 1 << i
-                if not string_inside[i]:
-                    core |= 1 << i
-            self.units.append((whole, core))
-
-        self.safe = []
-        for i, line in enumerate(lines):
-            stripped = line.strip()
-            if unsafe[i] or (_is_clause_line(stripped) and not string_inside[i]):
-                ok = False
-            elif string_inside[i]:
-                ok = True
-            elif in_multiline[i]:
-                ok = False
-            elif whole_stmt[i]:
-                ok = True
-            else:  # blank or comment lines between statements
-                ok = not stripped or stripped.startswith("#")
-            self.safe.append(ok)
-            if ok and not string_inside[i]:
-                self.binds[i] = frozenset(binds.get(i, ()))
-
-
-def _is_compound(node: ast.stmt) -> bool:
-    return hasattr(node, "body") or isinstance(node, getattr(ast, "Match", ()))
-
-
-def _is_clause_line(stripped: str) -> bool:
-    return stripped.startswith(("else", "elif", "except", "finally", "case"))
-
-
-def _bound_names(stmt: ast.stmt):
-    for node in ast.walk(stmt):
-        yield from _direct_bindings(node)
-
-
-def _scope_bindings(node: ast.AST) -> set:
-    """Names a compound statement binds in its enclosing scope (over-approximated: arguments,
-    comprehension targets and every global/nonlocal declaration count too)."""
-    names: set = set()
-
-    def visit(n: ast.AST, same_scope: bool) -> None:
-        if isinstance(n, (ast.Global, ast.Nonlocal)):
-            names.update(n.names)
-        nested = isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
-        if same_scope:
-            names.update(_direct_bindings(n))
-        for name, value in ast.iter_fields(n):
-            inner = same_scope and not (nested and name == "body")
-            for child in value if isinstance(value, list) else [value]:
-                if isinstance(child, ast.AST):
-                    visit(child, inner)
-
-    visit(node, True)
-    return names
-
-
-def _direct_bindings(node: ast.AST):
-    if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-        yield node.id
-    elif isinstance(node, (ast.Import, ast.ImportFrom)):
-        for alias in node.names:
-            yield (alias.asname or alias.name).split(".")[0]
-    elif isinstance(node, (ast.Global, ast.Nonlocal)):
-        yield from node.names
-    elif isinstance(node, ast.arg):
-        yield node.arg
-    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        yield node.name
-    elif isinstance(node, ast.ExceptHandler) and node.name:
-        yield node.name
-    elif hasattr(ast, "MatchAs") and isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
-        yield node.name
-    elif hasattr(ast, "MatchMapping") and isinstance(node, ast.MatchMapping) and node.rest:
-        yield node.rest
 
 
 def indentation(lines: list[str]) -> tuple[list[int], int | None]:
@@ -282,21 +105,6 @@ def candidate_lines(lines: list[str]) -> list[int]:
 
 
 @dataclass
-class Counters:
-    """Where the linter calls of a program's samples went. The parts add up:
-    ``lint_calls == cache_hits + empty + no_parse + parse_only + linter_runs``; the check of the
-    original program before sampling is not counted."""
-
-    lint_calls: int = 0  # logical linter calls the algorithm makes (the released code's count)
-    cache_hits: int = 0  # a state seen before (by any sample of the program)
-    empty: int = 0  # the empty program: clean without a look
-    no_parse: int = 0  # settled without even parsing (exact: see Program._shortcut)
-    parse_only: int = 0  # settled by a parse alone (exact: see Program._shortcut)
-    linter_runs: int = 0  # the linter ran ...
-    syntax_errors: int = 0  # ... of which stopped at a syntax error (a parse, no pyflakes run)
-
-
-@dataclass
 class Program:
     """One normalised program, ready to be sampled many times."""
 
@@ -310,9 +118,7 @@ class Program:
     def __post_init__(self):
         self.lines = self.text.split("\n")
         self.n = len(self.lines)
-        self._cache: dict[int, tuple] = {}
         self._children: dict[int, list[int]] = {}
-        self.expected: frozenset = frozenset()
         if self.linter is None:
             if not self.text:
                 raise Reject("nothing to sample: the program is empty")
@@ -320,16 +126,14 @@ class Program:
         tree, error = syntax_error(self.text)
         if error is not None:
             raise Reject(f"syntax error on line {error.line}: {error.message}")
-        self.facts = LineFacts(self.lines, tree) if self.linter.supports_fast_path else None
-        self.words = frozenset(_WORD.findall(self.text))
-        initial = self._lint(0, count=False)
+        self.checker = StateLinter(self.lines, tree, self.linter, self.cache, self.counters)
+        initial = self.checker.errors(0, count=False)
         if initial and not self.allow_initial_errors:
             first = initial[0]
             more = f" (and {len(initial) - 1} more)" if len(initial) > 1 else ""
             raise Reject(f"the program already has linter errors: line {first[1] + 1}: "
                          f"{first[2]}{more}; --allow-initial-errors ignores them")
-        self.expected = frozenset((e[0], e[1], e[3]) for e in initial)
-        self._cache.clear()
+        self.checker.allow(initial)
         self.indents, self.tab_width = indentation(self.lines)
         self.candidates = candidate_lines(self.lines)
         if not self.candidates:
@@ -338,128 +142,7 @@ class Program:
             1.0 if self.indents[i] == 0 else self.indents[i] / self.tab_width * self.indent_bias
             for i in range(self.n)]
 
-    # -- linting with the two exact shortcuts ---------------------------------------------
-
-    def _lint(self, deleted: int, count: bool = True, since_clean: int = 0) -> list[tuple]:
-        """Errors of the program minus the lines in the bitmask ``deleted``, as tuples
-        (code, original line index, message, symbol), minus the allowed initial errors.
-
-        ``since_clean``: the lines deleted since the last state known to lint clean.
-        """
-        counters = self.counters if count else Counters()
-        counters.lint_calls += 1
-        hit = self._cache.get(deleted) if self.cache else None
-        if hit is not None:
-            counters.cache_hits += 1
-            return list(hit)
-        remaining = [i for i in range(self.n) if not deleted >> i & 1]
-        if not remaining:
-            counters.empty += 1
-            return []
-        text = "\n".join([self.lines[i] for i in remaining])
-        raw: list[LintError]
-        shortcut = self._shortcut(since_clean, deleted, remaining) if since_clean else None
-        if shortcut == "clean":
-            counters.no_parse += 1
-            raw = []
-        elif shortcut == "parse":
-            counters.parse_only += 1
-            _, error = syntax_error(text)
-            raw = [error] if error else []
-        else:
-            counters.linter_runs += 1
-            raw = self.linter.lint(text, self.words) if self.facts else self.linter.lint(text)
-            if raw and raw[0].code == "SyntaxError":
-                counters.syntax_errors += 1
-        errors = []
-        for err in raw:
-            line = min(max(err.line, 1), len(remaining))  # a syntax error at EOF: the last line
-            item = (err.code, remaining[line - 1], err.message, err.symbol)
-            if (item[0], item[1], item[3]) not in self.expected:
-                errors.append(item)
-        self._cache[deleted] = tuple(errors)
-        return errors
-
-    def _shortcut(self, since_clean: int, deleted: int, remaining: list[int]) -> str | None:
-        """How little checking the state needs, given the last clean state lost ``since_clean``
-        (only when that clean state is intact: see :class:`LineFacts`):
-
-        - ``None``: run the linter;
-        - ``"parse"``: only safe lines went and no name they bind is mentioned any more, so
-          pyflakes can find nothing new; only the parse can fail;
-        - ``"clean"``: besides, no block lost its last statement, so the parse cannot fail.
-        """
-        facts = self.facts
-        if facts is None:
-            return None
-        before = deleted & ~since_clean
-        for whole, core in facts.units:  # the clean state must parse as the original does:
-            if before & core and before & whole != whole:  # each unit whole, or wholly gone
-                return None
-        safe, binds, block_of = facts.safe, facts.binds, facts.block_of
-        unsafe, safe_lines = 0, []
-        i, mask = 0, since_clean
-        while mask:
-            if mask & 1:
-                if safe[i]:
-                    safe_lines.append(i)
-                else:
-                    unsafe |= 1 << i
-            mask >>= 1
-            i += 1
-        bound, blocks, covered = set(), set(), 0
-        if unsafe:  # allowed only inside compound statements deleted as a whole
-            for lines, anchor, names in facts.compounds:
-                if lines & unsafe and lines & deleted == lines and lines & ~covered:
-                    covered |= lines
-                    bound |= names
-                    if anchor in block_of:
-                        blocks.add(block_of[anchor])
-            if unsafe & ~covered:
-                return None
-        for i in safe_lines:
-            if not covered >> i & 1:
-                bound |= binds[i]
-                if i in block_of:
-                    blocks.add(block_of[i])
-        if bound:
-            words = facts.words
-            for r in remaining:
-                if not bound.isdisjoint(words[r]):
-                    return None
-        for block in blocks:
-            if all(deleted >> a & 1 for a in facts.block_anchors[block]):
-                return "parse"
-        return "clean"
-
-    # -- the algorithm -----------------------------------------------------------------------
-
-    def children(self, line: int) -> list[int]:
-        """Lines after ``line`` indented deeper than it, up to the first that is not."""
-        got = self._children.get(line)
-        if got is None:
-            indents, target = self.indents, self.indents[line]
-            got = []
-            for j in range(line + 1, self.n):
-                if indents[j] <= target:
-                    break
-                got.append(j)
-            self._children[line] = got
-        return got
-
-    def induced_deletion(self, seed_line: int, deleted: int) -> int:
-        """Delete ``seed_line`` and its children, then every line the linter flags (and their
-        children), until the program lints clean. Returns the bitmask of lines deleted."""
-        edit = 0
-        affected = [seed_line]
-        while affected:
-            for line in affected:
-                edit |= 1 << line
-                for child in self.children(line):
-                    edit |= 1 << child
-            errors = self._lint(deleted | edit, since_clean=edit & ~deleted)
-            affected = sorted({e[1] for e in errors})
-        return edit & ~deleted
+    # -- the algorithm: backward rounds of deletions ---------------------------------------------
 
     def sample_rounds(self, rng: random.Random) -> list[int]:
         """One backward pass: the bitmask of lines deleted in each round, in deletion order."""
@@ -482,17 +165,34 @@ class Program:
             remaining = [c for c in remaining if not edit >> c & 1]
         return rounds
 
-    def _random_chunks(self, rng: random.Random) -> list[int]:
-        remaining, rounds = list(range(self.n)), []
-        while remaining:
-            size = len(remaining) if len(remaining) == 1 else rng.randrange(1, len(remaining))
-            chunk = rng.sample(remaining, size)
-            mask = 0
-            for c in chunk:
-                mask |= 1 << c
-            rounds.append(mask)
-            remaining = [c for c in remaining if not mask >> c & 1]
-        return rounds
+    def induced_deletion(self, seed_line: int, deleted: int) -> int:
+        """Delete ``seed_line`` and its children, then every line the linter flags (and their
+        children), until the program lints clean. Returns the bitmask of lines deleted."""
+        edit = 0
+        affected = [seed_line]
+        while affected:
+            for line in affected:
+                edit |= 1 << line
+                for child in self.children(line):
+                    edit |= 1 << child
+            errors = self.checker.errors(deleted | edit, since_clean=edit & ~deleted)
+            affected = sorted({e[1] for e in errors})
+        return edit & ~deleted
+
+    def children(self, line: int) -> list[int]:
+        """Lines after ``line`` indented deeper than it, up to the first that is not."""
+        got = self._children.get(line)
+        if got is None:
+            indents, target = self.indents, self.indents[line]
+            got = []
+            for j in range(line + 1, self.n):
+                if indents[j] <= target:
+                    break
+                got.append(j)
+            self._children[line] = got
+        return got
+
+    # -- reversed: the forward edit sequence -----------------------------------------------------
 
     def edits(self, rounds: list[int]) -> list[str]:
         """The forward edit sequence: insertion-only diffs from the empty file to the program."""
@@ -529,6 +229,20 @@ class Program:
             deleted |= mask
             out.append("\n".join(self.lines[i] for i in range(self.n) if not deleted >> i & 1))
         return out
+
+    # -- the random-chunk ablation (--linter none) -----------------------------------------------
+
+    def _random_chunks(self, rng: random.Random) -> list[int]:
+        remaining, rounds = list(range(self.n)), []
+        while remaining:
+            size = len(remaining) if len(remaining) == 1 else rng.randrange(1, len(remaining))
+            chunk = rng.sample(remaining, size)
+            mask = 0
+            for c in chunk:
+                mask |= 1 << c
+            rounds.append(mask)
+            remaining = [c for c in remaining if not mask >> c & 1]
+        return rounds
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import gzip
 import orjson
 import pytest
 
+from papertools.cli.lintseq.apply import replay
 from papertools.cli.lintseq.training import reference_text
 
 from tests.helpers import EXAMPLES, invoke, jsonl, shell
@@ -43,6 +44,19 @@ def test_sample_is_deterministic_per_seed():
         sample(PROGRAMS, "-n", "2", "--seed", "4")
     assert a.stdout == b.stdout
     assert a.stdout != c.stdout
+
+
+def test_sample_match_statement():
+    """A program with a match statement samples (it crashed in the fast path's line facts) and
+    every sequence replays to the program."""
+    program = ("def f(x):\n    match x:\n        case 1:\n            return 1\n"
+               "        case _:\n            return 2\n")
+    run = sample("-s", "3", input=jsonl([{"id": "m", "program": program}]))
+    assert run.exit_code == 0, run.stderr
+    assert [r["id"] for r in run.records] == ["m:0", "m:1", "m:2"]
+    assert "1 programs, 3 sequences, 0 rejects" in run.stderr
+    for record in run.records:
+        assert replay(record["edits"]) == program.strip()
 
 
 def test_default_ids_and_fields():

@@ -113,66 +113,6 @@ def test_generated_programs(parts, seed):
     check_sequence(program, program.sample_rounds(random.Random(seed)))
 
 
-# -- the exact shortcut: parse-only checks must agree with full pyflakes -----------------------
-
-TRICKY = [
-    "for i in range(3): print(i)\nprint(i)",
-    "from __future__ import annotations\n\ndef f(x: Later) -> Later:\n    return x\n\nclass Later:\n    pass",
-    "__all__ = ['thing']\nthing = 1",
-    "def f(a: 'Thing'):\n    return a\nThing = int",
-    "q = [(a, c)\n     for a in range(2)\n     for c in range(a)]",
-    "x = 1\ndef f():\n    global x\n    x = 2\n    return x\nprint(x)",
-    "x = 1\nprint(f'{x}')\ny = f'''\n{x}\n'''",
-    's = """\nx = 1\n"""\nt = """\n# """\nprint(s, t)',
-    "import os\n@staticmethod\ndef f():\n    return os\nf()",
-    "y = 1  # type: int\nz = y",
-    "a = b = 1\nc = a; d = b\nprint(c, d)",
-    "try:\n    import json\nexcept ImportError: json = None\nprint(json)",
-    "with open('f') as fh: data = fh.read()\nprint(data)",
-    "def init():\n    global CONFIG\n    CONFIG = 1\n\nprint(CONFIG)",
-    "for k in range(3):\n    v = k\nprint(v)",
-    "if True:\n    def helper():\n        return 1\nprint(helper())",
-    "class A:\n    x = 1\n\nclass B(A):\n    pass\nprint(B)",
-    "try:\n    import json\nexcept ImportError:\n    json = None\nelse:\n    pass\nprint(json)",
-    "def f(a=(w := 2)):\n    return a\nprint(w)",
-    "import os\nif os.sep:\n    y = [z for z in os.sep]\nelif y := 3:\n    pass\nprint(y)",
-]
-
-
-@pytest.mark.parametrize("text", TRICKY + [t["program"] for t in humaneval_programs()[:40]])
-def test_parse_only_shortcut_agrees_with_pyflakes(text):
-    """From a clean state, whenever the shortcut decides a parse is enough, full pyflakes finds
-    no error in any state it was applied to (random deletion sets, many of them)."""
-    text = normalize_program(text)
-    program = Program(text, LINTER)
-    rng = random.Random(1)
-    n = program.n
-    checked = [0]
-    for trial in range(120):
-        clean = 0
-        rounds = program.sample_rounds(random.Random(trial))
-        for mask in rounds[: rng.randrange(len(rounds) + 1)]:
-            clean |= mask
-        remaining = [i for i in range(n) if not clean >> i & 1]
-        if not remaining:
-            continue
-        extra = 0
-        for i in rng.sample(remaining, rng.randint(1, min(4, len(remaining)))):
-            extra |= 1 << i
-        if program.facts.compounds and rng.random() < 0.5:  # a whole compound statement
-            extra = rng.choice(program.facts.compounds)[0] & ~clean or extra
-        left = [i for i in remaining if not extra >> i & 1]
-        shortcut = program._shortcut(extra, clean | extra, left)
-        state = "\n".join(program.lines[i] for i in left)
-        if shortcut == "parse":
-            errors = full_errors(state)
-            assert not errors or errors[0].code == "SyntaxError", (state, errors)
-        elif shortcut == "clean":
-            assert full_errors(state) == [], state
-            checked[0] += 1
-    assert checked[0] or not program.facts.compounds or n < 3
-
-
 # -- pieces ------------------------------------------------------------------------------------
 
 def test_indentation_follows_the_released_rule():
@@ -269,22 +209,3 @@ def test_random_chunk_ablation():
         assert sum(bin(r).count("1") for r in rounds) == program.n
         assert bin(rounds[0]).count("1") < program.n
         assert replay(program.edits(rounds)) == text
-
-
-def test_cache_and_shortcut_do_not_change_results(humaneval):
-    """The shortcuts are exact: with and without them the sampled rounds are identical."""
-    class Plain:
-        name = "pyflakes-plain"
-        supports_fast_path = False
-
-        def lint(self, text):
-            return LINTER.lint(text)
-
-    for task in humaneval[:25]:
-        text = normalize_program(task["program"])
-        fast = Program(text, LINTER)
-        slow = Program(text, Plain(), cache=False)
-        for seed in range(3):
-            assert fast.sample_rounds(random.Random(seed)) == slow.sample_rounds(random.Random(seed))
-        assert fast.counters.lint_calls == slow.counters.lint_calls
-        assert fast.counters.linter_runs < slow.counters.linter_runs

@@ -359,7 +359,7 @@ DESCRIPTION
 Every papertools tool reads and writes JSONL streams, so the stages of different papers chain
 through pipes:
 
-    papertools lintseq sample programs.jsonl -n 5 | papertools lintseq format > train.jsonl
+    papertools lintseq sample examples/lintseq/programs.jsonl -n 5 | papertools lintseq format > train.jsonl
 
 This page describes what all tools share. Each tool's own page documents the fields it reads and
 writes (its RECORDS section) and anything it does differently.

@@ -4,8 +4,69 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from pathlib import Path
 
+import orjson
+
+from papertools.core.errors import InputError, field
+from papertools.core.jsonl import read_records
 from papertools.core.nethack import strategies
+from papertools.core.nethack.dataset import MARKER, SUMMARY
+
+
+def read_games(sources, kind: str | None = None) -> list[dict]:
+    """Game summaries from dataset folders (``kind`` None: their summary.jsonl), step records
+    ("steps": per episode, the score summed from rewards, the deepest "Depth:" seen, "end"
+    done or running) or load's rows ("rows": per gameid, the highest score)."""
+    if kind is None:
+        games = []
+        for src in sources:
+            root = Path(src)
+            if not (root / MARKER).is_file():
+                raise InputError(f"not an nhrecord dataset (no {MARKER}; use --steps for "
+                                 "step records)", src)
+            path = root / SUMMARY
+            if path.is_file():
+                games += [orjson.loads(line) for line in path.read_bytes().splitlines() if line]
+        return games
+    by_game: dict[str, dict] = {}
+    for item in read_records(sources):
+        rec, place = item.record, item.place
+        if kind == "steps":
+            episode = field(rec, "episode", str, place=place)
+            name = field(rec, "strategy_name", str, place=place)
+            reward = field(rec, "reward", float, place=place)
+            game = by_game.setdefault(episode, {"score": 0, "max_depth": 0, "steps": 0,
+                                                "strategy_counts": {}, "end": "running"})
+            game["score"] += reward
+            depth = depth_of(rec)
+            game["max_depth"] = max(game["max_depth"], depth)
+            if field(rec, "done", bool, place=place):
+                game["end"] = "done"
+        else:
+            key = str(field(rec, "gameid", int, place=place))
+            name = field(rec, "strategy_name", str, place=place)
+            game = by_game.setdefault(key, {"score": 0, "max_depth": 0, "steps": 0,
+                                            "strategy_counts": {}, "end": "?"})
+            game["score"] = max(game["score"], field(rec, "score", int, place=place))
+        game["steps"] += 1
+        game["strategy_counts"][name] = game["strategy_counts"].get(name, 0) + 1
+    for game in by_game.values():
+        game["score"] = int(round(game["score"]))
+    return list(by_game.values())
+
+
+def depth_of(record: dict) -> int:
+    """The depth in a step record's statistics block ("Depth: N"), else 0."""
+    blocks = record.get("obs_blocks")
+    text = blocks.get("statistics", "") if isinstance(blocks, dict) else record.get("obs", "")
+    for line in str(text).splitlines():
+        if line.startswith("Depth:"):
+            try:
+                return int(line.split(":", 1)[1])
+            except ValueError:
+                return 0
+    return 0
 
 
 def quantiles(values: list[float]) -> dict:

@@ -37,11 +37,10 @@ import torch
 
 import common
 from papertools.cli.compose_sample import samplers as S
-from papertools.cli.compose_sample.compose import ComposedTarget, MLPLeaf
+from papertools.cli.compose_sample.compose import ComposedTarget, MLPLeaf, toy_target
 from papertools.cli.compose_sample.evaluate import Reference
-from papertools.cli.compose_sample.expr import parse, rename
+from papertools.cli.compose_sample.expr import parse
 from papertools.cli.compose_sample.toysets import TOYS
-from papertools.core.seed import derive_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "examples" / "compose_sample" / "models"
@@ -77,15 +76,17 @@ def load(expr: str, folders: dict):
     leaves = {name: MLPLeaf(name, str(MODELS / folder)) for name, folder in folders.items()}
     first = next(iter(leaves.values()))
     target = ComposedTarget(node, leaves, first.scheduler)
-    toy_expr = rename(node, {name: leaf.toy for name, leaf in leaves.items()})
-    return target, first.scheduler, toy_expr
+    return target, first.scheduler, toy_target(node, leaves)
 
 
 def run_sampler(target, scheduler, sampler: str, n: int, levels: int, seed: int = SEED,
                 max_levels: int | None = None):
-    """Sample; returns (points, seconds, mean acceptance or None, model evaluations)."""
-    settings = S.preset("toy", sampler)
-    gen = torch.Generator().manual_seed(derive_seed(seed, 0) & 0x7FFFFFFFFFFFFFFF)
+    """Sample; returns (points, seconds, mean acceptance or None, model evaluations).
+
+    The settings and the random stream are those of ``compose-sample sample --preset toy`` with
+    --batch-size N or more: the same seed gives the same points."""
+    _, settings = S.choose("toy", sampler, "mlp")
+    gen = S.batch_generator(seed, 0)
     before = target.evaluations
     if max_levels is not None:  # time the first max_levels of `levels` levels
         started = time.perf_counter()

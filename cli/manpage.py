@@ -39,7 +39,7 @@ from papertools.core.jsonl import write_atomic
 PROG = "papertools"
 MANUAL = "papertools manual"
 
-#: The sections of a tool's page, in order (DESIGN.md, "Documentation").
+#: The sections of a tool's page, in order (ARCHITECTURE.md, "Documentation").
 TOOL_SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "RECORDS", "EXAMPLES",
                  "EXIT STATUS", "SEE ALSO")
 

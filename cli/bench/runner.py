@@ -7,7 +7,7 @@ A run folder holds:
 - ``episodes.jsonl``: one record per finished episode, appended whole (one ``write`` of one line
   on an O_APPEND descriptor, then fsync), in the order of the job list whatever ``--workers``
   says; a torn last line (a killed run) is dropped on resume;
-- ``steps/<env>/<task>/<n>.jsonl``: the episode's step records (DESIGN's schema plus
+- ``steps/<env>/<task>/<n>.jsonl``: the episode's step records (ARCHITECTURE.md's schema plus
   ``progression``, ``invalid``, ``completion``...), written to a temporary file and renamed
   before the episode record is appended, so every listed episode has its whole log (an
   interrupted episode leaves its steps in ``<n>.jsonl.partial`` until ``--resume`` plays it again);

@@ -379,13 +379,11 @@ def sample(expr, bindings, sampler, preset, num, levels, steps_per_level, step_s
       papertools compose-sample sample "ring + bar" -m ring=examples/compose_sample/models/ring -m bar=examples/compose_sample/models/bar --sampler reverse -n 100 -q | papertools compose-sample eval -q
     """
     import numpy as np
-    import torch
 
     from . import samplers as S
-    from .compose import ComposedTarget, check_compatible, load_leaf
-    from .expr import ExprError, check_names, has_mixture, rename
+    from .compose import ComposedTarget, check_compatible, load_leaf, needs_energy, toy_target
+    from .expr import ExprError, check_names
     from papertools.core.models import resolve_device
-    from papertools.core.seed import derive_seed
 
     node = _parse_expr(expr, "EXPR")
     bound = _parse_bindings(bindings)
@@ -402,36 +400,26 @@ def sample(expr, bindings, sampler, preset, num, levels, steps_per_level, step_s
     leaves = {name: load_leaf(name, bound[name], dev) for name in used}
     check_compatible(leaves)
     score_models = [leaf for leaf in leaves.values() if not leaf.has_energy]
-    if score_models:
+    why = needs_energy(node, sampler)
+    if score_models and why:
         bad = score_models[0]
-        why = None
-        if sampler in S.NEEDS_ENERGY:
-            why = f"sampler {sampler!r} needs energies (a Metropolis test)"
-        elif has_mixture(node):
-            why = "the mixture '|' needs energies"
-        if why:
-            raise click.UsageError(f"{why}, but model {bad.name!r} ({bad.path}) is "
-                                   "score-parameterised; train it with --param energy, or use "
-                                   "--sampler reverse, ula or uhmc with a linear expression")
+        raise click.UsageError(f"{why}, but model {bad.name!r} ({bad.path}) is "
+                               "score-parameterised; train it with --param energy, or use "
+                               "--sampler reverse, ula or uhmc with a linear expression")
     first = next(iter(leaves.values()))
-    kind = "image" if first.kind == "unet" else "toy"
-    chosen = kind if preset == "auto" else preset
-    settings = S.with_overrides(
-        S.preset(chosen, sampler), steps=steps_per_level, step_size=step_size,
+    chosen, settings = S.choose(
+        preset, sampler, first.kind, adapt=adapt, steps=steps_per_level, step_size=step_size,
         step_schedule=step_schedule, leapfrog=leapfrog, damping=damping, mass=mass,
         mass_schedule=mass_schedule, mcmc_from=mcmc_from, reverse=reverse_steps,
         on_reject=on_reject, target_accept=target_accept)
-    settings.adapt = adapt
-    if sampler == "reverse":
-        settings.reverse = True
     scheduler = first.scheduler
     total = scheduler.config.num_train_timesteps
     n_levels = levels or min(total, 100)
     if n_levels > total:
         raise click.BadParameter(f"the models have {total} noise levels", param_hint="'--levels'")
     target = ComposedTarget(node, leaves, scheduler, mix_temperature)
-    toys = [leaf.toy for leaf in leaves.values()]
-    target_text = str(rename(node, dict(zip(leaves, toys)))) if all(toys) else None
+    toy = toy_target(node, leaves)
+    target_text = str(toy) if toy is not None else None
 
     bar = None
     if enabled(quiet):
@@ -448,16 +436,12 @@ def sample(expr, bindings, sampler, preset, num, levels, steps_per_level, step_s
 
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     with open_output(output, tool=TOOL) as out:
-        done = 0
-        chunk = 0
-        while done < num:
-            size = min(batch_size, num - done)
-            gen = torch.Generator().manual_seed(derive_seed(seed, chunk) & 0x7FFFFFFFFFFFFFFF)
-            x, stats = S.sample(target, first.shape, size, settings, scheduler, n_levels, gen,
-                                on_level=(lambda _s: bar.update(1)) if bar else None)
+        for done, x, stats in S.sample_batches(
+                target, first.shape, num, batch_size, settings, scheduler, n_levels, seed,
+                on_level=(lambda _s: bar.update(1)) if bar else None):
             all_stats.append(stats)
             arr = x.detach().cpu().numpy().astype(np.float32)
-            for j in range(size):
+            for j in range(len(arr)):
                 i = done + j
                 rec = {"id": f"{sampler}:{i}", "sample": i}
                 if image:
@@ -472,12 +456,10 @@ def sample(expr, bindings, sampler, preset, num, levels, steps_per_level, step_s
                 if target_text:
                     rec["target"] = target_text
                 out.write(rec)
-            done += size
-            chunk += 1
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - started
-    merged = _merge_stats(all_stats)
+    merged = S.merge_stats(all_stats)
     if stats_path:
         with open_output(stats_path, tool=TOOL) as st:
             for row in merged:
@@ -493,20 +475,6 @@ def sample(expr, bindings, sampler, preset, num, levels, steps_per_level, step_s
     note(TOOL, f"{sampler} ({chosen} preset): {num} samples over {n_levels} levels in "
                f"{seconds:.1f} s ({num / max(seconds, 1e-9):.0f} samples/s, "
                f"{target.evaluations} model evaluations){acc}", quiet=quiet)
-
-
-def _merge_stats(per_chunk) -> list[dict]:
-    """Per-level records averaged over chunks (weighted equally)."""
-    rows = []
-    for level in zip(*per_chunk):
-        first = level[0]
-        accepts = [s.accept for s in level if s.accept is not None]
-        sizes = [s.step_size for s in level if s.step_size is not None]
-        rows.append(dict(level=first.level, t=first.t, sigma=first.sigma, beta=first.beta,
-                         step_size=(sum(sizes) / len(sizes)) if sizes else None,
-                         accept=(sum(accepts) / len(accepts)) if accepts else None,
-                         steps=first.steps))
-    return rows
 
 
 def _save_png(chw, out_dir: str, name: str) -> str:

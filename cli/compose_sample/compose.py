@@ -30,7 +30,8 @@ import torch
 
 from papertools.core.errors import PapertoolsError
 
-from .expr import Linear, Mixture, Name, Node
+from .expr import Linear, Mixture, Name, Node, has_mixture, rename
+from .samplers import NEEDS_ENERGY
 
 
 class MLPLeaf:
@@ -144,6 +145,23 @@ def check_compatible(leaves: dict) -> None:
             raise PapertoolsError(f"model {leaf.name!r} was trained on other noise levels than "
                                   f"model {first.name!r}; composed models must share them",
                                   leaf.path)
+
+
+def needs_energy(node: Node, sampler: str) -> str | None:
+    """Why sampling ``node`` with ``sampler`` needs energies (a Metropolis test, a mixture),
+    or None when noise predictions (score models) will do."""
+    if sampler in NEEDS_ENERGY:
+        return f"sampler {sampler!r} needs energies (a Metropolis test)"
+    if has_mixture(node):
+        return "the mixture '|' needs energies"
+    return None
+
+
+def toy_target(node: Node, leaves: dict) -> Node | None:
+    """The expression over the toy sets the models learned (what eval scores against), or None
+    when a model was not trained on a toy set."""
+    toys = [leaf.toy for leaf in leaves.values()]
+    return rename(node, dict(zip(leaves, toys))) if all(toys) else None
 
 
 class ComposedTarget:

@@ -32,6 +32,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from papertools.core.seed import derive_seed
+
 SAMPLERS = ("reverse", "ula", "uhmc", "mala", "hmc")
 NEEDS_ENERGY = ("mala", "hmc")
 PRESETS = ("toy", "image")
@@ -244,3 +246,51 @@ def sample(target, shape, n: int, settings: Settings, scheduler, levels: int, ge
 
 def with_overrides(settings: Settings, **changes) -> Settings:
     return replace(settings, **{k: v for k, v in changes.items() if v is not None})
+
+
+def choose(preset_name: str, sampler: str, model_kind: str, *, adapt: bool = False,
+           **overrides) -> tuple[str, Settings]:
+    """(the preset used, the settings) of ``sampler``: preset "auto" is "image" for UNets
+    (``model_kind`` "unet") and "toy" for the other models; overrides that are not None replace
+    the preset's values, and the reverse sampler always takes its reverse steps."""
+    chosen = ("image" if model_kind == "unet" else "toy") if preset_name == "auto" \
+        else preset_name
+    settings = with_overrides(preset(chosen, sampler), **overrides)
+    settings.adapt = adapt
+    if sampler == "reverse":
+        settings.reverse = True
+    return chosen, settings
+
+
+def batch_generator(seed: int, batch: int) -> torch.Generator:
+    """The random stream of the chains of batch ``batch`` (0, 1, ...), derived from (seed,
+    batch): samples depend on the seed and the batch size, nothing else."""
+    return torch.Generator().manual_seed(derive_seed(seed, batch) & 0x7FFFFFFFFFFFFFFF)
+
+
+def sample_batches(target, shape, n: int, batch_size: int, settings: Settings, scheduler,
+                   levels: int, seed: int, on_level=None):
+    """Draw n samples in batches of ``batch_size`` chains (the last one smaller), batch b from
+    ``batch_generator(seed, b)``; yields (index of the batch's first sample, x, [LevelStats])."""
+    done = batch = 0
+    while done < n:
+        size = min(batch_size, n - done)
+        x, stats = sample(target, shape, size, settings, scheduler, levels,
+                          batch_generator(seed, batch), on_level=on_level)
+        yield done, x, stats
+        done += size
+        batch += 1
+
+
+def merge_stats(per_batch) -> list[dict]:
+    """Per-level records averaged over batches (weighted equally)."""
+    rows = []
+    for level in zip(*per_batch):
+        first = level[0]
+        accepts = [s.accept for s in level if s.accept is not None]
+        sizes = [s.step_size for s in level if s.step_size is not None]
+        rows.append(dict(level=first.level, t=first.t, sigma=first.sigma, beta=first.beta,
+                         step_size=(sum(sizes) / len(sizes)) if sizes else None,
+                         accept=(sum(accepts) / len(accepts)) if accepts else None,
+                         steps=first.steps))
+    return rows

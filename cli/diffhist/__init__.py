@@ -1,7 +1,8 @@
 """``papertools diffhist``: diff-compressed interaction histories (the command-line front end).
 
 The library is core/history.py (the diff-history format: diffs, prompts, training windows, shared
-with bench's diff-history agent); steps.py reads step records.
+with bench's diff-history agent); steps.py reads step records, windowing.py picks each episode's
+training windows, prompting.py builds the prompts of a stream, compression.py measures it.
 """
 
 from __future__ import annotations
@@ -202,32 +203,15 @@ def windows(ctx, files, output, k, stride, max_per_episode, full, instruction, p
       papertools diffhist windows --steps 8 examples/diffhist/episodes.jsonl.gz -o /tmp/windows.jsonl
       papertools diffhist windows --steps 8 --full examples/diffhist/episodes.jsonl.gz -o /tmp/windows-full.jsonl
     """
-    from papertools.core.seed import derive_seed, numpy_rng
+    from .windowing import episode_windows
 
     diag = _diag(on_error, quiet, strict)
-    stride = stride or k
     made = 0
     with open_output(output, tool=TOOL) as out:
         for steps in episodes(read_steps(read_records(files, diag), diag, paper)):
-            acted = [s for s in steps if s.action is not None]
-            if len(acted) < k:
-                diag.reject(f"episode {steps[0].episode!r}: {len(acted)} steps with an action, "
-                            f"fewer than a window of {k}", steps[0].item.place)
-                continue
-            key = derive_seed(seed, *steps[0].episode.encode())
-            rng = numpy_rng(key)
-            offset = int(rng.integers(0, min(stride, len(acted) - k + 1)))
-            starts = list(range(offset, len(acted) - k + 1, stride))
-            if max_per_episode is not None and len(starts) > max_per_episode:
-                starts = sorted(rng.choice(starts, size=max_per_episode, replace=False).tolist())
-            for start in starts:
-                chunk = acted[start:start + k]
-                example = history.window_example([s.obs for s in chunk],
-                                                 [s.action for s in chunk], full=full,
-                                                 paper=paper, instruction=instruction)
-                out.write({"id": f"{chunk[0].episode}:{chunk[0].step}",
-                           "episode": chunk[0].episode, "start": chunk[0].step, "steps": k,
-                           **example})
+            for record in episode_windows(steps, k, stride or k, seed, max_per_episode, diag,
+                                          full=full, paper=paper, instruction=instruction):
+                out.write(record)
                 made += 1
     note(TOOL, f"{made} windows of {k} steps", quiet=quiet)
     ctx.exit(diag.exit_code())
@@ -280,36 +264,17 @@ def prompt(ctx, files, output, max_tokens, max_history, tokenizer, all_steps, in
       papertools diffhist prompt --max-prompt-tokens 1024 examples/diffhist/episodes.jsonl.gz | head -n 1 | cut -c 1-300
       papertools diffhist prompt --history 2 --all-steps examples/diffhist/episodes.jsonl.gz -o /tmp/prompts.jsonl
     """
+    from .prompting import prompts
+
     diag = _diag(on_error, quiet)
     count, what = _token_counter(tokenizer)
     made = 0
-
-    def emit(out, obs, actions, last, pieces=None):
-        nonlocal made
-        text, kept, tokens = history.build_prompt(instruction, obs, actions, max_tokens, count,
-                                                  max_history, paper, pieces)
-        out.write({"id": f"{last.episode}:{last.step}", "episode": last.episode,
-                   "step": last.step, "prompt": text, "history": kept,
-                   "tokens": tokens if tokens is not None else count(text)})
-        made += 1
-
     with open_output(output, tool=TOOL) as out:
-        if all_steps:  # per episode: observations, actions and each step's segment, made once
-            open_: dict[str, tuple[list, list, list]] = {}
-            for step in read_steps(read_records(files, diag), diag, paper):
-                obs, actions, pieces = open_.setdefault(step.episode, ([], [], []))
-                if obs:
-                    pieces.append(history.segment(actions[-1], history.obs_diff(
-                        obs[-1], step.obs, paper)))
-                obs.append(step.obs)
-                emit(out, obs, actions, step, pieces)
-                actions.append(step.action or "")
-                if step.done:
-                    del open_[step.episode]
-        else:
-            for steps in episodes(read_steps(read_records(files, diag), diag, paper)):
-                emit(out, [s.obs for s in steps], [s.action or "" for s in steps[:-1]],
-                     steps[-1])
+        for record in prompts(read_steps(read_records(files, diag), diag, paper), count,
+                              all_steps=all_steps, instruction=instruction,
+                              max_tokens=max_tokens, max_history=max_history, paper=paper):
+            out.write(record)
+            made += 1
     note(TOOL, f"{made} prompts (tokens counted by {what})", quiet=quiet)
     ctx.exit(diag.exit_code())
 
@@ -335,92 +300,23 @@ def stats(ctx, files, as_json, plot, tokenizer, paper, on_error, quiet):
       papertools diffhist stats examples/diffhist/episodes.jsonl.gz
       papertools diffhist stats --json --plot /tmp/ratio.png examples/diffhist/episodes.jsonl.gz | tail -n 1
     """
-    import numpy as np
-
-    from papertools.core.history import Encoder
+    from .compression import format_table, measure, plot as draw, summarize
 
     diag = _diag(on_error, quiet)
     count, what = _token_counter(tokenizer)
-    encoder = Encoder(paper)
-    rows, curves = [], []
-    for steps in episodes(read_steps(read_records(files, diag), diag, paper)):
-        full_tok, diff_tok, full_chr, diff_chr = [], [], 0, 0
-        for s in steps:
-            diff, _ = encoder.encode(s.episode, s.obs)
-            full_tok.append(count(s.obs))
-            diff_tok.append(count(diff))
-            full_chr += len(s.obs)
-            diff_chr += len(diff)
-        encoder.end(steps[0].episode)
-        ft, dt = sum(full_tok), sum(diff_tok)
-        rows.append({"episode": steps[0].episode, "steps": len(steps), "chars_full": full_chr,
-                     "chars_diff": diff_chr, "tokens_full": ft, "tokens_diff": dt,
-                     "ratio": round(ft / dt, 4) if dt else None})
-        curves.append((np.cumsum(full_tok), np.cumsum(diff_tok)))
-    totals = {k: sum(r[k] for r in rows) for k in ("steps", "chars_full", "chars_diff",
-                                                   "tokens_full", "tokens_diff")}
-    summary = {"id": "summary", "episodes": len(rows), **totals,
-               "ratio": _ratio(totals["tokens_full"], totals["tokens_diff"]),
-               "chars_ratio": _ratio(totals["chars_full"], totals["chars_diff"]),
-               "median_episode_ratio": _median([r["ratio"] for r in rows
-                                                 if r["ratio"] is not None]),
-               "tokenizer": what}
+    rows, curves = measure(episodes(read_steps(read_records(files, diag), diag, paper)), count,
+                           paper)
+    summary = summarize(rows, what)
     out = sys.stdout.buffer  # click.get_binary_stream is deprecated (removed in Click 9)
     if as_json:
         for row in rows:
             out.write(dumps({"id": row["episode"], **row}))
         out.write(dumps(summary))
     else:
-        head = f"{'episode':<24} {'steps':>6} {'tokens full':>12} {'tokens diff':>12} {'ratio':>7}"
-        lines = [head]
-        for r in rows:
-            lines.append(f"{r['episode'][:24]:<24} {r['steps']:>6} {r['tokens_full']:>12,} "
-                         f"{r['tokens_diff']:>12,} {r['ratio'] or float('nan'):>7.2f}")
-        lines.append(f"{'all':<24} {totals['steps']:>6} {totals['tokens_full']:>12,} "
-                     f"{totals['tokens_diff']:>12,} {summary['ratio'] or float('nan'):>7.2f}")
-        lines.append(f"tokens counted by {what}; characters: {totals['chars_full']:,} full, "
-                     f"{totals['chars_diff']:,} diff, ratio {summary['chars_ratio'] or float('nan'):.2f}")
-        out.write(("\n".join(lines) + "\n").encode())
+        out.write(format_table(rows, summary).encode())
     if plot and curves:
-        _plot(curves, plot, what)
+        draw(curves, plot, what)
         note(TOOL, f"plot in {plot}", quiet=quiet)
     elif plot:
         note(TOOL, f"no steps in the input: no plot in {plot}", quiet=quiet)
     ctx.exit(diag.exit_code())
-
-
-def _ratio(full: int, diff: int) -> float | None:
-    """full / diff rounded, or None when nothing was counted (an empty input)."""
-    if not full and not diff:
-        return None
-    return round(full / max(1, diff), 4)
-
-
-def _median(values: list) -> float | None:
-    import numpy as np
-
-    return float(np.median(values)) if values else None
-
-
-def _plot(curves, path, what):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    longest = max(len(f) for f, _ in curves)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for full, diff in curves:
-        ax.plot(np.arange(1, len(full) + 1), full / np.maximum(diff, 1), color="0.75", lw=0.8)
-    mean = [np.mean([f[h] / max(d[h], 1) for f, d in curves if len(f) > h])
-            for h in range(longest)]
-    ax.plot(np.arange(1, longest + 1), mean, color="C0", lw=2, label="mean over episodes")
-    ax.set_xlabel("history length (steps)")
-    ax.set_ylabel("full / diff history length (tokens)")
-    ax.set_title(f"diff history compression ({what})", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)

@@ -1,9 +1,9 @@
 """Step records in, per-episode order checked: the reading side shared by every diffhist command.
 
-A step record (DESIGN.md) has ``episode`` (a string), ``step`` (an integer), ``obs`` (a string)
-or, once encoded, ``obs_diff`` and ``obs_full``, and ``action`` (a word, or null on a last step).
-Episodes may interleave in one stream; within an episode step numbers must increase (gaps are
-allowed: a stream written with ``--on-error skip`` may lack a bad step, and diffs are always
+A step record (ARCHITECTURE.md) has ``episode`` (a string), ``step`` (an integer), ``obs`` (a
+string) or, once encoded, ``obs_diff`` and ``obs_full``, and ``action`` (a word, or null on a last
+step). Episodes may interleave in one stream; within an episode step numbers must increase (gaps
+are allowed: a stream written with ``--on-error skip`` may lack a bad step, and diffs are always
 against the previous step present). An episode ends at a step with ``done: true`` (or at the
 end of the input). After a diff that does not apply, the rest of its episode cannot be decoded:
 each later step says so, until the episode starts again with a whole observation.

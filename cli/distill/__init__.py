@@ -12,7 +12,7 @@ import click
 
 from papertools.core import options
 from papertools.core.errors import Diagnostics, InputError, PapertoolsError, field
-from papertools.core.jsonl import open_output, read_records, record_id
+from papertools.core.jsonl import open_output, read_records
 from papertools.core.progress import enabled, note, progress
 
 TOOL = "distill"
@@ -249,10 +249,7 @@ def gen_queries(ctx, files, output, method, model, corpus_files, packages, per_q
       papertools distill gen-queries examples/distill/tiny/train.jsonl.gz --method sentences --corpus examples/distill/tiny/corpus.jsonl.gz --exclude examples/distill/tiny/test.jsonl.gz -q | head -n 2
       papertools distill gen-queries --method docstrings --package tqdm --exclude examples/distill/tiny/test.jsonl.gz -q | head -n 2
     """
-    from papertools.core.seed import numpy_rng
-
-    from .data import normalise
-    from .querygen import Seq2SeqGenerator, perturb
+    from .querygen import QueryMaker, Seq2SeqGenerator, held_out, read_sources
 
     if method == "seq2seq" and not model:
         raise click.UsageError("--method seq2seq needs --model DIR")
@@ -265,45 +262,20 @@ def gen_queries(ctx, files, output, method, model, corpus_files, packages, per_q
                  on_error, quiet)
         return
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
-    held_ids, held_texts = set(), set()
-    for item in read_records(list(exclude)):
-        held_ids.add(record_id(item))
-        if isinstance(item.record.get(query_field), str):
-            held_texts.add(normalise(item.record[query_field]))
-    sources = []
-    for item in read_records(files, diag):
-        try:
-            text = field(item.record, query_field, str, place=item.place)
-            rid = record_id(item)
-        except InputError as err:
-            diag.bad(err)
-            continue
-        if rid in held_ids or normalise(text) in held_texts:
-            diag.reject(f"query {rid!r} is a held-out query; not used", item.place)
-            continue
-        sources.append((item.index, rid, text))
-    vocabulary = sorted({w for _, _, t in sources for w in t.split()})
+    held_ids, held_texts = held_out(read_records(list(exclude)), query_field)
+    sources = read_sources(read_records(files, diag), query_field, held_ids, held_texts, diag)
     generator = None
     if method == "seq2seq":
         from papertools.core.models import resolve_device
 
         generator = Seq2SeqGenerator(model, device=str(resolve_device(device)),
                                      temperature=temperature)
-    seen = {normalise(t) for _, _, t in sources} | held_texts
+    maker = QueryMaker(sources, held_texts, per_query, seed, generator, p_drop, p_replace,
+                       p_swap)
     made = 0
     with open_output(output, tool=TOOL) as out:
         for index, rid, text in progress(sources, desc="distill gen-queries", quiet=quiet):
-            rng = numpy_rng(seed, index)
-            if generator is not None:
-                candidates = generator.generate(text, per_query, rng)
-            else:
-                candidates = [perturb(text, rng, vocabulary, p_drop, p_replace, p_swap)
-                              for _ in range(per_query)]
-            for k, new in enumerate(candidates):
-                key = normalise(new)
-                if not key or key in seen:
-                    continue
-                seen.add(key)
+            for k, new in maker.queries(index, text):
                 out.write({"id": f"{rid}:g{k}", query_field: new, "source_id": rid,
                            "generated": True, "method": method})
                 made += 1
@@ -314,24 +286,12 @@ def gen_queries(ctx, files, output, method, model, corpus_files, packages, per_q
 def _harvest(ctx, files, output, method, corpus_files, packages, exclude, query_field,
              on_error, quiet):
     """gen-queries --method sentences | docstrings: unlabelled text, held-out text dropped."""
-    from .data import read_corpus, read_queries
-    from .unlabelled import clean, docstring_sentences, document_sentences
+    from .querygen import harvest
 
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
-    corpus = read_corpus(corpus_files, diagnostics=diag) if corpus_files else None
-    held = read_queries(list(exclude), corpus, query_field) if exclude else []
-    if method == "sentences":
-        queries = read_queries(files, corpus, query_field, diagnostics=diag)
-        held_ids = {q.id for q in held}
-        items = document_sentences(corpus, [q for q in queries if q.id not in held_ids], held)
-    else:
-        items = docstring_sentences(list(packages))
-    held_docs = [corpus.texts[d] for q in held for d in q.positives] if corpus else []
-    kept = clean(items, [q.text for q in held], held_docs)
-    counts: dict = {}
+    kept = harvest(method, files, corpus_files, packages, exclude, query_field, diag)
     with open_output(output, tool=TOOL) as out:
-        for source, text in kept:
-            k = counts[source] = counts.get(source, -1) + 1
+        for source, k, text in kept:
             out.write({"id": f"{source}:{method[0]}{k}", query_field: text, "source_id": source,
                        "generated": True, "method": method})
     note(TOOL, f"{len(kept)} unlabelled texts ({method})", quiet=quiet)

@@ -12,14 +12,24 @@ labels; distillation uses them only through the teacher (its scores and its quer
   and others, which see the masked query, or the query itself when there is no mask token).
 
 Random choices come from ``numpy_rng(seed, record index)``, so output does not depend on order
-of processing. Generated texts equal to their source or to a held-out query are dropped.
+of processing. Held-out queries (``held_out``) are never sources (``read_sources``), and
+``QueryMaker`` drops generated texts that are empty or equal to a source, a held-out query or an
+earlier generated text (compared after ``data.normalise``).
+
+``harvest`` gathers the other unlabelled text of ``distill gen-queries``: the sentences of the
+training queries' positive documents, or docstring sentences of installed packages
+(unlabelled.py), with held-out queries and the text of their documents dropped.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
-from papertools.core.errors import PapertoolsError
+from papertools.core.errors import Diagnostics, InputError, PapertoolsError, field
+from papertools.core.jsonl import Item, record_id
+from papertools.core.seed import numpy_rng
+
+from .data import normalise, read_corpus, read_queries
 
 
 def perturb(text: str, rng, vocabulary: Sequence[str], p_drop: float = 0.15,
@@ -42,6 +52,91 @@ def perturb(text: str, rng, vocabulary: Sequence[str], p_drop: float = 0.15,
         if rng.random() < p_swap:
             out[i], out[i + 1] = out[i + 1], out[i]
     return " ".join(out)
+
+
+def held_out(items: Iterable[Item], query_field: str = "query") -> tuple[set[str], set[str]]:
+    """(ids, normalised query texts) of held-out query records."""
+    ids, texts = set(), set()
+    for item in items:
+        ids.add(record_id(item))
+        if isinstance(item.record.get(query_field), str):
+            texts.add(normalise(item.record[query_field]))
+    return ids, texts
+
+
+def read_sources(items: Iterable[Item], query_field: str, held_ids: set[str],
+                 held_texts: set[str], diag: Diagnostics) -> list[tuple[int, str, str]]:
+    """(record index, id, query) of the input queries to generate from: bad records go to
+    ``diag``, and a held-out query (by id or by text) is a reject."""
+    sources = []
+    for item in items:
+        try:
+            text = field(item.record, query_field, str, place=item.place)
+            rid = record_id(item)
+        except InputError as err:
+            diag.bad(err)
+            continue
+        if rid in held_ids or normalise(text) in held_texts:
+            diag.reject(f"query {rid!r} is a held-out query; not used", item.place)
+            continue
+        sources.append((item.index, rid, text))
+    return sources
+
+
+class QueryMaker:
+    """New queries from ``sources`` ((record index, id, query)): ``per_query`` candidates each,
+    by ``generator`` (a Seq2SeqGenerator) or else by ``perturb`` over the sources' words; a
+    candidate is kept once, and never when it is empty or a source or held-out text."""
+
+    def __init__(self, sources: Sequence[tuple[int, str, str]], held_texts: set[str],
+                 per_query: int, seed: int, generator=None, p_drop: float = 0.15,
+                 p_replace: float = 0.1, p_swap: float = 0.1):
+        self.vocabulary = sorted({w for _, _, t in sources for w in t.split()})
+        self.seen = {normalise(t) for _, _, t in sources} | held_texts
+        self.per_query, self.seed, self.generator = per_query, seed, generator
+        self.p_drop, self.p_replace, self.p_swap = p_drop, p_replace, p_swap
+
+    def queries(self, index: int, text: str) -> list[tuple[int, str]]:
+        """(candidate number k, new query) kept for the source at record ``index``."""
+        rng = numpy_rng(self.seed, index)
+        if self.generator is not None:
+            candidates = self.generator.generate(text, self.per_query, rng)
+        else:
+            candidates = [perturb(text, rng, self.vocabulary, self.p_drop, self.p_replace,
+                                  self.p_swap) for _ in range(self.per_query)]
+        kept = []
+        for k, new in enumerate(candidates):
+            key = normalise(new)
+            if not key or key in self.seen:
+                continue
+            self.seen.add(key)
+            kept.append((k, new))
+        return kept
+
+
+def harvest(method: str, files, corpus_files, packages, exclude,
+            query_field: str, diag: Diagnostics) -> list[tuple[str, int, str]]:
+    """(source id, number within the source, text) of unlabelled text: ``method`` "sentences"
+    (the sentences of the documents of the queries in ``files``; needs ``corpus_files``) or
+    "docstrings" (of the installed ``packages``, a list of names). Text of the ``exclude`` queries
+    and of their documents is dropped, and so are those documents' sentences."""
+    from .unlabelled import clean, docstring_sentences, document_sentences
+
+    corpus = read_corpus(corpus_files, diagnostics=diag) if corpus_files else None
+    held = read_queries(list(exclude), corpus, query_field) if exclude else []
+    if method == "sentences":
+        queries = read_queries(files, corpus, query_field, diagnostics=diag)
+        held_ids = {q.id for q in held}
+        items = document_sentences(corpus, [q for q in queries if q.id not in held_ids], held)
+    else:
+        items = docstring_sentences(list(packages))
+    held_docs = [corpus.texts[d] for q in held for d in q.positives] if corpus else []
+    counts: dict = {}
+    out = []
+    for source, text in clean(items, [q.text for q in held], held_docs):
+        k = counts[source] = counts.get(source, -1) + 1
+        out.append((source, k, text))
+    return out
 
 
 def masked_span(words: list[str], rng, mask: str) -> tuple[str, int, int]:

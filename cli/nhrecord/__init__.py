@@ -1,9 +1,9 @@
 """``papertools nhrecord``: the command-line front end (options and help only).
 
-agent.py holds the symbolic agent, game.py one recorded game (environment, key log, sidecar,
-step records), record.py the dataset folder (atomic games, resume, workers), loader.py the
-TtyrecDataset loader with strategies joined in, stats.py the summaries. Imports
-papertools.core.nethack.text for the observation text of step records.
+game.py holds one recorded game (environment, key log, sidecar, step records), record.py the
+dataset folder (atomic games, resume, workers), stats.py the games' reading and summaries. The
+symbolic agent, the strategies, the TtyrecDataset loader with strategies joined in and the
+observation text of step records are the shared NetHack layer, papertools.core.nethack.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import sys
 import click
 
 from papertools.core import options
-from papertools.core.errors import InputError
 from papertools.core.progress import note
 
 TOOL = "nhrecord"
@@ -237,12 +236,12 @@ def stats(ctx, sources, as_json, plot, kind, on_error, quiet):
 
     from papertools.core.errors import Diagnostics
 
-    from .stats import format_table, plot as draw, summarize
+    from .stats import format_table, plot as draw, read_games, summarize
 
     if not sources:
         raise click.UsageError("give at least one dataset folder (or - with --steps/--rows)")
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
-    games = _games_from(sources, kind, diag)
+    games = read_games(sources, kind, diag)
     summary = summarize(games)
     if plot:
         draw(summary, plot)
@@ -251,91 +250,3 @@ def stats(ctx, sources, as_json, plot, kind, on_error, quiet):
     else:
         click.echo(format_table(summary))
     ctx.exit(diag.exit_code())
-
-
-def _games_from(sources, kind, diag) -> list[dict]:
-    """Game summaries from dataset folders, step records or load rows."""
-    from pathlib import Path
-
-    from papertools.core.errors import field
-    from papertools.core.jsonl import read_records
-
-    from papertools.core.nethack.dataset import MARKER, SUMMARY
-
-    if kind is None:
-        games = []
-        for src in sources:
-            root = Path(src)
-            if not (root / MARKER).is_file():
-                raise InputError(f"not an nhrecord dataset (no {MARKER}; use --steps for "
-                                 "step records)", src)
-            path = root / SUMMARY
-            if not path.is_file():
-                raise InputError(f"the dataset has no {SUMMARY} (record --resume rebuilds it)",
-                                 str(path))
-            for item in read_records([str(path)], diag):
-                rec = item.record
-                try:
-                    for name, type_ in (("score", int), ("max_depth", int), ("steps", int),
-                                        ("strategy_counts", dict), ("turns", int), ("end", str),
-                                        ("keypresses", int), ("longest_no_progress", int)):
-                        field(rec, name, type_, place=item.place,
-                              required=name in ("score", "max_depth", "steps"))
-                    for name in rec.get("strategy_counts", {}):
-                        field(rec["strategy_counts"], name, int, place=item.place)
-                except InputError as err:
-                    diag.bad(err)
-                    continue
-                games.append(rec)
-        return games
-    by_game: dict[str, dict] = {}
-    for item in read_records(sources, diag):
-        try:
-            _add_row(by_game, item, kind)
-        except InputError as err:
-            diag.bad(err)
-            continue
-    for game in by_game.values():
-        game["score"] = int(round(game["score"]))
-    return list(by_game.values())
-
-
-def _add_row(by_game: dict, item, kind: str) -> dict:
-    """Count one step record (--steps) or load row (--rows) into its game; every field is read
-    before anything is counted, so a bad record counts nowhere."""
-    from papertools.core.errors import field
-
-    rec, place = item.record, item.place
-    name = field(rec, "strategy_name", str, place=place)
-    if kind == "steps":
-        episode = field(rec, "episode", str, place=place)
-        reward = field(rec, "reward", float, place=place)
-        done = field(rec, "done", bool, place=place)
-        game = by_game.setdefault(episode, {"score": 0, "max_depth": 0, "steps": 0,
-                                            "strategy_counts": {}, "end": "running"})
-        game["score"] += reward
-        game["max_depth"] = max(game["max_depth"], _depth_of(rec))
-        if done:
-            game["end"] = "done"
-    else:
-        key = str(field(rec, "gameid", int, place=place))
-        score = field(rec, "score", int, place=place)
-        game = by_game.setdefault(key, {"score": 0, "max_depth": 0, "steps": 0,
-                                        "strategy_counts": {}, "end": "?"})
-        game["score"] = max(game["score"], score)
-    game["steps"] += 1
-    game["strategy_counts"][name] = game["strategy_counts"].get(name, 0) + 1
-    return game
-
-
-def _depth_of(record: dict) -> int:
-    """The depth in a step record's statistics block ("Depth: N"), else 0."""
-    blocks = record.get("obs_blocks")
-    text = blocks.get("statistics", "") if isinstance(blocks, dict) else record.get("obs", "")
-    for line in str(text).splitlines():
-        if line.startswith("Depth:"):
-            try:
-                return int(line.split(":", 1)[1])
-            except ValueError:
-                return 0
-    return 0

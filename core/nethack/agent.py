@@ -1,61 +1,66 @@
 """A symbolic NetHack agent that names its strategy at every step.
 
 It reads NetHackChallenge observations (glyphs, blstats, message, tty_chars, misc, inventory) and
-returns one keypress per step. Decisions, in priority order, each labelled with the paper's
-strategy names (strategies.py):
+returns one keypress per step. It first notes what the message says (a kill, a locked door, a
+wall, a shop entered, a trap, a hit from a monster it took for peaceful), then decides, in this
+order, each decision labelled with the paper's strategy names (strategies.py):
 
-1. the interface first: ``--More--`` (Enter; before anything else, since NetHack ignores other
-   keys there), keys already decided (typed text, menu picks), y/n questions and text prompts
-   (answered by what the agent is doing: "eat it?" only for the corpse it meant to eat, "Really
-   attack?" no, "pray?" yes, the item it chose to eat, wear, wield, read, throw or apply, the
-   direction it chose, Elbereth when engraving, else Esc), menus, also those that wait for a key
-   (food and our own missiles from a pick-up menu, the first spell when casting, else Esc).
-   These keep the strategy that caused them;
-2. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
+1. the interface: ``--More--`` (Enter; before anything else, since NetHack ignores other keys
+   there), keys already decided (typed text, menu picks, the step back out of a shop), text
+   prompts (Elbereth when engraving, else Esc), y/n questions (answered by what the agent is
+   doing: "eat it?" only for the corpse it meant to eat, "Really attack?" no, "pray?" yes, the
+   item it chose to eat, wear, wield, read, throw, apply or drink, the direction it chose, else
+   Esc) and menus, also those that wait for a key (food and our own missiles from a pick-up
+   menu, the first spell when casting, else Esc). These keep the strategy that caused them;
+2. stalled: when the game turn has not advanced for 40 steps, press Esc, search (which takes a
+   turn) and move at random, in turn (the strategy stays); after 300 steps in one place, move or
+   attack in random directions for a while (``explore``);
+3. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
    main dungeon's other staircase (``explore``);
-3. engulfed: attack (``engulfed_fight``);
-4. food poisoning, illness or lycanthropy: pray when the god is likely to listen
-   (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7 (or
-   6) or weak from hunger with nothing to eat: pray when the last prayer is 500 turns old (250 when
-   fainting; ``emergency``; the god helps in such "major trouble" when the prayer timeout is below
-   200); so low with no prayer to spare, quaff a potion known to heal (a Healer's, a Tourist's;
-   ``emergency``); a Healer below half its hit points casts healing on itself (``emergency`` in a
-   fight, else ``wait_out``); below 40% with a monster adjacent, or below 70% with two or more:
-   engrave Elbereth in the dust and rest on it while it holds (``emergency``); hit on it, write it
-   anew (a blow smudges the dust) twice, then fight back;
-5. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
-   we are not satiated, or, when hungry, one up to 10 squares away (``ground_eat``); food
-   from the inventory when hungry (``inventory_eat``); weak or fainting with nothing to eat:
-   pray (``emergency``);
-6. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us. Shoot at
-   the nearest hostile monster in a straight line within 6 squares, with nothing (and no pet
-   behind it) in the way, never at what may be peaceful (humans, elves, angels, unicorns, our
-   kin in the Mines): fire the quiver (arrows once the bow is in hand, which a Ranger takes
-   first; darts, daggers), throw a spare stack of daggers or darts, or cast a Wizard's force
-   bolt; at point blank only when melee is weaker (a bow in hand, bare hands, the spell).
-   Else attack an adjacent hostile monster, never a floating eye, gas spore or mold (a kind
-   that asked "Really attack?" is left alone until one of it attacks us); one within two
-   squares: wait for it a few turns;
-7. hurt (below 60% until back at 90%): rest on Elbereth by searching 20 turns at a time
-   (``wait_out``);
-8. otherwise ``explore``: put on safe armor, take an Archeologist's pick-axe in hand instead of the
-   bullwhip, pick up the missiles we shot; walk (breadth-first paths over a per-level memory of the
-   map) to unseen frontier squares and useful items (gold, food, scrolls, potions, wands, rings,
-   amulets), pushing boulders when nothing else is left, kicking locked doors (not in the Mines;
-   after ten kicks in vain, again 300 steps later), stepping back out of shops (autopickup would
-   make a thief of us), avoiding known traps; pick up food; take the down staircase when the level
-   is explored or has taken long enough, as long as the depth stays below experience level + 1 (hit
-   points at 80% or more); with nothing left to explore and no way down, search for hidden passages
-   where they are likeliest (dead ends, walls next to unseen rock, searched least, nearest), and
-   after long read a scroll of magic mapping (a Tourist's) or dig down with a pick-axe. Stuck on a
-   level for long with the way on blocked by a floating eye, mold or gas spore (in a corridor or a
-   doorway): walk up to it, throw spare weapons at it (``fight``), wait for it to drift off, and
-   after 200 turns, at 90% hit points or more with nobody else near (or after 400, whoever is
-   near), melee it (``fight``); the same when boxed in by one for 400 steps.
+4. engulfed: attack (``engulfed_fight``);
+5. emergencies: food poisoning, illness or lycanthropy: pray when the god is likely to listen
+   (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7
+   (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble"
+   when the prayer timeout is below 200), else quaff a potion known to heal (a Healer's, a
+   Tourist's; ``emergency``); weak from hunger with nothing to eat: pray when the last prayer is
+   500 turns old (250 when fainting; ``emergency``); a Healer below half its hit points casts
+   healing on itself (``emergency`` in a fight, else ``wait_out``); below 40% with a monster
+   adjacent, or below 70% with two or more: engrave Elbereth in the dust and rest on it while it
+   holds (``emergency``); hit on it, write it anew (a blow smudges the dust) twice, then fight
+   back;
+6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
+   we are not satiated (``ground_eat``); when hungry, food from the inventory
+   (``inventory_eat``), else such a corpse up to 10 squares away (``ground_eat``);
+7. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us
+   (``wait_out``). Shoot at the nearest hostile monster in a straight line within 6 squares,
+   with nothing (and no pet behind it) in the way, never at what may be peaceful (humans, elves,
+   angels, unicorns, our kin in the Mines): fire the quiver (arrows once the bow is in hand,
+   which a Ranger takes first; darts, daggers), throw a spare stack of daggers or darts, or cast
+   a Wizard's force bolt; at point blank only when melee is weaker (a bow in hand, bare hands,
+   the spell). Else attack an adjacent hostile monster, never a floating eye, gas spore or mold
+   (a kind that asked "Really attack?" is left alone until one of it attacks us); boxed in by
+   one of those for 60 steps: throw spare weapons or stones at it, and after 400 steps, stuck on
+   the level, melee it when hit points allow; one within two squares: wait for it a few turns;
+8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it by searching 20 turns at
+   a time (``wait_out``);
+9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's
+   pick-axe in hand instead of the bullwhip; pick up food seen here, then the missiles we shot;
+   kick locked doors (not in the Mines; after ten kicks in vain, again 300 steps later); follow
+   the path already planned; take the down staircase when the level is explored or has taken
+   long enough, as long as the depth stays below experience level + 1 (resting on it until hit
+   points are at 80%); walk (breadth-first paths over a per-level memory of the map, around
+   known traps and shops) to unseen frontier squares and useful items (gold, food, scrolls,
+   potions, wands, rings, amulets, armor for a free slot), pushing boulders when nothing else is
+   left, else to the down staircase. Stuck on a level for long with the way on blocked by a
+   floating eye, mold or gas spore (in a corridor or a doorway): walk up to it, throw spare
+   weapons at it (``fight``), wait for it to drift off, and after 200 turns, at 90% hit points
+   or more with nobody else near (or after 400, whoever is near), melee it (``fight``). With no
+   way down found for long, read a scroll of magic mapping (a Tourist's), later dig down with a
+   pick-axe; with nothing left to do, search for hidden passages where they are likeliest (dead
+   ends, walls next to unseen rock, searched least, nearest).
 
-Guards against stalling: when the game turn has not advanced for 40 steps the agent presses
-Esc, searches (which takes a turn) and moves at random; after 300 steps in one place it moves or
-attacks in random directions for a while.
+The game's facts that these decisions use (keys, glyph classes, monster and object tables,
+message patterns) are in facts.py.
 
 Randomness comes only from the ``rng`` given to the agent (a numpy Generator), so a game is a
 function of the NetHack seeds and the agent seed.
@@ -69,212 +74,21 @@ from collections import deque
 import numpy as np
 from nle import nethack as nh
 
-ROWS, COLS = 21, 79
-
-# Keys (NetHack's default, number_pad off).
-DIRS = {(-1, 0): ord("k"), (1, 0): ord("j"), (0, -1): ord("h"), (0, 1): ord("l"),
-        (-1, -1): ord("y"), (-1, 1): ord("u"), (1, -1): ord("b"), (1, 1): ord("n")}
-ESC, ENTER = 27, 13
-SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK = (ord("s"), ord(","), ord("e"), ord(">"), ord("<"),
-                                               ord("E"), 4)
-PRAY = 0x80 | ord("p")  # M-p
-APPLY, QUAFF = ord("a"), ord("q")
-NEIGHBOURS = tuple(DIRS)
-
-# Terrain kinds of the per-level memory.
-UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, UPSTAIRS, TRAP, WATER = range(10)
-PASSABLE = {FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, UPSTAIRS}
-DOORS = {DOOR_OPEN, DOOR_CLOSED}  # no diagonal moves into or out of these
-
-# Glyph classes (what a square shows now).
-G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, G_OTHER = range(8)
-
-
-def _cmap_kind(idx: int) -> int:
-    if idx == 0:
-        return UNKNOWN  # S_stone: unexplored (or solid rock)
-    if 1 <= idx <= 11 or idx in (17, 18, 37, 38):  # walls, bars, trees, raised drawbridges
-        return WALL
-    if idx == 12:
-        return DOORWAY
-    if idx in (13, 14):
-        return DOOR_OPEN
-    if idx in (15, 16):
-        return DOOR_CLOSED
-    if idx in (23, 25):
-        return UPSTAIRS
-    if idx in (24, 26):
-        return DOWNSTAIRS
-    if idx in (32, 34, 41):  # water, lava, wall of water
-        return WATER
-    if 42 <= idx <= 64:
-        return TRAP
-    if idx in (39, 40):  # air, cloud
-        return FLOOR
-    return FLOOR  # floor, corridor, altar, grave, throne, sink, fountain, ice, lowered bridge
-
-
-def _build_tables():
-    n = nh.MAX_GLYPH
-    gclass = np.full(n, G_OTHER, np.int8)
-    kind = np.full(n, -1, np.int8)  # terrain kind for cmap glyphs, -1 otherwise
-    for g in range(n):
-        if nh.glyph_is_pet(g):
-            gclass[g] = G_PET
-        elif nh.glyph_is_invisible(g) or nh.glyph_is_warning(g):
-            gclass[g] = G_INVISIBLE
-        elif nh.glyph_is_monster(g):
-            gclass[g] = G_MONSTER
-        elif nh.glyph_is_swallow(g):
-            gclass[g] = G_SWALLOW
-        elif nh.glyph_is_statue(g):
-            gclass[g] = G_BOULDER  # statues block like boulders
-        elif nh.glyph_is_object(g):
-            obj = nh.glyph_to_obj(g)
-            gclass[g] = G_BOULDER if nh.objdescr.from_idx(obj).oc_name == "boulder" else G_OBJECT
-        elif nh.glyph_is_cmap(g):
-            gclass[g] = G_TERRAIN
-            kind[g] = _cmap_kind(nh.glyph_to_cmap(g))
-    return gclass, kind
-
-
-GCLASS, GKIND = _build_tables()
-
-
-def _useful_items():
-    """Objects worth walking to: gold, food other than corpses, scrolls, potions, wands, rings,
-    amulets (autopickup takes $?!/; the agent picks up food)."""
-    useful = np.zeros(nh.MAX_GLYPH, bool)
-    classes = {nh.COIN_CLASS, nh.FOOD_CLASS, nh.SCROLL_CLASS, nh.POTION_CLASS, nh.WAND_CLASS,
-               nh.RING_CLASS, nh.AMULET_CLASS}
-    for g in range(nh.MAX_GLYPH):
-        if GCLASS[g] == G_OBJECT and not nh.glyph_is_body(g):
-            useful[g] = ord(nh.objclass(nh.glyph_to_obj(g)).oc_class) in classes
-    return useful
-
-
-USEFUL_ITEM = _useful_items()
-
-# Armor worth wearing: pieces whose appearance is fixed (so no cursed helm of opposite alignment,
-# fumble or levitation boots in disguise), body armor light enough not to burden us. Keyed by
-# the name or appearance the game shows; the value is the slot.
-SAFE_ARMOR = {
-    "leather hat": "helm", "elven leather helm": "helm", "iron skull cap": "helm",
-    "orcish helm": "helm", "hard hat": "helm", "dwarvish iron helm": "helm", "fedora": "helm",
-    "dented pot": "helm",
-    "leather armor": "body", "studded leather armor": "body", "ring mail": "body",
-    "scale mail": "body", "crude ring mail": "body", "orcish ring mail": "body",
-    "elven mithril-coat": "body", "dwarvish mithril-coat": "body", "leather jacket": "body",
-    "hooded cloak": "cloak", "dwarvish cloak": "cloak", "coarse mantelet": "cloak",
-    "orcish cloak": "cloak", "faded pall": "cloak", "elven cloak": "cloak",
-    "leather cloak": "cloak", "robe": "cloak", "slippery cloak": "cloak",
-    "oilskin cloak": "cloak",
-    "small shield": "shield", "elven shield": "shield", "blue and green shield": "shield",
-    "orcish shield": "shield", "red-eyed shield": "shield", "Uruk-hai shield": "shield",
-    "white-handed shield": "shield",
-    "walking shoes": "boots", "low boots": "boots", "jackboots": "boots",
-    "high boots": "boots", "hard shoes": "boots", "iron shoes": "boots",
-}
-SLOT_WORDS = (("shield", ("shield",)), ("boots", ("boots", "shoes")),
-              ("gloves", ("gloves", "gauntlets")),
-              ("cloak", ("cloak", "cape", "cope", "pall", "mantelet", "robe", "apron", "cloth",
-                         "smock", "wrapping")),
-              ("helm", ("helm", "hat", "cap", "fedora", "pot", "cornuthaum")),
-              ("shirt", ("shirt",)), ("body", ("mail", "armor", "jacket", "coat", "scales")))
-
-
-def armor_slot(text: str) -> str | None:
-    """The slot of an armor piece from its inventory or floor description."""
-    text = text.lower()
-    for slot, words in SLOT_WORDS:
-        if any(w in text for w in words):
-            return slot
-    return None
-
-
-def safe_armor(text: str) -> str | None:
-    """The slot of a piece in SAFE_ARMOR named in ``text`` (longest name first), else None."""
-    for name in sorted(SAFE_ARMOR, key=len, reverse=True):
-        if name in text:
-            return SAFE_ARMOR[name]
-    return None
-
-
-def _armor_targets():
-    wanted = np.zeros(nh.MAX_GLYPH, bool)
-    for g in range(nh.MAX_GLYPH):
-        if GCLASS[g] == G_OBJECT:
-            obj = nh.glyph_to_obj(g)
-            if ord(nh.objclass(obj).oc_class) == nh.ARMOR_CLASS:
-                d = nh.objdescr.from_idx(obj)
-                wanted[g] = d.oc_name in SAFE_ARMOR or (d.oc_descr or "") in SAFE_ARMOR
-    return wanted
-
-
-ARMOR_ITEM = _armor_targets()
-IS_BODY = np.array([bool(nh.glyph_is_body(g)) for g in range(nh.MAX_GLYPH)])
-MONSTER_NAMES = [nh.permonst(i).mname for i in range(nh.NUMMONS)]
-# The symbol of each monster's class ("@", "F", ...).
-MONSTER_CLASS = [ord(nh.class_sym.from_mlet(nh.permonst(i).mlet).sym) for i in range(nh.NUMMONS)]
-OBJECT_CLASS = {}
-
-
-def object_class(glyph: int) -> int:
-    cls = OBJECT_CLASS.get(glyph)
-    if cls is None:
-        cls = OBJECT_CLASS[glyph] = ord(nh.objclass(nh.glyph_to_obj(glyph)).oc_class)
-    return cls
-
-
-# Monsters never to melee (passive damage or paralysis), and corpses safe to eat.
-NEVER_MELEE = {"floating eye", "gas spore", "brown mold", "yellow mold",
-               "green mold", "red mold", "blue jelly", "spotted jelly", "ochre jelly"}
-UNSAFE_CORPSES = {"cockatrice", "chickatrice", "green slime", "Medusa", "kobold", "large kobold",
-                  "kobold lord", "kobold shaman", "homunculus", "soldier ant", "killer bee",
-                  "scorpion", "giant beetle", "yellow mold", "green mold", "brown mold",
-                  "red mold", "violet fungus", "spotted jelly", "blue jelly", "bat", "giant bat",
-                  "vampire bat", "rabid rat", "Woodland-elf", "Green-elf", "Grey-elf",
-                  "elf-lord", "dwarf", "dwarf lord", "dwarf king", "gnome", "gnome lord",
-                  "gnomish wizard", "gnome king", "hobbit", "little dog", "dog", "large dog",
-                  "kitten", "housecat", "large cat", "pony", "horse", "warhorse", "quasit",
-                  "tengu", "nurse", "leprechaun", "nymph", "water nymph", "wood nymph",
-                  "mountain nymph", "lizard"}
-
-
-def safe_corpse(monster: str) -> bool:
-    """Corpses worth eating: not poisonous, petrifying, polymorphing, cannibalistic for some
-    races, hallucinogenic or a pet's kin (a blacklist of what an early game meets)."""
-    return monster not in UNSAFE_CORPSES and not monster.startswith("were") and \
-        not monster.endswith(("zombie", "mummy")) and monster not in HUMANS
-
-
-# Corpses rot: one older than 50 turns may be tainted (deadly food poisoning). Eat those under
-# 30 turns old whenever not satiated, and, when hungry, those under 45.
-CORPSE_AGE, CORPSE_AGE_HUNGRY = 30, 45
-# What we shoot: the word that names it (singular), the kinds that need a launcher, the kinds
-# worth throwing by hand from a spare stack, the monster classes never shot at (they may be
-# peaceful: humans and elves, angels, unicorns) and the reach.
-MISSILE_RE = re.compile(r"\b(arrow|ya|dart|dagger|knife|knives|shuriken|spear|javelin|"
-                        r"crossbow bolt)s?\b")
-MISSILE_COUNT_RE = re.compile(r"\d+ ")
-AMMO = {"arrow", "ya", "crossbow bolt"}
-THROWN = {"dagger", "knife", "knives", "dart", "shuriken"}
-PICK_RE = re.compile(r"\bpick-axe\b")
-HEALING_RE = re.compile(r"\bpotions? of (?:extra |full )?healing\b")
-NEVER_SHOOT = {ord("@"), ord("A"), ord("u")}
-SHOOT_RANGE = 6
-HUMANS = {nh.permonst(i).mname for i in range(nh.NUMMONS) if MONSTER_CLASS[i] == ord("@")}
-MORE_RE = re.compile(rb"--More--")
-MENU_END_RE = re.compile(rb"\((end|\d+ of \d+)\)")
-MENU_ITEM_RE = re.compile(r"(?:^|\s)([a-zA-Z]) - (.+)$")
-TRAP_RE = re.compile(r"There is an? [\w -]*(?:trap|pit|hole|web) here|A cloud of gas puts you|"
-                     r"You fall into a pit|caught in a bear trap|A trap door opens|"
-                     r"You are caught in a web|A bear trap closes")
-CORPSE_RE = re.compile(r"There (?:is|are) (?:an? |\d+ )?(?:partly eaten )?(.+?) corpses? here")
-SHOP_RE = re.compile(r"Welcome(?: again)? to [\w .'-]+'s? ")
-HIT_RE = re.compile(r"The (.+?) (?:hits|bites|stings|kicks|butts|claws|touches|thrusts|swings|"
-                    r"misses|just misses|grabs)")
-KILL_RE = re.compile(r"You (?:kill|destroy) (?:the |an? )?(?:poor )?(.+?)!")
+from .facts import (
+    # the screen and the keys
+    ROWS, COLS, DIRS, NEIGHBOURS, ESC, ENTER, SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK, PRAY,
+    APPLY, QUAFF,
+    # terrain and glyphs
+    UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, TRAP, PASSABLE, DOORS,
+    G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, GCLASS, GKIND,
+    IS_BODY, USEFUL_ITEM, ARMOR_ITEM,
+    # monsters and objects
+    MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, NEVER_SHOOT, SHOOT_RANGE, safe_corpse, CORPSE_AGE,
+    CORPSE_AGE_HUNGRY, armor_slot, safe_armor, MISSILE_RE, MISSILE_COUNT_RE, AMMO, THROWN, PICK_RE,
+    HEALING_RE,
+    # messages and screens
+    MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, SHOP_RE, HIT_RE, KILL_RE
+)
 
 
 class LevelMemory:
@@ -368,8 +182,8 @@ class SymbolicAgent:
             self.wizard = " Wizard" in message
             self.healer = " Healer" in message
         self._read_message(obs, message)
-        key = self._interface(obs, message)
-        if key is None and self.stall > 40:
+        key = self._interface(obs, message)  # 1. the interface
+        if key is None and self.stall > 40:  # 2. stalled
             key = self._unstick()
         if key is None:
             key = self._play(obs, message)
@@ -653,12 +467,12 @@ class SymbolicAgent:
         self.last_pos = pos
         self.last_move = None
         if self.same_pos > 300 and self.same_pos % 50 < 10:
-            # Stuck in one place for long (a niche behind a monster we avoid, a shop door):
+            # 2. Stuck in one place for long (a niche behind a monster we avoid, a shop door):
             # step or attack in random directions for a few turns.
             self.strategy = "explore"
             return self._attack(self._random_direction(obs), "explore")
 
-        # 0. arrived in the Gnomish Mines (hordes of armed gnomes and dwarves, hostile unless we
+        # 3. arrived in the Gnomish Mines (hordes of armed gnomes and dwarves, hostile unless we
         # are one of them): go back up and look for the main dungeon's other staircase.
         if int(bl[nh.NLE_BL_DNUM]) == 2 and not self.mines_ok and self.descended_from and \
                 self.descended_from[0][0] == 0 and mem.steps < 5:  # just came down the stairs
@@ -670,12 +484,13 @@ class SymbolicAgent:
                 self.strategy = "explore"
                 return UP
 
+        # 4. engulfed
         y, x = pos
         if any(GCLASS[glyphs[y + dy, x + dx]] == G_SWALLOW for dy, dx in NEIGHBOURS
                if 0 <= y + dy < ROWS and 0 <= x + dx < COLS):
             return self._attack((-1, 0), "engulfed_fight")
 
-        # 2. emergencies
+        # 5. emergencies
         if (cond & (nh.BL_MASK_FOODPOIS | nh.BL_MASK_TERMILL) or self.lycanthropy) and can_pray:
             return self._pray(turn, "cure_disease")
         if cond & (nh.BL_MASK_STONE | nh.BL_MASK_SLIME | nh.BL_MASK_STRNGL) and can_pray:
@@ -724,7 +539,7 @@ class SymbolicAgent:
                 self.strategy = "emergency"
                 return SEARCH  # rest on Elbereth while it holds
             # Elbereth does not hold (or cannot): fight back below.
-        # 3. hunger (a fresh safe corpse is eaten whenever we are not satiated)
+        # 6. hunger (a fresh safe corpse is eaten whenever we are not satiated)
         corpse = self.kills.get(pos)
         max_age = CORPSE_AGE_HUNGRY if hunger >= 2 else CORPSE_AGE
         if 1 <= hunger and corpse and safe_corpse(corpse[0]) and turn - corpse[1] < max_age \
@@ -745,7 +560,7 @@ class SymbolicAgent:
                 if key is not None:
                     self.strategy = "ground_eat"
                     return key
-        # 4. fight: shoot at what comes in line (missiles, a wizard's force bolt), else melee;
+        # 7. fight: shoot at what comes in line (missiles, a wizard's force bolt), else melee;
         # not while resting on Elbereth: what comes by flees, and an attack would rub it out
         here = (self._level_key(obs), pos)
         if self.resting and self.elbereth_at == here and hunger < 3 and \
@@ -781,7 +596,7 @@ class SymbolicAgent:
             return SEARCH
         if not near:
             self.fight_waits = 0
-        # 5. rest when hurt
+        # 8. rest when hurt
         if hp * 10 < hpmax * 6:
             self.resting = True
         elif hp * 10 >= hpmax * 9:
@@ -797,7 +612,7 @@ class SymbolicAgent:
                 return ENGRAVE
             self.queue.extend((ord("0"), SEARCH))
             return ord("2")
-        # 6. explore, pick up, descend, search (and put on armor picked up)
+        # 9. explore, pick up, descend, search (and put on armor picked up)
         self.strategy = "explore"
         key = (self._wear(obs) or self._wield(obs)) if not near else None
         if key is not None:

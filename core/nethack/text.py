@@ -531,7 +531,7 @@ _WALK = ("north", "east", "south", "west", "northeast", "southeast", "southwest"
 
 
 def play_steps(seed: int, max_steps: int, episode: str | None = None, *, blocks: bool = False):
-    """Step records (DESIGN.md's schema) of one NetHackChallenge game played by a simple walker.
+    """Step records (ARCHITECTURE.md's schema) of a NetHackChallenge game played by a walker.
 
     The walker keeps a direction until the position stops changing, then picks another at
     random; it searches now and then, and answers ``--More--`` and prompts with ``more`` and

@@ -1,6 +1,7 @@
 """Each sampler against analytic targets: moments, Metropolis acceptance, and the corrections."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -122,6 +123,29 @@ def test_presets_are_the_papers():
     assert S.preset("image", "ula").step_size == 2.0
     hmc = S.preset("image", "hmc")
     assert (hmc.steps, hmc.step_size, hmc.damping, hmc.mass_schedule) == (10, 0.1, 0.7, "beta")
+
+
+def test_choose_takes_the_preset_by_model_kind_and_overrides_that_are_given():
+    assert S.choose("auto", "hmc", "unet")[0] == "image"
+    assert S.choose("auto", "hmc", "mlp")[0] == "toy"
+    chosen, settings = S.choose("toy", "mala", "unet", adapt=True, step_size=0.5, leapfrog=None)
+    assert chosen == "toy" and settings == replace(S.preset("toy", "mala"), step_size=0.5,
+                                                   adapt=True)
+    assert S.choose("toy", "reverse", "mlp", reverse=False)[1].reverse  # reverse always steps
+
+
+def test_batches_draw_from_the_seed_and_their_index_alone():
+    sched, settings = make_scheduler(4), S.preset("toy", "ula")
+    parts = list(S.sample_batches(gaussian, (2,), 10, 4, settings, sched, 4, seed=3))
+    assert [first for first, _, _ in parts] == [0, 4, 8]
+    assert [len(x) for _, x, _ in parts] == [4, 4, 2]
+    for b, (_, x, _) in enumerate(parts):
+        alone, _ = S.sample(gaussian, (2,), len(x), settings, sched, 4, S.batch_generator(3, b))
+        assert torch.equal(x, alone)
+    # in one batch (what the benchmark draws): batch 0's stream
+    (_, whole, stats), = S.sample_batches(gaussian, (2,), 10, 16, settings, sched, 4, seed=3)
+    alone, _ = S.sample(gaussian, (2,), 10, settings, sched, 4, S.batch_generator(3, 0))
+    assert torch.equal(whole, alone) and len(S.merge_stats([stats, stats])) == 4
 
 
 def test_leapfrog_does_not_modify_its_inputs():

@@ -7,8 +7,26 @@ import pytest
 
 from papertools.core.seed import numpy_rng
 from papertools.cli.distill.ablation import generated_queries
-from papertools.cli.distill.querygen import Seq2SeqGenerator, masked_span, perturb
+from papertools.cli.distill.data import normalise
+from papertools.cli.distill.querygen import (QueryMaker, Seq2SeqGenerator, masked_span,
+                                             perturb)
 from tests.helpers import invoke, jsonl
+
+
+def test_query_maker_keeps_each_new_text_once_and_never_a_source_or_held_out_text():
+    sources = [(0, "a", "Open the file for reading"), (3, "b", "Close the file after writing")]
+    held = {"open the file for writing"}
+    maker = QueryMaker(sources, held, per_query=30, seed=0, p_drop=0.4, p_replace=0.3,
+                       p_swap=0.3)
+    made = [(k, new) for index, _, text in sources for k, new in maker.queries(index, text)]
+    keys = [normalise(new) for _, new in made]
+    assert len(made) > 5 and len(set(keys)) == len(keys)
+    assert not set(keys) & ({normalise(t) for _, _, t in sources} | held)
+    assert all(0 <= k < 30 for k, _ in made)
+    again = QueryMaker(sources, held, per_query=30, seed=0, p_drop=0.4, p_replace=0.3,
+                       p_swap=0.3)
+    assert [(k, new) for index, _, text in sources for k, new in again.queries(index, text)] \
+        == made
 
 
 def test_perturbation_is_seeded_and_keeps_at_least_two_words():

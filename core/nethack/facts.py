@@ -1,0 +1,214 @@
+"""What the symbolic agent knows about NetHack: the facts it plays by, apart from its policy.
+
+Keys (NetHack's default, number_pad off), the map's terrain kinds and what each glyph shows, and
+per glyph or monster: objects worth walking to, armor safe to put on, corpses safe to eat,
+monsters never to melee or shoot at; the missiles and tools it uses; and the patterns of the
+messages and screens it reads. The tables are built once from nle's glyph and monster tables.
+The policy that uses them is agent.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from nle import nethack as nh
+
+ROWS, COLS = 21, 79
+
+# Keys (NetHack's default, number_pad off).
+DIRS = {(-1, 0): ord("k"), (1, 0): ord("j"), (0, -1): ord("h"), (0, 1): ord("l"),
+        (-1, -1): ord("y"), (-1, 1): ord("u"), (1, -1): ord("b"), (1, 1): ord("n")}
+ESC, ENTER = 27, 13
+SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK = (ord("s"), ord(","), ord("e"), ord(">"), ord("<"),
+                                               ord("E"), 4)
+PRAY = 0x80 | ord("p")  # M-p
+APPLY, QUAFF = ord("a"), ord("q")
+NEIGHBOURS = tuple(DIRS)
+
+# Terrain kinds of the per-level memory.
+UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, UPSTAIRS, TRAP, WATER = range(10)
+PASSABLE = {FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, UPSTAIRS}
+DOORS = {DOOR_OPEN, DOOR_CLOSED}  # no diagonal moves into or out of these
+
+# Glyph classes (what a square shows now).
+G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, G_OTHER = range(8)
+
+
+def _cmap_kind(idx: int) -> int:
+    if idx == 0:
+        return UNKNOWN  # S_stone: unexplored (or solid rock)
+    if 1 <= idx <= 11 or idx in (17, 18, 37, 38):  # walls, bars, trees, raised drawbridges
+        return WALL
+    if idx == 12:
+        return DOORWAY
+    if idx in (13, 14):
+        return DOOR_OPEN
+    if idx in (15, 16):
+        return DOOR_CLOSED
+    if idx in (23, 25):
+        return UPSTAIRS
+    if idx in (24, 26):
+        return DOWNSTAIRS
+    if idx in (32, 34, 41):  # water, lava, wall of water
+        return WATER
+    if 42 <= idx <= 64:
+        return TRAP
+    if idx in (39, 40):  # air, cloud
+        return FLOOR
+    return FLOOR  # floor, corridor, altar, grave, throne, sink, fountain, ice, lowered bridge
+
+
+def _build_tables():
+    n = nh.MAX_GLYPH
+    gclass = np.full(n, G_OTHER, np.int8)
+    kind = np.full(n, -1, np.int8)  # terrain kind for cmap glyphs, -1 otherwise
+    for g in range(n):
+        if nh.glyph_is_pet(g):
+            gclass[g] = G_PET
+        elif nh.glyph_is_invisible(g) or nh.glyph_is_warning(g):
+            gclass[g] = G_INVISIBLE
+        elif nh.glyph_is_monster(g):
+            gclass[g] = G_MONSTER
+        elif nh.glyph_is_swallow(g):
+            gclass[g] = G_SWALLOW
+        elif nh.glyph_is_statue(g):
+            gclass[g] = G_BOULDER  # statues block like boulders
+        elif nh.glyph_is_object(g):
+            obj = nh.glyph_to_obj(g)
+            gclass[g] = G_BOULDER if nh.objdescr.from_idx(obj).oc_name == "boulder" else G_OBJECT
+        elif nh.glyph_is_cmap(g):
+            gclass[g] = G_TERRAIN
+            kind[g] = _cmap_kind(nh.glyph_to_cmap(g))
+    return gclass, kind
+
+
+GCLASS, GKIND = _build_tables()
+
+
+def _useful_items():
+    """Objects worth walking to: gold, food other than corpses, scrolls, potions, wands, rings,
+    amulets (autopickup takes $?!/; the agent picks up food)."""
+    useful = np.zeros(nh.MAX_GLYPH, bool)
+    classes = {nh.COIN_CLASS, nh.FOOD_CLASS, nh.SCROLL_CLASS, nh.POTION_CLASS, nh.WAND_CLASS,
+               nh.RING_CLASS, nh.AMULET_CLASS}
+    for g in range(nh.MAX_GLYPH):
+        if GCLASS[g] == G_OBJECT and not nh.glyph_is_body(g):
+            useful[g] = ord(nh.objclass(nh.glyph_to_obj(g)).oc_class) in classes
+    return useful
+
+
+USEFUL_ITEM = _useful_items()
+
+# Armor worth wearing: pieces whose appearance is fixed (so no cursed helm of opposite alignment,
+# fumble or levitation boots in disguise), body armor light enough not to burden us. Keyed by
+# the name or appearance the game shows; the value is the slot.
+SAFE_ARMOR = {
+    "leather hat": "helm", "elven leather helm": "helm", "iron skull cap": "helm",
+    "orcish helm": "helm", "hard hat": "helm", "dwarvish iron helm": "helm", "fedora": "helm",
+    "dented pot": "helm",
+    "leather armor": "body", "studded leather armor": "body", "ring mail": "body",
+    "scale mail": "body", "crude ring mail": "body", "orcish ring mail": "body",
+    "elven mithril-coat": "body", "dwarvish mithril-coat": "body", "leather jacket": "body",
+    "hooded cloak": "cloak", "dwarvish cloak": "cloak", "coarse mantelet": "cloak",
+    "orcish cloak": "cloak", "faded pall": "cloak", "elven cloak": "cloak",
+    "leather cloak": "cloak", "robe": "cloak", "slippery cloak": "cloak",
+    "oilskin cloak": "cloak",
+    "small shield": "shield", "elven shield": "shield", "blue and green shield": "shield",
+    "orcish shield": "shield", "red-eyed shield": "shield", "Uruk-hai shield": "shield",
+    "white-handed shield": "shield",
+    "walking shoes": "boots", "low boots": "boots", "jackboots": "boots",
+    "high boots": "boots", "hard shoes": "boots", "iron shoes": "boots",
+}
+SLOT_WORDS = (("shield", ("shield",)), ("boots", ("boots", "shoes")),
+              ("gloves", ("gloves", "gauntlets")),
+              ("cloak", ("cloak", "cape", "cope", "pall", "mantelet", "robe", "apron", "cloth",
+                         "smock", "wrapping")),
+              ("helm", ("helm", "hat", "cap", "fedora", "pot", "cornuthaum")),
+              ("shirt", ("shirt",)), ("body", ("mail", "armor", "jacket", "coat", "scales")))
+
+
+def armor_slot(text: str) -> str | None:
+    """The slot of an armor piece from its inventory or floor description."""
+    text = text.lower()
+    for slot, words in SLOT_WORDS:
+        if any(w in text for w in words):
+            return slot
+    return None
+
+
+def safe_armor(text: str) -> str | None:
+    """The slot of a piece in SAFE_ARMOR named in ``text`` (longest name first), else None."""
+    for name in sorted(SAFE_ARMOR, key=len, reverse=True):
+        if name in text:
+            return SAFE_ARMOR[name]
+    return None
+
+
+def _armor_targets():
+    wanted = np.zeros(nh.MAX_GLYPH, bool)
+    for g in range(nh.MAX_GLYPH):
+        if GCLASS[g] == G_OBJECT:
+            obj = nh.glyph_to_obj(g)
+            if ord(nh.objclass(obj).oc_class) == nh.ARMOR_CLASS:
+                d = nh.objdescr.from_idx(obj)
+                wanted[g] = d.oc_name in SAFE_ARMOR or (d.oc_descr or "") in SAFE_ARMOR
+    return wanted
+
+
+ARMOR_ITEM = _armor_targets()
+IS_BODY = np.array([bool(nh.glyph_is_body(g)) for g in range(nh.MAX_GLYPH)])
+MONSTER_NAMES = [nh.permonst(i).mname for i in range(nh.NUMMONS)]
+# The symbol of each monster's class ("@", "F", ...).
+MONSTER_CLASS = [ord(nh.class_sym.from_mlet(nh.permonst(i).mlet).sym) for i in range(nh.NUMMONS)]
+
+
+# Monsters never to melee (passive damage or paralysis), and corpses safe to eat.
+NEVER_MELEE = {"floating eye", "gas spore", "brown mold", "yellow mold",
+               "green mold", "red mold", "blue jelly", "spotted jelly", "ochre jelly"}
+UNSAFE_CORPSES = {"cockatrice", "chickatrice", "green slime", "Medusa", "kobold", "large kobold",
+                  "kobold lord", "kobold shaman", "homunculus", "soldier ant", "killer bee",
+                  "scorpion", "giant beetle", "yellow mold", "green mold", "brown mold",
+                  "red mold", "violet fungus", "spotted jelly", "blue jelly", "bat", "giant bat",
+                  "vampire bat", "rabid rat", "Woodland-elf", "Green-elf", "Grey-elf",
+                  "elf-lord", "dwarf", "dwarf lord", "dwarf king", "gnome", "gnome lord",
+                  "gnomish wizard", "gnome king", "hobbit", "little dog", "dog", "large dog",
+                  "kitten", "housecat", "large cat", "pony", "horse", "warhorse", "quasit",
+                  "tengu", "nurse", "leprechaun", "nymph", "water nymph", "wood nymph",
+                  "mountain nymph", "lizard"}
+
+
+def safe_corpse(monster: str) -> bool:
+    """Corpses worth eating: not poisonous, petrifying, polymorphing, cannibalistic for some
+    races, hallucinogenic or a pet's kin (a blacklist of what an early game meets)."""
+    return monster not in UNSAFE_CORPSES and not monster.startswith("were") and \
+        not monster.endswith(("zombie", "mummy")) and monster not in HUMANS
+
+
+# Corpses rot: one older than 50 turns may be tainted (deadly food poisoning). Eat those under
+# 30 turns old whenever not satiated, and, when hungry, those under 45.
+CORPSE_AGE, CORPSE_AGE_HUNGRY = 30, 45
+# What we shoot: the word that names it (singular), the kinds that need a launcher, the kinds
+# worth throwing by hand from a spare stack, the monster classes never shot at (they may be
+# peaceful: humans and elves, angels, unicorns) and the reach.
+MISSILE_RE = re.compile(r"\b(arrow|ya|dart|dagger|knife|knives|shuriken|spear|javelin|"
+                        r"crossbow bolt)s?\b")
+MISSILE_COUNT_RE = re.compile(r"\d+ ")
+AMMO = {"arrow", "ya", "crossbow bolt"}
+THROWN = {"dagger", "knife", "knives", "dart", "shuriken"}
+PICK_RE = re.compile(r"\bpick-axe\b")
+HEALING_RE = re.compile(r"\bpotions? of (?:extra |full )?healing\b")
+NEVER_SHOOT = {ord("@"), ord("A"), ord("u")}
+SHOOT_RANGE = 6
+HUMANS = {nh.permonst(i).mname for i in range(nh.NUMMONS) if MONSTER_CLASS[i] == ord("@")}
+MORE_RE = re.compile(rb"--More--")
+MENU_END_RE = re.compile(rb"\((end|\d+ of \d+)\)")
+MENU_ITEM_RE = re.compile(r"(?:^|\s)([a-zA-Z]) - (.+)$")
+TRAP_RE = re.compile(r"There is an? [\w -]*(?:trap|pit|hole|web) here|A cloud of gas puts you|"
+                     r"You fall into a pit|caught in a bear trap|A trap door opens|"
+                     r"You are caught in a web|A bear trap closes")
+CORPSE_RE = re.compile(r"There (?:is|are) (?:an? |\d+ )?(?:partly eaten )?(.+?) corpses? here")
+SHOP_RE = re.compile(r"Welcome(?: again)? to [\w .'-]+'s? ")
+HIT_RE = re.compile(r"The (.+?) (?:hits|bites|stings|kicks|butts|claws|touches|thrusts|swings|"
+                    r"misses|just misses|grabs)")
+KILL_RE = re.compile(r"You (?:kill|destroy) (?:the |an? )?(?:poor )?(.+?)!")

@@ -50,7 +50,14 @@ def _visible(command: click.Command) -> list[click.Option]:
     return [p for p in command.params if isinstance(p, click.Option) and not p.hidden]
 
 
-def _reads_jsonl(command: click.Command) -> bool:
+# Commands with --on-error that read something other than JSONL (their bad-input rules are
+# tested with their tool): nhrecord load reads a dataset folder of NLE files.
+NOT_JSONL = {"nhrecord load"}
+
+
+def _reads_jsonl(command: click.Command, path: str = "") -> bool:
+    if path in NOT_JSONL:
+        return False
     return any(p.name == "files" for p in command.params) or \
         any(p.name == "on_error" for p in command.params)
 
@@ -278,7 +285,7 @@ READERS: dict[str, Reader] = {
 
 
 def test_every_jsonl_reader_is_registered():
-    readers = {path for path, command in COMMANDS.items() if _reads_jsonl(command)}
+    readers = {path for path, command in COMMANDS.items() if _reads_jsonl(command, path)}
     assert readers == set(READERS), (
         f"register these JSONL readers in READERS: {sorted(readers - set(READERS))}; "
         f"not readers: {sorted(set(READERS) - readers)}")

@@ -152,8 +152,8 @@ def parse_args(doc: str, results: Path, argv=None, extra=(), parents=()):
     for flag, text in extra:
         parser.add_argument(flag, action="store_true", help=text)
     parser.add_argument("--output", metavar="PATH",
-                        help=f"results file (default {results.relative_to(ROOT)}; --quick: a "
-                             "temporary folder)")
+                        help=f"results file (default {results.relative_to(ROOT)}, written "
+                             "only from a committed, clean tree; --quick: a temporary folder)")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     output = Path(args.output) if args.output else (

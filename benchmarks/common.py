@@ -146,7 +146,8 @@ def parse_args(doc: str, results: Path, argv=None, extra=(), parents=()):
     real ones. A run that would write to benchmarks/results from a tree that is not a clean
     commit stops here, before the work (:func:`check_output`)."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], parents=list(parents))
-    parser.add_argument("--quick", action="store_true", help="smoke run: smaller inputs, results to a temporary folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: smaller inputs, results to a temporary folder")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a goal (not an aim) fails")
     for flag, text in extra:

@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: machine facts, goal judging, logging."""
+"""What the benchmark scripts share: machine facts, goal judging, logging, and writing results
+(only from a committed, clean tree into benchmarks/results: :func:`check_output`)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,18 @@ def version(dist: str) -> str | None:
         return None
 
 
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+
+
 def git_commit() -> str | None:
-    """HEAD, with "-dirty" when tracked files differ from it; None outside a git checkout."""
+    """HEAD, with "-dirty" when the tree differs from it (a tracked file changed, or a file
+    neither tracked nor ignored is present), not counting benchmarks/results itself (results are
+    outputs: ``make bench`` writes one after another); None outside a git checkout."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=normal",
+                                "--", ".", f":(exclude){RESULTS_DIR.relative_to(ROOT)}"],
                                cwd=ROOT, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -41,6 +48,42 @@ def git_commit() -> str | None:
 
 # the code a run started with: an hour-long benchmark may outlive commits made meanwhile
 COMMIT_AT_START = git_commit()
+
+
+class DirtyTree(RuntimeError):
+    """A results file for benchmarks/results from a tree that is not a clean commit."""
+
+
+_warned: set = set()
+
+
+def check_output(output: Path, commit: str | None = None) -> None:
+    """The clean-tree rule: a results file under benchmarks/results must come from a committed,
+    clean tree (``commit``, default :data:`COMMIT_AT_START`, names a commit and is not
+    "-dirty"), so that the commit it records is the code that measured it. Raises
+    :class:`DirtyTree` otherwise; a file written elsewhere is allowed with a warning on stderr."""
+    commit = COMMIT_AT_START if commit is None else commit
+    if commit is not None and not commit.endswith("-dirty"):
+        return
+    why = ("this is not a git checkout, so no commit names the code" if commit is None else
+           f"the tree differs from its commit {commit.removesuffix('-dirty')[:12]} "
+           "(`git status --porcelain`, benchmarks/results aside)")
+    if Path(output).resolve().is_relative_to(RESULTS_DIR):
+        raise DirtyTree(f"refusing to write {output}: {why}; results in benchmarks/results must "
+                        "come from a committed, clean tree (commit first, or write elsewhere "
+                        "with --output PATH)")
+    if str(output) not in _warned:
+        _warned.add(str(output))
+        log("benchmarks", f"warning: {why}; {output} records the commit as "
+                          f"{commit or 'unknown'}")
+
+
+def write_results(output: Path, res: dict) -> None:
+    """Write a results file, by the clean-tree rule (:func:`check_output`)."""
+    check_output(output)
+    from papertools.core.jsonl import write_json
+
+    write_json(output, res)
 
 
 def machine_info(dists: tuple = ("papertools",)) -> dict:
@@ -100,21 +143,27 @@ def parse_args(doc: str, results: Path, argv=None, extra=(), parents=()):
     (``(flag, help)`` pairs of booleans) and the flags of ``parents`` (argparse parsers made with
     ``add_help=False``, so ``--help`` lists a benchmark's own settings); returns (args, mode,
     output path). ``--quick`` results go to a temporary folder, so smoke figures never replace
-    real ones."""
+    real ones. A run that would write to benchmarks/results from a tree that is not a clean
+    commit stops here, before the work (:func:`check_output`)."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], parents=list(parents))
-    parser.add_argument("--quick", action="store_true", help="smoke run (< 1 minute)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: smaller inputs, results to a temporary folder")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a goal (not an aim) fails")
     for flag, text in extra:
         parser.add_argument(flag, action="store_true", help=text)
     parser.add_argument("--output", metavar="PATH",
-                        help=f"results file (default {results.relative_to(ROOT)}; --quick: a "
-                             "temporary folder)")
+                        help=f"results file (default {results.relative_to(ROOT)}, written "
+                             "only from a committed, clean tree; --quick: a temporary folder)")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     output = Path(args.output) if args.output else (
         Path(tempfile.gettempdir()) / "papertools-bench" / f"{results.stem}.quick.json"
         if args.quick else results)
+    try:  # refuse before the work, not after it
+        check_output(output)
+    except DirtyTree as err:
+        parser.exit(1, f"{parser.prog}: error: {err}\n")
     return args, mode, output
 
 
@@ -123,9 +172,7 @@ def finish(res: dict, goals: dict, output: Path, started: float, print_table) ->
     res["goals"] = list(goals.values())
     res["total_seconds"] = time.perf_counter() - started
     res["results_path"] = str(output)
-    from papertools.core.jsonl import write_json
-
-    write_json(output, res)
+    write_results(output, res)
     print_table(res, goals)
     return [g["name"] for g in goals.values() if g["kind"] == "goal" and g["status"] == "FAIL"]
 

@@ -15,7 +15,10 @@ On HumanEval's 164 programs (examples/lintseq/humaneval.jsonl) with 5 samples ea
    same subsample with the same S and seeds.
    ratio = baseline seconds / default seconds for the same K x S program-samples
          = (default program-samples/s) / (baseline program-samples/s).
-   Reference rows on the same subsample: ``--linter pylint`` (pylint in-process, cached) and
+   The two sides use different linters (pyflakes against pylint), so the ratio is printed with
+   its same-linter part beside it: ``--linter pylint`` (pylint in-process, cached) against the
+   same baseline (``same_linter_ratio``), and the rest, pylint in-process cached against the
+   default path (``linter_ratio``); the two multiply to the ratio. Also on the subsample:
    pylint in-process without the cache (what the released code actually calls:
    ``pylint.run_pylint`` in its own process on a temporary file for every call).
 3. workers: ``papertools lintseq sample`` on the 164 programs repeated R times, ``-w 1`` against
@@ -23,6 +26,10 @@ On HumanEval's 164 programs (examples/lintseq/humaneval.jsonl) with 5 samples ea
 4. memory: peak RSS of the ``papertools lintseq sample -n 5`` process (``os.wait4``'s
    ``ru_maxrss``, the figure ``/usr/bin/time -v`` prints) on 1x and 10x the input, stdout to
    /dev/null; and how wall time grows from 1x to 10x.
+5. linter choice: what pyflakes (the default) and ``--linter pylint`` change in the data, on
+   the same programs (41 evenly spaced over the file, every 4th, to keep pylint's part to a
+   few minutes; ``--quick``: 8), samples and seeds: rejects, edits per sequence,
+   linter calls per program, and how many sequences differ between the two linters.
 
 Goals (issue 2): >= 200x the pylint-subprocess baseline; >= 1.7x from 1 to 2 workers; 10x input
 within 1.3x of the 1x peak RSS. Aim: 1,000 programs/s per core (printed, not a pass condition).
@@ -72,10 +79,11 @@ MODES = {
     # default_reps: timed runs of the default path on all programs (median); base_programs and
 # base_samples: the baseline subsample; ref_reps: runs of the in-process pylint rows (median);
 # repeat: copies of HumanEval in the workers input; worker_reps: runs per -w (best).
+    # linter_programs: programs of the linter comparison (evenly spaced; None: all)
     "full": dict(default_reps=3, base_programs=4, base_samples=SAMPLES, ref_reps=2, repeat=10,
-                 worker_reps=2),
+                 worker_reps=2, linter_programs=41),
     "quick": dict(default_reps=1, base_programs=2, base_samples=1, ref_reps=1, repeat=5,
-                  worker_reps=1),
+                  worker_reps=1, linter_programs=8),
 }
 
 
@@ -144,15 +152,18 @@ def add_counters(total: Counters, more: Counters) -> None:
         setattr(total, f.name, getattr(total, f.name) + getattr(more, f.name))
 
 
-def run_default(items, samples: int):
-    """sample_record over ``items``: (seconds, accepted programs, rejects, counters, lines)."""
-    config = SampleConfig(samples=samples, seed=SEED)
+def run_default(items, samples: int, linter: str = "pyflakes", rejected: list | None = None):
+    """sample_record over ``items``: (seconds, accepted programs, rejects, counters, lines);
+    the ids of rejected programs are appended to ``rejected``."""
+    config = SampleConfig(samples=samples, seed=SEED, linter=linter)
     counters, programs, rejects, lines = Counters(), 0, 0, []
     started = time.perf_counter()
     for item in items:
         result = sample_record(config, item)
         if result.counters is None:
             rejects += 1
+            if rejected is not None:
+                rejected.append(record_id(item))
             continue
         programs += 1
         add_counters(counters, result.counters)
@@ -315,8 +326,65 @@ def bench_baseline(items, k: int, samples: int, ref_reps: int) -> tuple[dict, bo
                   ratio=rows["default"]["speedup_vs_baseline"],
                   ratio_definition="baseline seconds / default-path seconds on the same "
                                    "programs, samples per program and seeds "
-                                   "(= ratio of program-samples per second)")
+                                   "(= ratio of program-samples per second); the two sides "
+                                   "use different linters (pyflakes, pylint)",
+                  same_linter_ratio=rows["pylint_inprocess"]["speedup_vs_baseline"],
+                  same_linter_ratio_definition="baseline seconds / --linter pylint seconds "
+                                               "(pylint in-process with the cache): the gain "
+                                               "with the linter held fixed",
+                  linter_ratio=rows["pylint_inprocess"]["seconds"] / rows["default"]["seconds"],
+                  linter_ratio_definition="--linter pylint seconds / default-path seconds: "
+                                          "what pyflakes and its shortcuts add; ratio = "
+                                          "same_linter_ratio x linter_ratio")
     return result, mirror
+
+
+# --------------------------------------------------------------------------------------------
+# 5. What the linter choice changes in the data.
+
+
+def bench_linters(items, k: int | None) -> dict:
+    """pyflakes (the default) and ``--linter pylint`` (in-process, cached) through
+    ``sample_record`` on the same programs, samples and seeds: rejects, edits per sequence,
+    linter calls per program and per sequence, and which sequences differ. A program's random
+    stream is seeded by (seed, its index), so the two linters draw the same deletions until
+    their verdicts on some state differ."""
+    from papertools.core.jsonl import loads
+
+    chosen = items if k is None else subsample(items, k)
+    side = {}
+    for linter in ("pyflakes", "pylint"):
+        rejected: list = []
+        seconds, programs, rejects, counters, lines = run_default(chosen, SAMPLES, linter,
+                                                                  rejected)
+        rows = [loads(line) for line in lines]
+        edits = [row["n_edits"] for row in rows]
+        log(f"linter comparison, {linter}: {seconds:.1f} s for {len(chosen)} programs")
+        side[linter] = dict(
+            seconds=seconds, programs=programs, rejects=rejects, rejected_ids=rejected,
+            sequences=len(rows),
+            edits_per_sequence=statistics.mean(edits) if edits else 0.0,
+            edits_per_sequence_median=statistics.median(edits) if edits else 0.0,
+            lint_calls_per_program=counters.lint_calls / max(programs, 1),
+            lint_calls_per_sequence=counters.lint_calls / max(len(rows), 1),
+            linter_runs_per_program=counters.linter_runs / max(programs, 1),
+            edits_by_id={row["id"]: row["edits"] for row in rows})
+    a, b = side["pyflakes"].pop("edits_by_id"), side["pylint"].pop("edits_by_id")
+    both = sorted(set(a) & set(b))
+    differ = [i for i in both if a[i] != b[i]]
+    programs_both = {i.rsplit(":", 1)[0] for i in both}
+    programs_differ = sorted({i.rsplit(":", 1)[0] for i in differ})
+    return dict(
+        programs=len(chosen), samples=SAMPLES, seed=SEED,
+        indices=None if k is None else [it.index for it in chosen],
+        pyflakes=side["pyflakes"], pylint=side["pylint"],
+        rejected_by_one_only=sorted(set(side["pyflakes"]["rejected_ids"]) ^
+                                    set(side["pylint"]["rejected_ids"])),
+        sequences_compared=len(both), sequences_differ=len(differ),
+        sequences_differ_share=len(differ) / max(len(both), 1),
+        programs_compared=len(programs_both), programs_with_a_difference=len(programs_differ),
+        programs_with_a_difference_ids=programs_differ,
+        speed_ratio=side["pylint"]["seconds"] / side["pyflakes"]["seconds"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -483,6 +551,10 @@ def print_table(res: dict, goals: dict) -> None:
         print(f"   {row['label']:<58} {row['seconds']:9.4f} {row['program_samples_per_s']:14.2f}"
               f" {row['lint_calls_per_program_sample']:9.1f} {row['speedup_vs_baseline']:11.1f}")
     print(f"   ratio = baseline s / default s = {b['ratio']:.0f}x   [{mark('baseline_ratio')}]")
+    print(f"   the two sides use different linters: with the linter held fixed (pylint in-process"
+          f", cached, against the baseline) {b['same_linter_ratio']:.1f}x; pyflakes and its "
+          f"shortcuts against cached in-process pylint {b['linter_ratio']:.0f}x (the product "
+          f"is the ratio); what the linter changes in the data: section 5")
     c = b["checks"]
     print(f"   checks: pylint subprocess and in-process give identical sequences: "
           f"{'yes' if c['pylint_subprocess_equals_inprocess'] else 'NO'}; cache changes nothing: "
@@ -505,6 +577,22 @@ def print_table(res: dict, goals: dict) -> None:
     print(f"   peak RSS ratio {m['peak_rss_ratio']:.2f}   [{mark('peak_rss_ratio_10x_over_1x')}]"
           f"   wall time x{m['wall_ratio']:.2f} for 10x input (per program x"
           f"{m['per_program_time_ratio']:.2f})")
+    lc = res["linters"]
+    fl, pl = lc["pyflakes"], lc["pylint"]
+    print(f"\n5. linter choice: sample_record with pyflakes (default) and --linter pylint on the "
+          f"same {lc['programs']} programs x {SAMPLES} samples, seed {SEED}")
+    print(f"   {'':26} {'pyflakes':>10} {'pylint':>10}")
+    for label, key, form in (("programs sampled", "programs", "d"),
+                             ("rejects", "rejects", "d"),
+                             ("edits per sequence", "edits_per_sequence", ".2f"),
+                             ("linter calls per program", "lint_calls_per_program", ".1f"),
+                             ("linter runs per program", "linter_runs_per_program", ".1f"),
+                             ("seconds", "seconds", ".2f")):
+        print(f"   {label:<26} {fl[key]:>10{form}} {pl[key]:>10{form}}")
+    print(f"   sequences that differ: {lc['sequences_differ']} of {lc['sequences_compared']} "
+          f"({100 * lc['sequences_differ_share']:.1f}%), in {lc['programs_with_a_difference']} "
+          f"of {lc['programs_compared']} programs; rejected by one linter only: "
+          f"{', '.join(lc['rejected_by_one_only']) or 'none'}")
     common.print_footer(res)
 
 
@@ -541,6 +629,7 @@ def main(argv=None) -> int:
             log("ERROR: -w 1 and -w 2 outputs differ")
             ok = False
         res["memory"] = bench_memory(folder)
+    res["linters"] = bench_linters(items, cfg["linter_programs"])
 
     goals = {
         "baseline_ratio": judge("baseline_ratio", res["baseline"]["ratio"]),

@@ -16,9 +16,10 @@ af7d1f17e0deec3a7a0e334beae5f11b7a21371b, 2026-03-16); the wording is papertools
 - the last user turn is ``"Current Observation:"``, the short-term context (NetHack's
   inventory) and the observation, joined by newlines, followed by ``"\n\n"`` and the agent's
   output instruction (its suffix);
-- an assistant turn holds what the agent answered as parsed (its candidate action, valid or not,
-  the way BALROG records ``response.completion``; the reply itself when nothing parsed), not
-  the default action played in its place;
+- an assistant turn holds what the agent answered as parsed, valid or not, the way BALROG
+  records ``response.completion`` (naive and few_shot: the whole reply with everything but
+  letters, spaces and colons removed; the others: the candidate action, or the reply when
+  nothing parsed), not the default action played in its place;
 - after an invalid output the next observation's text starts with the feedback (its own
   sentence, then ``"\n\nObservation:\n"``); it is part of that observation, in later turns too;
 - ``cot`` only: the latest assistant turn holds ``"Previous plan:\n"`` and the whole previous
@@ -398,8 +399,12 @@ class ChatAgent(Agent):
         thought, answer = split_thinking(reply.text)
         action, reasoning = self.parse(answer) if not reply.error else (None, "")
         reasoning = "\n".join(part for part in (thought, reasoning) if part)
-        # the assistant turn holds the parsed answer (BALROG records the candidate, valid or not)
-        self.held = action if action is not None else answer.strip()
+        # the assistant turn holds the parsed answer (BALROG records the candidate, valid or not;
+        # naive's is the whole reply sanitised, unstripped, as BALROG's filter leaves it)
+        if self.kind in ("naive", "few_shot") and not reply.error:
+            self.held = _NON_LETTERS.sub("", answer)
+        else:
+            self.held = action if action is not None else answer.strip()
         self.plan = answer.strip() if self.kind == "cot" else None
         return Decision(action, reply.text, reasoning, reply.input_tokens, reply.output_tokens,
                         reply.error)

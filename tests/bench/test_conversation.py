@@ -19,8 +19,8 @@ from papertools.core.models.server import ChatServer
 ENV, TASK = "babaisai", "env/goto_win"
 # one reply per step: step 1's output is invalid ("dance"), the others valid
 REPLIES = {
-    "naive": ["up", "dance", "left", "down", "up"],
-    "few_shot": ["up", "dance", "left", "down", "up"],
+    "naive": ["up", "dance!", "left\n", "down", "up"],
+    "few_shot": ["up", "dance!", "left\n", "down", "up"],
     "cot": ["Plan A. ACTION: up", "Plan B. ACTION: dance", "Plan C. ACTION: left",
             "Plan D. ACTION: down", "Plan E. ACTION: up"],
     "robust_naive": ["<|ACTION|>up<|END|>", "<|ACTION|>dance<|END|>", "<|ACTION|>left<|END|>",
@@ -28,7 +28,8 @@ REPLIES = {
     "robust_cot": ["a <|ACTION|>up<|END|>", "b <|ACTION|>dance<|END|>", "c <|ACTION|>left<|END|>",
                    "d <|ACTION|>down<|END|>", "e <|ACTION|>up<|END|>"],
 }
-HELD = {"naive": ["up", "dance", "left", "down"], "few_shot": ["up", "dance", "left", "down"],
+# what the assistant turns hold: naive's is BALROG's sanitised reply, unstripped
+HELD = {"naive": ["up", "dance", "left\n", "down"], "few_shot": ["up", "dance", "left\n", "down"],
         "cot": ["up", "dance", "left", "down"], "robust_naive": ["up", "dance", "left", "down"],
         "robust_cot": ["up", "dance", "left", "down"]}
 

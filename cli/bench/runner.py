@@ -31,7 +31,8 @@ from papertools.core.errors import PapertoolsError
 from papertools.core.jsonl import dumps, loads, open_output, write_json
 from papertools.core.seed import derive_seed
 
-from .agents import INVALID_FEEDBACK, LLM_AGENTS, load_demos, make_agent
+from .agents import BALROG_COMMIT, LLM_AGENTS, PromptTemplate, load_demos, load_template, \
+    make_agent
 from papertools.core.models.clients import MAX_REPLY_CHARS, cap_reply, make_client
 from papertools.core.envs import ENVS, make_env
 
@@ -64,7 +65,9 @@ class RunConfig:
     max_prompt_tokens: int | None = None
     images: int = 0  # VLM mode: pictures on the last N observations (games that have them)
     save_frames: bool = False  # write each step's picture as a PNG and name it in "frame"
-    system_role: bool = True  # False: the instruction opens the first user message
+    system_role: bool = False  # True: the instruction is a system message (BALROG: user)
+    prompt_template: str | None = None  # a template file (agents.PromptTemplate); None: ours
+    prompt_template_sha256: str | None = None  # its digest, checked when an episode loads it
     max_reply_chars: int = MAX_REPLY_CHARS  # a step's stored completion (0: whole); not a result
     env_options: dict = field(default_factory=dict)  # env name -> make_env keyword arguments
 
@@ -72,8 +75,10 @@ class RunConfig:
         """What must match for --resume (connection details such as timeouts may change)."""
         keep = ("agent", "client", "model", "temperature", "max_tokens", "history", "max_steps",
                 "feedback", "seed", "icl_file", "icl_episodes", "max_prompt_tokens", "images",
-                "system_role", "env_options")
-        return {k: getattr(self, k) for k in keep}
+                "system_role", "prompt_template_sha256", "env_options")
+        key = {k: getattr(self, k) for k in keep}
+        key["prompt_layout"] = f"balrog@{BALROG_COMMIT[:7]}"  # the conversation's structure
+        return key
 
 
 @dataclass(frozen=True)
@@ -139,8 +144,9 @@ def run_episode(job: Job) -> dict:
     client = _client(config) if config.agent in LLM_AGENTS else None
     demos = load_demos(config.icl_file, config.icl_episodes, job.env) \
         if config.agent == "few_shot" and config.icl_file else None
+    template = episode_template(config)
     agent = make_agent(config.agent, client, config.history, demos, config.max_prompt_tokens,
-                       config.images, config.system_role)
+                       config.images, config.system_role, template)
     try:
         obs = env.reset(job.seed)
         agent.reset(env, job.seed)
@@ -158,7 +164,7 @@ def run_episode(job: Job) -> dict:
                 if is_invalid:
                     word = env.default_action
                     invalid += 1
-                shown = obs.full() if not feedback else f"{feedback}\n\n{obs.full()}"
+                shown = f"{feedback}{obs.full()}"
                 next_obs, reward, done, info = env.step(word)
                 agent.observe(obs.text, word, obs.image)
                 total += reward
@@ -186,8 +192,7 @@ def run_episode(job: Job) -> dict:
                 if config.save_frames and obs.image is not None:
                     record["frame"] = save_frame(target, step, obs.image)
                 log.write(record)
-                feedback = INVALID_FEEDBACK.format(action=word) \
-                    if is_invalid and config.feedback else ""
+                feedback = template.feedback(word) if is_invalid and config.feedback else ""
                 obs = next_obs
                 step += 1
         loop_seconds = time.perf_counter() - loop_started
@@ -204,6 +209,17 @@ def run_episode(job: Job) -> dict:
         env.close()
     return {"record": result, "seconds": round(time.perf_counter() - started, 4),
             "loop_seconds": loop_seconds}
+
+
+def episode_template(config: RunConfig) -> PromptTemplate:
+    """The run's prompt template (papertools' own texts when no file was given)."""
+    if not config.prompt_template:
+        return PromptTemplate()
+    template = load_template(config.prompt_template)
+    if config.prompt_template_sha256 and template.digest != config.prompt_template_sha256:
+        raise PapertoolsError(f"--prompt-template {config.prompt_template} changed during the "
+                              "run (its sha256 differs from the one in run.json)")
+    return template
 
 
 def save_frame(log_path: Path, step: int, image) -> str:

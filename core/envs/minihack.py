@@ -114,10 +114,15 @@ class Env(nle_env.Env):
         self.last_obs = obs
         return self._observation(obs), reward + more_reward, done, {}
 
-    def instruction(self) -> str:
+    @property
+    def goal(self) -> str:
+        """The task's goal sentence (a prompt template's ``{goal}``)."""
         lowered = self.task.lower()
-        goal = next((text for key, text in GOALS.items() if key in lowered),
+        return next((text for key, text in GOALS.items() if key in lowered),
                     "Your goal is to get as far as possible in the game.")
+
+    def instruction(self) -> str:
+        goal = self.goal
         return (
             "You are an agent playing MiniHack. These are the actions you can take, each "
             f"followed by what it does:\n\n{self.action_list_text()}.\n\n"

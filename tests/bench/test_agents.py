@@ -47,7 +47,7 @@ def test_agents_parse_actions_from_http(tmp_path, agent, reply):
         first = server.requests[0]
     assert [s["action"] for s in steps] == ["right"] * 3
     assert result["invalid_actions"] == 0 and result["steps"] == 3
-    assert first["messages"][0]["role"] == "system"
+    assert first["messages"][0]["role"] == "user"  # BALROG: the instruction is a user turn
     assert "idle: wait for one step" in first["messages"][0]["content"]  # valid-action list
     assert first["messages"][-1]["content"].startswith("Current Observation:")
     assert steps[0]["completion"] == reply
@@ -55,17 +55,20 @@ def test_agents_parse_actions_from_http(tmp_path, agent, reply):
 
 def test_history_and_feedback_on_invalid(tmp_path):
     with ChatServer(script=["dance", "up", "up"]) as server:
-        result, steps = episode(tmp_path, server, history=1)
+        result, steps = episode(tmp_path, server, history=2)
         requests = server.requests
     assert steps[0]["invalid"] and steps[0]["candidate"] == "dance"
     assert steps[0]["action"] == "idle"  # BALROG's default action for Baba Is AI
     assert result["invalid_actions"] == 1
     assert requests[1]["messages"][-1]["content"].startswith(
-        "Current Observation:\nYour previous output did not contain a valid action. "
-        "Defaulted to action: idle")
-    # history 1: system, one past observation/action pair, the current observation
-    assert [m["role"] for m in requests[2]["messages"]] == ["system", "user", "assistant", "user"]
-    assert requests[2]["messages"][2]["content"] == "up"
+        "Current Observation:\nThat reply named no valid action, so the game played the "
+        "default action instead: idle\n\nObservation:\n")
+    # history 2 (a 4-event window): the instruction, the action before the oldest observation
+    # kept (its observation fell out), one past observation and its action, the current one
+    assert [m["role"] for m in requests[2]["messages"]] == \
+        ["user", "assistant", "user", "assistant", "user"]
+    assert requests[2]["messages"][1]["content"] == "dance"  # what the agent said, not "idle"
+    assert requests[2]["messages"][2]["content"].startswith("Observation:\nThat reply named")
 
 
 def test_server_failures_are_retried_then_counted_invalid(tmp_path):
@@ -129,9 +132,14 @@ def test_few_shot_demos(tmp_path):
     assert demos == [{"episode": "a", "steps": [{"obs": "rule `win` 1 step up", "action": "up"}]}]
     with ChatServer(script=["up"]) as server:
         result, _ = episode(tmp_path, server, agent="few_shot", icl_file=str(demo))
-        system = server.requests[0]["messages"][0]["content"]
-    assert "Demonstration episode 1:" in system and "Action: up" in system
-    assert "Action: left" not in system
+        messages = server.requests[0]["messages"]
+    # BALROG's few-shot turns: instruction, start, demo observation and action, end, hand-over
+    assert [m["role"] for m in messages[:6]] == ["user", "user", "user", "assistant", "user",
+                                                 "user"]
+    assert messages[1]["content"] == "Demonstration episode 1 begins."
+    assert messages[2]["content"] == "Observation:\nrule `win` 1 step up"
+    assert messages[3]["content"] == "up"
+    assert all("left" != m["content"] for m in messages)
 
 
 def test_chat_agent_needs_parsable_reply():
@@ -166,10 +174,9 @@ def test_images_need_an_http_vlm_client():
         check_client(RunConfig(agent="naive", client="hf", model="x", images=1))
 
 
-def test_no_system_role_folds_the_instruction(tmp_path):
+def test_system_role_sends_the_instruction_as_a_system_message(tmp_path):
     with ChatServer(script=["up"]) as server:
-        episode(tmp_path, server, system_role=False, history=1)
+        episode(tmp_path, server, system_role=True, history=2)
         second = server.requests[1]["messages"]
-    assert [m["role"] for m in second] == ["user", "assistant", "user"]
+    assert [m["role"] for m in second] == ["system", "user", "assistant", "user"]
     assert second[0]["content"].startswith("Baba Is You is a puzzle game")
-    assert "\n\nObservation:\n" in second[0]["content"]

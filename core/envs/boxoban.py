@@ -15,7 +15,6 @@ Boxoban's file format, 100 per set, at first use.
 from __future__ import annotations
 
 import fcntl
-import os
 import random
 from pathlib import Path
 
@@ -98,9 +97,9 @@ def generate(rng: random.Random, floor_cells: int, walk: int):
 
 def levels_dir(count: int = 100) -> Path:
     """The folder minihack reads (``<dir>/<set>/<mode>/*.txt``), generated on first use."""
-    base = os.environ.get("PAPERTOOLS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "papertools")
-    root = Path(base) / "bench" / "boxoban" / VERSION
+    from papertools.core.cache import cache_dir
+
+    root = cache_dir("bench", "boxoban", VERSION)
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

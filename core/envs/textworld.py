@@ -66,9 +66,9 @@ def progression(score: float, max_score: float, won: bool) -> float:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("PAPERTOOLS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "papertools")
-    return Path(base) / "bench" / "textworld"
+    from papertools.core.cache import cache_dir as root
+
+    return root("bench", "textworld")
 
 
 def game_path(task: str, index: int, folder: Path | None = None) -> Path:

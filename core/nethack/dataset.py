@@ -78,10 +78,10 @@ def db_path(path: str | os.PathLike) -> Path:
     then ``nhrecord/<hash of the resolved path>/nle.db``)."""
     import hashlib
 
-    base = os.environ.get("PAPERTOOLS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "papertools")
+    from papertools.core.cache import cache_dir
+
     key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-    return Path(base) / "nhrecord" / key / DB_NAME
+    return cache_dir("nhrecord", key, DB_NAME)
 
 
 def ensure_db(path: str | os.PathLike, dbfilename: str | os.PathLike | None = None) -> str:

@@ -37,8 +37,10 @@ image model, the flattened image, or with --out-dir "image", a PNG path), "shape
 "sampler", "expr" (the expression as parsed) and, when every model was trained on a toy set,
 "target" (the expression over the toy sets' names, which eval reads). --stats PATH gets one
 record per noise level: "level" (0 = noisiest), "t" (the diffusers timestep), "sigma", "beta",
-"step_size", "accept" (the mean Metropolis acceptance rate; null for samplers without a test),
-"steps".
+"step_size" (with --adapt: the adapted step the kept steps used), "accept" (the mean Metropolis
+acceptance rate of the kept steps; null for samplers without a test), "steps" (kept MCMC steps),
+"warmup_steps" (--adapt's adaptation steps, 0 without it) and "warmup_accept" (their mean
+acceptance rate, or null).
 
 eval reads sample records ("x", "target" unless --target is given, and the --by field, default
 "sampler") and writes one record per group, in order of first appearance: "id" (the group),
@@ -345,8 +347,16 @@ def _parse_bindings(bindings) -> dict:
               help="HMC momentum after a rejection: negated (exact generalised HMC) or kept (the "
                    "public notebook).")
 @click.option("--adapt", is_flag=True,
-              help="Adapt MALA/HMC step sizes toward --target-accept within each level.")
-@click.option("--target-accept", type=click.FloatRange(0, 1), default=0.57, show_default=True)
+              help="MALA/HMC: adapt the step size at every level toward --target-accept in "
+                   "--warmup steps before the kept ones (log step += 2 (rate - target) after "
+                   "each, from the previous level's step; the first level warms up 5 times as "
+                   "long, from --step-size); the kept steps use the mean of the later half of "
+                   "the iterates (in log), fixed. --stats records each level's step, and the "
+                   "warm-up's acceptance apart.")
+@click.option("--warmup", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Adaptation steps per level (with --adapt).")
+@click.option("--target-accept", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Acceptance rate --adapt aims for. [default: 0.57 for MALA, 0.65 for HMC]")
 @click.option("--mix-temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True,
               help="Temperature of '|' in log-density units (1: the exact mixture).")
@@ -362,7 +372,7 @@ def _parse_bindings(bindings) -> dict:
 @options.quiet
 def sample(expr, bindings, sampler, preset, num, levels, steps_per_level, step_size,
            step_schedule, leapfrog, damping, mass, mass_schedule, mcmc_from, reverse_steps,
-           on_reject, adapt, target_accept, mix_temperature, stats_path, batch_size, out_dir,
+           on_reject, adapt, warmup, target_accept, mix_temperature, stats_path, batch_size, out_dir,
            device, threads, seed, output, quiet):
     """Sample a composition of models with an annealed sampler.
 
@@ -411,7 +421,7 @@ def sample(expr, bindings, sampler, preset, num, levels, steps_per_level, step_s
         preset, sampler, first.kind, adapt=adapt, steps=steps_per_level, step_size=step_size,
         step_schedule=step_schedule, leapfrog=leapfrog, damping=damping, mass=mass,
         mass_schedule=mass_schedule, mcmc_from=mcmc_from, reverse=reverse_steps,
-        on_reject=on_reject, target_accept=target_accept)
+        on_reject=on_reject, target_accept=target_accept, warmup=warmup)
     scheduler = first.scheduler
     total = scheduler.config.num_train_timesteps
     n_levels = levels or min(total, 100)

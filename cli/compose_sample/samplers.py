@@ -37,6 +37,9 @@ from papertools.core.seed import derive_seed
 SAMPLERS = ("reverse", "ula", "uhmc", "mala", "hmc")
 NEEDS_ENERGY = ("mala", "hmc")
 PRESETS = ("toy", "image")
+# acceptance rates the step-size adaptation aims for (the reference's 0.57 for MALA; 0.65 for HMC)
+TARGET_ACCEPT = {"mala": 0.57, "hmc": 0.65}
+FIRST_WARMUP = 5
 
 
 @dataclass
@@ -52,9 +55,16 @@ class Settings:
     reverse: bool = False  # a reverse-diffusion step between levels
     mcmc_from: float = 0.0  # fraction of the levels (noisiest first) without MCMC
     on_reject: str = "flip"
-    adapt: bool = False  # step *= 1 + adapt_lr (accept - target_accept) after each MH step
-    target_accept: float = 0.57
-    adapt_lr: float = 0.02
+    # Step-size adaptation (MALA, HMC): at each level, `warmup` Metropolis steps before the
+    # `steps` kept ones, each followed by log(step) += adapt_lr * (accept - target) with accept
+    # the batch's acceptance rate; the level's kept steps then use the mean of the later half
+    # of these iterates (in log), fixed,
+    # and the next level starts from it (the first MCMC level warms up FIRST_WARMUP times as
+    # long, from step_size). target_accept None: TARGET_ACCEPT[sampler].
+    adapt: bool = False
+    warmup: int = 10
+    target_accept: float | None = None
+    adapt_lr: float = 2.0
 
 
 def preset(name: str, sampler: str) -> Settings:
@@ -183,6 +193,8 @@ class LevelStats:
     step_size: float | None
     accept: float | None
     steps: int
+    warmup_steps: int = 0  # adaptation steps run before the kept ones (not in accept)
+    warmup_accept: float | None = None
 
 
 def level_betas(scheduler, timesteps) -> list[float]:
@@ -197,6 +209,25 @@ def level_betas(scheduler, timesteps) -> list[float]:
     return out
 
 
+def target_accept(settings: Settings) -> float:
+    if settings.target_accept is not None:
+        return settings.target_accept
+    return TARGET_ACCEPT.get(settings.sampler, 0.57)
+
+
+def _mcmc_step(target, chain: Chain, t: int, eta: float, mass: float, settings: Settings, gen):
+    """One step of the chosen sampler; the batch's acceptance rate, or None (no test)."""
+    if settings.sampler == "ula":
+        ula_step(target, chain, t, eta, gen)
+        return None
+    if settings.sampler == "mala":
+        ok = mala_step(target, chain, t, eta, gen)
+    else:
+        ok = hmc_step(target, chain, t, eta, mass, settings, gen,
+                      metropolis=settings.sampler == "hmc")
+    return None if ok is None else ok.double().mean().item()
+
+
 def sample(target, shape, n: int, settings: Settings, scheduler, levels: int, gen,
            dtype=torch.float32, on_level=None):
     """Draw n samples; returns (x (n, *shape), [LevelStats])."""
@@ -208,36 +239,45 @@ def sample(target, shape, n: int, settings: Settings, scheduler, levels: int, ge
     chain = Chain(x)
     stats = []
     first_mcmc = int(math.ceil(settings.mcmc_from * len(timesteps)))
+    adapting = settings.adapt and settings.sampler in NEEDS_ENERGY
+    aim = target_accept(settings)
+    gain = 1.0  # the adapted step over the scheduled one, carried from level to level
     for i, t in enumerate(timesteps):
         beta = betas[i]
         eta = settings.step_size * (beta if settings.step_schedule == "beta" else 1.0)
         mass = settings.mass * (beta if settings.mass_schedule == "beta" else 1.0)
-        accepts, etas = [], []
+        accepts, warm = [], []
+        steps = 0
         chain.u = chain.g = None  # the target changed
         if settings.sampler != "reverse" and i >= first_mcmc and settings.steps > 0:
+            if adapting:
+                # the first MCMC level starts from the configured step, which may be far off
+                first = all(st.warmup_steps == 0 for st in stats)
+                count = settings.warmup * (FIRST_WARMUP if first else 1)
+                logs = []
+                for _ in range(count):
+                    rate = _mcmc_step(target, chain, t, eta * gain, mass, settings, gen)
+                    warm.append(rate)
+                    gain *= math.exp(settings.adapt_lr * (rate - aim))
+                    logs.append(math.log(gain))
+                # the kept step: the mean of the later half of the iterates (in log), which
+                # damps the oscillation of a single noisy iterate
+                gain = math.exp(sum(logs[count // 2:]) / len(logs[count // 2:]))
+                eta = eta * gain
             for _ in range(settings.steps):
-                etas.append(eta)
-                if settings.sampler == "ula":
-                    ula_step(target, chain, t, eta, gen)
-                    continue
-                if settings.sampler == "mala":
-                    ok = mala_step(target, chain, t, eta, gen)
-                else:
-                    ok = hmc_step(target, chain, t, eta, mass, settings, gen,
-                                  metropolis=settings.sampler == "hmc")
-                if ok is not None:
-                    rate = ok.double().mean().item()
+                rate = _mcmc_step(target, chain, t, eta, mass, settings, gen)
+                steps += 1
+                if rate is not None:
                     accepts.append(rate)
-                    if settings.adapt:
-                        eta = eta * (1 + settings.adapt_lr * (rate - settings.target_accept))
         if settings.reverse:
             eps = target.eps(chain.x, t)
             chain.x = scheduler.step(eps, t, chain.x, generator=gen).prev_sample.to(dtype)
             chain.u = chain.g = None
         st = LevelStats(level=i, t=t, sigma=float(sig[t]), beta=beta,
-                        step_size=(sum(etas) / len(etas)) if etas else None,
+                        step_size=eta if steps else None,
                         accept=(sum(accepts) / len(accepts)) if accepts else None,
-                        steps=len(etas))
+                        steps=steps, warmup_steps=len(warm),
+                        warmup_accept=(sum(warm) / len(warm)) if warm else None)
         stats.append(st)
         if on_level is not None:
             on_level(st)
@@ -292,5 +332,11 @@ def merge_stats(per_batch) -> list[dict]:
         rows.append(dict(level=first.level, t=first.t, sigma=first.sigma, beta=first.beta,
                          step_size=(sum(sizes) / len(sizes)) if sizes else None,
                          accept=(sum(accepts) / len(accepts)) if accepts else None,
-                         steps=first.steps))
+                         steps=first.steps, warmup_steps=first.warmup_steps,
+                         warmup_accept=_mean([s.warmup_accept for s in level])))
     return rows
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None

@@ -86,6 +86,22 @@ def test_sample_is_byte_identical_for_a_seed(models, sampler, tmp_path):
         assert all(r["accept"] is None for r in rows)
 
 
+@pytest.mark.parametrize("sampler", ["mala", "hmc"])
+def test_adapt_records_the_adapted_steps_in_stats(models, tmp_path, sampler):
+    stats = tmp_path / "stats.jsonl"
+    run = invoke(sample_args(models, "--sampler", sampler, "--adapt", "--warmup", "4",
+                             "--stats", str(stats)))
+    assert run.exit_code == 0, run.stderr
+    rows = [orjson.loads(line) for line in stats.read_bytes().splitlines()]
+    assert [r["warmup_steps"] for r in rows] == [20] + [4] * 7  # the first level: 5x
+    assert all(0 <= r["warmup_accept"] <= 1 for r in rows)
+    assert len({r["step_size"] for r in rows}) > 1  # adapted per level, not the preset's
+    plain = invoke(sample_args(models, "--sampler", sampler, "--stats", str(stats)))
+    rows = [orjson.loads(line) for line in stats.read_bytes().splitlines()]
+    assert plain.stdout != run.stdout
+    assert all(r["warmup_steps"] == 0 and r["warmup_accept"] is None for r in rows)
+
+
 def test_sample_summary_reports_acceptance_on_stderr(models):
     run = invoke([a for a in sample_args(models, "--sampler", "hmc") if a != "-q"])
     assert run.exit_code == 0

@@ -220,8 +220,8 @@ def corpus(packages, out_dir, n_test, n_train, max_items, max_words, seed, quiet
               help="Training queries (at most a tenth of them; none below 5) held out of the "
                    "fit to choose axn's --lambda and --intercept for search and eval, as the "
                    "paper tunes lambda per data set. 0: no choice (lambda 0, offset on).")
-@options.list_option("--tune-lambda", "tune_lambdas", convert=float, default=(0, 0.3, 0.5, 0.8),
-                     show_default=True, metavar="L[,L...]",
+@options.list_option("--tune-lambda", "tune_lambdas", convert=float,
+                     default=(0, 0.3, 0.5, 0.8, 1), show_default=True, metavar="L[,L...]",
                      help="Candidate lambdas, each tried with and without the per-query offset.")
 @options.list_option("--tune-budget", "tune_budgets", convert=int, minimum=1,
                      default=(50, 100, 200), show_default=True, metavar="B[,B...]",

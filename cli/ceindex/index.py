@@ -68,7 +68,7 @@ class BuildConfig:
     max_length: int = 64  # tokens per text for the DE and the MaxSim scorer
     # axn's search settings chosen on dev queries held out of the fit (tune.py); 0: no choice
     tune_queries: int = 100
-    tune_lambdas: tuple = (0.0, 0.3, 0.5, 0.8)
+    tune_lambdas: tuple = (0.0, 0.3, 0.5, 0.8, 1.0)
     tune_budgets: tuple = (50, 100, 200)
 
     def key(self) -> dict:

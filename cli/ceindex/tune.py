@@ -21,7 +21,7 @@ import numpy as np
 from .methods import Method, SearchSettings, Searcher
 from .search import ItemSpace, rank_exact
 
-LAMBDAS = (0.0, 0.3, 0.5, 0.8)
+LAMBDAS = (0.0, 0.3, 0.5, 0.8, 1.0)  # 1: the DE query embedding alone (near rnr)
 BUDGETS = (50, 100, 200)
 KS = (1, 10)
 ROUNDS = 5  # search's default

@@ -64,10 +64,10 @@ def test_build_records_the_best_dev_settings_per_variant(tuned):
     for variant in ("trns", "de"):
         search = meta["variants"][variant]["search"]
         assert search["tuned"] and search["dev_queries"] == len(dev_ids)
-        assert search["lambda"] in (0.0, 0.3, 0.5, 0.8) and isinstance(search["intercept"], bool)
+        assert search["lambda"] in (0.0, 0.3, 0.5, 0.8, 1.0) and isinstance(search["intercept"], bool)
         label = f"lambda={search['lambda']:g},{'offset' if search['intercept'] else 'no-offset'}"
         assert search["dev_recall"][label] == max(search["dev_recall"].values())
-        assert len(search["dev_recall"]) == 8
+        assert len(search["dev_recall"]) == 10
     # every pair the choice scored beyond G belongs to a dev query (never another query)
     g_pairs = {(q, i) for q, i in lr.pairs[:20 * N_TRAIN]}
     extra = {q for q, i in lr.pairs if (q, i) not in g_pairs}

@@ -28,7 +28,10 @@ build reads items (--items, records with "id" and --text-field) and training que
 same fields), and writes the index folder: index.json (settings, the DE's embeddings of two
 probe texts and their hash, the CE spec, normalisation alpha and beta, per-variant training
 figures, "items_observed", "ce_calls": {"sparse": k_d x |Q|, "cur": anchor queries x items,
-"normalize": the entries of G the normalisation used}, timings), items.jsonl,
+"normalize": the entries of G the normalisation used, "tune": the pairs the choice of
+search settings scored}, "tune_query_ids" (training queries held out of the fit to make that
+choice), per variant "search" ({"lambda", "intercept", "tuned", "dev_recall", ...}: what
+search and eval use by default), timings), items.jsonl,
 train_queries.jsonl, scores.jsonl (the observed CE scores of G, one line per training query;
 --resume continues from it), cur.jsonl (dense anchor rows), de_items.npy and de.faiss,
 emb_<variant>.npy and emb_<variant>.faiss, and mlp_ind.npz for the inductive variant. The DE
@@ -40,10 +43,11 @@ search reads test queries ("id" and --text-field) and writes each record with "n
 on the query: the budget), "method", "budget" and "rounds" (items CE-scored per round).
 
 eval reads test queries and writes one record per method and budget: "id" ("<method>@<B>"),
-"method", "budget", "rounds", "queries", "recall" ({"k": mean Top-k-Recall@B}),
+"method", "budget", "lambda" and "intercept" (axn's settings, null for the others), "rounds",
+"queries", "recall" ({"k": mean Top-k-Recall@B}),
 "recall_std", "ce_calls_per_query", "index_ce_calls" (CE calls the method's index cost:
-k_d x |Q| for axn, the entries the normalisation used for axn:de, anchors x items for
-anncur and adacur, 0 for rnr), "index_seconds" (the wall time of that part of the build),
+k_d x |Q| plus the choice of search settings for axn, the entries the normalisation used
+and that choice for axn:de, anchors x items for anncur and adacur, 0 for rnr), "index_seconds" (the wall time of that part of the build),
 "search_ms_per_query" (time outside CE calls and DE query encoding: solves and index
 searches). Timings vary from run to run; every other field is fixed by --seed."""
 
@@ -76,13 +80,16 @@ SEARCH_OPTIONS = options._compose(
                       "(the paper: 5 for ZeShEL, 10 for BEIR; R=1 is retrieve-and-rerank)."),
     click.option("--init", type=click.Choice(["de", "random"]), default="de", show_default=True,
                  help="Round-1 items of axn and adacur: the DE's top items, or random ones."),
-    click.option("--lambda", "lam", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+    click.option("--lambda", "lam", type=click.FloatRange(0, 1), default=None,
                  help="Eq. 7: u = (1-lambda) u_lstsq + lambda u_DE (u_DE: the DE query "
-                      "embedding, or MF_Ind's query network on it)."),
-    click.option("--intercept/--no-intercept", default=True, show_default=True,
+                      "embedding, or MF_Ind's query network on it) [default: the index's "
+                      "choice, made by build on held-out training queries; 0 for an index "
+                      "without one]."),
+    click.option("--intercept/--no-intercept", default=None,
                  help="axn: fit a free per-query offset with the least squares (scores X u + b; "
                       "b does not change the ranking), so u models only the spread of the "
-                      "query's CE scores."),
+                      "query's CE scores [default: the index's choice; on for an index "
+                      "without one]."),
     click.option("--anchor-frac", type=click.FloatRange(0, 1, min_open=True), default=0.5,
                  show_default=True,
                  help="anncur: share of the budget spent on its fixed random anchor items."),
@@ -209,6 +216,16 @@ def corpus(packages, out_dir, n_test, n_train, max_items, max_words, seed, quiet
               help="Index kind: auto = flat up to 11,000 items, else IVF (ANNCUR's rule).")
 @click.option("--max-length", type=click.IntRange(min=8), default=64, show_default=True,
               help="Tokens per text for the DE and a maxsim CE.")
+@click.option("--tune-queries", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Training queries (at most a tenth of them; none below 5) held out of the "
+                   "fit to choose axn's --lambda and --intercept for search and eval, as the "
+                   "paper tunes lambda per data set. 0: no choice (lambda 0, offset on).")
+@options.list_option("--tune-lambda", "tune_lambdas", convert=float,
+                     default=(0, 0.3, 0.5, 0.8, 1), show_default=True, metavar="L[,L...]",
+                     help="Candidate lambdas, each tried with and without the per-query offset.")
+@options.list_option("--tune-budget", "tune_budgets", convert=int, minimum=1,
+                     default=(50, 100, 200), show_default=True, metavar="B[,B...]",
+                     help="CE budgets the choice averages over (with k = 1 and 10, R = 5).")
 @options.seed
 @DEVICE
 @options.resume(help="Continue an interrupted build in DIR (CE scores already logged are "
@@ -219,14 +236,17 @@ def corpus(packages, out_dir, n_test, n_train, max_items, max_words, seed, quiet
 @options.quiet
 @click.pass_context
 def build(ctx, files, items_path, index_dir, de, ce, scorer, k_d, sample, variants, epochs, lr,
-          holdout, query_bias, batch_size, weight_decay, normalize, cur_queries, faiss_kind, max_length, seed, device,
-          resume, overwrite, text_field, on_error, quiet):
+          holdout, query_bias, batch_size, weight_decay, normalize, cur_queries, faiss_kind,
+          max_length, tune_queries, tune_lambdas, tune_budgets, seed, device, resume, overwrite,
+          text_field, on_error, quiet):
     """Index items for a CE: sparse CE scores, matrix factorisation, faiss (AXN section 2.1).
 
     FILE holds the training queries. For each, the CE scores k_d items (its DE top-k_d, or
     random ones); item embeddings are fitted to these scores by masked squared error with
-    AdamW, initialised from the DE, and indexed with faiss. CE scores are logged as they come,
-    so an interrupted build continues with --resume; index.json is written last.
+    AdamW, initialised from the DE, and indexed with faiss. A few training queries are held
+    out of the fit (--tune-queries) to choose axn's lambda and per-query offset, which search
+    and eval then use unless told otherwise. CE scores are logged as they come, so an
+    interrupted build continues with --resume; index.json is written last.
 
     \b
     Examples:
@@ -248,7 +268,8 @@ def build(ctx, files, items_path, index_dir, de, ce, scorer, k_d, sample, varian
                          holdout=holdout, query_bias=query_bias,
                          batch_size=batch_size, weight_decay=weight_decay, normalize=normalize,
                          cur_queries=cur_queries, faiss=faiss_kind, seed=seed,
-                         max_length=max_length)
+                         max_length=max_length, tune_queries=tune_queries,
+                         tune_lambdas=tuple(tune_lambdas), tune_budgets=tuple(tune_budgets))
     build_index(items, queries, index_dir, config, resume=resume, overwrite=overwrite,
                 quiet=quiet, device=resolve_device(device))
     ctx.exit(diag.exit_code())

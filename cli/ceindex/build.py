@@ -18,6 +18,8 @@ from .index import (DEFAULT_EPOCHS, FORMAT, BuildConfig, choose_sparse_items, co
                     rewrite_log, save_faiss, save_npy, save_npz, texts_hash,
                     write_jsonl)
 from .records import Texts
+from .search import ItemSpace
+from .tune import FittedIndex, choose, dev_split
 from .scorers import CachedCE, load_scorer, shared_encoder
 
 TOOL = "ceindex"
@@ -40,6 +42,9 @@ def build_index(items: Texts, queries: Texts, out: str | Path, config: BuildConf
     for v in config.variants:
         if v not in DEFAULT_EPOCHS:
             raise PapertoolsError(f"unknown variant {v!r}")
+    if any(not 0.0 <= float(lam) <= 1.0 for lam in config.tune_lambdas) or \
+            not config.tune_lambdas:
+        raise PapertoolsError("--tune-lambda: every lambda must lie in [0, 1]")
     # the CE first: a scorer that does not load fails before any other work
     # (a relative py:FILE.py spec is relative to the index folder, see scorers.index_spec)
     scorer = scorer or load_scorer(config.ce, device=device, max_length=config.max_length,
@@ -121,7 +126,14 @@ def build_index(items: Texts, queries: Texts, out: str | Path, config: BuildConf
         alpha, beta, norm_calls = 0.0, 1.0, 0
     targets = (beta * (vals.astype(np.float64) - alpha)).astype(np.float32)
 
-    # 4. item embeddings per variant
+    # 4. item embeddings per variant, fitted without the dev queries' rows of G: those queries
+    # choose axn's search settings after each fit (tune.py)
+    dev = dev_split(len(queries), config.tune_queries, config.seed)
+    fit_rows = ~np.isin(rows, dev)
+    dev_texts = [queries.texts[q] for q in dev]
+    known = {queries.texts[q]: chosen[q].tolist() for q in dev}
+    de_space = ItemSpace(E_I, de_index)
+    tune_calls, tune_s = 0, 0.0
     variants = {}
     mlps = {}
     for variant in config.variants:
@@ -129,7 +141,8 @@ def build_index(items: Texts, queries: Texts, out: str | Path, config: BuildConf
         if variant == "de":
             V, info = E_I, {"epochs": 0, "seconds": 0.0}
         else:
-            fit = fit_mf(rows, cols, targets, E_Q, E_I, variant, epochs, config.lr,
+            fit = fit_mf(rows[fit_rows], cols[fit_rows], targets[fit_rows], E_Q, E_I, variant,
+                         epochs, config.lr,
                          config.batch_size, config.weight_decay, config.seed,
                          query_bias=config.query_bias, holdout=config.holdout)
             note(TOOL, f"{variant}: {fit.epochs} epochs (kept epoch {fit.best_epoch}), masked "
@@ -143,9 +156,25 @@ def build_index(items: Texts, queries: Texts, out: str | Path, config: BuildConf
                     "losses": fit.losses}
             if variant == "ind":
                 mlps = {"query": fit.mlp_query, "item": fit.mlp_item}
-        save_npy(out / f"emb_{variant}.npy", V.astype(np.float32))
-        save_faiss(out / f"emb_{variant}.faiss", make_faiss(V, config.faiss))
-        variants[variant] = {"dim": int(V.shape[1]), **info}
+        V = V.astype(np.float32)
+        v_index = make_faiss(V, config.faiss)
+        save_npy(out / f"emb_{variant}.npy", V)
+        save_faiss(out / f"emb_{variant}.faiss", v_index)
+        t, before = time.perf_counter(), ce.computed
+        search = choose(FittedIndex(len(items), alpha, beta, de_space,
+                                    {variant: ItemSpace(V, v_index)},
+                                    mlps.get("query") if variant == "ind" else None),
+                        ce, dev_texts, E_Q[dev], variant, config.tune_lambdas,
+                        config.tune_budgets, seed=config.seed, known=known)
+        tune_calls += ce.computed - before
+        tune_s += time.perf_counter() - t
+        if search["tuned"]:
+            note(TOOL, f"axn:{variant}: lambda {search['lambda']:g}, per-query offset "
+                       f"{'on' if search['intercept'] else 'off'} (best of "
+                       f"{len(search['dev_recall'])} on {len(dev)} held-out training queries)",
+                 quiet=quiet)
+        variants[variant] = {"dim": int(V.shape[1]), **info, "search": search}
+    timings["tune_s"] = tune_s
     if mlps:
         save_npz(out / "mlp_ind.npz",
                  {f"{side}.{k}": v for side, w in mlps.items() for k, v in w.items()})
@@ -158,6 +187,8 @@ def build_index(items: Texts, queries: Texts, out: str | Path, config: BuildConf
         "de_probe": np.round(probe, 6).tolist(),
         "ce": config.ce,
         "n_items": len(items), "n_train_queries": len(queries),
+        # training queries held out of the fit to choose axn's search settings
+        "tune_query_ids": [queries.ids[q] for q in dev],
         # items with at least one observed score: the others keep their DE embedding (trns)
         "items_observed": int(np.unique(cols).size),
         "items_hash": texts_hash(items.ids, items.texts),
@@ -167,7 +198,9 @@ def build_index(items: Texts, queries: Texts, out: str | Path, config: BuildConf
         "cur": {"queries": int(k_q), "anchor_query_ids": [queries.ids[q] for q in anchors]},
         # CE calls the index cost, as the paper counts them: every observed entry of G, and
         # the dense anchor rows (pairs shared with G are counted in both, as separately built)
+        # "tune": the new pairs the choice of search settings scored (every variant)
         "ce_calls": {"sparse": sparse_calls, "cur": cur_calls, "normalize": norm_calls,
+                     "tune": int(tune_calls),
                      "computed_this_run": int(ce.computed), "resumed": int(resumed)},
         "seconds": {**timings, "total": time.perf_counter() - started},
     }

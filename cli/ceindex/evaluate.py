@@ -79,8 +79,10 @@ def evaluate(searcher: Searcher, texts: list[str], methods: list[Method], budget
                 overhead.append(res.overhead_s)
                 for k in ks:
                     recalls[k].append(recall_at(res.top, exact[qi], k))
+            lam, icpt = searcher.axn_settings(method, s) if method.name == "axn" else (None, None)
             out.append({
                 "id": f"{method.label}@{budget}", "method": method.label, "budget": budget,
+                "lambda": lam, "intercept": icpt,
                 "rounds": 1 if method.name == "rnr" else (2 if method.name == "anncur" else
                                                           settings.rounds),
                 "queries": len(texts),
@@ -96,15 +98,21 @@ def evaluate(searcher: Searcher, texts: list[str], methods: list[Method], budget
 
 def index_cost(meta: dict, method: Method) -> int:
     """CE calls the method's index needed: G for axn with fitted embeddings, the entries of G
-    the normalisation was fitted on for axn:de (the DE's own embeddings), the dense anchor
+    the normalisation was fitted on for axn:de (the DE's own embeddings), plus for axn the
+    pairs its choice of search settings scored on held-out training queries; the dense anchor
     matrix for CUR, nothing for rnr."""
     if method.name == "rnr":
         return 0
+    calls = meta["ce_calls"]
     if method.name in ("anncur", "adacur"):
-        return int(meta["ce_calls"]["cur"])
+        return int(calls["cur"])
     if method.variant == "de":
-        return int(meta["ce_calls"].get("normalize", meta["ce_calls"]["sparse"]))
-    return int(meta["ce_calls"]["sparse"])
+        # the dev queries' rows of G (their round-1 items) count too
+        tune_rows = len(meta.get("tune_query_ids", [])) * \
+            min(int(meta["config"]["k_d"]), int(meta["n_items"]))
+        return int(calls.get("normalize", calls["sparse"])) + int(calls.get("tune", 0)) + \
+            (tune_rows if calls.get("tune") else 0)
+    return int(calls["sparse"]) + int(calls.get("tune", 0))
 
 
 def index_seconds(meta: dict, method: Method) -> float:
@@ -116,7 +124,7 @@ def index_seconds(meta: dict, method: Method) -> float:
     if method.name in ("anncur", "adacur"):
         return float(sec["cur_ce_s"])
     fit = float(meta["variants"].get(method.variant, {}).get("seconds", 0.0))
-    return float(sec["de_encode_s"] + sec["sparse_ce_s"] + fit)
+    return float(sec["de_encode_s"] + sec["sparse_ce_s"] + fit + sec.get("tune_s", 0.0))
 
 
 def format_table(rows: list[dict], ks: list[int]) -> str:

@@ -11,6 +11,9 @@
          ind:  x_out = sigmoid(w) (b2 + W2^T gelu(b1 + W1^T x)) + (1 - sigmoid(w)) x on the frozen
                DE embeddings, one MLP for queries and one for items, w initialised to -5 (MF_Ind);
          de:   no fitting, V = E_I (Axn_{DE,DE}: no extra index cost beyond normalisation).
+       The rows of G of up to 100 training queries (a tenth at most) are held out of the fit;
+       on them axn's search settings (Eq. 7's lambda, the per-query offset) are chosen for each
+       variant (tune.py) and recorded as the index's defaults for search and eval.
     5. Optional, for the CUR baselines: the dense CE scores of --cur-queries random training
        queries (anchor queries) against all items, k_q * n CE calls (cur.jsonl, resumable).
     6. A faiss inner-product index per embedding set, index.json (configuration, CE-call
@@ -63,6 +66,10 @@ class BuildConfig:
     faiss: str = "auto"  # auto | flat | ivf
     seed: int = 0
     max_length: int = 64  # tokens per text for the DE and the MaxSim scorer
+    # axn's search settings chosen on dev queries held out of the fit (tune.py); 0: no choice
+    tune_queries: int = 100
+    tune_lambdas: tuple = (0.0, 0.3, 0.5, 0.8, 1.0)
+    tune_budgets: tuple = (50, 100, 200)
 
     def key(self) -> dict:
         """What a resumed build must share with the interrupted one."""
@@ -412,6 +419,21 @@ class Index:
             raise self._corrupt(name, f"a {array.dtype} array of shape {array.shape}, expected "
                                       f"{rows if rows is not None else 'n'} rows of floats")
         return array
+
+    def search_defaults(self, variant: str) -> dict:
+        """axn's lambda and per-query offset for ``variant``, as build chose them on held-out
+        training queries ("search" in the variant's entry of index.json); an index built
+        without a choice gets lambda 0 with the offset (tune.UNTUNED)."""
+        from .tune import UNTUNED
+
+        chosen = self.meta["variants"].get(variant, {}).get("search")
+        if not isinstance(chosen, dict):
+            return dict(UNTUNED)
+        with self._reading("index.json"):
+            lam, icpt = float(chosen["lambda"]), chosen["intercept"]
+            if not 0.0 <= lam <= 1.0 or not isinstance(icpt, bool):
+                raise ValueError(f"variant {variant!r}: search settings {chosen}")
+        return {**chosen, "lambda": lam}
 
     @property
     def alpha(self) -> float:

@@ -15,7 +15,7 @@ from papertools.core.errors import PapertoolsError
 from papertools.core.seed import numpy_rng
 
 from .index import Index, SkipMLP
-from .search import ItemSpace, Result, adaptive_search, split_budget
+from .search import CUR_RCOND, RCOND, ItemSpace, Result, adaptive_search, split_budget
 
 METHODS = ("axn", "rnr", "anncur", "adacur")
 
@@ -49,9 +49,13 @@ class SearchSettings:
     rounds: int = 5  # R (axn, adacur)
     k: int = 10  # results per query
     init: str = "de"  # first round of axn and adacur: de | random
-    lam: float = 0.0  # Eq. 7: weight of the DE (or MF_Ind) query embedding
-    intercept: bool = True  # axn: a free per-query offset in the least squares
+    # Eq. 7's weight of the DE (or MF_Ind) query embedding, and axn's free per-query offset in
+    # the least squares; None: the index's choice (build makes it on held-out training queries)
+    lam: float | None = None
+    intercept: bool | None = None
     anchor_frac: float = 0.5  # anncur: share of the budget spent on fixed anchor items
+    # anncur/adacur: the relative cut-off of the anchor block's pseudo-inverse (search.CUR_RCOND)
+    cur_rcond: float = CUR_RCOND
     seed: int = 0
 
 
@@ -61,11 +65,19 @@ class Searcher:
     ``de_queries``: (n_queries, d) DE embeddings of the queries, in query order.
     """
 
-    def __init__(self, index: Index, ce, de_queries: np.ndarray):
+    def __init__(self, index: Index, ce, de_queries: np.ndarray,
+                 spaces: dict[str, ItemSpace] | None = None):
         self.index, self.ce = index, ce
         self.de_queries = np.asarray(de_queries, dtype=np.float32)
-        self._spaces: dict[str, ItemSpace] = {}
+        self._spaces: dict[str, ItemSpace] = dict(spaces or {})
         self._mlp_queries: np.ndarray | None = None
+
+    def axn_settings(self, method: Method, s: SearchSettings) -> tuple[float, bool]:
+        """(lambda, intercept) axn uses: the settings' where given, else the index's choice."""
+        chosen = self.index.search_defaults(method.variant)
+        lam = float(chosen["lambda"]) if s.lam is None else float(s.lam)
+        icpt = bool(chosen["intercept"]) if s.intercept is None else bool(s.intercept)
+        return lam, icpt
 
     def space(self, name: str) -> ItemSpace:
         if name not in self._spaces:
@@ -98,6 +110,7 @@ class Searcher:
         n = self.index.meta["n_items"]
         budget = min(s.budget, n)
         t0 = time.perf_counter()
+        intercept, rcond = False, RCOND
         if method.name == "rnr":
             schedule = [budget]
             first, space, u_param, lam = self.first_items(qi, budget, "de", s.seed), None, None, 0.0
@@ -105,17 +118,18 @@ class Searcher:
             schedule = split_budget(budget, s.rounds)
             first = self.first_items(qi, schedule[0], s.init, s.seed)
             space = self.space(method.variant)
-            u_param, lam = (self.u_param(method.variant, qi), s.lam) if s.lam else (None, 0.0)
+            lam, intercept = self.axn_settings(method, s)
+            u_param = self.u_param(method.variant, qi) if lam else None
         elif method.name == "adacur":
             schedule = split_budget(budget, s.rounds)
             first = self.first_items(qi, schedule[0], s.init, s.seed)
-            space, u_param, lam = self.space("cur"), None, 0.0
+            space, u_param, lam, rcond = self.space("cur"), None, 0.0, s.cur_rcond
         elif method.name == "anncur":
             k_i = min(budget, max(1, int(round(s.anchor_frac * budget))))
             schedule = [k_i] + ([budget - k_i] if budget > k_i else [])
             # the same random anchor items for every query (they depend on the budget's k_i)
             first = numpy_rng(s.seed, 5, k_i).choice(n, size=k_i, replace=False)
-            space, u_param, lam = self.space("cur"), None, 0.0
+            space, u_param, lam, rcond = self.space("cur"), None, 0.0, s.cur_rcond
         else:  # pragma: no cover - parse_method guards
             raise PapertoolsError(f"unknown method {method.name!r}")
         first_s = time.perf_counter() - t0
@@ -123,6 +137,6 @@ class Searcher:
         alpha, beta = (0.0, 1.0) if method.name in ("anncur", "adacur") else \
             (self.index.alpha, self.index.beta)
         result = adaptive_search(text, self.ce, space, first, schedule, s.k, alpha, beta,
-                                 u_param, lam, intercept=s.intercept and method.name == "axn")
+                                 u_param, lam, intercept=intercept, rcond=rcond)
         result.overhead_s += first_s
         return result

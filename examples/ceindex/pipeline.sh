@@ -19,7 +19,7 @@ echo "   item embeddings: free, fitted from MiniLM (trns) and MiniLM's own (de);
 echo "   10 anchor queries x 300 items for the CUR baselines"
 papertools ceindex build "$docs/train.jsonl" --items "$docs/items.jsonl" -i "$out/index" \
   --de minilm --ce maxsim:minilm --k-d 20 --variant trns --variant de --cur-queries 10 \
-  --epochs 20 --seed 0 --overwrite
+  --epochs 20 --tune-budget 10,20,40 --seed 0 --overwrite
 
 echo "== ceindex: search two test queries, 20 CE calls each in 4 rounds"
 head -n 2 "$docs/test.jsonl" \

@@ -52,6 +52,17 @@ rest). ``--quick``: examples/distill/small (400 documents, 328 / 72 queries).
    epoch each (``--epochs``) and documents are cut at 64 tokens (``--doc-max-length``) for
    teacher and students alike.
 
+A fresh held-out split (``--fresh N``, issue 17): the test queries were scored for five successive
+goal students and the development queries chose among them, so neither is an unbiased figure.
+``--fresh N`` holds out N training queries that no run has scored: a seeded sample (seed 2) of
+the training queries outside the development sample (``--dev 400``'s, seed 1). They leave
+training, the vocabulary and the unlabelled sentences as in ``--dev``; the test queries are not
+read; only the goal run is trained, with the recipe frozen in the commit before the run (this
+script's defaults), and the results go to benchmarks/results/distill_fresh.json. The split is
+scored once: the run refuses to start when that file exists. ``--work DIR`` keeps the work
+folder (with --dev or --fresh), so an interrupted run continues: the goal run checkpoints every
+500 steps and resumes from DIR/goal, and the teacher's embeddings are cached.
+
 Tuning (``--dev N``): N training queries (a seeded sample) become the held-out set and leave
 training, the vocabulary and the unlabelled sentences; the test queries are not read; only the
 goal run is trained, and results go to benchmarks/results/distill_dev.json unless --output
@@ -69,7 +80,7 @@ Usage: python benchmarks/distill_bench.py [--quick] [--strict] [--epochs N] [--g
        [--goal-dropout P] [--goal-query-emb-weight W]
        [--goal-distance D] [--goal-hard-negatives N] [--goal-teacher-temperature T]
        [--goal-corpus-candidates] [--[no-]goal-group-by-length] [--dev N] [--output PATH]
-       [--save-student DIR]
+       [--save-student DIR] [--fresh N] [--work DIR]
 
 --reuse-ablation takes the ablation rows from an earlier run with the same settings (its
 ablation folder with ablation.json and ablation.png, or its results file and the
@@ -92,6 +103,8 @@ import common
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "distill.json"
+DEV_SAMPLE = 400  # the development split (--dev 400) that chose the goal student
+FRESH_SEED = 2  # --fresh: the seed of the never-scored split
 GOALS = {
     "student_parameter_ratio": ("goal", "<=", 0.1),
     "best_retention_mrr10": ("goal", ">=", 0.95),
@@ -215,6 +228,8 @@ def main(argv=None) -> int:
     epochs_parser.add_argument("--goal-head-size", type=int, default=None)
     epochs_parser.add_argument("--goal-vocab-unlabelled", action="store_true")
     epochs_parser.add_argument("--dev", type=int, default=0)
+    epochs_parser.add_argument("--fresh", type=int, default=0)
+    epochs_parser.add_argument("--work", metavar="DIR", default=None)
     epochs_parser.add_argument("--unlabelled", default="both",
                                choices=("both", "sentences", "docstrings", "none"))
     epochs_parser.add_argument("--unlabelled-max", type=int, default=0)
@@ -242,8 +257,22 @@ def main(argv=None) -> int:
     data = ROOT / "examples" / "distill" / ("small" if args.quick else "")
     epochs = args.epochs or 1
     goal_epochs = args.goal_epochs or (2 if args.quick else 8)
+    held_out = bool(args.dev or args.fresh)  # a split of the training queries: goal run only
+    if args.dev and args.fresh:
+        sys.exit("distill_bench: --dev and --fresh are two different splits; give one")
+    if args.work and not held_out:
+        sys.exit("distill_bench: --work resumes the goal run of --dev or --fresh only")
+    if args.fresh and output == RESULTS:
+        output = RESULTS.with_name("distill_fresh.json")
+    if args.fresh and output.exists():  # the fresh split is scored once
+        sys.exit(f"distill_bench: {output} exists: the fresh split has been scored; it is "
+                 "scored once (remove the file only to discard that figure)")
     busy = common.busy_cpus()
-    work = Path(tempfile.mkdtemp(prefix="distill-bench-"))
+    if args.work:
+        work = Path(args.work)
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="distill-bench-"))
     cache = Path(tempfile.gettempdir()) / "papertools-bench" / "distill-cache"
     files = {k: str(data / f"{k}.jsonl.gz") for k in ("corpus", "train", "test")}
     corpus = read_corpus([files["corpus"]])
@@ -258,6 +287,15 @@ def main(argv=None) -> int:
         train_q = [q for i, q in enumerate(train_q) if i not in dev_set]
         if output == RESULTS:
             output = RESULTS.with_name("distill_dev.json")
+    if args.fresh:  # never scored: outside the development sample, a seeded sample of the rest
+        import numpy as np
+
+        dev_sample = set(np.random.default_rng(1).permutation(len(train_q))[:DEV_SAMPLE].tolist())
+        rest = [i for i in range(len(train_q)) if i not in dev_sample]
+        fresh = {rest[j] for j in np.random.default_rng(FRESH_SEED).permutation(len(rest))[
+            :args.fresh].tolist()}
+        test_q = [q for i, q in enumerate(train_q) if i in fresh]
+        train_q = [q for i, q in enumerate(train_q) if i not in fresh]
     log(f"{mode}: {len(corpus)} documents, {len(train_q)} train / {len(test_q)} test queries, "
         f"{epochs} epochs; {busy if busy is None else round(busy, 2)} CPUs busy elsewhere")
 
@@ -296,9 +334,9 @@ def main(argv=None) -> int:
         log(f"{row['id']}: MRR@10 {100 * row['mrr@10']:.1f}, retention "
             f"{100 * row['retention']:.1f}%, {row['train_seconds']:.0f} s")
 
-    if args.dev:  # tuning runs train only the goal configuration
+    if held_out:  # tuning and fresh runs train only the goal configuration
         rows = []
-        (work / "ablation").mkdir(parents=True)
+        (work / "ablation").mkdir(parents=True, exist_ok=True)
     elif args.reuse_ablation:  # an earlier run's ablation folder, or its results file
         import json
 
@@ -329,7 +367,7 @@ def main(argv=None) -> int:
     dteacher = load_teacher("minilm", "dual-encoder")
     ev = Evaluator("minilm", corpus, test_q, config.ks, "cpu", config.query_max_length,
                    config.doc_max_length, config.cache_dir, teacher_obj=dteacher)
-    if args.dev:
+    if held_out:
         rows.append(ev.teacher_row())
     else:
         ev.teacher_row()
@@ -338,7 +376,8 @@ def main(argv=None) -> int:
                        distance=args.goal_distance, hard_negatives=args.goal_hard_negatives,
                        teacher_temperature=args.goal_teacher_temperature,
                        corpus_candidates=args.goal_corpus_candidates,
-                       group_by_length=args.goal_group_by_length)
+                       group_by_length=args.goal_group_by_length,
+                       resume=bool(args.work), save_every=500 if args.work else 0)
     gen = generated_queries(train_q, test_q, config.per_query, config.seed)
     unl = sample(unl_all, args.unlabelled_max or (5000 if args.quick else 0))
     check_disjoint(gen + unl, test_q, "generated")
@@ -379,7 +418,7 @@ def main(argv=None) -> int:
     plain_s = step_seconds(final, step_texts, epoch_order(len(step_texts), 0, 0))
     grouped_s = step_seconds(final, step_texts, epoch_order(
         len(step_texts), 0, 0, [len(t) for t in step_texts], 32))
-    if not args.dev:
+    if not held_out:
         png = output.with_name(output.stem + "_ablation.png")
         png.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(work / "ablation" / "ablation.png", png)
@@ -392,6 +431,7 @@ def main(argv=None) -> int:
     res = {"benchmark": "distill", "mode": mode, "machine": common.machine_info(
         ("torch", "transformers")), "busy_cpus_before": busy,
         "data": {"documents": len(corpus), "train_queries": len(train_q), "dev": args.dev,
+                 "fresh": args.fresh, "fresh_seed": FRESH_SEED if args.fresh else None,
                  "test_queries": len(test_q), "source": str(data.relative_to(ROOT))},
         "teacher_parameters": tcounts, "student_parameters": counts,
         "ablation_student_parameters": ablation_counts,
@@ -438,7 +478,8 @@ def main(argv=None) -> int:
         shutil.copytree(work / "goal", args.save_student,
                         ignore=shutil.ignore_patterns("checkpoint*"))
         log(f"goal student saved to {args.save_student}")
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
     return 1 if (args.strict and failed) else 0
 
 

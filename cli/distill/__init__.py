@@ -36,8 +36,10 @@ for an inherited document tower, else "student"; parameter counts; the configura
 DIR/log.jsonl.
 
 student writes one record: "student" (the folder), "parameters" and "teacher_parameters"
-({"embedding", "non_embedding", "projection", "total", "vocab_size", "hidden", "layers"}) and
-"ratio" (student total / teacher total).
+({"embedding", "non_embedding", "projection", "total", "vocab_size", "hidden", "layers"}),
+"ratio" (student total / teacher total) and, with a budget, "budget" ({"max_parameters",
+"min_count", "embedding_size" (null: plain embeddings), "vocab_size", "parameters"}: what it
+chose).
 
 encode writes each input record with "embedding" (a list of floats; --embedding-field).
 
@@ -125,12 +127,22 @@ def _texts_of(files) -> list[str]:
               help="The student's dropout (hidden and attention); default the teacher's.")
 @click.option("--max-positions", type=click.IntRange(min=8), default=None,
               help="Position embeddings kept (the longest input).")
+@click.option("--max-ratio", type=click.FloatRange(0, 1, min_open=True), default=None,
+              metavar="R",
+              help="A parameter budget: at most R x the teacher's parameters. The shape options "
+                   "fix the layers and widths; the vocabulary cut (from --min-count up) and the "
+                   "embedding size (unless --embedding-size is given) are chosen to fit: every "
+                   "token kept and the largest embeddings that fit, down to 32 dimensions, and "
+                   "only then rare tokens dropped. The choice is printed.")
+@click.option("--max-parameters", type=click.IntRange(min=1), default=None, metavar="N",
+              help="A parameter budget of at most N parameters (as --max-ratio).")
 @click.option("--config", "config_path", metavar="FILE", type=click.Path(dir_okay=False),
               help="Build a randomly initialised BERT of this config.json's shape instead.")
 @options.seed
 @options.quiet
 def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_from, min_count,
-            basis, embedding_size, head_size, dropout, max_positions, config_path, seed, quiet):
+            basis, embedding_size, head_size, dropout, max_positions, max_ratio, max_parameters,
+            config_path, seed, quiet):
     """Make a student query tower from the teacher (or from a config).
 
     A truncated copy of a BERT teacher: --layers of its layers, --hidden wide (the teacher
@@ -146,24 +158,55 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
     (a third layer for the same budget; no better there). With --config, a random BERT of that
     shape. Prints the parameter counts, embedding and non-embedding, against the teacher's.
 
+    The pruned vocabulary grows with the corpus, so a fixed shape is a fixed size on one
+    corpus only: --max-ratio 0.1 keeps the student within a tenth of the teacher on any corpus,
+    choosing the vocabulary cut and the embedding size (on the benchmark's docstrings, with
+    --layer-map 0,5 --intermediate 380 --max-positions 128, it chooses every token and
+    64-dimensional embeddings: the goal student).
+
     \b
     Examples:
       papertools distill student --layers 1 --hidden 64 --out-dir /tmp/distill-student --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
       papertools distill student --layer-map 0,5 --intermediate 380 --embedding-size 64 --out-dir /tmp/distill-student-albert --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
       papertools distill student --layer-map 0,2,5 --intermediate 256 --embedding-size 64 --head-size 16 --out-dir /tmp/distill-student-narrow --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
+      papertools distill student --layer-map 0,5 --intermediate 380 --max-positions 128 --max-ratio 0.1 --out-dir /tmp/distill-student-budget --vocab-from examples/distill/tiny/corpus.jsonl.gz -q
     """
     from pathlib import Path
 
     from papertools.core.models.encoders import load_encoder
     from papertools.core.seed import seed_everything
 
-    from .student import cut_student, from_config, parameter_counts
+    from .student import (cut_student, fit_budget, from_config, parameter_counts,
+                          student_shape, token_counts)
 
     import torch
 
+    if max_ratio is not None and max_parameters is not None:
+        raise click.UsageError("give one budget: --max-ratio or --max-parameters")
+    budgeted = max_ratio is not None or max_parameters is not None
+    if budgeted and config_path:
+        raise click.UsageError("a budget (--max-ratio, --max-parameters) cuts a student from the "
+                               "teacher; --config gives the shape itself")
     seed_everything(seed)
     t = load_encoder(teacher)
+    tcounts = parameter_counts(t)
     texts = _texts_of(vocab_from) if vocab_from else None
+    plan = None
+    if budgeted:
+        limit = max_parameters if max_parameters is not None else int(max_ratio * tcounts["total"])
+        shape = student_shape(t, layers=layers, layer_map=list(layer_map) or None, hidden=hidden,
+                              intermediate=intermediate, max_positions=max_positions,
+                              head_size=head_size)
+        counts = token_counts(t.tokenizer, texts, t.max_length) if texts else None
+        plan = fit_budget(shape, limit, tokenizer=t.tokenizer, counts=counts,
+                          vocab_size=len(t.tokenizer), min_count=min_count,
+                          embedding_size=embedding_size)
+        min_count, embedding_size = plan["min_count"], plan["embedding_size"]
+        plan = dict(plan, max_parameters=limit)
+        note(TOOL, f"budget {limit:,} parameters: chose --min-count {min_count} "
+                   f"({plan['vocab_size']:,} tokens) and "
+                   + (f"--embedding-size {embedding_size}" if embedding_size
+                      else "plain embeddings (no --embedding-size)"), quiet=quiet)
     if config_path:
         s = from_config(config_path, t, vocab_texts=texts, seed=seed, min_count=min_count)
     else:
@@ -181,11 +224,17 @@ def student(teacher, out_dir, layers, layer_map, hidden, intermediate, vocab_fro
                         min_count=min_count, dropout=dropout, basis_texts=sample,
                         embedding_size=embedding_size, head_size=head_size)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
+    counts = parameter_counts(s)
+    if plan and counts["total"] > plan["max_parameters"]:  # the prediction is exact; never here
+        raise PapertoolsError(f"the student has {counts['total']:,} parameters, over the budget "
+                              f"of {plan['max_parameters']:,}")
     s.save(out_dir)
-    counts, tcounts = parameter_counts(s), parameter_counts(t)
+    record = {"student": out_dir, "parameters": counts, "teacher_parameters": tcounts,
+              "ratio": round(counts["total"] / tcounts["total"], 4)}
+    if plan:
+        record["budget"] = plan
     with open_output(None) as out:
-        out.write({"student": out_dir, "parameters": counts, "teacher_parameters": tcounts,
-                   "ratio": round(counts["total"] / tcounts["total"], 4)})
+        out.write(record)
     note(TOOL, f"student: {counts['total']:,} parameters ({counts['embedding']:,} embedding, "
                f"{counts['non_embedding']:,} non-embedding, {counts['projection']:,} projection)"
                f" = {counts['total'] / tcounts['total']:.3f} of the teacher's "

@@ -43,6 +43,18 @@ five cuts, each optional:
    teacher's full width; the student is a ``papertools-narrow-albert`` model
    (:mod:`papertools.core.models.narrow_attention`).
 
+A parameter budget (:func:`fit_budget`; ``distill student --max-ratio``) fixes the shape
+(layers, width, feed-forward, heads) and chooses the vocabulary cut and the embedding size that
+meet it: the pruned vocabulary grows with the corpus (6,990 tokens on the benchmark's
+docstrings, 12,109 on a corpus of 6,000 documents), so a fixed shape is a fixed size on one
+corpus only. The benchmark's evidence orders the choice: every token kept with smaller
+factorised embeddings paid better than rare tokens dropped with larger ones, so the budget
+first keeps the vocabulary (``min_count`` as given) and takes the largest embedding size that
+fits (the plain, unfactorised embeddings when they fit), down to ``MIN_EMBEDDING_SIZE`` (32;
+half the width for a student narrower than 64); only
+below that does it drop rare tokens (the smallest ``min_count`` that fits). Counts are
+predicted exactly (:func:`predicted_counts`) and checked against the built student.
+
 ``from_config`` makes a randomly initialised BERT of a given shape instead (the "from a config"
 student), with the pruned vocabulary when given.
 
@@ -73,24 +85,129 @@ def evenly_spaced_layers(teacher_layers: int, keep: int) -> list[int]:
 # Vocabulary
 
 
-def corpus_token_ids(tokenizer, texts: Sequence[str], max_length: int = 256,
-                     min_count: int = 1) -> list[int]:
-    """Sorted ids of the tokens that must stay: specials, ASCII characters, and the tokens the
-    texts use at least ``min_count`` times."""
+def token_counts(tokenizer, texts: Sequence[str], max_length: int = 256):
+    """How often each token id occurs in the tokenised ``texts`` (a Counter)."""
     from collections import Counter
 
-    keep = set(tokenizer.all_special_ids)
-    for token, idx in tokenizer.get_vocab().items():
-        bare = token[2:] if token.startswith("##") else token
-        if len(bare) == 1 and bare.isascii():
-            keep.add(idx)
     counts: Counter = Counter()
     for start in range(0, len(texts), 512):
         batch = tokenizer(list(texts[start:start + 512]), truncation=True, max_length=max_length)
         for ids in batch["input_ids"]:
             counts.update(ids)
+    return counts
+
+
+def _always_kept(tokenizer) -> set[int]:
+    keep = set(tokenizer.all_special_ids)
+    for token, idx in tokenizer.get_vocab().items():
+        bare = token[2:] if token.startswith("##") else token
+        if len(bare) == 1 and bare.isascii():
+            keep.add(idx)
+    return keep
+
+
+def corpus_token_ids(tokenizer, texts: Sequence[str], max_length: int = 256,
+                     min_count: int = 1, counts=None) -> list[int]:
+    """Sorted ids of the tokens that must stay: specials, ASCII characters, and the tokens the
+    texts use at least ``min_count`` times (``counts``: :func:`token_counts` of the texts,
+    when already made)."""
+    keep = _always_kept(tokenizer)
+    if counts is None:
+        counts = token_counts(tokenizer, texts, max_length)
     keep.update(idx for idx, n in counts.items() if n >= min_count)
     return sorted(keep)
+
+
+# ---------------------------------------------------------------------------------------------
+# A parameter budget
+
+MIN_EMBEDDING_SIZE = 32  # below this, the budget drops rare tokens instead
+
+
+def student_shape(teacher, *, layers: int | None = None, layer_map: Sequence[int] | None = None,
+                  hidden: int | None = None, intermediate: int | None = None,
+                  max_positions: int | None = None, head_size: int | None = None) -> dict:
+    """The shape :func:`cut_student` gives for these arguments (without checking them)."""
+    tconf = teacher.model.config
+    H = int(tconf.hidden_size)
+    head_dim = H // int(tconf.num_attention_heads)
+    h = hidden or H
+    return {"teacher_hidden": H, "hidden": h, "teacher_head_size": head_dim,
+            "layers": len(layer_map) if layer_map else (layers or int(tconf.num_hidden_layers)),
+            "intermediate": intermediate or int(tconf.intermediate_size) * h // H,
+            "heads": h // head_dim, "head_size": head_size or head_dim,
+            "positions": min(max_positions or int(tconf.max_position_embeddings),
+                             int(tconf.max_position_embeddings)),
+            "types": int(tconf.type_vocab_size)}
+
+
+def predicted_counts(shape: dict, vocab_size: int, embedding_size: int | None) -> dict:
+    """:func:`parameter_counts` of a cut student of ``shape`` (:func:`student_shape`) with
+    ``vocab_size`` tokens and ``embedding_size`` (None: plain BERT embeddings)."""
+    h, i, n, d = shape["hidden"], shape["intermediate"], shape["heads"], shape["head_size"]
+    rows = vocab_size + shape["positions"] + shape["types"]
+    if embedding_size and embedding_size < h:  # ALBERT: tables, LayerNorm, the map up
+        e = embedding_size
+        embedding = rows * e + 2 * e + e * h + h
+    else:
+        embedding = rows * h + 2 * h
+    per_layer = (3 * (h * n * d + n * d) + (n * d * h + h) + 2 * h
+                 + (h * i + i) + (i * h + h) + 2 * h)
+    non_embedding = shape["layers"] * per_layer
+    H = shape["teacher_hidden"]
+    projection = h * H + H if h != H else 0
+    return {"embedding": embedding, "non_embedding": non_embedding, "projection": projection,
+            "total": embedding + non_embedding + projection}
+
+
+def fit_budget(shape: dict, budget: int, *, tokenizer=None, counts=None, vocab_size: int = 0,
+               min_count: int = 1, embedding_size: int | None = None) -> dict:
+    """The vocabulary cut and embedding size that bring a student of ``shape`` within
+    ``budget`` parameters (see the module docstring): ``{"min_count", "embedding_size"
+    (None: plain embeddings), "vocab_size", "parameters"}``.
+
+    ``counts`` (:func:`token_counts` of the vocabulary texts, with ``tokenizer``) allow the
+    vocabulary to be cut; without them it is ``vocab_size`` tokens, fixed. A given
+    ``embedding_size`` is kept, and only the cut is chosen."""
+    h = shape["hidden"]
+    floor = min(MIN_EMBEDDING_SIZE, h // 2)
+    base = _always_kept(tokenizer) if counts is not None else set()
+    extra = sorted(n for t, n in (counts or {}).items() if t not in base)
+
+    def vocab(m: int) -> int:  # tokens kept at min_count m
+        if counts is None:
+            return vocab_size
+        import bisect
+
+        return len(base) + len(extra) - bisect.bisect_left(extra, m)
+
+    def sizes():
+        if embedding_size:
+            yield embedding_size
+            return
+        if shape["head_size"] >= shape.get("teacher_head_size", shape["head_size"]):
+            yield None  # plain embeddings, when they fit (narrow heads need factorised ones)
+        yield from range(h - 1, floor - 1, -1)
+
+    cuts = [min_count]
+    if counts is not None:  # each larger cut drops the tokens seen fewest times
+        cuts += sorted({n + 1 for n in extra if n >= min_count})
+    for m in cuts:
+        V = vocab(m)
+        if predicted_counts(shape, V, embedding_size or floor)["total"] > budget:
+            continue
+        for e in sizes():
+            total = predicted_counts(shape, V, e)["total"]
+            if total <= budget:
+                return {"min_count": m, "embedding_size": e, "vocab_size": V,
+                        "parameters": total}
+    least = predicted_counts(shape, vocab(cuts[-1]), embedding_size or floor)
+    raise PapertoolsError(
+        f"no student of this shape fits {budget:,} parameters: its layers and projection "
+        f"alone cost {least['non_embedding'] + least['projection']:,}, and the smallest "
+        f"vocabulary ({vocab(cuts[-1]):,} tokens) at embedding size "
+        f"{embedding_size or floor} {least['embedding']:,} more (give fewer "
+        "--layers, a smaller --intermediate or --hidden, or --head-size)")
 
 
 def pruned_tokenizer(tokenizer, keep_ids: list[int]):

@@ -35,6 +35,41 @@ def test_student_reports_parameter_counts(trained):
     assert "parameters" in trained["made"].stderr
 
 
+def test_student_meets_a_parameter_budget_on_a_larger_corpus_and_says_what_it_chose(
+        tiny_teacher, data_files, tmp_path):
+    def make(*extra, vocab=("corpus",)):
+        args = ["distill", "student", "--teacher", tiny_teacher, "--layers", "1", "--out-dir",
+                str(tmp_path / f"s{len(list(tmp_path.iterdir()))}"), *extra]
+        for name in vocab:
+            args += ["--vocab-from", data_files[name]]
+        return invoke(args)
+
+    # the same shape costs more on a larger corpus (the pruned vocabulary grows with it) ...
+    small, large = (make(vocab=v) for v in (("train",), ("corpus", "train")))
+    assert small.records[0]["ratio"] < large.records[0]["ratio"]
+    # ... a budget holds on either: the vocabulary kept whole, the embeddings made smaller
+    teacher = small.records[0]["teacher_parameters"]["total"]
+    limit = round((small.records[0]["parameters"]["total"]
+                   + large.records[0]["parameters"]["total"]) / 2 / teacher, 6)
+    for vocab in (("train",), ("corpus", "train")):
+        run = make("--max-ratio", str(limit), vocab=vocab)
+        assert run.exit_code == 0, run.stderr
+        (record,) = run.records
+        assert record["parameters"]["total"] <= limit * teacher
+        assert record["parameters"]["total"] <= record["budget"]["max_parameters"]
+        assert record["budget"]["parameters"] == record["parameters"]["total"]
+        assert record["budget"]["min_count"] == 1
+        assert record["budget"]["vocab_size"] == record["parameters"]["vocab_size"]
+        assert "budget" in run.stderr and "chose --min-count 1" in run.stderr
+    assert record["budget"]["embedding_size"] < 32  # the larger corpus: factorised
+    exact = make("--max-parameters", str(record["parameters"]["total"]), vocab=vocab)
+    assert exact.records[0]["parameters"] == record["parameters"]
+    run = make("--max-ratio", "0.1", "--max-parameters", "5")
+    assert run.exit_code == 2 and "give one budget" in run.stderr
+    run = make("--max-parameters", "1000")
+    assert run.exit_code == 1 and "layers and projection alone cost" in run.stderr
+
+
 def test_train_logs_and_saves_a_loadable_student(trained):
     rows = trained["run"].records
     assert [r["step"] for r in rows] == [2, 4, 5]

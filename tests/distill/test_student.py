@@ -223,3 +223,64 @@ def from_config_like(encoder):
         if p.ndim >= 2:
             torch.nn.init.normal_(p, std=0.02)
     return other
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"layers": 1, "hidden": 16},  # narrower: plain embeddings and a projection
+    {"layer_map": [0, 1], "intermediate": 40, "max_positions": 64},  # full width
+    {"layers": 2, "embedding_size": 20},  # factorised
+    {"layers": 1, "embedding_size": 12, "head_size": 8},  # narrow heads
+])
+def test_predicted_counts_are_the_built_students(kwargs, tiny_teacher, data):
+    from papertools.cli.distill.student import predicted_counts, student_shape
+
+    corpus, _, _ = data
+    teacher = load_encoder(tiny_teacher)
+    student = cut_student(teacher, vocab_texts=corpus.texts, **kwargs)
+    built = parameter_counts(student)
+    shape = student_shape(teacher, **{k: v for k, v in kwargs.items() if k != "embedding_size"})
+    predicted = predicted_counts(shape, built["vocab_size"], kwargs.get("embedding_size"))
+    assert predicted == {k: built[k] for k in predicted}
+
+
+def test_a_budget_keeps_every_token_and_shrinks_the_embeddings_before_cutting_rare_ones(
+        tiny_teacher, data):
+    from papertools.cli.distill.student import (fit_budget, predicted_counts, student_shape,
+                                                token_counts)
+
+    corpus, train, _ = data
+    teacher = load_encoder(tiny_teacher)
+    texts = corpus.texts + [q.text for q in train]
+    counts = token_counts(teacher.tokenizer, texts, teacher.max_length)
+    every = len(corpus_token_ids(teacher.tokenizer, texts, teacher.max_length))
+    shape = student_shape(teacher, layers=1)
+    fit = lambda budget, **kw: fit_budget(shape, budget, tokenizer=teacher.tokenizer,  # noqa
+                                          counts=counts, **kw)
+    plain = predicted_counts(shape, every, None)["total"]
+    assert fit(plain) == {"min_count": 1, "embedding_size": None, "vocab_size": every,
+                          "parameters": plain}
+    # a little less: every token, the largest factorised embeddings that fit
+    chosen = fit(plain - 1)
+    assert chosen["min_count"] == 1 and chosen["vocab_size"] == every
+    e = chosen["embedding_size"]
+    assert 16 <= e < 32 and chosen["parameters"] <= plain - 1
+    assert e == 31 or predicted_counts(shape, every, e + 1)["total"] > plain - 1
+    # below the smallest embeddings over every token: rare tokens go, the fewest that must
+    floor = predicted_counts(shape, every, 16)["total"]
+    cut = fit(floor - 1000)
+    assert cut["min_count"] > 1 and cut["vocab_size"] < every
+    assert cut["parameters"] <= floor - 1000
+    kept = len(corpus_token_ids(teacher.tokenizer, texts, teacher.max_length,
+                                cut["min_count"] - 1))
+    assert cut["vocab_size"] == len(corpus_token_ids(teacher.tokenizer, texts,
+                                                     teacher.max_length, cut["min_count"]))
+    assert predicted_counts(shape, kept, 16)["total"] > floor - 1000
+    # a given embedding size is kept; only the cut is chosen
+    fixed = fit(floor - 1000, embedding_size=20)
+    assert fixed["embedding_size"] == 20 and fixed["parameters"] <= floor - 1000
+    with pytest.raises(PapertoolsError, match="layers and projection alone cost"):
+        fit(1000)
+    # the built student has the predicted size
+    student = cut_student(teacher, layers=1, vocab_texts=texts, min_count=cut["min_count"],
+                          embedding_size=cut["embedding_size"])
+    assert parameter_counts(student)["total"] == cut["parameters"]

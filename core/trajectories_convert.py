@@ -172,7 +172,9 @@ EPISODE_FIELDS = ("task", "agent", "model", "progression", "end", "steps_file")
 def from_bench_run(run_dir, out_dir, env: str | None = None, *, resume: bool = False,
                    on_episode=None) -> int:
     """Convert a bench run folder's step logs; ``env`` picks a family or ``family/task`` when
-    the run has several (needed then). Returns the episodes written."""
+    the run has several (needed then). Returns the episodes written. An episode's ``success``
+    is a progression of 1; the last step is ``truncated`` when the episode record's ``end`` is
+    ``truncated`` (the step budget), else ``dones``."""
     root = Path(run_dir)
     episodes_path = root / "episodes.jsonl"
     if not episodes_path.is_file():

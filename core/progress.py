@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Iterable, Iterator, TypeVar
 
@@ -29,3 +30,26 @@ def note(tool: str, message: str, *, quiet: bool = False) -> None:
     """One line of information on stderr (``papertools <tool>: <message>``)."""
     if not quiet:
         print(f"papertools {tool}: {message}", file=sys.stderr, flush=True)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def counter(*, desc: str = "", total: int | None = None, unit: str = "rec",
+            quiet: bool = False):
+    """A bar on stderr advanced by hand (``bar.update(n)``), for work that reports through
+    callbacks rather than an iterable; a silent stand-in when progress is off."""
+    if not enabled(quiet):
+        yield _NoBar()
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc=desc, total=total, unit=unit, file=sys.stderr, dynamic_ncols=True,
+              leave=False) as bar:
+        yield bar

@@ -15,7 +15,7 @@ import click
 
 from papertools.core import options
 from papertools.core.errors import PapertoolsError
-from papertools.core.progress import note, progress
+from papertools.core.progress import counter, note, progress
 
 TOOL = "bench"
 
@@ -298,6 +298,43 @@ def report(dirs, labels, plot, tasks, as_json, output, quiet):
                 out.write(s)
     if plot:
         draw(summaries, plot)
+
+
+@cli.command()
+@click.argument("source", metavar="SRC", type=click.Path(exists=True, file_okay=False))
+@options.out_dir(required=True, help="The trajectory dataset folder (new, or resumed).")
+@click.option("--env", "env_name", metavar="ENV[/TASK]",
+              help="A bench run of several games: the game (or game/task) to convert.")
+@options.resume(help="Continue a conversion in --out-dir, skipping the episodes already there.")
+@options.quiet
+def convert(source, out_dir, env_name, resume, quiet):
+    """Turn recorded play into a trajectory dataset (arrays, actions, labels).
+
+    SRC is an nhrecord dataset folder (NetHack screens as tty arrays, actions from the
+    keypresses, the strategy label per step) or a bench run folder (each step's text as UTF-8
+    bytes, actions as indices into the game's action words). The dataset is the format that
+    bench collect writes and bench bc trains on (see ARCHITECTURE.md, "Trajectory datasets").
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools bench run --env babyai/goto --agent bot --episodes 2 --out-dir $d/run -q && papertools bench convert $d/run --out-dir $d/traj
+    """
+    from papertools.core.nethack.dataset import MARKER
+    from papertools.core.trajectories_convert import from_bench_run, from_nhrecord
+
+    src = Path(source)
+    if (src / MARKER).is_file():
+        with counter(desc="bench convert", unit="game", quiet=quiet) as bar:
+            written = from_nhrecord(src, out_dir, resume=resume,
+                                    on_episode=lambda record: bar.update(1))
+    elif (src / "run.json").is_file():
+        with counter(desc="bench convert", unit="ep", quiet=quiet) as bar:
+            written = from_bench_run(src, out_dir, env_name, resume=resume,
+                                     on_episode=lambda record: bar.update(1))
+    else:
+        raise PapertoolsError(f"{source}: neither an nhrecord dataset ({MARKER}) nor a bench run "
+                              "folder (run.json)")
+    note(TOOL, f"{written} episodes written to {out_dir}", quiet=quiet)
 
 
 @cli.command()

@@ -191,6 +191,8 @@ class Native(gymnasium.Env):
         else:
             if task not in KINDS and num_dists:
                 raise ValueError("num_dists applies to BALROG's task families only")
+            import minigrid  # noqa: F401  (registers its levels with gymnasium)
+
             extra = {"max_steps": int(max_steps)} if max_steps else {}
             try:
                 env = gymnasium.make(gym_id, render_mode=render_mode, **extra)

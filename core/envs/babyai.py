@@ -189,7 +189,7 @@ class Native(gymnasium.Env):
             self.env = _level_class()(kind=kind, num_dists=num_dists, max_steps=max_steps,
                                       render_mode=render_mode)
         else:
-            if task not in KINDS and num_dists:
+            if num_dists:
                 raise ValueError("num_dists applies to BALROG's task families only")
             import minigrid  # noqa: F401  (registers its levels with gymnasium)
 
@@ -222,6 +222,12 @@ class Native(gymnasium.Env):
     @property
     def max_steps(self) -> int:
         return self.env.max_steps
+
+    @max_steps.setter
+    def max_steps(self, value: int) -> None:
+        self.env.max_steps = int(value)
+        if hasattr(self.env, "fixed_max_steps"):  # a BabyAI level sets its own at reset
+            self.env.fixed_max_steps = True
 
     def _observation(self, obs) -> dict:
         out = {"image": obs["image"], "direction": int(obs["direction"]),
@@ -277,7 +283,8 @@ class Bot:
         self.native = native
         self.env = native.env if isinstance(native, Native) else native.unwrapped
         if not hasattr(self.env, "instrs"):
-            raise PapertoolsError("the BabyAI bot needs a BabyAI level (one with instructions); "
+            raise PapertoolsError("the BabyAI bot plays a BabyAI level (one with instructions) "
+                                  "after reset; "
                                   f"{getattr(native, 'task', type(self.env).__name__)} has none")
         self.bot = BabyAIBot(self.env)
 

@@ -370,7 +370,7 @@ def check_bots(pairs) -> None:
 
     for name in dict.fromkeys(env for env, _ in pairs):
         module = importlib.import_module(f"papertools.core.envs.{ENVS[name].module}")
-        if getattr(module.Env, "bot", None) is None:
+        if not ENVS[name].bot or getattr(module.Env, "bot", None) is None:
             raise PapertoolsError(f"no reference bot for {name} (bots: babyai, babaisai, "
                                   "textworld, minihack, nle)")
 

@@ -34,6 +34,7 @@ class EnvSpec:
     note: str = ""
     task_id: str = "{task}"  # the task name the module's classes take
     suite: bool = True  # part of BALROG's suite ("all")
+    bot: bool = True  # the text view's ``bot()`` plays it (when the module has one)
 
     def module_task(self, task: str) -> str:
         return self.task_id.format(task=task)
@@ -106,7 +107,7 @@ ENVS: dict[str, EnvSpec] = {
     "minigrid": EnvSpec(
         "minigrid", "babyai", MINIGRID_LEVELS, 10,
         "MiniGrid's own levels (MiniGrid-<Name>-v0) with BabyAI-text descriptions; no bot.",
-        task_id="MiniGrid-{task}-v0", suite=False),
+        task_id="MiniGrid-{task}-v0", suite=False, bot=False),
 }
 
 ALIASES = {"babyai": {**{f"BabyAI-MixedTrainLocal-v0/{t}": t for t in ENVS["babyai"].tasks},

@@ -12,6 +12,7 @@ import pytest
 
 from papertools.core.envs import ENVS, make_env, make_text_env, make_vec_env, parse_env_list, \
     resolve_task
+from papertools.core.errors import PapertoolsError
 
 pytest.importorskip("minigrid")
 
@@ -227,6 +228,8 @@ def test_text_view_of_a_new_level():
     minigrid = make_text_env("minigrid/DoorKey-5x5", seed=0)
     assert (minigrid.name, minigrid.task) == ("minigrid", "DoorKey-5x5")
     assert "key" in minigrid.reset().text
+    with pytest.raises(PapertoolsError, match="BabyAI level"):
+        minigrid.bot()  # MiniGrid's levels have no instructions for the bot
 
 
 # -- the BabyAI bot over the native env -----------------------------------------------------------

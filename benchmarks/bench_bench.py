@@ -2,10 +2,10 @@
 """bench benchmark (issue 6): harness overhead per step, episodes/s by workers, the random floor.
 
 1. Harness overhead per step, excluding the model, per text environment: the same episode (same
-   seed, same action sequence, same step count) played twice, (a) raw: ``make_env``, ``reset``
+   seed, same action sequence, same step count) played twice, (a) raw: ``make_text_env``, ``reset``
    and ``env.step`` in a loop, the baseline; (b) through ``runner.run_episode``, the harness:
    agent call, action check and invalid-output mapping, history, step records written to a step
-   log (make_env and reset are outside both timings). overhead/step = (b - a) / steps; ratio = (b) / (a) per step. Two agents:
+   log (make_text_env and reset are outside both timings). overhead/step = (b - a) / steps; ratio = (b) / (a) per step. Two agents:
    ``random`` (no prompt) and ``naive`` with an in-process client that answers at once (prompt
    building with 16 steps of history and reply parsing included, no HTTP). Median of R repeats.
    Goal: under 2 ms median over the text environments (naive agent).
@@ -35,7 +35,7 @@ from pathlib import Path
 import common
 from papertools.cli.bench import runner
 from papertools.core.models.clients import Reply
-from papertools.core.envs import make_env
+from papertools.core.envs import make_text_env
 from papertools.core.seed import python_rng
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,10 +64,10 @@ class InstantClient:
 
 
 def raw_episode(name: str, task: str, seed: int, steps: int, policy) -> float:
-    """Seconds for the ``env.step`` loop of one episode (the baseline; make_env and reset are
+    """Seconds for the ``env.step`` loop of one episode (the baseline; make_text_env and reset are
     outside the timing, as they are outside the harness's loop timing)."""
     options = {"game": 0} if name == "textworld" else {}
-    env = make_env(name, seed=seed, task=task, max_steps=steps, **options)
+    env = make_text_env(name, seed=seed, task=task, max_steps=steps, **options)
     env.reset(seed)
     started = time.perf_counter()
     done = False
@@ -83,7 +83,7 @@ def harness_overhead(spec: str, agent: str, steps: int, reps: int, out: Path) ->
     config = runner.RunConfig(agent=agent, client="openai" if agent == "naive" else "none",
                               model="instant", max_steps=steps, seed=0)
     job = runner.Job(name, task, 0, str(out), config)
-    probe = make_env(name, seed=job.seed, task=task)
+    probe = make_text_env(name, seed=job.seed, task=task)
     first = probe.actions[0] if name != "textworld" else "look"
     probe.close()
     runner._CLIENTS[("openai", "instant", None, "cpu")] = InstantClient(first)

@@ -72,10 +72,12 @@ cli.see_also = SEE_ALSO
 @options.as_json(help="One JSON record per task on stdout instead of the list.")
 @options.quiet
 def envs(as_json, quiet):
-    """List the environments and their tasks (BALROG's suite).
+    """List the environments and their tasks (BALROG's suite, then the other tasks).
 
-    Each environment with its tasks and BALROG's default number of episodes per task; run
-    takes an environment (all its tasks), ENV/TASK, or a comma-separated list of both.
+    Each environment with its tasks and BALROG's default number of episodes per task, then the
+    tasks it also plays outside the suite (minigrid's BabyAI levels such as babyai/GoToLocal,
+    MiniGrid's own levels); run takes an environment (its suite tasks), ENV/TASK, or a
+    comma-separated list of both; all is BALROG's suite.
 
     \b
     Examples:
@@ -89,16 +91,22 @@ def envs(as_json, quiet):
     if as_json:
         with open_output(None) as out:
             for spec in ENVS.values():
-                for task in spec.tasks:
+                for task in spec.tasks + spec.extra_tasks:
                     out.write({"env": spec.name, "task": task, "episodes": spec.episodes,
+                               "suite": spec.suite and task in spec.tasks,
                                "summary": spec.summary})
         return
     for spec in ENVS.values():
         click.echo(f"{spec.name}: {spec.summary}")
         click.echo(f"  {len(spec.tasks)} tasks, {spec.episodes} episodes each by default"
-                   + (f" (not comparable with BALROG's: {spec.note})" if spec.note else ""))
+                   + (f" (not comparable with BALROG's: {spec.note})" if spec.note else "")
+                   + ("" if spec.suite else " (not in BALROG's suite)"))
         for task in spec.tasks:
             click.echo(f"    {spec.name}/{task}")
+        if spec.extra_tasks:
+            click.echo(f"  also {len(spec.extra_tasks)} tasks outside the suite")
+            for task in spec.extra_tasks:
+                click.echo(f"    {spec.name}/{task}")
 
 
 @cli.command()

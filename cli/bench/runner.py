@@ -34,7 +34,7 @@ from papertools.core.seed import derive_seed
 from .agents import BALROG_COMMIT, LLM_AGENTS, PromptTemplate, load_demos, load_template, \
     make_agent
 from papertools.core.models.clients import MAX_REPLY_CHARS, cap_reply, make_client
-from papertools.core.envs import ENVS, make_env
+from papertools.core.envs import ENVS, make_text_env
 
 EPISODES = "episodes.jsonl"
 IMAGE_ENVS = ("babyai", "crafter", "babaisai")  # the games with pictures (VLM mode)
@@ -69,7 +69,7 @@ class RunConfig:
     prompt_template: str | None = None  # a template file (agents.PromptTemplate); None: ours
     prompt_template_sha256: str | None = None  # its digest, checked when an episode loads it
     max_reply_chars: int = MAX_REPLY_CHARS  # a step's stored completion (0: whole); not a result
-    env_options: dict = field(default_factory=dict)  # env name -> make_env keyword arguments
+    env_options: dict = field(default_factory=dict)  # env name -> make_text_env keyword arguments
 
     def results_key(self) -> dict:
         """What must match for --resume (connection details such as timeouts may change)."""
@@ -140,7 +140,8 @@ def run_episode(job: Job) -> dict:
         options.setdefault("game", job.index)
     if (config.images or config.save_frames) and job.env in IMAGE_ENVS:
         options["images"] = True
-    env = make_env(job.env, seed=job.seed, task=job.task, max_steps=config.max_steps, **options)
+    env = make_text_env(job.env, seed=job.seed, task=job.task, max_steps=config.max_steps,
+                        **options)
     client = _client(config) if config.agent in LLM_AGENTS else None
     demos = load_demos(config.icl_file, config.icl_episodes, job.env) \
         if config.agent == "few_shot" and config.icl_file else None
@@ -369,7 +370,7 @@ def check_bots(pairs) -> None:
 
     for name in dict.fromkeys(env for env, _ in pairs):
         module = importlib.import_module(f"papertools.core.envs.{ENVS[name].module}")
-        if getattr(module.Env, "bot", None) is None:
+        if not ENVS[name].bot or getattr(module.Env, "bot", None) is None:
             raise PapertoolsError(f"no reference bot for {name} (bots: babyai, babaisai, "
                                   "textworld, minihack, nle)")
 

@@ -1,11 +1,16 @@
-"""The environment registry: BALROG's six game families as text environments.
+"""The environment registry: BALROG's six game families (and minigrid's levels), each a native
+gymnasium env with a text view over it.
 
-    from papertools.core.envs import make_env, ENVS, parse_env_list
-    env = make_env("babyai/goto", seed=0)     # or make_env("babyai", task="goto", seed=0)
-    obs = env.reset(); obs, reward, done, info = env.step(env.actions[0])
+    from papertools.core.envs import make_env, make_text_env, make_vec_env, ENVS
+    env = make_env("babyai/GoToLocal", seed=0)   # gymnasium.Env: native observation, Discrete
+    obs, info = env.reset(); obs, reward, terminated, truncated, info = env.step(2)
+    text = make_text_env("babyai/goto", seed=0)  # what LLM agents play (bench)
+    obs = text.reset(); obs, reward, done, info = text.step(text.actions[0])
+    envs = make_vec_env("minigrid/DoorKey-5x5", 8, seed=0)  # gymnasium's vector env
 
-Importing this module imports no game; ``make_env`` imports the one it builds. Task names are
-BALROG's (config.yaml); BabyAI also takes BALROG's long form ``BabyAI-MixedTrainLocal-v0/goto``.
+Importing this module imports no game; the factories import the one they build. Task names are
+BALROG's (config.yaml); BabyAI also takes BALROG's long form ``BabyAI-MixedTrainLocal-v0/goto``
+and minigrid's BabyAI levels (``babyai/GoToLocal``); ``minigrid/<Name>`` is ``MiniGrid-<Name>-v0``.
 """
 
 from __future__ import annotations
@@ -15,18 +20,24 @@ from dataclasses import dataclass
 
 from papertools.core.errors import PapertoolsError
 
-from .base import BenchEnv, Observation, normalize
+from .base import BenchEnv, Observation, TextEnv, normalize
 
 
 @dataclass(frozen=True)
 class EnvSpec:
     name: str
-    module: str  # papertools.core.envs.<module>, class ``Env``
+    module: str  # papertools.core.envs.<module>: ``Native`` (gymnasium) and ``Env`` (text)
     tasks: tuple  # BALROG's task list (the default suite)
     episodes: int  # BALROG's default episodes per task
     summary: str
     extra_tasks: tuple = ()  # accepted but not in the default suite
     note: str = ""
+    task_id: str = "{task}"  # the task name the module's classes take
+    suite: bool = True  # part of BALROG's suite ("all")
+    bot: bool = True  # the text view's ``bot()`` plays it (when the module has one)
+
+    def module_task(self, task: str) -> str:
+        return self.task_id.format(task=task)
 
 
 BABAISAI_TASKS = (
@@ -52,10 +63,23 @@ BABAISAI_TASKS = (
     "env/two_room-make_you-make_win", "env/two_room-make_wall_win",
 )
 
+# minigrid's BabyAI levels the BabyAI bot solves (gymnasium id BabyAI-<Level>-v0)
+BABYAI_LEVELS = (
+    "GoToRedBallGrey", "GoToRedBall", "GoToLocal", "GoToObj", "GoTo", "PickupLoc", "Pickup",
+    "PutNextLocal", "Open", "UnlockLocal", "Unlock", "UnlockPickup", "KeyCorridorS3R1",
+    "KeyCorridorS3R3", "SynthLoc", "Synth", "BossLevel",
+)
+# minigrid's own levels (gymnasium id MiniGrid-<Name>-v0)
+MINIGRID_LEVELS = (
+    "Empty-5x5", "Empty-Random-5x5", "Empty-8x8", "DoorKey-5x5", "DoorKey-6x6", "DoorKey-8x8",
+    "KeyCorridorS3R1", "Unlock", "FourRooms", "LavaGapS5",
+)
+
 ENVS: dict[str, EnvSpec] = {
     "babyai": EnvSpec(
         "babyai", "babyai", ("goto", "pickup", "open", "putnext", "pick_up_seq_go_to"), 10,
-        "BabyAI MixedTrainLocal task families with BabyAI-text descriptions (minigrid)."),
+        "BabyAI MixedTrainLocal task families with BabyAI-text descriptions (minigrid).",
+        extra_tasks=BABYAI_LEVELS),
     "crafter": EnvSpec(
         "crafter", "crafter", ("default",), 10,
         "Crafter: text of the 9x7 view, status and inventory; progression = achievements/22."),
@@ -80,9 +104,15 @@ ENVS: dict[str, EnvSpec] = {
         "nle", "nle", ("NetHackChallenge-v0",), 5,
         "NetHack (NLE NetHackChallenge): shared text rendering plus the map; BALROG's "
         "milestone progression."),
+    "minigrid": EnvSpec(
+        "minigrid", "babyai", MINIGRID_LEVELS, 10,
+        "MiniGrid's own levels (MiniGrid-<Name>-v0) with BabyAI-text descriptions; no bot.",
+        task_id="MiniGrid-{task}-v0", suite=False, bot=False),
 }
 
-ALIASES = {"babyai": {f"BabyAI-MixedTrainLocal-v0/{t}": t for t in ENVS["babyai"].tasks},
+ALIASES = {"babyai": {**{f"BabyAI-MixedTrainLocal-v0/{t}": t for t in ENVS["babyai"].tasks},
+                      **{f"BabyAI-{level}-v0": level for level in BABYAI_LEVELS}},
+           "minigrid": {f"MiniGrid-{level}-v0": level for level in MINIGRID_LEVELS},
            "babaisai": {t.removeprefix("env/"): t for t in BABAISAI_TASKS}}
 
 
@@ -107,11 +137,48 @@ def resolve_task(name: str, task: str | None = None) -> tuple[str, str]:
     return name, task
 
 
-def make_env(name: str, seed: int = 0, task: str | None = None, **kwargs) -> BenchEnv:
-    """Build one environment; ``reset()`` then starts the episode for ``seed``."""
+def _module(name: str):
+    return importlib.import_module(f"{__name__}.{ENVS[name].module}")
+
+
+def make_env(name: str, seed: int | None = None, task: str | None = None, **options):
+    """The family's native gymnasium env (``Native``): its own observation, Discrete actions
+    (``action_words`` names them), seeded through ``reset(seed=)``; ``seed`` serves the first
+    ``reset()`` that gives none."""
     name, task = resolve_task(name, task)
-    module = importlib.import_module(f"{__name__}.{ENVS[name].module}")
-    return module.Env(task=task, seed=seed, **kwargs)
+    native = getattr(_module(name), "Native", None)
+    if native is None:
+        raise PapertoolsError(f"{name} has no native environment yet (make_text_env plays it)")
+    return native(task=ENVS[name].module_task(task), seed=seed, **options)
+
+
+def make_text_env(name: str, seed: int = 0, task: str | None = None, **options) -> TextEnv:
+    """The text view LLM agents play (bench); ``reset()`` starts the episode for ``seed``."""
+    name, task = resolve_task(name, task)
+    return _module(name).Env(task=ENVS[name].module_task(task), seed=seed, **options)
+
+
+def make_vec_env(name: str, n: int, seed: int = 0, asynchronous: bool = False,
+                 task: str | None = None, **options):
+    """``n`` native envs as one gymnasium vector env; env i plays seed + i (its first reset, and
+    every ``reset(seed=seed)``). ``asynchronous``: one process per env, forked where the platform
+    can: a fork starts in milliseconds and needs no ``if __name__ == "__main__"`` guard in the
+    calling script (spawn re-imports the script, so an unguarded one fails); the children only
+    step games, never the parent's torch threads, so forking a parent that runs torch is safe.
+    Observations come back through pipes: gymnasium reads a Text field (BabyAI's mission) out of
+    shared memory once, at construction, so with shared memory every mission read back blank."""
+    import functools
+    import multiprocessing
+
+    import gymnasium
+
+    name, task = resolve_task(name, task)
+    factories = [functools.partial(make_env, name, seed=seed + i, task=task, **options)
+                 for i in range(int(n))]
+    if asynchronous:
+        context = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        return gymnasium.vector.AsyncVectorEnv(factories, context=context, shared_memory=False)
+    return gymnasium.vector.SyncVectorEnv(factories)
 
 
 def parse_env_list(text: str) -> list[tuple[str, str]]:
@@ -120,7 +187,7 @@ def parse_env_list(text: str) -> list[tuple[str, str]]:
     parts: list[str] = []
     for part in (p.strip() for p in text.split(",")):
         if part == "all":
-            parts.extend(ENVS)
+            parts.extend(name for name, spec in ENVS.items() if spec.suite)
         elif "/" not in part and "-" in part and all(p in ENVS for p in part.split("-")):
             parts.extend(part.split("-"))  # BALROG's spelling: babyai-crafter-nle
         elif part:
@@ -137,5 +204,5 @@ def parse_env_list(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-__all__ = ["BenchEnv", "ENVS", "EnvSpec", "Observation", "env_names", "make_env", "normalize",
-           "parse_env_list", "resolve_task"]
+__all__ = ["BenchEnv", "ENVS", "EnvSpec", "Observation", "TextEnv", "env_names", "make_env",
+           "make_text_env", "make_vec_env", "normalize", "parse_env_list", "resolve_task"]

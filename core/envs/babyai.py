@@ -1,21 +1,32 @@
-"""BabyAI (minigrid): BALROG's five MixedTrainLocal task families as text.
+"""BabyAI and MiniGrid (minigrid): native gymnasium envs, the BabyAI bot, and BALROG's text view.
 
-Levels: one 8x8 room (two rooms joined by a locked door for ``open``), built with minigrid's
-BabyAI level generator and instruction verifiers; the families are those of BabyAI-text's
-MixedTrainLocal (goto, pickup, open, putnext, "pick up X then go to Y"), with its excluded
-colour/object pairs, and BALROG's ``num_dists: 0`` (so goto/pickup levels hold one object and
-putnext/sequence levels two). Text: BabyAI-text style, from the 7x7 egocentric view: the nearest
-wall straight ahead, left and right, then every visible object with its offset ("a red ball 1 step
-left and 2 steps forward"), and "You carry ..." when holding something. Progression: 1.0 once a
-reward > 0 (BALROG). The BabyAI bot (``minigrid.utils.baby_ai_bot``) is available as ``bot()``.
+Levels: BALROG's five MixedTrainLocal task families (goto, pickup, open, putnext,
+pick_up_seq_go_to), built here with minigrid's BabyAI level generator and instruction verifiers in
+one 8x8 room (two rooms joined by a locked door for ``open``), with BabyAI-text's excluded
+colour/object pairs and BALROG's ``num_dists: 0`` (so goto/pickup levels hold one object and
+putnext/sequence levels two); and every level minigrid registers (``BabyAI-GoToLocal-v0``,
+``MiniGrid-DoorKey-5x5-v0``), built with ``gymnasium.make`` and unwrapped so the bot can read it.
+
+``Native`` is the gymnasium env (minigrid's observation dict, its seven actions); ``Bot`` the
+BabyAI bot (``minigrid.utils.baby_ai_bot``) with its subgoal stack; ``Env`` the text view LLM
+agents play, an adapter over ``Native``: BabyAI-text style lines from the 7x7 egocentric view (the
+nearest wall straight ahead, left and right, then every visible object with its offset, "a red
+ball 1 step left and 2 steps forward"), "You carry ..." when holding something; progression 1.0
+once a reward > 0 (BALROG).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import string
 
-from .base import BenchEnv, Observation
+import gymnasium
+from gymnasium import spaces
+
+from papertools.core.errors import PapertoolsError
+
+from .base import Observation, TextEnv
 
 ACTION_HELP = {
     "turn left": "turn to the left",
@@ -141,40 +152,198 @@ def describe(image, carrying=None) -> list[str]:
     return lines
 
 
-class Env(BenchEnv):
+DONE = 6  # minigrid's ``done`` action: changes nothing in the world
+MISSION_CHARS = string.ascii_letters + string.digits + " ,.'-_()"
+
+
+def level_id(task: str) -> str | None:
+    """The gymnasium id of a registered level (``GoToLocal`` -> ``BabyAI-GoToLocal-v0``), or
+    None for BALROG's task families, which the level generator above builds."""
+    if task in KINDS:
+        return None
+    if task.startswith(("BabyAI-", "MiniGrid-")):
+        return task if task.endswith(("-v0", "-v1")) else f"{task}-v0"
+    return f"BabyAI-{task}-v0"
+
+
+class Native(gymnasium.Env):
+    """One BabyAI or MiniGrid level as a gymnasium env with minigrid's own observation.
+
+    ``task``: a BALROG family (goto, pickup, open, putnext, pick_up_seq_go_to; built by the
+    level generator with ``num_dists`` distractors), a BabyAI level (``GoToLocal``) or a
+    gymnasium id (``MiniGrid-DoorKey-5x5-v0``). Observation: {"image" (7,7,3) uint8,
+    "direction" 0-3, "mission" str} plus "rgb", the agent's view drawn with ``tile_size``
+    pixels a cell, with ``rgb=True``. Actions: minigrid's seven (``action_words``; the last,
+    done, changes nothing). Attributes of the minigrid env (``agent_pos``, ``carrying``,
+    ``instrs``, ``grid``) read through, since the bot and the text view need them.
+    """
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, task: str = "goto", seed: int | None = None,
+                 max_steps: int | None = None, num_dists: int = 0, rgb: bool = False,
+                 tile_size: int = 16, render_mode: str | None = None):
+        gym_id = level_id(task)
+        if gym_id is None:
+            kind = "seq" if task == "pick_up_seq_go_to" else task
+            self.env = _level_class()(kind=kind, num_dists=num_dists, max_steps=max_steps,
+                                      render_mode=render_mode)
+        else:
+            if num_dists:
+                raise ValueError("num_dists applies to BALROG's task families only")
+            import minigrid  # noqa: F401  (registers its levels with gymnasium)
+
+            extra = {"max_steps": int(max_steps)} if max_steps else {}
+            try:
+                env = gymnasium.make(gym_id, render_mode=render_mode, **extra)
+            except gymnasium.error.Error as err:
+                raise ValueError(f"unknown minigrid level {gym_id!r}: {err}") from None
+            self.env = env.unwrapped
+        self.task = task
+        self.render_mode = render_mode
+        self.rgb, self.tile_size = bool(rgb), int(tile_size)
+        self.action_words = WORDS + ["done"]
+        self.action_space = spaces.Discrete(len(self.action_words))
+        inner = self.env.observation_space
+        fields = {"image": inner["image"], "direction": inner["direction"],
+                  "mission": spaces.Text(256, charset=MISSION_CHARS)}
+        if self.rgb:
+            side = self.env.agent_view_size * self.tile_size
+            fields["rgb"] = spaces.Box(0, 255, (side, side, 3), dtype="uint8")
+        self.observation_space = spaces.Dict(fields)
+        self._seed = seed
+        self.mission_done = False  # the episode ended (the bot then answers done)
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name == "env":
+            raise AttributeError(name)
+        return getattr(self.env, name)
+
+    @property
+    def max_steps(self) -> int:
+        return self.env.max_steps
+
+    @max_steps.setter
+    def max_steps(self, value: int) -> None:
+        self.env.max_steps = int(value)
+        if hasattr(self.env, "fixed_max_steps"):  # a BabyAI level sets its own at reset
+            self.env.fixed_max_steps = True
+
+    def _observation(self, obs) -> dict:
+        out = {"image": obs["image"], "direction": int(obs["direction"]),
+               "mission": obs["mission"]}
+        if self.rgb:
+            out["rgb"] = self.env.get_pov_render(tile_size=self.tile_size)
+        return out
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is None and self._seed is not None:
+            seed = self._seed  # the constructor's seed serves the first reset
+        self._seed = None
+        super().reset(seed=seed)
+        with contextlib.redirect_stdout(io.StringIO()):  # minigrid prints rejected samples
+            obs, info = self.env.reset(seed=seed)
+        self.mission_done = False
+        return self._observation(obs), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(int(action))
+        self.mission_done = bool(terminated or truncated)
+        return self._observation(obs), float(reward), bool(terminated), bool(truncated), info
+
+    def render(self):
+        return self.env.get_frame(tile_size=self.tile_size)
+
+    def close(self):
+        self.env.close()
+
+
+
+def _target_text(datum) -> str:
+    """A subgoal's target as words: "red ball", "door", or a grid position "(3, 4)"."""
+    if datum is None:
+        return ""
+    if hasattr(datum, "type"):  # an ObjDesc or a WorldObj
+        return " ".join(part for part in (datum.color, datum.type) if part)
+    try:
+        return "(" + ", ".join(str(int(v)) for v in datum) + ")"
+    except TypeError:
+        return str(datum)
+
+
+class Bot:
+    """The BabyAI bot (``minigrid.utils.baby_ai_bot``) over a Native env (or a minigrid env),
+    built after ``reset``. ``act()`` gives the next action index, ``subgoals()`` the plan behind
+    it; once the episode is over (or the plan is empty) ``act()`` answers done, which changes
+    nothing, instead of replanning on an empty stack."""
+
+    def __init__(self, native):
+        from minigrid.utils.baby_ai_bot import BabyAIBot
+
+        self.native = native
+        self.env = native.env if isinstance(native, Native) else native.unwrapped
+        if not hasattr(self.env, "instrs"):
+            raise PapertoolsError("the BabyAI bot plays a BabyAI level (one with instructions) "
+                                  "after reset; "
+                                  f"{getattr(native, 'task', type(self.env).__name__)} has none")
+        self.bot = BabyAIBot(self.env)
+
+    def act(self, action_taken: int | None = None) -> int:
+        """The bot's next action; ``action_taken``: the action played last, when it was not the
+        one the bot suggested (the bot then plans to undo or use it)."""
+        if getattr(self.native, "mission_done", False) or not self.bot.stack:
+            return DONE
+        try:
+            return int(self.bot.replan(action_taken))
+        except IndexError:  # replanning with nothing left on the stack
+            return DONE
+
+    def subgoals(self) -> list[dict]:
+        """The current plan, top (what the next action serves) last: {"kind": "GoNextTo" | "Open"
+        | "Pickup" | "Drop" | "Explore" | "Close", "target": "red ball" | "(3, 4)" | "",
+        "reason": "Open" | "PutNext" | "Explore" | "Unlock" | ... | ""}."""
+        return [{"kind": type(goal).__name__.removesuffix("Subgoal"),
+                 "target": _target_text(goal.datum), "reason": goal.reason or ""}
+                for goal in self.bot.stack]
+
+
+class Env(TextEnv):
+    """The text view over :class:`Native` (BALROG's BabyAI): words in, BabyAI-text out."""
+
     name = "babyai"
     default_action = "go forward"
     action_help = ACTION_HELP
 
     def __init__(self, task: str = "goto", seed: int = 0, max_steps: int | None = None,
                  num_dists: int = 0, images: bool = False):
-        if task not in KINDS:
+        if task not in KINDS and level_id(task) is None:
             raise ValueError(f"unknown babyai task {task!r}")
-        self.task = task
+        gym_id = level_id(task)
+        if gym_id and gym_id.startswith("MiniGrid-"):
+            self.name, self.task = "minigrid", gym_id.removeprefix("MiniGrid-").removesuffix("-v0")
+        else:
+            self.task = task
         self.images = images
-        kind = "pick up seq go to" if task == "pick_up_seq_go_to" else task
-        level = _level_class()
-        # pick_up_seq_go_to is generated by the Before/After branch (kind name is ours)
-        self.env = level(kind="seq" if kind == "pick up seq go to" else kind, num_dists=num_dists,
-                         render_mode="rgb_array" if images else None)
+        self.native = Native(task=task, num_dists=num_dists, rgb=images,
+                                  render_mode="rgb_array" if images else None)
+        self.env = self.native.env  # the minigrid env
         super().__init__(seed, max_steps)
         self._fixed_max_steps = max_steps
         self.mission = ""
 
     def _observation(self, obs) -> Observation:
         lines = describe(obs["image"], self.env.carrying)
-        image = self.env.get_pov_render(tile_size=16) if self.images else None
+        image = obs["rgb"] if self.images else None
         return Observation("\n".join(lines), image=image, extra={"mission": self.mission})
 
     def _reset(self, seed):
-        with contextlib.redirect_stdout(io.StringIO()):  # minigrid prints rejected samples
-            obs, _ = self.env.reset(seed=seed)
+        obs, _ = self.native.reset(seed=seed)
         self.mission = obs["mission"]
-        self.max_steps = self._fixed_max_steps or self.env.max_steps  # set by the level
+        self.max_steps = self._fixed_max_steps or self.native.max_steps  # set by the level
         return self._observation(obs)
 
     def _step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(WORDS.index(action))
+        obs, reward, terminated, _, _ = self.native.step(self.native.action_words.index(action))
         if reward > 0:
             self.progression = 1.0
         return self._observation(obs), reward, terminated, {}
@@ -193,16 +362,21 @@ class Env(BenchEnv):
         return {"mission": self.mission}
 
     def bot(self):
-        """The BabyAI bot for this episode: call ``act()`` for the next action word."""
-        from minigrid.utils.baby_ai_bot import BabyAIBot
-
-        bot = BabyAIBot(self.env)
+        """The BabyAI bot for this episode: ``act()`` gives the next action word, ``subgoals()``
+        its plan. After the mission it answers "turn left", which moves nothing (the text view
+        has no done)."""
+        bot, words = Bot(self.native), self.native.action_words
 
         class _Bot:
             def act(self_inner) -> str:
-                return WORDS[int(bot.replan())]
+                word = words[bot.act()]
+                return word if word in ACTION_HELP else "turn left"
+
+            def subgoals(self_inner) -> list[dict]:
+                return bot.subgoals()
 
         return _Bot()
 
     def close(self):
-        self.env.close()
+        self.native.close()
+

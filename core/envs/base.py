@@ -1,12 +1,13 @@
-"""The environment interface every bench game implements (and hrl, relabel, pretrain reuse).
+"""The text view every bench game implements (and hrl, relabel, pretrain reuse).
 
-An environment is text first: ``reset`` and ``step`` return an :class:`Observation` whose ``text``
+A text env adapts a family's native gymnasium env (``native``, built by ``make_env``) for language
+models: ``reset`` and ``step`` return an :class:`Observation` whose ``text``
 is what a language model sees (``short`` is the short-term context, NetHack's inventory, shown with
 the current observation only). Actions are words (``"go forward"``, ``"Move West"``, ``"north"``);
 ``actions`` lists the valid ones, ``default_action`` is what an invalid output is mapped to, and
 ``progression`` is BALROG's per-episode score in [0, 1], reset by ``reset``.
 
-    env = make_env("babyai/goto", seed=3)
+    env = make_text_env("babyai/goto", seed=3)
     obs = env.reset()
     obs, reward, done, info = env.step("go forward")
     env.progression, env.actions, env.instruction()
@@ -37,9 +38,10 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", text.strip()).lower()
 
 
-class BenchEnv:
+class TextEnv:
     """Base class: subclasses set ``name``, ``task``, ``action_help`` (word -> description),
-    ``default_action``, ``max_steps`` and implement ``_reset`` and ``_step``."""
+    ``default_action``, ``max_steps`` and ``native`` (the gymnasium env they adapt, whose
+    ``action_words`` hold these words) and implement ``_reset`` and ``_step``."""
 
     name = "base"
     task = ""
@@ -47,6 +49,7 @@ class BenchEnv:
     max_steps = 100
     free_text_actions = False  # TextWorld: any command is valid (the parser answers)
     action_help: dict = {}
+    native = None  # the family's gymnasium env this view adapts
 
     def __init__(self, seed: int = 0, max_steps: int | None = None):
         self.seed = int(seed)
@@ -110,3 +113,6 @@ class BenchEnv:
 
     def _step(self, action: str) -> tuple[Observation, float, bool, dict]:
         raise NotImplementedError
+
+
+BenchEnv = TextEnv  # the name before the native layer

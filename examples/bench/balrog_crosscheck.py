@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from papertools.cli.bench.agents import ChatAgent, load_template
-from papertools.core.envs import make_env
+from papertools.core.envs import make_text_env
 from papertools.core.models.clients import Reply
 
 CASES = [  # agent, game, replies (cycled), history
@@ -58,7 +58,7 @@ def balrog_candidate(kind: str, reply: str) -> str:
 
 
 def check(history_module, template, raw, kind, spec, replies, history) -> tuple[bool, int]:
-    env = make_env(spec, seed=1)
+    env = make_text_env(spec, seed=1)
     obs = env.reset(1)
     client = Scripted(replies)
     agent = ChatAgent(kind, client, history=history, template=template)

@@ -9,7 +9,7 @@ import pytest
 from papertools.cli.bench.agents import (ChatAgent, DiffHistAgent, load_demos, parse_cot,
                                          parse_naive, parse_robust, split_thinking)
 from papertools.core.models.clients import ClientError, HFClient, OpenAIClient
-from papertools.core.envs import make_env
+from papertools.core.envs import make_text_env
 from papertools.cli.bench.runner import Job, RunConfig, run_episode
 from papertools.core.models.server import ChatServer
 
@@ -110,7 +110,7 @@ def test_tiny_local_model_over_http_is_deterministic(tmp_path, tiny_model):
     (r1, s1), (r2, s2) = runs
     assert r1["steps"] == 3 and r1["output_tokens"] == 12 and r1["input_tokens"] > 0
     assert r1["invalid_actions"] == sum(s["invalid"] for s in s1)
-    assert all(s["action"] in make_env("babyai/goto").actions for s in s1)
+    assert all(s["action"] in make_text_env("babyai/goto").actions for s in s1)
     assert [s["completion"] for s in s1] == [s["completion"] for s in s2]  # seeded sampling
 
 
@@ -143,7 +143,7 @@ def test_few_shot_demos(tmp_path):
 
 
 def test_chat_agent_needs_parsable_reply():
-    env = make_env("babyai/goto", seed=0)
+    env = make_text_env("babyai/goto", seed=0)
     env.reset()
     agent = ChatAgent("cot", client=None)
     agent.reset(env, 0)

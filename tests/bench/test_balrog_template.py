@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from papertools.cli.bench.agents import ChatAgent, load_template
-from papertools.core.envs import make_env
+from papertools.core.envs import make_text_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "bench" / "balrog_template.py"
@@ -84,7 +84,7 @@ def test_template_from_a_balrog_tree(tmp_path):
     path = tmp_path / "t.json"
     path.write_text(run.stdout)
     loaded = load_template(str(path))
-    env = make_env("babyai/goto", seed=0)
+    env = make_text_env("babyai/goto", seed=0)
     obs = env.reset()
     agent = ChatAgent("cot", None, template=loaded)
     agent.reset(env, 0)

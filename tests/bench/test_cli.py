@@ -129,7 +129,9 @@ def test_bad_input_errors(tmp_path):
 
 def test_envs_and_replay(tmp_path):
     res = invoke(["bench", "envs", "--json"])
-    assert len(res.records) == sum(len(s.tasks) for s in ENVS.values())
+    assert len(res.records) == sum(len(s.tasks) + len(s.extra_tasks) for s in ENVS.values())
+    assert sum(r["suite"] for r in res.records) == sum(len(s.tasks) for s in ENVS.values()
+                                                       if s.suite)
     assert invoke(run_args(tmp_path / "r", episodes=1)).exit_code == 0
     out = invoke(["bench", "replay", str(tmp_path / "r"), "--episode",
                   "babaisai/env/goto_win/0"]).stdout.decode()

@@ -12,7 +12,7 @@ import pytest
 from papertools.cli.bench.agents import (BALROG_COMMIT, SUFFIXES, load_template,
                                          PromptTemplate)
 from papertools.cli.bench.runner import Job, RunConfig, run_episode
-from papertools.core.envs import make_env
+from papertools.core.envs import make_text_env
 from papertools.core.errors import PapertoolsError
 from papertools.core.models.server import ChatServer
 
@@ -53,7 +53,7 @@ def play(tmp_path, agent, steps=5, **options):
 @pytest.mark.parametrize("agent", ["naive", "cot", "robust_naive", "robust_cot", "few_shot"])
 def test_balrog_structure_for_every_agent(tmp_path, agent):
     requests, steps = play(tmp_path, agent, history=2)  # a window of 4 events
-    env = make_env(f"{ENV}/{TASK}", seed=0)
+    env = make_text_env(f"{ENV}/{TASK}", seed=0)
     suffix = SUFFIXES[agent].format(example=env.default_action)
     head = 1 if agent != "few_shot" else 1 + 4 + 1  # few_shot: start, obs, action, end, turn
     for k, messages in enumerate(requests):
@@ -116,7 +116,7 @@ def test_prompt_template_lands_byte_for_byte(tmp_path):
     }
     path = tmp_path / "template.json"
     path.write_text(json.dumps(template, ensure_ascii=False), encoding="utf-8")
-    env = make_env(f"{ENV}/{TASK}", seed=0)
+    env = make_text_env(f"{ENV}/{TASK}", seed=0)
     want_instruction = (f"Règles du jeu {{\n  {env.action_list_text()}\n}}\r\n"
                         f"task=env/goto_win default=idle {{x}}  ")
     digest = load_template(str(path)).digest

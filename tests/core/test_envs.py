@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from papertools.core.envs import ENVS, make_env, parse_env_list, resolve_task
+from papertools.core.envs import ENVS, make_text_env, parse_env_list, resolve_task
 from papertools.core.envs.babaisai import Level, Thing, generate, offset_text, solve
 from papertools.core.errors import PapertoolsError
 
@@ -22,11 +22,11 @@ def test_registry_names_and_errors():
     with pytest.raises(PapertoolsError, match="unknown environment 'chess'"):
         parse_env_list("chess")
     with pytest.raises(PapertoolsError, match="unknown babyai task 'fly'"):
-        make_env("babyai/fly")
+        make_text_env("babyai/fly")
 
 
 def test_invalid_action_is_rejected_by_step():
-    env = make_env("babaisai/goto_win", seed=0)
+    env = make_text_env("babaisai/goto_win", seed=0)
     env.reset()
     assert env.check_action("  UP ") == "up"
     assert env.check_action("jump") is None
@@ -54,7 +54,7 @@ def test_babyai_text_from_view():
 @pytest.mark.parametrize("task", ENVS["babyai"].tasks)
 def test_babyai_bot_solves_every_family(task):
     for seed in (0, 1):
-        env = make_env("babyai", task=task, seed=seed)
+        env = make_text_env("babyai", task=task, seed=seed)
         env.reset()
         assert env.instruction().count(env.mission) == 1
         bot, done = env.bot(), False
@@ -70,7 +70,7 @@ def test_babyai_random_stays_low():
 
     scores = []
     for seed in range(4):
-        env = make_env("babyai/putnext", seed=seed)
+        env = make_text_env("babyai/putnext", seed=seed)
         env.reset()
         rng, done = random.Random(seed), False
         while not done:
@@ -86,7 +86,7 @@ def test_crafter_progression_and_text():
     assert progression({"collect_wood": 3, "place_table": 1, "eat_cow": 0}) == 2 / 22
     assert direction_text(-2, -1) == "3 steps to your north-west"
     assert direction_text(1, 0) == "1 step to your east"
-    env = make_env("crafter", seed=5, max_steps=5)
+    env = make_text_env("crafter", seed=5, max_steps=5)
     obs = env.reset()
     assert "You face" in obs.text and "- health: 9/9" in obs.text
     done, n = False, 0
@@ -107,7 +107,7 @@ def test_textworld_progression_formula():
 
 
 def test_textworld_generated_offline_and_scored(tmp_path):
-    env = make_env("textworld/coin_collector", seed=0, games=1, cache=str(tmp_path))
+    env = make_text_env("textworld/coin_collector", seed=0, games=1, cache=str(tmp_path))
     obs = env.reset()
     assert (tmp_path / "coin_collector" / "game_000.z8").exists()
     assert obs.text and "coin" in env.instruction()
@@ -147,7 +147,7 @@ def test_nle_milestone_progression_hand_computed():
 
 
 def test_nle_env_text_and_reset():
-    env = make_env("nle", seed=1, max_steps=3)
+    env = make_text_env("nle", seed=1, max_steps=3)
     obs = env.reset()
     assert "statistics[" in obs.text and "map[" in obs.text and obs.short.startswith("inventory[")
     assert env.default_action == "esc" and "far east" in env.actions
@@ -159,7 +159,7 @@ def test_nle_env_text_and_reset():
 
 
 def test_minihack_success_is_reward_one():
-    env = make_env("minihack/MiniHack-Corridor-R3-v0", seed=0)
+    env = make_text_env("minihack/MiniHack-Corridor-R3-v0", seed=0)
     env.reset()
     real = env.env
 
@@ -282,7 +282,7 @@ def test_every_task_is_solved_by_the_planner_bot():
     """Each of the 40 tasks' levels (seed 0) is solvable: the planner's plan, played in the
     environment, wins."""
     for task in ENVS["babaisai"].tasks:
-        env = make_env("babaisai", task=task, seed=0)
+        env = make_text_env("babaisai", task=task, seed=0)
         env.reset()
         bot, done = env.bot(), False
         while not done:
@@ -316,12 +316,12 @@ def test_boxoban_levels_generated_offline(tmp_path, monkeypatch):
     root = levels_dir(count=3)
     hard = (root / "hard" / "000.txt").read_text()
     assert hard.startswith("; 0\n") and hard.count(";") == 3
-    env = make_env("minihack/MiniHack-Boxoban-Hard-v0", seed=2)
+    env = make_text_env("minihack/MiniHack-Boxoban-Hard-v0", seed=2)
     obs = env.reset()
     assert env.actions == ["north", "east", "south", "west"]
     map_rows = obs.text.split("map[\n", 1)[1]
     assert map_rows.count("`") == 4 and map_rows.count("{") == 4  # boulders, fountains
-    again = make_env("minihack/MiniHack-Boxoban-Hard-v0", seed=2)
+    again = make_text_env("minihack/MiniHack-Boxoban-Hard-v0", seed=2)
     assert again.reset().text == obs.text  # the level is a function of the seed
     bot, done = env.bot(), False  # the level's own solution, played in MiniHack, wins
     while not done:
@@ -332,7 +332,7 @@ def test_boxoban_levels_generated_offline(tmp_path, monkeypatch):
 
 
 def test_nle_symbolic_bot_plays_valid_actions():
-    env = make_env("nle", seed=2, max_steps=300)
+    env = make_text_env("nle", seed=2, max_steps=300)
     env.reset()
     bot, done, steps = env.bot(), False, 0
     while not done:
@@ -350,7 +350,7 @@ def test_crafter_episodes_reproduce_at_a_seed():
     import random
 
     def play():
-        env = make_env("crafter", seed=1097, max_steps=400)
+        env = make_text_env("crafter", seed=1097, max_steps=400)
         texts = [env.reset().text]
         rng, done = random.Random(0), False
         while not done:

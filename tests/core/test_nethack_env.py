@@ -9,11 +9,11 @@ import hashlib
 
 import pytest
 
-from papertools.core.envs import make_env
+from papertools.core.envs import make_text_env
 
 
 def first_observation(name: str, seed: int) -> str:
-    env = make_env(name, seed=seed)
+    env = make_text_env(name, seed=seed)
     try:
         return hashlib.sha256(str(env.reset()).encode()).hexdigest()
     finally:

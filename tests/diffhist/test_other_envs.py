@@ -8,9 +8,9 @@ pytest.importorskip("minigrid")
 
 
 def _episode(env_name: str, seed: int, steps: int = 12) -> list[dict]:
-    from papertools.core.envs import make_env
+    from papertools.core.envs import make_text_env
 
-    env = make_env(env_name, seed=seed)
+    env = make_text_env(env_name, seed=seed)
     obs = env.reset()
     bot = env.bot()
     records = []

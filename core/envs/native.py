@@ -12,7 +12,7 @@ import gymnasium
 
 
 class NativeEnv(gymnasium.Env):
-    """Base of the ``Native`` classes: ``episode_seed`` turns ``reset``'s seed into the episode's."""
+    """Base of the ``Native`` classes: ``episode_seed`` makes reset's seed the episode's."""
 
     metadata = {"render_modes": []}
 

@@ -23,6 +23,13 @@ distractors: ``distr_obj`` (another object), ``distr_rule`` (loose words of anot
 baba-is-ai's, so scores are comparable in kind only. Text: the active rules, then every
 object and word block with its offset from the "you" object (BALROG's wording: "rule `win` 2
 steps to the right and 1 step up"). Progression: 1.0 on a win (BALROG).
+
+``Native`` is the gymnasium env: it observes ``{"grid": uint8 (HEIGHT, WIDTH, len(CHANNELS))}``,
+``grid[y, x, c]`` the number of things of channel ``c`` on cell (x, y) of the level inside its
+border, the channels being ``CHANNELS``: the five objects, then the word blocks ("word:baba" ..
+"word:push"). Actions: ``ACTION_HELP``'s words in order (idle, up, right, down, left); reward 1.0
+on a win; a win or a loss ends the episode (terminated), ``max_steps`` (100) truncates. The
+seed is the level generator's.
 """
 
 from __future__ import annotations
@@ -30,7 +37,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import numpy as np
+
 from .base import BenchEnv, Observation
+from .native import NativeEnv
 
 NOUNS = ("baba", "wall", "door", "key", "ball")
 PROPERTIES = ("you", "win", "stop", "push")
@@ -43,6 +53,7 @@ ACTION_HELP = {
 }
 MOVES = {"idle": (0, 0), "up": (0, -1), "right": (1, 0), "down": (0, 1), "left": (-1, 0)}
 WIDTH, HEIGHT = 11, 9  # inside the border
+CHANNELS = NOUNS + tuple(f"word:{word}" for word in NOUNS + ("is",) + PROPERTIES)
 WALL_X = 5  # two_room: the wall column
 RULE_ROWS = (1, 3, 5, 7)
 COLORS = {"baba": (230, 230, 230), "wall": (110, 110, 110), "door": (200, 120, 40),
@@ -341,7 +352,52 @@ def solve(level: Level, max_states: int = 20_000) -> list[str] | None:
     return None
 
 
+def grid(level: Level) -> np.ndarray:
+    """The native observation's grid of a level (see the module docstring)."""
+    out = np.zeros((level.height, level.width, len(CHANNELS)), dtype=np.uint8)
+    for t in level.things:
+        channel = CHANNELS.index(f"word:{t.word}" if t.kind == "word" else t.kind)
+        out[t.y, t.x, channel] += 1
+    return out
+
+
+class Native(NativeEnv):
+    """One Baba Is AI task as a gymnasium env (see the module docstring); ``level`` is the
+    level being played."""
+
+    def __init__(self, task: str = "env/goto_win", seed: int | None = None,
+                 max_steps: int | None = None):
+        from gymnasium import spaces
+
+        super().__init__(seed)
+        self.task = task if task.startswith("env/") else f"env/{task}"
+        self.max_steps = int(max_steps or 100)
+        self.action_words = list(ACTION_HELP)
+        self.action_space = spaces.Discrete(len(self.action_words))
+        self.observation_space = spaces.Dict(
+            {"grid": spaces.Box(0, 255, (HEIGHT, WIDTH, len(CHANNELS)), np.uint8)})
+        self.level: Level | None = None
+        self.steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        seed = self.episode_seed(seed)
+        self.level = generate(self.task, seed)
+        self.steps = 0
+        return {"grid": grid(self.level)}, {"seed": seed}
+
+    def step(self, action):
+        outcome = self.level.move(self.action_words[int(action)])
+        self.steps += 1
+        terminated = bool(outcome)
+        truncated = self.steps >= self.max_steps and not terminated
+        return ({"grid": grid(self.level)}, 1.0 if outcome == "win" else 0.0, terminated,
+                truncated, {"outcome": outcome})
+
+
 class Env(BenchEnv):
+    """The text view over a :class:`Native` (``native``)."""
+
+
     name = "babaisai"
     default_action = "idle"
     max_steps = 100
@@ -350,24 +406,27 @@ class Env(BenchEnv):
     def __init__(self, task: str = "env/goto_win", seed: int = 0, max_steps: int | None = None,
                  images: bool = False):
         super().__init__(seed, max_steps)
-        self.task = task if task.startswith("env/") else f"env/{task}"
+        self.native = Native(task, max_steps=self.max_steps)
+        self.task = self.native.task
         self.images = images
-        self.level: Level | None = None
+
+    @property
+    def level(self) -> Level | None:
+        return self.native.level
 
     def _observation(self) -> Observation:
         return Observation(self.level.describe(),
                            image=self.level.image() if self.images else None)
 
     def _reset(self, seed):
-        self.level = generate(self.task, seed)
+        self.native.reset(seed=seed)
         return self._observation()
 
     def _step(self, action):
-        outcome = self.level.move(action)
-        reward = 1.0 if outcome == "win" else 0.0
-        if outcome == "win":
+        _, reward, terminated, _, info = self.native.step(self.native.action_words.index(action))
+        if info["outcome"] == "win":
             self.progression = 1.0
-        return self._observation(), reward, bool(outcome), {"outcome": outcome}
+        return self._observation(), reward, terminated, info
 
     def instruction(self) -> str:
         return (

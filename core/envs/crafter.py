@@ -1,4 +1,14 @@
-"""Crafter as text: what the 9x7 local view holds, what the player faces, status and inventory.
+"""Crafter: the native env (``Native``: the 64x64 picture and the inventory) and its text view.
+
+``Native`` observes ``{"image": uint8 (size, size, 3), "inventory": int32 (16,)}``: the picture
+crafter draws (the 9x7 map above a 9x2 inventory bar, ``size`` 64 by default) and the counts of
+``INVENTORY`` in that order (crafter's ``items``, each 0..9). Actions are crafter's 17, in
+crafter's order (``WORDS``); reward is crafter's (+1 per achievement unlocked for the first time,
+health change / 10); an episode ends when the player dies (terminated) or after ``max_steps``
+(crafter's own 10,000 by default; truncated).
+
+The text view (``Env``, over a ``Native``): what the 9x7 local view holds, what the player faces,
+status and inventory.
 
 BALROG's settings: 64x64 world, 9x9 view (of which 9x7 is the map; the bottom rows are the
 inventory bar), 2000 steps, ``unique_items`` (only the nearest thing of each kind is listed,
@@ -10,7 +20,10 @@ fixed seed (its chunks are sets ordered by memory address); here they are (``_de
 
 from __future__ import annotations
 
+import numpy as np
+
 from .base import BenchEnv, Observation
+from .native import NativeEnv
 
 # word -> (crafter action index, description); index order is crafter.constants.actions
 ACTIONS = [
@@ -33,6 +46,9 @@ ACTIONS = [
     ("Make Iron Sword", "craft an iron sword near a table and furnace, with wood, coal, iron"),
 ]
 WORDS = [word for word, _ in ACTIONS]
+INVENTORY = ("health", "food", "drink", "energy", "sapling", "wood", "stone", "coal", "iron",
+             "diamond", "wood_pickaxe", "stone_pickaxe", "iron_pickaxe", "wood_sword",
+             "stone_sword", "iron_sword")  # the native inventory vector's order (crafter's items)
 N_ACHIEVEMENTS = 22
 VITALS = ("health", "food", "drink", "energy")
 
@@ -82,7 +98,65 @@ def progression(achievements: dict) -> float:
     return sum(1 for count in achievements.values() if count > 0) / N_ACHIEVEMENTS
 
 
+class Native(NativeEnv):
+    """Crafter as a gymnasium env (see the module docstring); ``env`` is the crafter.Env and
+    ``info`` the last step's full info (``semantic`` included, which ``step`` leaves out)."""
+
+    default_max_steps = 10_000
+
+    def __init__(self, task: str = "default", seed: int | None = None,
+                 max_steps: int | None = None, size: int = 64):
+        import crafter
+        from gymnasium import spaces
+
+        super().__init__(seed)
+        self.task = task
+        self.max_steps = int(max_steps or self.default_max_steps)
+        self.size = int(size)
+        self.action_words = list(WORDS)
+        self.action_space = spaces.Discrete(len(WORDS))
+        self.observation_space = spaces.Dict({
+            "image": spaces.Box(0, 255, (self.size, self.size, 3), np.uint8),
+            "inventory": spaces.Box(0, 9, (len(INVENTORY),), np.int32)})
+        # no length: the step limit is ours (truncated), crafter's done is then death only
+        self.env = crafter.Env(area=(64, 64), view=(9, 9), size=(self.size, self.size),
+                               reward=True, length=None, seed=0)
+        _deterministic(self.env._world)
+        self.info: dict = {}
+        self.steps = 0
+
+    def _observation(self, frame) -> dict:
+        inventory = self.env._player.inventory
+        return {"image": frame,
+                "inventory": np.array([min(max(inventory[k], 0), 9) for k in INVENTORY],
+                                      dtype=np.int32)}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        seed = self.episode_seed(seed)
+        self.env._seed = seed % (2 ** 31)  # what crafter.Env(seed=...) sets, first episode
+        self.env._episode = 0
+        frame = self.env.reset()
+        self.steps = 0
+        env = self.env  # crafter builds its info in step(); the same fields after reset
+        self.info = {"inventory": dict(env._player.inventory), "achievements": {},
+                     "semantic": env._sem_view(), "player_pos": env._player.pos}
+        return self._observation(frame), {"seed": seed}
+
+    def step(self, action):
+        frame, reward, dead, info = self.env.step(int(action))
+        self.steps += 1
+        self.info = info
+        truncated = self.steps >= self.max_steps and not dead
+        public = {k: v for k, v in info.items() if k != "semantic"}
+        return self._observation(frame), float(reward), bool(dead), truncated, public
+
+    def render(self):
+        return self.env.render()
+
+
 class Env(BenchEnv):
+    """The text view over a :class:`Native` (``native``)."""
+
     name = "crafter"
     default_action = "Noop"
     max_steps = 2000
@@ -94,9 +168,15 @@ class Env(BenchEnv):
         self.task = task
         self.images = images
         self.unique_items = unique_items
-        self.env = None
+        # the picture is only drawn large for VLM mode
+        self.native = Native(task, max_steps=self.max_steps, size=256 if images else 64)
         self.achievements: dict = {}
         self._names = None
+
+    @property
+    def env(self):
+        """The crafter.Env being played."""
+        return self.native.env
 
     def _names_table(self):
         if self._names is None:
@@ -155,30 +235,15 @@ class Env(BenchEnv):
         return Observation(self.describe(info), image=frame if self.images else None)
 
     def _reset(self, seed):
-        import crafter
-
-        size = (256, 256) if self.images else (64, 64)  # the picture is only drawn for VLM mode
-        self.env = crafter.Env(area=(64, 64), view=(9, 9), size=size, reward=True,
-                               length=self.max_steps + 1, seed=seed % (2 ** 31))
-        _deterministic(self.env._world)
-        self._names = None
-        frame = self.env.reset()
+        obs, _ = self.native.reset(seed=seed)
         self.achievements = {}
-        _, _, _, info = self._peek()
-        return self._observation(frame, info)
-
-    def _peek(self):
-        # The info dict after reset: crafter builds it in step(); make the same fields here.
-        env = self.env
-        info = {"inventory": dict(env._player.inventory), "achievements": {},
-                "semantic": env._sem_view(), "player_pos": env._player.pos}
-        return None, 0.0, False, info
+        return self._observation(obs["image"], self.native.info)
 
     def _step(self, action):
-        frame, reward, done, info = self.env.step(WORDS.index(action))
-        self.achievements = dict(info["achievements"])
+        obs, reward, dead, _, _ = self.native.step(WORDS.index(action))
+        self.achievements = dict(self.native.info["achievements"])
         self.progression = progression(self.achievements)
-        return self._observation(frame, info), reward, done, {}
+        return self._observation(obs["image"], self.native.info), reward, dead, {}
 
     def instruction(self) -> str:
         return (
@@ -195,4 +260,4 @@ class Env(BenchEnv):
         return {"achievements": sorted(k for k, v in self.achievements.items() if v > 0)}
 
     def close(self):
-        self.env = None
+        self.native.close()

@@ -1,4 +1,9 @@
-"""MiniHack: BALROG's task list as text (NetHack rendering, as for NLE).
+"""MiniHack: the native env (``Native``, NLE's observation dict, as for NetHack) and BALROG's
+task list as text (NetHack rendering, as for NLE).
+
+``Native(task)`` is any MiniHack task with BALROG's settings below, seeded like NetHack through
+``core.nethack.env`` (the same seed gives the same level), observing ``nle.NATIVE_KEYS``; its
+``info["success"]`` says whether a step's reward reached 1.0 (BALROG's success).
 
 BALROG's settings: 100 steps, step penalty -0.01, no autopickup, "--More--" answered
 automatically. Progression: 1.0 once a step's reward is >= 1.0 or the task reports success
@@ -30,17 +35,16 @@ GOALS = {
 }
 
 
-class Env(nle_env.Env):
-    name = "minihack"
-    default_action = "north"
-    max_steps = 100
+class Native(nle_env.Native):
+    """One MiniHack task as a gymnasium env (see the module docstring)."""
 
-    def __init__(self, task: str = "MiniHack-MazeWalk-9x9-v0", seed: int = 0,
-                 max_steps: int | None = None, skip_more: bool = True):
-        super().__init__(task=task, seed=seed, max_steps=max_steps, skip_more=skip_more)
-        self.gym_id = task
+    def __init__(self, task: str = "MiniHack-MazeWalk-9x9-v0", seed: int | None = None,
+                 max_steps: int | None = None, observation_keys=nle_env.NATIVE_KEYS,
+                 skip_more: bool = False, **make_kwargs):
+        self.level_index = 0
+        super().__init__(task, seed, max_steps, observation_keys, skip_more, **make_kwargs)
 
-    def _build(self):
+    def _build(self, make_kwargs: dict):
         import importlib
         import warnings
 
@@ -54,19 +58,16 @@ class Env(nle_env.Env):
 
                 boxohack = importlib.import_module("minihack.envs.boxohack")
                 boxohack.LEVELS_PATH = str(levels_dir())
-        keys = tuple(k for k in nle_env.OBS_KEYS if k != "misc")  # MiniHack has no "misc"
-        kwargs = dict(observation_keys=keys, max_episode_steps=self.max_steps + 1,
-                      penalty_step=-0.01, penalty_time=0.0, penalty_mode="constant",
-                      autopickup=False)
+        kwargs = dict(observation_keys=self.observation_keys, penalty_step=-0.01,
+                      penalty_time=0.0, penalty_mode="constant", autopickup=False, **make_kwargs)
         if self.task in BOXOBAN:  # no gym wrappers: BoxoHack's reset takes no seed
-            module, name = gym.spec(self.gym_id).entry_point.split(":")
-            self.env = getattr(importlib.import_module(module), name)(**kwargs)
-        else:
-            self.env = gym.make(self.gym_id, **kwargs)
+            module, name = gym.spec(self.task).entry_point.split(":")
+            return getattr(importlib.import_module(module), name)(**kwargs)
+        return gym.make(self.task, **kwargs)
 
-    def _gym_reset(self, seed: int):
+    def _game_reset(self, seed: int):
         if self.task not in BOXOBAN:
-            return super()._gym_reset(seed)
+            return super()._game_reset(seed)
         from papertools.core.nethack.env import seed_game
 
         # BoxoHack draws its level with Python's global random and its reset takes no seed
@@ -78,6 +79,35 @@ class Env(nle_env.Env):
             inner._goal_pos_set = {(-1, -1)}
         obs, _ = inner.reset()
         return obs
+
+    def step(self, action):
+        obs, rewards, terminated, truncated, info = self._step(action)
+        info = dict(info, success=any(reward >= 1.0 for reward in rewards))
+        return self._copy(obs), float(sum(rewards)), bool(terminated), bool(truncated), info
+
+
+class Env(nle_env.Env):
+    """The text view over a :class:`Native` (``native``)."""
+
+    name = "minihack"
+    default_action = "north"
+    max_steps = 100
+
+    text_keys = tuple(k for k in nle_env.OBS_KEYS if k != "misc")  # MiniHack has no "misc"
+
+    def __init__(self, task: str = "MiniHack-MazeWalk-9x9-v0", seed: int = 0,
+                 max_steps: int | None = None, skip_more: bool = True):
+        super().__init__(task=task, seed=seed, max_steps=max_steps, skip_more=skip_more)
+
+    def _native(self, **make_kwargs):
+        return Native(self.task, max_steps=self.max_steps + 1,
+                      observation_keys=nle_env.with_keys(nle_env.NATIVE_KEYS, self.text_keys),
+                      skip_more=self.skip_more, **make_kwargs)
+
+    @property
+    def level_index(self) -> int:
+        """Boxoban: the level of the pool being played."""
+        return self.native.level_index
 
     def bot(self):
         """Boxoban: the generated level's own solution; other tasks: nhrecord's symbolic agent
@@ -106,13 +136,11 @@ class Env(nle_env.Env):
         pass  # success is read from the reward
 
     def _step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(self._index(action))
-        success = reward >= 1.0
-        obs, more_reward, done, _ = self._more(obs, 0.0, terminated or truncated)
-        if success or more_reward >= 1.0:
+        obs, reward, terminated, truncated, info = self.native.step(self._index(action))
+        if info["success"]:
             self.progression = 1.0
         self.last_obs = obs
-        return self._observation(obs), reward + more_reward, done, {}
+        return self._observation(obs), reward, terminated or truncated, {}
 
     @property
     def goal(self) -> str:

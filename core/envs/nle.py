@@ -1,4 +1,15 @@
-"""NetHack (NLE's NetHackChallenge-v0) as text, with BALROG's milestone progression.
+"""NetHack (NLE): the native env of NLE's tasks (``Native``) and its text view (``Env``), with
+BALROG's milestone progression.
+
+``Native(task)`` is one of NLE's tasks (``NLE_TASKS``: NetHackChallenge-v0, BALROG's, and NLE's
+Score, Staircase, StaircasePet, Oracle, Gold, Eat and Scout, each with its own reward function),
+built by ``gym.make`` and seeded through ``core.nethack.env`` (``seed_game(game_seeds(seed))``
+before every reset, the one seeded factory), so a seed replays the same game. It observes NLE's
+dict with ``NATIVE_KEYS`` (glyphs, chars, colors, specials, blstats, message, tty_chars,
+tty_colors, tty_cursor; copies, since NLE reuses its arrays); its actions are NLE's, named by
+``action_words`` (the words of ``core.nethack.text``); ``max_steps`` is the task's own limit
+(truncated). ``skip_more=True`` answers "--More--" prompts inside a step (rewards summed, the
+pages' messages joined in ``message``); off by default, as in NLE.
 
 Text (BALROG's "hybrid" observation, rendered by ``papertools.core.nethack.text``): the statistics,
 glyphs, message and cursor blocks plus the 21 map rows as the long-term context, the inventory
@@ -20,10 +31,22 @@ from __future__ import annotations
 import re
 
 from .base import BenchEnv, Observation
+from .native import NativeEnv
 from .nle_achievements import ACHIEVEMENTS
+
+NLE_TASKS = ("NetHackChallenge-v0", "NetHackScore-v0", "NetHackStaircase-v0",
+             "NetHackStaircasePet-v0", "NetHackOracle-v0", "NetHackGold-v0", "NetHackEat-v0",
+             "NetHackScout-v0")
+NATIVE_KEYS = ("glyphs", "chars", "colors", "specials", "blstats", "message", "tty_chars",
+               "tty_colors", "tty_cursor")
 
 OBS_KEYS = ("glyphs", "blstats", "tty_chars", "tty_cursor", "inv_strs", "inv_letters", "chars",
             "message", "misc", "inv_oclasses")  # the last three: nhrecord's symbolic agent
+
+
+def with_keys(*groups) -> tuple:
+    """The observation keys of several groups, each once, in order."""
+    return tuple(dict.fromkeys(key for group in groups for key in group))
 HELP = {
     "north": "move north", "east": "move east", "south": "move south", "west": "move west",
     "northeast": "move northeast", "southeast": "move southeast",
@@ -75,49 +98,138 @@ def progression_from_blstats(blstats, previous: float = 0.0) -> float:
     return max(previous, milestone_value(milestones(depth, level)))
 
 
+class Native(NativeEnv):
+    """One of NLE's tasks as a gymnasium env (see the module docstring). ``env`` is the NLE env
+    being played; ``message`` the last step's message when ``skip_more`` is on."""
+
+    def __init__(self, task: str = "NetHackChallenge-v0", seed: int | None = None,
+                 max_steps: int | None = None, observation_keys=NATIVE_KEYS,
+                 skip_more: bool = False, **make_kwargs):
+        from gymnasium import spaces
+
+        from papertools.core.nethack.text import action_word
+
+        super().__init__(seed)
+        self.task = task
+        self.skip_more = bool(skip_more)
+        self.observation_keys = tuple(observation_keys)
+        if max_steps:
+            make_kwargs["max_episode_steps"] = int(max_steps)
+        self.env = self._build(make_kwargs)
+        inner = self.env.unwrapped
+        self.max_steps = int(inner._max_episode_steps)
+        self.action_words = [action_word(action) for action in inner.actions]
+        self.action_space = spaces.Discrete(len(self.action_words))
+        self.observation_space = spaces.Dict(
+            {key: self.env.observation_space[key] for key in self.observation_keys})
+        self.more = self.action_words.index("more") if "more" in self.action_words else None
+        self.message = ""
+
+    def _build(self, make_kwargs: dict):
+        import importlib
+
+        import gymnasium as gym
+
+        importlib.import_module("nle")  # registers the NetHack environments
+        return gym.make(self.task, observation_keys=self.observation_keys, **make_kwargs)
+
+    def _game_reset(self, seed: int):
+        # reset(seed=) alone seeds only gymnasium's np_random, not NetHack's own generators
+        from papertools.core.nethack.env import game_seeds, seed_game
+
+        seed_game(self.env, *game_seeds(seed))
+        obs, _ = self.env.reset(seed=seed % (2 ** 63))
+        return obs
+
+    def _pages(self, obs, terminated: bool = False, truncated: bool = False):
+        """Answer "--More--" prompts (BALROG's AutoMore) when ``skip_more`` is on: the last
+        observation, the rewards, whether it ended, NLE's last info, the joined message."""
+        from papertools.core.nethack.text import describe_message
+
+        rewards, info, messages = [], {}, []
+        for _ in range(20):
+            message = describe_message(obs["tty_chars"])
+            if not (self.skip_more and self.more is not None and "--More--" in message) \
+                    or terminated or truncated:
+                messages.append(message)
+                break
+            messages.append(message.replace("--More--", "").strip())
+            obs, reward, terminated, truncated, info = self.env.step(self.more)
+            rewards.append(reward)
+        return obs, rewards, terminated, truncated, info, " ".join(m for m in messages if m)
+
+    def _copy(self, obs) -> dict:
+        return {key: obs[key].copy() for key in self.observation_keys}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        seed = self.episode_seed(seed)
+        obs = self._game_reset(seed)
+        self.message = ""
+        if self.skip_more:
+            obs, _, _, _, _, self.message = self._pages(obs)
+        return self._copy(obs), {"seed": seed}
+
+    def _step(self, action):
+        """One step and its "--More--" pages: (obs, rewards, terminated, truncated, info)."""
+        obs, reward, terminated, truncated, info = self.env.step(int(action))
+        rewards = [reward]
+        if self.skip_more:
+            obs, more, terminated, truncated, more_info, self.message = \
+                self._pages(obs, terminated, truncated)
+            rewards += more
+            info = more_info or info
+        return obs, rewards, terminated, truncated, info
+
+    def step(self, action):
+        obs, rewards, terminated, truncated, info = self._step(action)
+        return self._copy(obs), float(sum(rewards)), bool(terminated), bool(truncated), info
+
+    def close(self):
+        if self.env is not None:
+            self.env.close()
+            self.env = None
+
+
 class Env(BenchEnv):
+    """The text view over a :class:`Native` (``native``) that also observes the inventory."""
+
+
     name = "nle"
     default_action = "esc"
     max_steps = 100_000
     no_progress_timeout = 150
-    gym_id = "NetHackChallenge-v0"
+    text_keys = OBS_KEYS  # what the text and the symbolic agent read
 
     def __init__(self, task: str = "NetHackChallenge-v0", seed: int = 0,
                  max_steps: int | None = None, skip_more: bool = True, **make_kwargs):
         super().__init__(seed, max_steps)
         self.task = task
         self.skip_more = skip_more
-        self.make_kwargs = make_kwargs
-        self.env = None
+        self.native = self._native(**make_kwargs)
         self._words = None
         self._last = None
         self._idle = 0
         self.reached: set[str] = set()
         self.last_obs = None
 
-    # -- actions -------------------------------------------------------------------------------
-    def _build(self):
-        import importlib
+    def _native(self, **make_kwargs):
+        return Native(self.task, observation_keys=with_keys(NATIVE_KEYS, self.text_keys),
+                      skip_more=self.skip_more, **make_kwargs)
 
-        import gymnasium as gym
+    @property
+    def env(self):
+        """The NLE env being played (the native env's)."""
+        return self.native.env
 
-        importlib.import_module("nle")  # registers the NetHack environments
-
-        self.env = gym.make(self.gym_id, observation_keys=OBS_KEYS, **self._gym_kwargs())
-
-    def _gym_kwargs(self) -> dict:
-        return dict(self.make_kwargs)
+    @env.setter
+    def env(self, value):
+        self.native.env = value
 
     @property
     def action_help(self):
-        from papertools.core.nethack.text import action_word
-
         if self._words is None:
-            if self.env is None:
-                self._build()
             words = {}
-            for index, action in enumerate(self.env.unwrapped.actions):
-                word = action_word(action)
+            for index, word in enumerate(self.native.action_words):
                 words.setdefault(word, index)
             self._words = words
         return {word: HELP.get(word, word) for word in self._words}
@@ -148,46 +260,23 @@ class Env(BenchEnv):
         self.progression = max(self.progression, milestone_value(keys))
 
     def _reset(self, seed):
-        if self.env is None:
-            self._build()
-        obs = self._gym_reset(seed)
+        obs, _ = self.native.reset(seed=seed)
         self.reached = set()
         self._idle = 0
         self._last = None
-        obs, _, _, _ = self._more(obs, 0.0, False)
         self._track(obs)
         self.last_obs = obs
         return self._observation(obs)
 
-    def _gym_reset(self, seed: int):
-        # reset(seed=) alone seeds only gymnasium's np_random, not NetHack's own generators
-        from papertools.core.nethack.env import game_seeds, seed_game
-
-        seed_game(self.env, *game_seeds(seed))
-        obs, _ = self.env.reset(seed=seed % (2 ** 63))
-        return obs
-
-    def _more(self, obs, reward, done):
-        """Answer "--More--" prompts (BALROG's AutoMore); returns the joined message."""
+    def _message(self, obs) -> str:
         from papertools.core.nethack.text import describe_message
 
-        messages = []
-        more = self._index("more") if "more" in self.action_help else None
-        for _ in range(20):
-            message = describe_message(obs["tty_chars"])
-            if not (self.skip_more and more is not None and "--More--" in message) or done:
-                messages.append(message)
-                break
-            messages.append(message.replace("--More--", "").strip())
-            obs, r, terminated, truncated, _ = self.env.step(more)
-            reward += r
-            done = terminated or truncated
-        return obs, reward, done, " ".join(m for m in messages if m)
+        return self.native.message if self.skip_more else describe_message(obs["tty_chars"])
 
     def _step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(self._index(action))
-        obs, reward, done, message = self._more(obs, reward, terminated or truncated)
-        self._track(obs, message)
+        obs, reward, terminated, truncated, _ = self.native.step(self._index(action))
+        done = terminated or truncated
+        self._track(obs, self._message(obs))
         self.last_obs = obs
         state = (bytes(obs["tty_chars"].tobytes()), bytes(obs["blstats"].tobytes()))
         self._idle = self._idle + 1 if state == self._last else 0
@@ -235,6 +324,4 @@ class Env(BenchEnv):
                 "milestones": sorted(self.reached)}
 
     def close(self):
-        if self.env is not None:
-            self.env.close()
-            self.env = None
+        self.native.close()

@@ -1,5 +1,12 @@
 """TextWorld: treasure hunter, the cooking game and coin collector, generated offline.
 
+``Native`` is the gymnasium env: it observes ``{"text": Text}`` (the game's feedback, what the
+text view shows, at most ``MAX_TEXT`` characters of ``CHARSET``); action ``i`` is the ``i``-th of
+the current state's admissible commands (``action_words``, which change every step; indices past
+the list wrap around), out of ``Discrete(max_commands)``; ``step_command`` plays any command. The
+reward is the score's change; winning ends the episode (terminated), ``max_steps`` truncates.
+The seed picks the game of the pool (below); a game itself has no randomness.
+
 BALROG downloads a zip of games from Google Drive; here textworld's own generator (the
 ``tw-treasure_hunter``, ``tw-cooking`` and ``tw-coin_collector`` challenges, what ``tw-make``
 runs) builds each game at first use and compiles it with the Inform 7 compiler textworld ships,
@@ -27,6 +34,7 @@ import re
 from pathlib import Path
 
 from .base import BenchEnv, Observation
+from .native import NativeEnv
 
 TASKS = {
     # task: (challenge, generator arguments, BALROG's step budget in its prompt)
@@ -58,6 +66,8 @@ COMMANDS = ("look: describe the current room\ngoal: print the goal of this game\
             "chop / dice ... with ...: cut food with something sharp\nprepare meal: combine "
             "ingredients into a meal (in the kitchen)")
 _STATUS = re.compile(r"\n?>[^\n]*$")
+MAX_TEXT = 65536
+CHARSET = "\t\n" + "".join(chr(c) for c in range(32, 0x180))  # ASCII and Latin-1, extended-A
 
 
 def progression(score: float, max_score: float, won: bool) -> float:
@@ -111,45 +121,50 @@ def game_path(task: str, index: int, folder: Path | None = None) -> Path:
     return target
 
 
-class Env(BenchEnv):
-    name = "textworld"
-    default_action = "help"
-    max_steps = 80
-    free_text_actions = True
+class Native(NativeEnv):
+    """One task's pool of games as a gymnasium env (see the module docstring); ``env`` is the
+    textworld env being played, ``state`` its last game state."""
 
-    def __init__(self, task: str = "treasure_hunter", seed: int = 0, max_steps: int | None = None,
-                 games: int = 10, cache: str | None = None, game: int | None = None):
+    def __init__(self, task: str = "treasure_hunter", seed: int | None = None,
+                 max_steps: int | None = None, games: int = 10, cache: str | None = None,
+                 game: int | None = None, max_commands: int = 64):
+        from gymnasium import spaces
+
         if task not in TASKS:
             raise ValueError(f"unknown textworld task {task!r}")
-        super().__init__(seed, max_steps)
+        super().__init__(seed)
         self.task = task
+        self.max_steps = int(max_steps or 80)
         self.games = max(1, int(games))
         self.cache = Path(cache) if cache else None
+        self.game = game  # which game of the pool; None: seed % games
+        self.action_space = spaces.Discrete(int(max_commands))
+        self.observation_space = spaces.Dict(
+            {"text": spaces.Text(MAX_TEXT, min_length=0, charset=CHARSET)})
         self.env = None
         self.state = None
         self.objective = ""
         self.game_index = 0
-        self.game = game  # which game of the pool; None: seed % games
+        self.score = 0
+        self.steps = 0
 
     @property
-    def actions(self) -> list[str]:
+    def action_words(self) -> list[str]:
+        """The admissible commands of the current state (action ``i`` plays the ``i``-th)."""
         if self.state is None:
             return ["look", "inventory"]
         return list(self.state["admissible_commands"] or ["look"])
 
-    @property
-    def action_help(self):
-        return {}
-
-    def _clean(self, feedback: str) -> str:
+    def _clean(self, feedback: str) -> dict:
         text = _STATUS.sub("", feedback or "")
         if self.objective and self.objective in text:
             text = text.split(self.objective)[-1]
-        return text.strip()
+        return {"text": text.strip()[:MAX_TEXT]}
 
-    def _reset(self, seed):
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
         import textworld
 
+        seed = self.episode_seed(seed)
         self.game_index = (self.game if self.game is not None else seed) % self.games
         path = game_path(self.task, self.game_index, self.cache)
         infos = textworld.EnvInfos(objective=True, description=True, score=True, max_score=True,
@@ -161,15 +176,71 @@ class Env(BenchEnv):
         self.state = self.env.reset()
         self.objective = self.state["objective"] or ""
         self.score = 0
-        return Observation(self._clean(self.state.feedback))
+        self.steps = 0
+        return self._clean(self.state.feedback), {"seed": seed, "game": self.game_index}
 
-    def _step(self, action):
-        self.state, score, done = self.env.step(action)
+    def step(self, action):
+        words = self.action_words
+        return self.step_command(words[int(action) % len(words)])
+
+    def step_command(self, command: str):
+        """Play any command (the parser answers): the gymnasium step tuple."""
+        self.state, score, done = self.env.step(command)
         reward = score - self.score
         self.score = score
+        self.steps += 1
         won = bool(self.state["won"])
-        self.progression = progression(score, self.state["max_score"], won)
-        return Observation(self._clean(self.state.feedback)), reward, done or won, {}
+        terminated = bool(done or won)
+        truncated = self.steps >= self.max_steps and not terminated
+        return self._clean(self.state.feedback), float(reward), terminated, truncated, {
+            "score": score, "max_score": self.state["max_score"], "won": won}
+
+    def close(self):
+        if self.env is not None:
+            self.env.close()
+            self.env = None
+
+
+class Env(BenchEnv):
+    """The text view over a :class:`Native` (``native``): any command is an action."""
+
+
+    name = "textworld"
+    default_action = "help"
+    max_steps = 80
+    free_text_actions = True
+
+    def __init__(self, task: str = "treasure_hunter", seed: int = 0, max_steps: int | None = None,
+                 games: int = 10, cache: str | None = None, game: int | None = None):
+        if task not in TASKS:
+            raise ValueError(f"unknown textworld task {task!r}")
+        super().__init__(seed, max_steps)
+        self.task = task
+        self.native = Native(task, max_steps=self.max_steps, games=games, cache=cache, game=game)
+
+    @property
+    def actions(self) -> list[str]:
+        return self.native.action_words
+
+    @property
+    def action_help(self):
+        return {}
+
+    # the game's state, read by the bot, the prompt and the stats
+    state = property(lambda self: self.native.state)
+    objective = property(lambda self: self.native.objective)
+    score = property(lambda self: self.native.score)
+    game_index = property(lambda self: self.native.game_index)
+    games = property(lambda self: self.native.games)
+
+    def _reset(self, seed):
+        obs, _ = self.native.reset(seed=seed)
+        return Observation(obs["text"])
+
+    def _step(self, action):
+        obs, reward, terminated, _, info = self.native.step_command(action)
+        self.progression = progression(info["score"], info["max_score"], info["won"])
+        return Observation(obs["text"]), reward, terminated, {}
 
     def instruction(self) -> str:
         return (
@@ -193,11 +264,9 @@ class Env(BenchEnv):
 
     def stats(self):
         state = self.state or {}
-        return {"game": self.game_index, "score": int(getattr(self, "score", 0)),
+        return {"game": self.game_index, "score": int(self.score),
                 "max_score": int(state["max_score"] or 0) if self.state else 0,
                 "won": bool(state["won"]) if self.state else False}
 
     def close(self):
-        if self.env is not None:
-            self.env.close()
-            self.env = None
+        self.native.close()

@@ -103,7 +103,11 @@ ENVS: dict[str, EnvSpec] = {
     "nle": EnvSpec(
         "nle", "nle", ("NetHackChallenge-v0",), 5,
         "NetHack (NLE NetHackChallenge): shared text rendering plus the map; BALROG's "
-        "milestone progression."),
+        "milestone progression.",
+        # NLE's own tasks (core.envs.nle.NLE_TASKS[1:], written out so that listing the
+        # registry imports no game), each with NLE's reward function
+        extra_tasks=("NetHackScore-v0", "NetHackStaircase-v0", "NetHackStaircasePet-v0",
+                     "NetHackOracle-v0", "NetHackGold-v0", "NetHackEat-v0", "NetHackScout-v0")),
     "minigrid": EnvSpec(
         "minigrid", "babyai", MINIGRID_LEVELS, 10,
         "MiniGrid's own levels (MiniGrid-<Name>-v0) with BabyAI-text descriptions; no bot.",

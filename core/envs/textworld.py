@@ -148,6 +148,8 @@ class Native(NativeEnv):
         self.score = 0
         self.steps = 0
 
+    dynamic_actions = True  # action_words change with the state; Discrete(max_commands) wraps
+
     @property
     def action_words(self) -> list[str]:
         """The admissible commands of the current state (action ``i`` plays the ``i``-th)."""

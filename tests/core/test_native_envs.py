@@ -75,10 +75,10 @@ def test_native_spaces_and_seeding(family, tw_cache):
 
 @pytest.mark.parametrize("family", ["crafter", "nle", "minihack", "babaisai"])
 def test_text_adapter_steps_the_word_s_index(family):
-    from papertools.core.envs import make_env
+    from papertools.core.envs import make_text_env
 
     task = FAMILIES[family][0]
-    env = make_env(family, task=task, seed=1)
+    env = make_text_env(family, task=task, seed=1)
     env.reset()
     played = []
     step = env.native.step
@@ -94,9 +94,9 @@ def test_text_adapter_steps_the_word_s_index(family):
 
 
 def test_textworld_adapter_commands_are_the_native_action_words(tw_cache):
-    from papertools.core.envs import make_env
+    from papertools.core.envs import make_text_env
 
-    env = make_env("textworld/coin_collector", seed=0, games=1, cache=tw_cache)
+    env = make_text_env("textworld/coin_collector", seed=0, games=1, cache=tw_cache)
     env.reset()
     assert env.actions == env.native.action_words and "look" in env.actions
     obs, _, _, _ = env.step("look")

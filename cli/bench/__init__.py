@@ -18,6 +18,7 @@ from papertools.core.errors import PapertoolsError
 from papertools.core.progress import counter, note, progress
 
 TOOL = "bench"
+COLLECT_AGENTS = ("bot", "random", "policy")
 
 RECORDS = """\
 run writes, under --out-dir: run.json (the configuration), episodes.jsonl (one record per
@@ -44,7 +45,7 @@ replay reads a step log (or a run folder and --episode ID) and prints its steps.
 
 SEE_ALSO = ["papertools(1)", "papertools-jsonl(7)", "papertools-diffhist(1)"]
 AGENT_CHOICES = ("naive", "cot", "robust_naive", "robust_cot", "few_shot", "diffhist", "random",
-                 "bot")
+                 "bot", "policy")
 
 
 @click.group(cls=options.OrderedGroup,
@@ -114,7 +115,11 @@ def envs(as_json, quiet):
                      help="Environments and tasks: babyai,nle or babyai/goto,crafter or BALROG's "
                           "babyai-crafter, or all.")
 @click.option("--agent", type=click.Choice(AGENT_CHOICES), default="naive", show_default=True,
-              help="The agent (random and bot need no model).")
+              help="The agent (random, bot and policy need no model).")
+@click.option("--policy", metavar="DIR", type=click.Path(file_okay=False, exists=True),
+              help="--agent policy: a policy folder (bench ppo or bench bc writes DIR/policy).")
+@click.option("--deterministic", is_flag=True,
+              help="--agent policy: play the most likely action instead of sampling.")
 @click.option("--client", type=click.Choice(["auto", "openai", "hf", "none"]), default="auto",
               show_default=True,
               help="openai: any OpenAI-compatible chat endpoint; hf: a local model directory "
@@ -180,7 +185,7 @@ def envs(as_json, quiet):
 @options.as_json(help="Also write each finished episode's record to stdout.")
 @options.alias("--jsonl", to="as_json", new="--json", is_flag=True)
 @options.quiet
-def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_tokens,
+def run(env_list, agent, policy, deterministic, client, model, base_url, api_key_env, temperature, max_tokens,
         max_reply_chars, timeout,
         max_retries, retry_delay, device, history, max_steps, episodes, system_role,
         prompt_template, feedback, icl_file, icl_episodes, max_prompt_tokens, images, save_frames,
@@ -207,7 +212,10 @@ def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_
     from papertools.core.envs import parse_env_list
 
     if client == "auto":
-        client = "none" if agent in ("random", "bot") else "openai"
+        client = "none" if agent in ("random", "bot", "policy") else "openai"
+    if (agent == "policy") != bool(policy):
+        raise click.UsageError("--policy DIR goes with --agent policy" if policy else
+                               "--agent policy needs --policy DIR")
     if agent == "few_shot" and not icl_file:
         raise click.UsageError("--agent few_shot needs --icl-file JSONL (recorded episodes)")
     pairs = parse_env_list(",".join(env_list))
@@ -223,7 +231,10 @@ def run(env_list, agent, client, model, base_url, api_key_env, temperature, max_
         max_prompt_tokens=max_prompt_tokens, images=images, save_frames=save_frames,
         system_role=system_role, env_options=env_options,
         prompt_template=str(Path(prompt_template).resolve()) if prompt_template else None,
-        prompt_template_sha256=load_template(prompt_template).digest if prompt_template else None)
+        prompt_template_sha256=load_template(prompt_template).digest if prompt_template else None,
+        policy=str(Path(policy).resolve()) if policy else None,
+        policy_sha256=runner.policy_digest(policy) if policy else None,
+        deterministic=deterministic)
     runner.check_client(config)
     if agent == "bot":
         runner.check_bots(pairs)
@@ -306,6 +317,70 @@ def report(dirs, labels, plot, tasks, as_json, output, quiet):
                 out.write(s)
     if plot:
         draw(summaries, plot)
+
+
+@cli.command()
+@click.option("--env", "env_name", required=True, metavar="ENV/TASK",
+              help="One game and task: babyai/GoToLocal, minigrid/DoorKey-5x5, "
+                   "nle/NetHackScore-v0, crafter ('bench envs' lists them).")
+@click.option("--agent", type=click.Choice(COLLECT_AGENTS), default="bot", show_default=True,
+              help="Who plays: the game's reference bot, uniformly random actions, or a "
+                   "trained policy (--policy).")
+@click.option("--policy", metavar="DIR", type=click.Path(file_okay=False, exists=True),
+              help="--agent policy: a policy folder (RUN/policy of bench ppo or bench bc).")
+@click.option("--deterministic", is_flag=True,
+              help="--agent policy: play the most likely action instead of sampling.")
+@click.option("--episodes", type=click.IntRange(min=1), required=True, help="Episodes to play.")
+@click.option("--max-steps", type=click.IntRange(min=1),
+              help="Step limit per episode [default: the game's].")
+@click.option("--text", is_flag=True,
+              help="Also store each step's text view (obs/text, UTF-8 bytes).")
+@options.out_dir(required=True, help="The trajectory dataset folder (new, or resumed).")
+@options.resume(help="Continue in --out-dir, playing only the episodes not yet there.")
+@options.seed
+@options.parallel
+@options.quiet
+def collect(env_name, agent, policy, deterministic, episodes, max_steps, text, out_dir, resume,
+            seed, workers, engine, quiet):
+    """Play an agent in a game and record a trajectory dataset.
+
+    Each step keeps the game's native observation (BabyAI's 7x7 grid, direction and mission;
+    NetHack's glyphs, screen and bottom line; Crafter's picture and inventory), the action as
+    an index into the game's actions, the reward and the end flags; the BabyAI bot also labels
+    every step with its current subgoal ("go to the red ball", "open the door", "explore").
+    Episode seeds are bench run's for the same --seed, so a learned policy can be scored on
+    the very games, or on others. Episodes are written in order as they finish: the dataset is
+    byte-identical for any --workers and --engine, and --resume plays only the missing ones.
+
+    \b
+    Examples:
+      papertools bench collect --env babyai/GoToLocal --agent bot --episodes 20 -w 2 --out-dir "$(mktemp -d)/demos"
+      papertools bench collect --env minigrid/DoorKey-5x5 --agent random --episodes 3 --out-dir "$(mktemp -d)/random" -q
+    """
+    from papertools.core.envs import resolve_task
+
+    from .collect import CollectConfig, collect as run_collect
+
+    if (agent == "policy") != bool(policy):
+        raise click.UsageError("--policy DIR goes with --agent policy" if policy else
+                               "--agent policy needs --policy DIR")
+    env, task = resolve_task(env_name)
+    config = CollectConfig(env=env, task=task, agent=agent, policy=policy,
+                           deterministic=deterministic, max_steps=max_steps, seed=seed,
+                           text=text)
+    if agent == "bot":
+        from .runner import check_bots
+
+        check_bots([(env, task)])
+    started = time.perf_counter()
+    with counter(desc="bench collect", unit="ep", quiet=quiet) as bar:
+        written = run_collect(config, episodes, Path(out_dir), resume=resume, workers=workers,
+                              engine=engine, on_start=lambda todo: setattr(bar, "total", todo),
+                              on_episode=lambda record: bar.update(1))
+    seconds = time.perf_counter() - started
+    note(TOOL, f"{written} episodes played into {out_dir} in {seconds:.1f} s"
+               + (f" ({written / seconds:.1f} episodes/s)" if written and seconds > 0 else ""),
+         quiet=quiet)
 
 
 @cli.command()

@@ -49,6 +49,11 @@ How each reads its action from the completion:
 - ``bot``: the game's reference agent (``env.bot()``): the BabyAI bot, the Baba Is AI planner,
   TextWorld's policy commands, the Boxoban levels' own solutions, nhrecord's symbolic NetHack
   agent (NetHack and the other MiniHack tasks). Crafter has none.
+- ``policy``: a trained policy folder (``bench ppo``, ``bench bc``: ``core.learn.policies``)
+  acting on the native observation behind the text (``env.native_obs``), its recurrent state
+  carried through the episode. It chooses among the words the text view accepts (the native
+  actions it lacks, such as BabyAI's done, are masked out): the most likely with
+  ``deterministic``, else a sample from a generator seeded per episode.
 
 Imports from other tools: ``papertools.core.history`` (diffhist agent); the NetHack
 environment imports ``papertools.core.nethack.agent`` for its bot.
@@ -64,7 +69,8 @@ from papertools.core.errors import PapertoolsError
 
 from papertools.core.models.clients import Reply
 
-AGENTS = ("naive", "cot", "robust_naive", "robust_cot", "few_shot", "diffhist", "random", "bot")
+AGENTS = ("naive", "cot", "robust_naive", "robust_cot", "few_shot", "diffhist", "random", "bot",
+          "policy")
 LLM_AGENTS = ("naive", "cot", "robust_naive", "robust_cot", "few_shot", "diffhist")
 
 BALROG_COMMIT = "af7d1f17e0deec3a7a0e334beae5f11b7a21371b"  # the structure followed (above)
@@ -298,6 +304,63 @@ class BotAgent(Agent):
         return Decision(self.bot.act())
 
 
+_POLICIES: dict = {}  # policy folder -> (policy, meta), loaded once per process
+
+
+def load_policy_once(path: str):
+    if path not in _POLICIES:
+        import torch
+
+        from papertools.core.learn.policies import load_policy
+
+        torch.set_num_threads(1)  # one episode a worker: workers, not threads, use the cores
+        policy, meta = load_policy(path)
+        _POLICIES[path] = (policy.eval(), meta)
+    return _POLICIES[path]
+
+
+class PolicyAgent(Agent):
+    """A trained policy acting on the native observation behind the text (see the module
+    docstring)."""
+
+    kind = "policy"
+
+    def __init__(self, path: str, deterministic: bool = False):
+        super().__init__()
+        self.path, self.deterministic = path, deterministic
+
+    def reset(self, env, seed):
+        import torch
+
+        super().reset(env, seed)
+        if env.native is None:
+            raise PapertoolsError(f"{env.name} has no native environment for a policy to act in")
+        self.policy, self.meta = load_policy_once(self.path)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.state = self.policy.initial_state(1)
+        self.first = True
+
+    def act(self, obs, feedback=""):
+        import numpy as np
+        import torch
+
+        native = self.env.native_obs
+        batch = {k: [v] if isinstance(v, str) else np.asarray(v)[None] for k, v in native.items()}
+        words = self.env.native.action_words
+        allowed = torch.tensor([self.env.check_action(w) is not None for w in words])
+        with torch.no_grad():
+            logits, _, self.state = self.policy(batch, self.state,
+                                                torch.tensor([self.first]))
+        self.first = False
+        logits = logits[0, :len(words)].masked_fill(~allowed, float("-inf"))
+        if self.deterministic:
+            index = int(logits.argmax())
+        else:
+            index = int(torch.multinomial(torch.softmax(logits, -1), 1,
+                                          generator=self.generator))
+        return Decision(words[index])
+
+
 class ChatAgent(Agent):
     """BALROG's prompting agents (naive, cot, robust_naive, robust_cot, few_shot): the
     conversation as the module docstring describes it."""
@@ -492,7 +555,12 @@ def load_demos(path: str, episodes: int, env_name: str | None = None) -> list[di
 
 def make_agent(kind: str, client=None, history: int = 16, demos=None,
                max_prompt_tokens: int | None = None, images: int = 0,
-               system_role: bool = False, template: PromptTemplate | None = None) -> Agent:
+               system_role: bool = False, template: PromptTemplate | None = None,
+               policy: str | None = None, deterministic: bool = False) -> Agent:
+    if kind == "policy":
+        if not policy:
+            raise PapertoolsError("--agent policy needs --policy DIR (a policy folder)")
+        return PolicyAgent(policy, deterministic)
     if kind == "random":
         return RandomAgent()
     if kind == "bot":

@@ -70,12 +70,17 @@ class RunConfig:
     prompt_template_sha256: str | None = None  # its digest, checked when an episode loads it
     max_reply_chars: int = MAX_REPLY_CHARS  # a step's stored completion (0: whole); not a result
     env_options: dict = field(default_factory=dict)  # env name -> make_text_env keyword arguments
+    policy: str | None = None  # --agent policy: the policy folder
+    policy_sha256: str | None = None  # its weights' digest, part of the results key
+    deterministic: bool = False  # --agent policy: the most likely action, not a sample
 
     def results_key(self) -> dict:
         """What must match for --resume (connection details such as timeouts may change)."""
         keep = ("agent", "client", "model", "temperature", "max_tokens", "history", "max_steps",
                 "feedback", "seed", "icl_file", "icl_episodes", "max_prompt_tokens", "images",
                 "system_role", "prompt_template_sha256", "env_options")
+        if self.agent == "policy":
+            keep += ("policy_sha256", "deterministic")
         key = {k: getattr(self, k) for k in keep}
         key["prompt_layout"] = f"balrog@{BALROG_COMMIT[:7]}"  # the conversation's structure
         return key
@@ -101,6 +106,20 @@ class Job:
     def steps_path(self) -> str:
         task = self.task.replace("/", "__")
         return os.path.join("steps", self.env, task, f"{self.index}.jsonl")
+
+
+def policy_digest(path) -> str:
+    """The sha256 of a policy folder's files (what a --resume must find unchanged)."""
+    import hashlib
+
+    folder = Path(path)
+    if not (folder / "policy.json").is_file():
+        raise PapertoolsError(f"{path}: not a policy folder (no policy.json; bench ppo and "
+                              "bench bc write one as RUN/policy)")
+    digest = hashlib.sha256()
+    for file in sorted(p for p in folder.iterdir() if p.is_file()):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
 
 
 def episode_seed(seed: int, env: str, task: str, index: int) -> int:
@@ -147,7 +166,8 @@ def run_episode(job: Job) -> dict:
         if config.agent == "few_shot" and config.icl_file else None
     template = episode_template(config)
     agent = make_agent(config.agent, client, config.history, demos, config.max_prompt_tokens,
-                       config.images, config.system_role, template)
+                       config.images, config.system_role, template, policy=config.policy,
+                       deterministic=config.deterministic)
     try:
         obs = env.reset(job.seed)
         agent.reset(env, job.seed)

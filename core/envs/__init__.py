@@ -157,9 +157,11 @@ def make_env(name: str, seed: int | None = None, task: str | None = None, **opti
 
 
 def make_text_env(name: str, seed: int = 0, task: str | None = None, **options) -> TextEnv:
-    """The text view LLM agents play (bench); ``reset()`` starts the episode for ``seed``."""
+    """The text view LLM agents play (bench); ``reset()`` starts the episode for ``seed``; its
+    ``native_obs`` is the native observation behind the latest text."""
     name, task = resolve_task(name, task)
-    return _module(name).Env(task=ENVS[name].module_task(task), seed=seed, **options)
+    env = _module(name).Env(task=ENVS[name].module_task(task), seed=seed, **options)
+    return env.watch_native()
 
 
 def make_vec_env(name: str, n: int, seed: int = 0, asynchronous: bool = False,

@@ -271,6 +271,33 @@ def _target_text(datum) -> str:
         return str(datum)
 
 
+COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
+OBJECTS = ("ball", "box", "key", "door")
+# The bot's current subgoal (the top of its plan) in words: a closed vocabulary, so that a
+# trajectory dataset stores it as a per-step label id (bench collect's "subgoal").
+SUBGOALS = (["none", "explore", "go to a position", "open the door", "close the door",
+             "pick up the object", "drop the object"]
+            + [f"go to the {obj}" for obj in OBJECTS]
+            + [f"go to the {color} {obj}" for color in COLORS for obj in OBJECTS])
+
+
+def subgoal_text(plan: list[dict]) -> str:
+    """The top of a :meth:`Bot.subgoals` plan as one of :data:`SUBGOALS`: what the next action
+    serves ("go to the red ball", "open the door", "explore"); "none" for an empty plan."""
+    if not plan:
+        return "none"
+    goal = plan[-1]
+    kind, target = goal["kind"], goal["target"]
+    if kind == "Explore" or (kind == "GoNextTo" and goal["reason"] == "Explore"):
+        return "explore"
+    if kind == "GoNextTo":
+        text = f"go to the {target}"
+        return text if target and not target.startswith("(") and text in SUBGOALS else \
+            "go to a position"
+    return {"Open": "open the door", "Close": "close the door", "Pickup": "pick up the object",
+            "Drop": "drop the object"}.get(kind, "none")
+
+
 class Bot:
     """The BabyAI bot (``minigrid.utils.baby_ai_bot``) over a Native env (or a minigrid env),
     built after ``reset``. ``act()`` gives the next action index, ``subgoals()`` the plan behind

@@ -50,6 +50,7 @@ class TextEnv:
     free_text_actions = False  # TextWorld: any command is valid (the parser answers)
     action_help: dict = {}
     native = None  # the family's gymnasium env this view adapts
+    native_obs = None  # the native env's latest observation (kept once watch_native() ran)
 
     def __init__(self, seed: int = 0, max_steps: int | None = None):
         self.seed = int(seed)
@@ -106,6 +107,27 @@ class TextEnv:
 
     def close(self) -> None:
         pass
+
+    def watch_native(self) -> "TextEnv":
+        """Keep the native env's latest observation in ``native_obs`` (make_text_env does this),
+        for what reads arrays beside the text: a trained policy in bench, bench collect."""
+        native = self.native
+        if native is None or getattr(native, "_watched", False):
+            return self
+        reset, step = native.reset, native.step
+
+        def watched_reset(*args, **kwargs):
+            obs, info = reset(*args, **kwargs)
+            self.native_obs = obs
+            return obs, info
+
+        def watched_step(action):
+            result = step(action)
+            self.native_obs = result[0]
+            return result
+
+        native.reset, native.step, native._watched = watched_reset, watched_step, True
+        return self
 
     # -- for subclasses ------------------------------------------------------------------------
     def _reset(self, seed: int) -> Observation:

@@ -41,16 +41,9 @@ class CrafterPolicy(SequencePolicy):
         self.actor = nn.Linear(hidden, self.n_actions)
         self.critic = nn.Linear(hidden, 1)
 
-    @classmethod
-    def from_spaces(cls, observation_space, action_space, **kw) -> CrafterPolicy:
-        return cls(observation_space, action_space, **kw)
-
     def initial_state(self, batch_size: int):
         """(h, c) zeros of [batch_size, hidden] when recurrent, else None."""
-        if not self.recurrent:
-            return None
-        zeros = torch.zeros(batch_size, self.features_dim, device=self._device())
-        return zeros, zeros.clone()
+        return self.lstm_state(batch_size) if self.recurrent else None
 
     def forward_sequence(self, obs: dict, state=None, first=None, return_features=False):
         """obs [B,T,...], first [B,T] -> (logits [B,T,A], value [B,T], state[, features])."""

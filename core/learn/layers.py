@@ -55,8 +55,18 @@ class SequencePolicy(nn.Module):
 
     features_dim: int
 
+    @classmethod
+    def from_spaces(cls, observation_space, action_space, **kw):
+        """The policy for these gymnasium spaces (``kw``: the constructor's options)."""
+        return cls(observation_space, action_space, **kw)
+
     def _device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def lstm_state(self, batch_size: int):
+        """(h, c), zeros of [batch_size, features_dim]: an LSTM core's state at a start."""
+        zeros = torch.zeros(batch_size, self.features_dim, device=self._device())
+        return zeros, zeros.clone()
 
     def forward(self, obs: dict, state=None, first=None):
         """One step: obs [B,...], first [B] -> (logits [B,A], value [B], state)."""

@@ -50,6 +50,7 @@ class NetHackPolicy(SequencePolicy):
         if crop % 2 != 1:
             raise ValueError(f"crop must be odd (the agent in the middle), got {crop}")
         self.kwargs = dict(mode=mode, crop=crop, embed_dim=embed_dim, hidden=hidden)
+        self.recurrent = True
         self.mode, self.crop = mode, crop
         self.n_actions = int(action_space.n)
         self.features_dim = hidden
@@ -89,14 +90,9 @@ class NetHackPolicy(SequencePolicy):
         self.actor = nn.Linear(hidden, self.n_actions)
         self.critic = nn.Linear(hidden, 1)
 
-    @classmethod
-    def from_spaces(cls, observation_space, action_space, **kw) -> NetHackPolicy:
-        return cls(observation_space, action_space, **kw)
-
     def initial_state(self, batch_size: int):
         """(h, c), zeros of [batch_size, hidden]."""
-        zeros = torch.zeros(batch_size, self.features_dim, device=self._device())
-        return zeros, zeros.clone()
+        return self.lstm_state(batch_size)
 
     # -- encoders, over N = B*T frames
 

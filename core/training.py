@@ -550,6 +550,30 @@ def warmup_schedule(optimizer, total_steps: int, *, warmup_ratio: float = 0.0,
 
 
 # ---------------------------------------------------------------------------------------------
+# Several processes (torchrun)
+
+
+def distributed_setup() -> tuple[int, int]:
+    """(rank, world size): torchrun's environment (the process group initialised: NCCL on
+    GPUs, Gloo on CPUs), or (0, 1) for a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch
+    import torch.distributed as dist
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if (backend == "gloo" and "GLOO_SOCKET_IFNAME" not in os.environ
+            and os.environ.get("MASTER_ADDR", "") in ("127.0.0.1", "localhost", "::1")):
+        # A single-machine run: bind Gloo to the loopback interface rather than to
+        # whatever address the hostname resolves to (in containers, often none usable).
+        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return dist.get_rank(), world
+
+
+# ---------------------------------------------------------------------------------------------
 # Progress
 
 
@@ -609,6 +633,6 @@ def checkpoint_on_interrupt(checkpoint: Callable[[], None], bar=None):
 
 
 __all__ = ["Checkpoint", "DECAYS", "Progress", "RunDir", "adamw", "checkpoint_on_interrupt",
-           "digest", "env_rng_state", "epoch_done", "load_checkpoint", "rng_state", "save_checkpoint",
-           "set_env_rng_state", "set_rng_state", "step_done", "torch_save_atomic",
-           "warmup_schedule"]
+           "digest", "distributed_setup", "env_rng_state", "epoch_done", "load_checkpoint",
+           "rng_state", "save_checkpoint", "set_env_rng_state", "set_rng_state", "step_done",
+           "torch_save_atomic", "warmup_schedule"]

@@ -46,7 +46,8 @@ from papertools.core.errors import PapertoolsError
 from papertools.core.jsonl import write_json
 from papertools.core.seed import derive_seed
 from papertools.core.training import (Progress, RunDir, adamw, checkpoint_on_interrupt, digest,
-                                      epoch_done, step_done, warmup_schedule)
+                                      distributed_setup, epoch_done, step_done,
+                                      warmup_schedule)
 
 from .training import DIFF_TOKEN
 
@@ -192,7 +193,7 @@ def finetune(config: FinetuneConfig, examples: list[Example], log, progress=Fals
 
     if not examples:
         raise PapertoolsError("no training examples")
-    rank, world = _distributed_setup()
+    rank, world = distributed_setup()
     device = models.resolve_device(config.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -327,22 +328,3 @@ def _log_record(state, steps_per_epoch, scheduler, started, tokens_at_start) -> 
     return {"step": state["step"], "epoch": round(state["step"] / steps_per_epoch, 4),
             "loss": round(loss, 5), "lr": scheduler.get_last_lr()[0], "tokens": state["tokens"],
             "tokens_per_s": round(_rate(state, started, tokens_at_start), 1)}
-
-
-def _distributed_setup() -> tuple[int, int]:
-    """(rank, world size): torchrun's environment, or a single process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1
-    import torch
-    import torch.distributed as dist
-
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if (backend == "gloo" and "GLOO_SOCKET_IFNAME" not in os.environ
-            and os.environ.get("MASTER_ADDR", "") in ("127.0.0.1", "localhost", "::1")):
-        # A single-machine run: bind Gloo to the loopback interface rather than to
-        # whatever address the hostname resolves to (in containers, often none usable).
-        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
-    if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
-    return dist.get_rank(), world

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """agents benchmark (issue 18): the project's PPO against stable-baselines3's, same network.
 
-PPO on MiniGrid-DoorKey-5x5 (and BabyAI-GoToLocal in the full run) for a fixed frame budget,
+PPO on MiniGrid-DoorKey-5x5 (and BabyAI-GoToLocal with --babyai) for a fixed frame budget,
 5 seeds, each seed trained by both implementations with the same hyperparameters and network:
 
 - ours: ``papertools.core.learn.ppo.train_ppo`` with the "babyai" policy (grid embeddings, two
@@ -28,7 +28,7 @@ the resampling is done here).
 Goals: our success matches SB3's (our interval reaches SB3's IQM or above); our frames/s at
 least 2x SB3's (mean over seeds of ours/SB3 on the same seed).
 
-Usage: python benchmarks/agents_bench.py [--quick] [--strict] [--output PATH]
+Usage: python benchmarks/agents_bench.py [--quick] [--strict] [--babyai] [--output PATH]
 Figures go to stdout, progress to stderr, results to benchmarks/results/agents.json (--quick:
 2 seeds, 16,384 frames, DoorKey only, results in a temporary folder).
 """
@@ -56,8 +56,7 @@ GOALS = {
 }
 
 MODES = {
-    "full": dict(seeds=5, frames=100_000, eval_episodes=100,
-                 envs=("MiniGrid-DoorKey-5x5-v0", "BabyAI-GoToLocal-v0")),
+    "full": dict(seeds=5, frames=100_000, eval_episodes=100, envs=("MiniGrid-DoorKey-5x5-v0",)),
     "quick": dict(seeds=2, frames=16_384, eval_episodes=20, envs=("MiniGrid-DoorKey-5x5-v0",)),
 }
 HYPER = dict(n_envs=8, n_steps=128, epochs=4, minibatches=4, lr=2.5e-4, gamma=0.99,
@@ -254,13 +253,17 @@ def summarise(rows: list[dict], gym_id: str) -> dict:
 
 
 def main(argv=None) -> int:
-    args, mode, output = common.parse_args(__doc__, RESULTS, argv)
-    m = MODES[mode]
+    args, mode, output = common.parse_args(
+        __doc__, RESULTS, argv, extra=[("--babyai", "also BabyAI-GoToLocal (as many runs again)")])
+    m = dict(MODES[mode])
+    if args.babyai:
+        m["envs"] = (*m["envs"], "BabyAI-GoToLocal-v0")
     started = time.perf_counter()
     res = {"mode": mode, "machine": common.machine_info(("torch", "gymnasium", "minigrid",
                                                           "stable-baselines3", "rliable")),
            "hyperparameters": HYPER, "network": dict(NET, head_hidden=HEAD), **m,
-           "command": "python benchmarks/agents_bench.py" + (" --quick" if args.quick else "")}
+           "command": "python benchmarks/agents_bench.py" + (" --quick" if args.quick else "")
+                      + (" --babyai" if args.babyai else "")}
     res["machine"]["busy_cpus_at_start"] = common.busy_cpus(1.0)
     jobs = [(impl, gym_id, seed, m["frames"], m["eval_episodes"])
             for gym_id in m["envs"] for seed in range(m["seeds"]) for impl in ("ours", "sb3")]

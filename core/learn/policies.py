@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,11 @@ class Policy(nn.Module):
     def initial_state(self, batch_size: int):
         """The state at an episode's start for ``batch_size`` episodes (None when feed-forward)."""
         return None
+
+    def frozen(self):
+        """A context in which the weights do not change and no gradients are taken (a PPO
+        rollout, an evaluation): the policy may memoise work per input there."""
+        return nullcontext()
 
     def forward(self, obs: dict, state=None, first=None):
         seq = {k: _unsqueeze_time(v) for k, v in obs.items()}
@@ -210,6 +216,7 @@ class BabyAIPolicy(Policy):
         self.actor = _head(width, head_hidden, n_actions)
         self.critic = _head(width, head_hidden, 1)
         self.n_actions = n_actions
+        self._text_memo: dict | None = None  # mission -> encoding, inside frozen()
         orthogonal_init(self, {self.actor[-1]: 0.01, self.critic[-1]: 1.0})
 
     def initial_state(self, batch_size: int):
@@ -218,17 +225,38 @@ class BabyAIPolicy(Policy):
         zeros = torch.zeros(1, batch_size, self.memory)
         return (zeros, zeros.clone())
 
+    @contextmanager
+    def frozen(self):
+        """Inside, each mission's encoding is computed once and remembered (the weights are
+        fixed there), so a rollout runs the word GRU once per distinct mission."""
+        self._text_memo = {}
+        try:
+            yield
+        finally:
+            self._text_memo = None
+
     def mission_features(self, missions) -> torch.Tensor:
         """The GRU's encoding of each mission (strings), computed once per distinct mission."""
         unique = list(dict.fromkeys(missions))
-        ids, lengths = self.tokens(unique)
-        device = self.encoder.offsets.device
-        text = self.encoder.encode_text(torch.from_numpy(ids).to(device),
-                                        torch.from_numpy(lengths))
+        memo = self._text_memo
+        if memo is not None and not torch.is_grad_enabled():
+            todo = [m for m in unique if m not in memo]
+            if todo:
+                for m, row in zip(todo, self._encode_missions(todo)):
+                    memo[m] = row
+            text = torch.stack([memo[m] for m in unique])
+        else:
+            text = self._encode_missions(unique)
+        device = text.device
         if len(unique) == 1:
             return text.expand(len(missions), -1)
         where = {m: i for i, m in enumerate(unique)}
         return text[torch.tensor([where[m] for m in missions], device=device)]
+
+    def _encode_missions(self, missions: list[str]) -> torch.Tensor:
+        ids, lengths = self.tokens(missions)
+        return self.encoder.encode_text(torch.from_numpy(ids).to(self.encoder.offsets.device),
+                                        torch.from_numpy(lengths))
 
     def features(self, obs: dict, batch_shape: tuple) -> torch.Tensor:
         """The encoder over a batch of B*T observations -> [B, T, features]."""

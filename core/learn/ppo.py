@@ -283,7 +283,7 @@ def _train(config: PPOConfig, run: RunDir, env_fn) -> dict:
 
             # -- rollout: the policy acts, no gradients
             policy.eval()
-            with torch.inference_mode():
+            with torch.inference_mode(), policy.frozen():
                 for t in range(steps):
                     obs = loop["obs"]
                     for k in keys:

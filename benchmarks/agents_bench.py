@@ -1,0 +1,308 @@
+#!/usr/bin/env python
+"""agents benchmark (issue 18): the project's PPO against stable-baselines3's, same network.
+
+PPO on MiniGrid-DoorKey-5x5 (and BabyAI-GoToLocal with --babyai) for a fixed frame budget,
+5 seeds, each seed trained by both implementations with the same hyperparameters and network:
+
+- ours: ``papertools.core.learn.ppo.train_ppo`` with the "babyai" policy (grid embeddings, two
+  3x3 convolutions with FiLM from the mission's word GRU, actor and critic heads of one tanh
+  layer of 64), over a gymnasium SyncVectorEnv of ``gymnasium.make(id)`` (next-step autoreset);
+- SB3: ``stable_baselines3.PPO("MultiInputPolicy")`` over a DummyVecEnv of the same envs, the
+  same encoder as its features extractor (``BabyAIEncoder``; the mission given as padded word
+  ids, each distinct mission encoded once per batch as ours does), ``net_arch`` pi [64] vf [64]
+  tanh, orthogonal initialisation as ours, Adam eps 1e-5, the learning rate annealed linearly to
+  0, advantages normalised per minibatch, value loss unclipped (both: the mean squared error
+  times vf_coef).
+
+Shared settings: 8 envs x 128 steps, 4 epochs of 4 minibatches, lr 2.5e-4, gamma 0.99, GAE
+0.95, clip 0.2, entropy 0.01, value 0.5, gradient norm 0.5. Seeds run as separate processes, two
+at a time (ours and SB3 on the same seed side by side, so both see the same load), one torch
+thread each. Frames/s: environment transitions over the wall time of the whole training call
+(``train_ppo`` with its checkpoints and policy folder; ``model.learn``). Final success: the
+trained policy (actions sampled) on 100 episodes of held-out seeds (100000 + k), the same
+evaluation loop for both. Aggregate: IQM over seeds (``rliable.metrics.aggregate_iqm``) with a
+95% bootstrap interval over seeds (2,000 resamples; with one task, rliable's stratified
+bootstrap is this; ``rliable.library`` itself does not import with arch 7.2 and pandas 3, so
+the resampling is done here).
+
+Goals: our success matches SB3's (our interval reaches SB3's IQM or above); our frames/s at
+least 2x SB3's (mean over seeds of ours/SB3 on the same seed).
+
+Usage: python benchmarks/agents_bench.py [--quick] [--strict] [--babyai] [--output PATH]
+Figures go to stdout, progress to stderr, results to benchmarks/results/agents.json (--quick:
+2 seeds, 16,384 frames, DoorKey only, results in a temporary folder).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import common
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "agents.json"
+
+GOALS = {
+    "doorkey_success_matches_sb3": ("goal", ">=", 0.0),
+    "doorkey_fps_ratio": ("goal", ">=", 2.0),
+    "gotolocal_success_matches_sb3": ("aim", ">=", 0.0),
+    "gotolocal_fps_ratio": ("aim", ">=", 2.0),
+}
+
+MODES = {
+    "full": dict(seeds=5, frames=100_000, eval_episodes=100, envs=("MiniGrid-DoorKey-5x5-v0",)),
+    "quick": dict(seeds=2, frames=16_384, eval_episodes=20, envs=("MiniGrid-DoorKey-5x5-v0",)),
+}
+HYPER = dict(n_envs=8, n_steps=128, epochs=4, minibatches=4, lr=2.5e-4, gamma=0.99,
+             gae_lambda=0.95, clip=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5)
+NET = dict(embed=8, channels=16, words=32, text_hidden=64, features=128)
+HEAD = 64
+MISSION_WORDS = 16  # SB3's mission box: word ids padded to this length
+EVAL_SEED = 100_000
+
+
+def log(message: str) -> None:
+    common.log("agents_bench", message)
+
+
+# --------------------------------------------------------------------------------------------
+# Environments and evaluation
+
+
+def _gym_name(gym_id: str) -> str:
+    family, name = gym_id.split("-", 1)
+    return f"{family.lower()}/{name.removesuffix('-v0')}"
+
+
+def evaluate(act, gym_id: str, episodes: int, wrap=None) -> float:
+    """Success rate of ``act(obs) -> action`` over ``episodes`` episodes of seeds 100000 + k."""
+    import gymnasium
+    import minigrid  # noqa: F401
+
+    env = gymnasium.make(gym_id)
+    if wrap is not None:
+        env = wrap(env)
+    wins = 0
+    for k in range(episodes):
+        obs, _ = env.reset(seed=EVAL_SEED + k)
+        while True:
+            obs, reward, term, trunc, _ = env.step(act(obs))
+            if term or trunc:
+                wins += bool(term and reward > 0)
+                break
+    env.close()
+    return wins / episodes
+
+
+# --------------------------------------------------------------------------------------------
+# One training run per process
+
+
+def run_ours(gym_id: str, seed: int, frames: int, episodes: int) -> dict:
+    import torch
+
+    from papertools.core.learn.policies import load_policy
+    from papertools.core.learn.ppo import PPOConfig, gym_vec_env, train_ppo
+
+    config = PPOConfig(env=_gym_name(gym_id), total_frames=frames, seed=seed, threads=1,
+                       policy="babyai", policy_kwargs=dict(NET, head_hidden=HEAD), **HYPER)
+    with tempfile.TemporaryDirectory(prefix="agents-bench-") as tmp:
+        run_dir = Path(tmp) / "run"
+        t0 = time.perf_counter()
+        summary = train_ppo(config, run_dir, env_fn=gym_vec_env(gym_id), echo=lambda r: None)
+        seconds = time.perf_counter() - t0
+        policy, _ = load_policy(run_dir / "policy")
+    params = sum(p.numel() for p in policy.parameters())
+    torch.manual_seed(seed)
+
+    def act(obs):
+        return int(policy.act({"image": torch.from_numpy(obs["image"][None]),
+                               "mission": [obs["mission"]]})[0][0])
+
+    return dict(frames=summary["frames"], seconds=seconds, fps=summary["frames"] / seconds,
+                train_success=summary["success"], success=evaluate(act, gym_id, episodes),
+                params=params)
+
+
+def _sb3_parts():
+    """SB3's observation wrapper and features extractor over our encoder."""
+    import gymnasium
+    import torch
+    from gymnasium import spaces
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+
+    from papertools.core.learn.policies import BabyAIEncoder, MissionTokens, mission_vocab
+
+    vocab = mission_vocab()
+
+    class MissionIds(gymnasium.ObservationWrapper):
+        """image as float32 (SB3 would transpose and rescale a uint8 image), the mission as
+        padded word ids (SB3 has no text spaces)."""
+
+        def __init__(self, env):
+            super().__init__(env)
+            self.tokens = MissionTokens(vocab)
+            self.observation_space = spaces.Dict({
+                "image": spaces.Box(0, 255, (7, 7, 3), np.float32),
+                "mission": spaces.Box(0, len(vocab) + 2, (MISSION_WORDS,), np.float32)})
+
+        def observation(self, obs):
+            ids, _ = self.tokens([obs["mission"]])
+            mission = np.zeros(MISSION_WORDS, np.float32)
+            mission[:min(MISSION_WORDS, ids.shape[1])] = ids[0, :MISSION_WORDS]
+            return {"image": obs["image"].astype(np.float32), "mission": mission}
+
+    class Extractor(BaseFeaturesExtractor):
+        def __init__(self, observation_space):
+            super().__init__(observation_space, features_dim=NET["features"])
+            self.encoder = BabyAIEncoder(len(vocab) + 2, **NET)
+
+        def forward(self, obs):
+            ids = obs["mission"].long()
+            unique, inverse = torch.unique(ids, dim=0, return_inverse=True)
+            text = self.encoder.encode_text(unique, (unique != 0).sum(1).clamp(min=1))
+            return self.encoder(obs["image"].long(), text[inverse])
+
+    return MissionIds, Extractor
+
+
+def run_sb3(gym_id: str, seed: int, frames: int, episodes: int) -> dict:
+    import gymnasium
+    import minigrid  # noqa: F401
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    torch.set_num_threads(1)
+    MissionIds, Extractor = _sb3_parts()
+    venv = DummyVecEnv([lambda: MissionIds(gymnasium.make(gym_id))
+                        for _ in range(HYPER["n_envs"])])
+    lr = HYPER["lr"]
+    updates = max(1, frames // (HYPER["n_envs"] * HYPER["n_steps"]))
+    model = PPO("MultiInputPolicy", venv, n_steps=HYPER["n_steps"],
+                batch_size=HYPER["n_envs"] * HYPER["n_steps"] // HYPER["minibatches"],
+                n_epochs=HYPER["epochs"], learning_rate=lambda progress: lr * progress,
+                gamma=HYPER["gamma"], gae_lambda=HYPER["gae_lambda"], clip_range=HYPER["clip"],
+                ent_coef=HYPER["ent_coef"], vf_coef=HYPER["vf_coef"],
+                max_grad_norm=HYPER["max_grad_norm"], normalize_advantage=True, seed=seed,
+                device="cpu", verbose=0,
+                policy_kwargs=dict(features_extractor_class=Extractor,
+                                   net_arch=dict(pi=[HEAD], vf=[HEAD]),
+                                   activation_fn=torch.nn.Tanh, ortho_init=True))
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=updates * HYPER["n_envs"] * HYPER["n_steps"])
+    seconds = time.perf_counter() - t0
+    params = sum(p.numel() for p in model.policy.parameters())
+    torch.manual_seed(seed)
+
+    def act(obs):
+        return int(model.predict(obs, deterministic=False)[0])
+
+    return dict(frames=int(model.num_timesteps), seconds=seconds,
+                fps=model.num_timesteps / seconds, train_success=None,
+                success=evaluate(act, gym_id, episodes, wrap=MissionIds), params=params)
+
+
+def _job(args):
+    impl, gym_id, seed, frames, episodes = args
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+    fn = run_ours if impl == "ours" else run_sb3
+    out = fn(gym_id, seed, frames, episodes)
+    log(f"{gym_id} {impl} seed {seed}: success {out['success']:.2f}, "
+        f"{out['fps']:.0f} frames/s ({out['frames']} frames, {out['seconds']:.0f} s)")
+    return dict(impl=impl, env=gym_id, seed=seed, **out)
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregates
+
+
+def iqm_ci(scores, reps: int = 2000, seed: int = 0) -> dict:
+    """IQM over runs with a 95% percentile bootstrap interval (runs resampled)."""
+    from rliable import metrics
+
+    x = np.asarray(scores, float)[:, None]
+    rng = np.random.default_rng(seed)
+    boots = [metrics.aggregate_iqm(x[rng.integers(0, len(x), len(x))]) for _ in range(reps)]
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return dict(iqm=float(metrics.aggregate_iqm(x)), ci_low=float(lo), ci_high=float(hi))
+
+
+def summarise(rows: list[dict], gym_id: str) -> dict:
+    out = {}
+    for impl in ("ours", "sb3"):
+        mine = sorted((r for r in rows if r["env"] == gym_id and r["impl"] == impl),
+                      key=lambda r: r["seed"])
+        out[impl] = dict(success=[r["success"] for r in mine], fps=[r["fps"] for r in mine],
+                         seconds=[r["seconds"] for r in mine], frames=[r["frames"] for r in mine],
+                         params=mine[0]["params"], **iqm_ci([r["success"] for r in mine]),
+                         mean_fps=float(np.mean([r["fps"] for r in mine])))
+    out["fps_ratio"] = float(np.mean([a / b for a, b in zip(out["ours"]["fps"],
+                                                            out["sb3"]["fps"])]))
+    out["success_margin"] = out["ours"]["ci_high"] - out["sb3"]["iqm"]
+    return out
+
+
+def main(argv=None) -> int:
+    args, mode, output = common.parse_args(
+        __doc__, RESULTS, argv, extra=[("--babyai", "also BabyAI-GoToLocal (as many runs again)")])
+    m = dict(MODES[mode])
+    if args.babyai:
+        m["envs"] = (*m["envs"], "BabyAI-GoToLocal-v0")
+    started = time.perf_counter()
+    res = {"mode": mode, "machine": common.machine_info(("torch", "gymnasium", "minigrid",
+                                                          "stable-baselines3", "rliable")),
+           "hyperparameters": HYPER, "network": dict(NET, head_hidden=HEAD), **m,
+           "command": "python benchmarks/agents_bench.py" + (" --quick" if args.quick else "")
+                      + (" --babyai" if args.babyai else "")}
+    res["machine"]["busy_cpus_at_start"] = common.busy_cpus(1.0)
+    jobs = [(impl, gym_id, seed, m["frames"], m["eval_episodes"])
+            for gym_id in m["envs"] for seed in range(m["seeds"]) for impl in ("ours", "sb3")]
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2, maxtasksperchild=1) as pool:
+        rows = pool.map(_job, jobs, chunksize=1)
+    res["runs"] = rows
+    goals = {}
+    for gym_id in m["envs"]:
+        key = "doorkey" if "DoorKey" in gym_id else "gotolocal"
+        s = res[key] = summarise(rows, gym_id)
+        goals[f"{key}_success_matches_sb3"] = common.judge(GOALS, f"{key}_success_matches_sb3",
+                                                           s["success_margin"])
+        goals[f"{key}_fps_ratio"] = common.judge(GOALS, f"{key}_fps_ratio", s["fps_ratio"])
+    failed = common.finish(res, goals, output, started, print_table)
+    return 1 if (args.strict and failed) else 0
+
+
+def print_table(res: dict, goals: dict) -> None:
+    print(f"agents benchmark ({res['mode']}): PPO, ours vs stable-baselines3, {res['seeds']} "
+          f"seeds x {res['frames']:,} frames, same network and hyperparameters")
+    for key, gym_id in (("doorkey", "MiniGrid-DoorKey-5x5-v0"), ("gotolocal",
+                                                                  "BabyAI-GoToLocal-v0")):
+        if key not in res:
+            continue
+        s = res[key]
+        print(f"  {gym_id}:")
+        for impl in ("ours", "sb3"):
+            r = s[impl]
+            print(f"    {impl:<5} success IQM {r['iqm']:.2f} [{r['ci_low']:.2f}, "
+                  f"{r['ci_high']:.2f}]  per seed {[round(x, 2) for x in r['success']]}  "
+                  f"frames/s {r['mean_fps']:.0f}  ({r['params']:,} parameters)")
+        print(f"    frames/s ours/SB3 {s['fps_ratio']:.2f}x; our interval's top minus SB3's "
+              f"IQM {s['success_margin']:+.2f}")
+    for g in goals.values():
+        print(f"  [{g['status']}] {g['name']} {g['value']:.2f} (goal {g['target']}"
+              f"{', aim' if g['kind'] == 'aim' else ''})")
+    common.print_footer(res)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

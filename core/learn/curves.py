@@ -121,18 +121,11 @@ def aggregate(curves: list[dict], metric: str = "success", *, points: int = 50, 
 
 
 def interval_estimates(scores: dict, func, reps: int, seed: int):
-    """({arm: point estimate}, {arm: [2, ...] 95% percentile interval}): rliable's
-    ``get_interval_estimates`` (runs resampled with replacement within each task: the
-    stratified bootstrap), seeded. Where rliable's library cannot be imported (its ``arch``
-    dependency fails to import with pandas 3) the same percentile stratified bootstrap is
-    computed here."""
-    try:
-        from rliable import library
-    except (ImportError, TypeError):
-        library = None
-    if library is not None:
-        return library.get_interval_estimates(scores, func, reps=reps,
-                                              random_state=np.random.RandomState(seed))
+    """({arm: point estimate}, {arm: [2, ...] 95% percentile interval}): the stratified
+    bootstrap of rliable's ``get_interval_estimates`` (runs resampled with replacement within
+    each task), computed here with a seeded generator. rliable's own call is not used: under
+    the ``arch`` it needs (7.x), two calls with the same ``random_state`` gave different
+    intervals for a curve's [runs, tasks, points] scores, and curves must be reproducible."""
     rng = np.random.default_rng(seed)
     estimates, intervals = {}, {}
     for arm, x in scores.items():

@@ -383,6 +383,271 @@ def collect(env_name, agent, policy, deterministic, episodes, max_steps, text, o
          quiet=quiet)
 
 
+POLICY_KINDS = ("auto", "babyai", "nethack", "crafter")
+
+
+def policy_options(fn):
+    """The policy network's options, shared by ppo and bc."""
+    for decorator in reversed([
+            click.option("--policy-kind", type=click.Choice(POLICY_KINDS), default="auto",
+                         show_default=True, help="The network: auto picks by the observation "
+                         "(BabyAI/MiniGrid grid, NetHack arrays, Crafter picture)."),
+            click.option("--recurrent", is_flag=True,
+                         help="An LSTM core carried through the episode."),
+            click.option("--instruction-encoder", type=click.Choice(["gru", "minilm"]),
+                         default="gru", show_default=True,
+                         help="BabyAI: the mission through a GRU over words, or the packaged "
+                              "MiniLM sentence encoder (frozen).")]):
+        fn = decorator(fn)
+    return fn
+
+
+def _policy_kwargs(kind: str, recurrent: bool, instruction_encoder: str) -> dict:
+    kwargs = {"recurrent": True} if recurrent else {}
+    if instruction_encoder != "gru":
+        kwargs["instruction_encoder"] = instruction_encoder
+    return kwargs
+
+
+def _train_unit(unit):
+    """One seed of a PPO experiment (a worker's unit): its summary record."""
+    from papertools.core.learn.ppo import train_ppo
+
+    config, run_dir, resume = unit
+    summary = train_ppo(config, run_dir, resume=resume, echo=lambda record: None)
+    return {"run": str(run_dir), "seed": config.seed, **{k: v for k, v in summary.items()
+                                                        if not isinstance(v, dict)}}
+
+
+@cli.command()
+@click.option("--env", "env_name", required=True, metavar="ENV/TASK",
+              help="A game with a native environment: minigrid/DoorKey-5x5, babyai/GoToLocal, "
+                   "crafter, nle/NetHackScore-v0 ...")
+@click.option("--frames", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Environment frames to train on (all environments together).")
+@click.option("--envs", "n_envs", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Environments stepped together (a gymnasium vector env).")
+@click.option("--rollout", "n_steps", type=click.IntRange(min=1), default=128,
+              show_default=True, help="Steps of each environment per update.")
+@click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Passes over each rollout.")
+@click.option("--minibatches", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Minibatches per pass.")
+@click.option("--lr", type=float, default=2.5e-4, show_default=True,
+              help="Adam's learning rate, annealed linearly to 0.")
+@click.option("--ent-coef", type=float, default=0.01, show_default=True,
+              help="Weight of the entropy bonus.")
+@click.option("--gamma", type=float, default=0.99, show_default=True, help="Discount.")
+@click.option("--gae-lambda", type=float, default=0.95, show_default=True, help="GAE's lambda.")
+@click.option("--clip", type=float, default=0.2, show_default=True,
+              help="The surrogate objective's clipping range.")
+@policy_options
+@click.option("--async", "asynchronous", is_flag=True,
+              help="One process per environment (AsyncVectorEnv); a resumed run then starts "
+                   "new episodes instead of continuing them.")
+@click.option("--arm", metavar="NAME", help="The arm's name in bench curves [default: the "
+              "folder name].")
+@options.out_dir(required=True, help="The run folder; with several seeds, one sub-folder "
+                                     "seed-N each.")
+@options.resume(help="Continue the run(s) in --out-dir from the last checkpoint (exact for "
+                     "in-process environments).")
+@options.list_option("--seed", "seeds", convert=int, default=(0,), metavar="N[,N...]",
+                     help="Seed(s): several make one run each, as units for --workers.")
+@options.device(help="Where the network trains: auto, cpu, cuda, cuda:N.")
+@options.parallel
+@options.quiet
+def ppo(env_name, frames, n_envs, n_steps, epochs, minibatches, lr, ent_coef, gamma,
+        gae_lambda, clip, policy_kind, recurrent, instruction_encoder, asynchronous, arm,
+        out_dir, resume, seeds, device, workers, engine, quiet):
+    """Train a policy with PPO in a native environment.
+
+    Proximal policy optimisation (clipped objective, GAE, value and entropy terms, advantage
+    normalisation; optional LSTM core) over a gymnasium vector env, one torch thread per run.
+    The run folder holds settings.json, log.jsonl (frames, episodes, success and return over
+    the last 100 episodes, frames/s: also on standard output with one seed), checkpoints
+    taken every 10 updates and on Ctrl-C, and RUN/policy at the end, which bench run --agent
+    policy and bench collect --agent policy play. Several --seed values train one run each
+    (DIR/seed-N), in parallel with --workers; bench curves aggregates them.
+
+    \b
+    Examples:
+      papertools bench ppo --env minigrid/Empty-5x5 --frames 4096 --envs 4 --out-dir "$(mktemp -d)/run" -q | tail -n 1
+      d=$(mktemp -d) && papertools bench ppo --env minigrid/Empty-5x5 --frames 2048 --envs 4 --seed 0,1 -w 2 --out-dir $d -q && papertools bench curves $d/seed-0 $d/seed-1 --plot $d/curves.png
+    """
+    from papertools.core.envs import resolve_task
+    from papertools.core.jsonl import RecordWriter
+    from papertools.core.learn.ppo import PPOConfig, train_ppo
+    from papertools.core.models import resolve_device
+    from papertools.core.parallel import ordered_map
+
+    import sys
+
+    env, task = resolve_task(env_name)
+    base = dict(env=f"{env}/{task}", total_frames=frames, n_envs=n_envs, n_steps=n_steps,
+                epochs=epochs, minibatches=minibatches, lr=lr, ent_coef=ent_coef, gamma=gamma,
+                gae_lambda=gae_lambda, clip=clip, policy=policy_kind,
+                policy_kwargs=_policy_kwargs(policy_kind, recurrent, instruction_encoder),
+                asynchronous=asynchronous, device=str(resolve_device(device)))
+    if arm:
+        base["arm"] = arm
+    out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
+    started = time.perf_counter()
+    if len(seeds) == 1:
+        config = PPOConfig(**base, seed=seeds[0])
+        updates = config.updates
+        with counter(desc="bench ppo", total=frames, unit="frame", quiet=quiet) as bar:
+            done = [0]
+
+            def echo(record):
+                out.write(record)
+                out.stream.flush()
+                frames_now = int(record.get("frames", done[0]))
+                bar.update(frames_now - done[0])
+                done[0] = frames_now
+
+            summary = train_ppo(config, Path(out_dir), resume=resume, echo=echo)
+        note(TOOL, f"{summary.get('frames', 0)} frames, {updates} updates: success "
+                   f"{summary.get('success', float('nan')):.2f} over the last episodes; "
+                   f"policy in {out_dir}/policy ({time.perf_counter() - started:.0f} s)",
+             quiet=quiet)
+        return
+    units = [(PPOConfig(**base, seed=s), Path(out_dir) / f"seed-{s}", resume) for s in seeds]
+    for unit in units:
+        unit[1].parent.mkdir(parents=True, exist_ok=True)
+    with counter(desc="bench ppo", total=len(units), unit="run", quiet=quiet) as bar:
+        for summary in ordered_map(_train_unit, units, workers=workers, engine=engine):
+            out.write(summary)
+            out.stream.flush()
+            bar.update(1)
+    note(TOOL, f"{len(units)} runs in {out_dir} ({time.perf_counter() - started:.0f} s)",
+         quiet=quiet)
+
+
+@cli.command()
+@click.argument("dataset", metavar="DATASET", type=click.Path(exists=True, file_okay=False))
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Passes over the training episodes.")
+@click.option("--seq-len", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Steps per training window (an episode is cut into consecutive windows).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Windows per optimiser step.")
+@click.option("--lr", type=float, default=3e-4, show_default=True, help="Adam's learning rate.")
+@click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+              show_default=True, help="Episodes held out for validation (never steps).")
+@click.option("--aux-label", "aux_labels", multiple=True, metavar="NAME=WEIGHT",
+              help="Also predict the per-step label NAME (e.g. subgoal, strategy) with its own "
+                   "head, its loss weighted by WEIGHT; repeatable.")
+@policy_options
+@options.out_dir(required=True, help="The run folder (RUN/policy at the end).")
+@options.resume(help="Continue the run in --out-dir from its last checkpoint (exact).")
+@options.seed
+@options.device(help="Where the network trains: auto, cpu, cuda, cuda:N.")
+@options.quiet
+def bc(dataset, epochs, seq_len, batch_size, lr, valid_fraction, aux_labels, policy_kind,
+       recurrent, instruction_encoder, out_dir, resume, seed, device, quiet):
+    """Behavioural cloning: train a policy on a trajectory dataset's actions.
+
+    Sequence BC: episodes cut into windows of --seq-len steps, a masked cross-entropy on the
+    recorded actions, the recurrent state carried from one window of an episode to the next;
+    --aux-label adds a head per per-step label (HiHack's strategy loss, a subgoal). Episodes
+    (never steps) are split into training and validation; validation loss and accuracy are
+    logged each epoch. The run folder is bench ppo's: settings.json (with the dataset's
+    digest), log.jsonl (also on standard output), checkpoints at each epoch and on Ctrl-C,
+    RUN/policy at the end. Runs under torchrun on several processes (one batch each a step).
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools bench collect --env babyai/GoToLocal --agent bot --episodes 40 --out-dir $d/demos -q && papertools bench bc $d/demos --epochs 2 --aux-label subgoal=0.5 --out-dir $d/bc -q | tail -n 1
+    """
+    import sys
+
+    from papertools.core.jsonl import RecordWriter
+    from papertools.core.learn.bc import BCConfig, train_bc
+
+    weights = {}
+    for item in aux_labels:
+        name, sep, weight = item.partition("=")
+        try:
+            weights[name.strip()] = float(weight) if sep else 1.0
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not NAME=WEIGHT",
+                                     param_hint="--aux-label") from None
+    config = BCConfig(policy=policy_kind,
+                      policy_kwargs=_policy_kwargs(policy_kind, recurrent, instruction_encoder),
+                      seq_len=seq_len, batch_size=batch_size, epochs=epochs, lr=lr,
+                      valid_fraction=valid_fraction, aux_labels=weights, seed=seed,
+                      device=device)
+    out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
+
+    def echo(record):
+        out.write(record)
+        out.stream.flush()
+
+    started = time.perf_counter()
+    summary = train_bc(config, dataset, out_dir, resume=resume, log=echo,
+                       progress=not quiet)
+    note(TOOL, f"{summary.get('epochs', epochs)} epochs on {summary.get('train_episodes')} "
+               f"episodes ({summary.get('valid_episodes')} held out); policy in "
+               f"{out_dir}/policy ({time.perf_counter() - started:.0f} s)", quiet=quiet)
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...",
+                type=click.Path(file_okay=False, exists=True))
+@click.option("--metric", default="success", show_default=True, metavar="NAME",
+              help="The log records' field to aggregate (success, return, ...).")
+@click.option("--points", type=click.IntRange(min=2), default=50, show_default=True,
+              help="Frames on the common grid the runs are interpolated onto.")
+@click.option("--reps", type=click.IntRange(min=100), default=2000, show_default=True,
+              help="Bootstrap resamples per interval.")
+@options.plot(help="Draw the curves (IQM over seeds, 95% interval as a band) to PNG.")
+@options.as_json(help="The curve records (JSONL) on stdout instead of the table.")
+@options.output
+@options.seed
+@options.quiet
+def curves(runs, metric, points, reps, plot, as_json, output, seed, quiet):
+    """Learning curves over seeds: IQM and 95% bootstrap intervals against frames.
+
+    Each RUN is a run folder (bench ppo, bench bc, or a tool's) with log.jsonl records
+    holding "frames" and the metric. Runs are grouped into arms by settings.json's "arm",
+    else by the folder name less a seed suffix (ppo-seed-3 and ppo-seed-4 are arm "ppo";
+    folders seed-N, as bench ppo writes them, by their parent). Each run is interpolated onto a common
+    frame grid (up to the shortest run: nothing is extrapolated); at each point the
+    interquartile mean over an arm's seeds (rliable's) and its 95% stratified-bootstrap
+    interval; at the end, the optimality gap. The table shows each arm's last point.
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools bench ppo --env minigrid/Empty-5x5 --frames 2048 --envs 4 --seed 0,1 --out-dir $d -q && papertools bench curves $d/seed-0 $d/seed-1 --json | tail -n 1
+    """
+    from papertools.core.jsonl import open_output
+    from papertools.core.learn.curves import aggregate, arm_of, load_curves, plot_curves
+
+    named: dict = {}
+    for run_dir in runs:
+        named.setdefault(arm_of(run_dir), []).append(run_dir)
+    records = aggregate(load_curves(named), metric, points=points, reps=reps, seed=seed)
+    if as_json or output:
+        with open_output(output, tool=TOOL) as out:
+            for record in records:
+                out.write(record)
+    if not as_json and output != "-":
+        last = {}
+        for r in records:
+            if "iqm" in r:
+                last[r["arm"]] = r
+        gaps = {r["arm"]: r for r in records if r.get("final")}
+        click.echo(f"| arm | seeds | frames | {metric} IQM [95% CI] | optimality gap [95% CI] |")
+        click.echo("|---|---:|---:|---|---|")
+        for arm, r in last.items():
+            g = gaps.get(arm, {})
+            click.echo(f"| {arm} | {r['seeds']} | {r['frames']:.0f} | {r['iqm']:.3f} "
+                       f"[{r['low']:.3f}, {r['high']:.3f}] | {g.get('optimality_gap', float('nan')):.3f} "
+                       f"[{g.get('low', float('nan')):.3f}, {g.get('high', float('nan')):.3f}] |")
+    if plot:
+        plot_curves(records, plot, title=metric)
+
+
 @cli.command()
 @click.argument("source", metavar="SRC", type=click.Path(exists=True, file_okay=False))
 @options.out_dir(required=True, help="The trajectory dataset folder (new, or resumed).")

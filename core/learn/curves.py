@@ -27,14 +27,18 @@ SEED_SUFFIX = re.compile(r"[-_.]?(?:s|seed)?[-_]?\d+$")
 
 
 def arm_of(run_dir) -> str:
-    """The arm a run belongs to: settings.json's ``arm``, else the folder name less its seed."""
+    """The arm a run belongs to: settings.json's ``arm``, else the folder name less its seed
+    (``ppo-seed-3`` -> ``ppo``; ``DIR/seed-3`` -> ``DIR``'s name)."""
     path = Path(run_dir)
     settings = path / "settings.json"
     if settings.exists():
         arm = orjson.loads(settings.read_bytes()).get("arm")
         if arm:
             return str(arm)
-    return SEED_SUFFIX.sub("", path.name) or path.name
+    name = SEED_SUFFIX.sub("", path.name)
+    if not name:  # a folder named only by its seed (bench ppo's DIR/seed-N): the parent's name
+        return path.resolve().parent.name
+    return name
 
 
 def load_curves(run_dirs) -> list[dict]:

@@ -184,6 +184,25 @@ def orthogonal_init(module: nn.Module, gains: dict | None = None) -> None:
             nn.init.zeros_(m.bias)
 
 
+class SentenceVectors:
+    """The packaged MiniLM's sentence vectors for missions, memoised per string (frozen: a
+    level has few missions). Not a module, so the policy's state dict leaves it out."""
+
+    def __init__(self, name: str = "minilm"):
+        from ..models.encoders import load_encoder
+
+        self.encoder = load_encoder(name)
+        self.dim = self.encoder.dim
+        self.memo: dict[str, torch.Tensor] = {}
+
+    def __call__(self, missions: list[str]) -> torch.Tensor:
+        todo = [m for m in dict.fromkeys(missions) if m not in self.memo]
+        if todo:
+            for m, v in zip(todo, self.encoder.encode(todo)):
+                self.memo[m] = torch.from_numpy(v)
+        return torch.stack([self.memo[m] for m in missions])
+
+
 def _head(features: int, hidden: int, out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(features, hidden), nn.Tanh(), nn.Linear(hidden, out))
 
@@ -194,17 +213,19 @@ class BabyAIPolicy(Policy):
     of ``head_hidden``, tanh). Observations: ``image`` [.., 7, 7, 3] and ``mission`` (strings);
     ``direction`` is not used (the grid is already egocentric).
 
-    ``instruction_encoder``: "gru" (the word GRU). TODO: "minilm" (the packaged MiniLM through
-    core.models.encoders, frozen, its sentence embedding in place of the GRU's state)."""
+    ``instruction_encoder``: "gru" (the word GRU) or "minilm": the packaged MiniLM sentence
+    encoder (core.models.encoders, frozen, not saved with the policy: the package provides
+    it), each mission's vector computed once per process, then a trained linear projection
+    in place of the GRU's state (the word GRU's weights stay, unused)."""
 
     def __init__(self, n_actions: int, *, recurrent: bool = False, memory: int = 128,
                  vocab: list[str] | None = None, embed: int = 8, channels: int = 16,
                  words: int = 32, text_hidden: int = 64, features: int = 128,
                  head_hidden: int = 64, instruction_encoder: str = "gru"):
         super().__init__()
-        if instruction_encoder != "gru":
-            raise PapertoolsError(f"instruction_encoder {instruction_encoder!r} is not built "
-                                  "yet (known: gru)")
+        if instruction_encoder not in ("gru", "minilm"):
+            raise PapertoolsError(f"unknown instruction_encoder {instruction_encoder!r} "
+                                  "(known: gru, minilm)")
         self.vocab = list(vocab) if vocab is not None else mission_vocab()
         self.tokens = MissionTokens(self.vocab)
         self.encoder = BabyAIEncoder(len(self.vocab) + 2, embed, channels, words, text_hidden,
@@ -217,6 +238,10 @@ class BabyAIPolicy(Policy):
         self.critic = _head(width, head_hidden, 1)
         self.n_actions = n_actions
         self._text_memo: dict | None = None  # mission -> encoding, inside frozen()
+        self.instruction_encoder = instruction_encoder
+        if instruction_encoder == "minilm":  # frozen sentence vectors, projected (trained)
+            self.sentences = SentenceVectors()
+            self.project = nn.Linear(self.sentences.dim, text_hidden)
         orthogonal_init(self, {self.actor[-1]: 0.01, self.critic[-1]: 1.0})
 
     def initial_state(self, batch_size: int):
@@ -254,6 +279,9 @@ class BabyAIPolicy(Policy):
         return text[torch.tensor([where[m] for m in missions], device=device)]
 
     def _encode_missions(self, missions: list[str]) -> torch.Tensor:
+        if self.instruction_encoder == "minilm":
+            device = self.encoder.offsets.device
+            return self.project(self.sentences(missions).to(device))
         ids, lengths = self.tokens(missions)
         return self.encoder.encode_text(torch.from_numpy(ids).to(self.encoder.offsets.device),
                                         torch.from_numpy(lengths))

@@ -24,8 +24,8 @@ Checkpoints are taken at rollout boundaries and hold, besides weights, optimiser
 random state, the environments themselves (pickled sub-environments of a SyncVectorEnv, with
 their generators) and the loop's carried state, so a run killed and resumed ends with the same
 weights as one that was never stopped. An AsyncVectorEnv's sub-environments live in other
-processes: a resumed asynchronous run starts new episodes (reset with a seed derived from
-the update), which is not exact. Ctrl-C finishes the rollout step it is in, saves a checkpoint
+processes, and environments with state in C (NLE) do not pickle: a resumed run of those
+starts new episodes (reset with a seed derived from the update), which is not exact. Ctrl-C finishes the rollout step it is in, saves a checkpoint
 at the boundary and stops (a second Ctrl-C stops at once).
 """
 
@@ -162,7 +162,10 @@ def _env_snapshot(envs) -> bytes | None:
     subs = getattr(envs, "envs", None)
     if subs is None:
         return None
-    return pickle.dumps({"envs": subs, "autoreset": np.array(envs._autoreset_envs)})
+    try:
+        return pickle.dumps({"envs": subs, "autoreset": np.array(envs._autoreset_envs)})
+    except (pickle.PicklingError, TypeError, AttributeError):  # C state (NLE): not capturable
+        return None
 
 
 def _env_restore(envs, blob: bytes) -> None:

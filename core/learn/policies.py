@@ -296,13 +296,19 @@ class BabyAIPolicy(Policy):
         feats = self.encoder(image, self.mission_features(missions))
         return feats.reshape(*batch_shape, -1)
 
-    def forward_sequence(self, obs: dict, state=None, first=None):
+    @property
+    def features_dim(self) -> int:
+        """The width of what the heads read (BC's auxiliary label heads read it too)."""
+        return self.memory if self.recurrent else self.encoder.out.out_features
+
+    def forward_sequence(self, obs: dict, state=None, first=None, return_features=False):
         image = obs["image"]
         b, t = image.shape[0], image.shape[1]
         x = self.features(obs, (b, t))
         if self.recurrent:
             x, state = self._run_core(x, state, first)
-        return self.actor(x), self.critic(x).squeeze(-1), state
+        out = (self.actor(x), self.critic(x).squeeze(-1), state)
+        return (*out, x) if return_features else out
 
     def _run_core(self, x, state, first):
         b, t = x.shape[:2]

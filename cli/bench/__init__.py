@@ -41,7 +41,23 @@ report reads episodes.jsonl of each DIR and writes one JSON record per DIR with 
 
 envs --json writes one record per task: "env", "task", "episodes" (BALROG's default), "summary".
 
-replay reads a step log (or a run folder and --episode ID) and prints its steps."""
+replay reads a step log (or a run folder and --episode ID) and prints its steps.
+
+collect and convert write a trajectory dataset folder: dataset.json ("format", "version",
+"env", "observation" {key: "dtype", "shape"}, "labels" {name: [strings]}, "action_words"),
+episodes.jsonl (one record per episode: "id", "env", "seed", "length", "return", "success",
+"file", and episode fields such as "mission", "task", "progression", "agent") and
+episodes/ID.npz ("obs/KEY" [T+1, ...], "actions" [T], "rewards", "dones", "truncated",
+"label/NAME" [T]).
+
+ppo and bc write a run folder: settings.json, log.jsonl (ppo: "update", "frames",
+"episodes", "success", "return", "length", "fps", losses; bc: "step", "epoch", "frames",
+"loss", "accuracy", and with "valid": true "valid_loss", "valid_accuracy",
+"valid_NAME_accuracy"), checkpoint/, finished.json and policy/ (policy.json,
+model.safetensors). ppo with several seeds writes one summary record per seed to stdout.
+
+curves --json writes per arm and grid point "arm", "metric", "frames", "iqm", "low", "high",
+"seeds", and per arm a last record with "optimality_gap", "low", "high", "final": true."""
 
 SEE_ALSO = ["papertools(1)", "papertools-jsonl(7)", "papertools-diffhist(1)"]
 AGENT_CHOICES = ("naive", "cot", "robust_naive", "robust_cot", "few_shot", "diffhist", "random",
@@ -56,7 +72,10 @@ def cli() -> None:
     Six game families as text environments (BabyAI, Crafter, TextWorld, Baba Is AI, MiniHack,
     NetHack), BALROG's prompting agents, a progression score in [0, 1] per episode, and
     BALROG's aggregation with standard errors. Runs are resumable and parallel; every episode
-    is one JSONL record plus a step log in the shared step-record schema.
+    is one JSONL record plus a step log in the shared step-record schema. Agents that learn
+    share the leaderboard: collect records demonstrations as trajectory datasets, bc and ppo
+    train policies on the games' native observations, run --agent policy scores them, and
+    curves draws learning curves over seeds.
 
     \b
     Examples:

@@ -139,10 +139,11 @@ def _train(config, dataset, train_ids, valid_ids, policy, batches_fn, run, devic
     if saved is not None:
         saved.restore(optimizer=optimizer, modules={"policy": policy, "heads": heads})
         state = saved.state
-    model = policy
+    model = _joined(policy, heads)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
-            _joined(policy, heads), device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=True)  # BC trains no critic: the value head gets no gradient
 
     def checkpoint():
         run.save_checkpoint(state=dict(state, memory=_map(state["memory"], lambda x: x.cpu())),
@@ -154,13 +155,7 @@ def _train(config, dataset, train_ids, valid_ids, policy, batches_fn, run, devic
         """The weighted loss of one batch, its figures, and the state to carry on."""
         obs, actions, mask, first = _tensors(batch, device)
         memory = _carry(memory, previous, batch, first, config.carry_state, config.seq_len)
-        if world > 1:
-            out = model(obs, memory, first)
-        elif heads:  # the label heads read the features
-            out = policy.forward_sequence(obs, memory, first, return_features=True)
-        else:
-            out = policy.forward_sequence(obs, memory, first)
-        logits, memory, features = out[0], out[2], out[3] if heads else None
+        logits, _, memory, label_logits = model(obs, memory, first)
         loss_sum = F.cross_entropy(logits[mask], actions[mask], reduction="sum")  # masked CE
         n = int(mask.sum())
         loss = loss_sum / max(1, n)
@@ -169,7 +164,7 @@ def _train(config, dataset, train_ids, valid_ids, policy, batches_fn, run, devic
         for name, weight in config.aux_labels.items():
             target = torch.as_tensor(batch["labels"][name], device=device, dtype=torch.long)
             where = mask & (target >= 0)
-            head_logits = heads[f"label_{name}"](features)
+            head_logits = label_logits[name]
             aux = F.cross_entropy(head_logits[where], target[where], reduction="sum")
             loss = loss + weight * aux / max(1, int(where.sum()))
             figures[f"{name}_correct"] = int((head_logits[where].argmax(-1) == target[where])
@@ -357,8 +352,9 @@ def _map(state, fn):
 
 
 def _joined(policy, heads):
-    """The policy and its label heads as one module, so that DistributedDataParallel averages
-    the gradients of both; calling it runs forward_sequence with the features."""
+    """The policy and its label heads as one module, so that DistributedDataParallel sees every
+    parameter used inside one forward and averages the gradients of both: calling it gives
+    (logits, value, state, {label name: the label head's logits})."""
     import torch
 
     class Joined(torch.nn.Module):
@@ -367,8 +363,11 @@ def _joined(policy, heads):
             self.policy, self.heads = policy, heads
 
         def forward(self, obs, state, first):
-            if len(self.heads):
-                return self.policy.forward_sequence(obs, state, first, return_features=True)
-            return self.policy.forward_sequence(obs, state, first)
+            if not len(self.heads):
+                return (*self.policy.forward_sequence(obs, state, first), {})
+            logits, value, state, features = self.policy.forward_sequence(
+                obs, state, first, return_features=True)
+            return logits, value, state, {name.removeprefix("label_"): head(features)
+                                          for name, head in self.heads.items()}
 
     return Joined()

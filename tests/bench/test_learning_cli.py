@@ -53,3 +53,31 @@ def test_ppo_seeds_as_units_and_their_curves(tmp_path):
                     "4", "--rollout", "64", "--seed", "0", "--out-dir",
                     str(tmp_path / "ppo" / "seed-0"), "--resume", "-q"])
     assert again.exit_code == 0 and "1024" not in again.stderr  # finished: nothing more to do
+
+
+def test_bc_under_torchrun_two_processes_on_cpu(tmp_path):
+    """BC's several-process path (torchrun, DistributedDataParallel over Gloo)."""
+    import shutil
+    import socket
+
+    import pytest
+
+    from tests.helpers import BIN, shell
+
+    if not (BIN / "torchrun").exists():
+        pytest.skip("torchrun is not installed")
+    demos = tmp_path / "demos"
+    assert invoke(["bench", "collect", "--env", "babyai/GoToLocal", "--agent", "bot",
+                   "--episodes", "30", "--out-dir", str(demos), "-q"]).exit_code == 0
+    with socket.socket() as sock:  # a free port, so that parallel runs do not collide
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = shell(f"{BIN / 'torchrun'} --nproc_per_node 2 --master_addr 127.0.0.1 "
+                 f"--master_port {port} {shutil.which('papertools', path=str(BIN))} bench bc "
+                 f"{demos} --epochs 2 --seq-len 8 --batch-size 4 --aux-label subgoal=0.5 "
+                 f"--out-dir {tmp_path / 'ddp'} -q", timeout=240)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err[-2000:]
+    logged = [orjson.loads(line) for line in proc.stdout.splitlines() if line.startswith(b"{")]
+    assert sum(bool(r.get("valid")) for r in logged) == 2  # rank 0 logs, once per epoch
+    assert (tmp_path / "ddp" / "policy" / "policy.json").is_file()

@@ -24,9 +24,8 @@ beside it. Torch's optimiser module is imported before the clock starts for both
 its optimiser before ``learn``). Final success: the
 trained policy (actions sampled) on 100 episodes of held-out seeds (100000 + k), the same
 evaluation loop for both. Aggregate: IQM over seeds (``rliable.metrics.aggregate_iqm``) with a
-95% bootstrap interval over seeds (2,000 resamples; with one task, rliable's stratified
-bootstrap is this; ``rliable.library`` itself does not import with arch 7.2 and pandas 3, so
-the resampling is done here).
+95% stratified-bootstrap interval over seeds (2,000 resamples, seeded:
+``core.learn.curves.interval_estimates``, as bench curves).
 
 Goals: our success matches SB3's (our interval reaches SB3's IQM or above); our frames/s at
 least 2x SB3's (mean over seeds of ours/SB3 on the same seed, CPU time).
@@ -269,14 +268,17 @@ def _job(args):
 
 
 def iqm_ci(scores, reps: int = 2000, seed: int = 0) -> dict:
-    """IQM over runs with a 95% percentile bootstrap interval (runs resampled)."""
+    """IQM over runs with its 95% stratified-bootstrap interval (core.learn.curves', which the
+    curves of bench curves use too)."""
     from rliable import metrics
 
+    from papertools.core.learn.curves import interval_estimates
+
     x = np.asarray(scores, float)[:, None]
-    rng = np.random.default_rng(seed)
-    boots = [metrics.aggregate_iqm(x[rng.integers(0, len(x), len(x))]) for _ in range(reps)]
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return dict(iqm=float(metrics.aggregate_iqm(x)), ci_low=float(lo), ci_high=float(hi))
+    est, ci = interval_estimates({"runs": x}, lambda s: np.array([metrics.aggregate_iqm(s)]),
+                                 reps, seed)
+    return dict(iqm=float(est["runs"][0]), ci_low=float(ci["runs"][0][0]),
+                ci_high=float(ci["runs"][1][0]))
 
 
 def summarise(rows: list[dict], gym_id: str, net: str = "default") -> dict:

@@ -427,7 +427,8 @@ def print_table(res: dict, goals: dict) -> None:
             f"{d['candidate']} {'greedy' if d['greedy'] else 'sampled'} {d['success']:.2f}"
             for d in r["development"]))
         print(f"    chosen: {ch['candidate']}, {'greedy' if ch['greedy'] else 'sampled'} "
-              f"actions ({json.dumps(ch['settings'])})")
+              f"actions, development {ch['development_success']:.2f} "
+              f"({json.dumps(ch['settings'])})")
         print("    demonstrations  " + "  ".join(f"{row['demonstrations']:>6}"
                                                   for row in r["curve"]))
         print("    test success    " + "  ".join(f"{row['test_success']:>6.3f}"

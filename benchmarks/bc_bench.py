@@ -23,7 +23,7 @@
    cores (NetHackScore, where a step costs enough for processes to pay; the others are aims).
    (b) ``bench collect --agent bot`` on GoToLocal, episodes per second with -w 1 and -w 2.
 
-Usage: python benchmarks/bc_bench.py [--quick] [--strict] [--output PATH]
+Usage: python benchmarks/bc_bench.py [--quick] [--strict] [--demos N,N...] [--output PATH]
 Figures go to stdout, progress to stderr, results to benchmarks/results/bc.json and the curve
 to benchmarks/results/bc.png (--quick: smaller sets, 2 candidates, 40 test episodes, results in
 a temporary folder). About 20-25 minutes on 2 cores.
@@ -385,13 +385,22 @@ def throughput(m: dict, work: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    args, mode, output = common.parse_args(__doc__, RESULTS, argv)
+    import argparse
+
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--demos", metavar="N,N...", help="demonstration counts of the curve "
+                     "(default: full 100,300,1000,3000; quick 30,100); the largest is where "
+                     "the settings are chosen")
+    args, mode, output = common.parse_args(__doc__, RESULTS, argv, parents=[own])
     m = dict(MODES[mode])
+    if args.demos:
+        m["demos"] = tuple(sorted({int(x) for x in args.demos.split(",") if x.strip()}))
     started = time.perf_counter()
     res = {"mode": mode, "machine": common.machine_info(("torch", "gymnasium", "minigrid",
                                                           "nle")),
            "candidates": {k: CANDIDATES[k] for k in m["candidates"]}, **m,
-           "command": "python benchmarks/bc_bench.py" + (" --quick" if args.quick else "")}
+           "command": "python benchmarks/bc_bench.py" + (" --quick" if args.quick else "")
+                      + (f" --demos {args.demos}" if args.demos else "")}
     res["machine"]["busy_cpus_at_start"] = common.busy_cpus(1.0)
     with tempfile.TemporaryDirectory(prefix="bc-bench-") as tmp:
         work = Path(tmp)

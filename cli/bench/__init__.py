@@ -408,6 +408,9 @@ POLICY_KINDS = ("auto", "babyai", "nethack", "crafter")
 def policy_options(fn):
     """The policy network's options, shared by ppo and bc."""
     for decorator in reversed([
+            click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
+                         help="Torch threads on the CPU (0: torch's default). One per run is "
+                              "fastest on a shared machine; run seeds in parallel instead."),
             click.option("--policy-kind", type=click.Choice(POLICY_KINDS), default="auto",
                          show_default=True, help="The network: auto picks by the observation "
                          "(BabyAI/MiniGrid grid, NetHack arrays, Crafter picture)."),
@@ -476,7 +479,7 @@ def _train_unit(unit):
 @options.parallel
 @options.quiet
 def ppo(env_name, frames, n_envs, n_steps, epochs, minibatches, lr, ent_coef, gamma,
-        gae_lambda, clip, policy_kind, recurrent, instruction_encoder, asynchronous, arm,
+        gae_lambda, clip, threads, policy_kind, recurrent, instruction_encoder, asynchronous, arm,
         out_dir, resume, seeds, device, workers, engine, quiet):
     """Train a policy with PPO in a native environment.
 
@@ -506,7 +509,7 @@ def ppo(env_name, frames, n_envs, n_steps, epochs, minibatches, lr, ent_coef, ga
                 epochs=epochs, minibatches=minibatches, lr=lr, ent_coef=ent_coef, gamma=gamma,
                 gae_lambda=gae_lambda, clip=clip, policy=policy_kind,
                 policy_kwargs=_policy_kwargs(policy_kind, recurrent, instruction_encoder),
-                asynchronous=asynchronous, device=str(resolve_device(device)))
+                asynchronous=asynchronous, device=str(resolve_device(device)), threads=threads)
     if arm:
         base["arm"] = arm
     out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
@@ -562,8 +565,8 @@ def ppo(env_name, frames, n_envs, n_steps, epochs, minibatches, lr, ent_coef, ga
 @options.seed
 @options.device(help="Where the network trains: auto, cpu, cuda, cuda:N.")
 @options.quiet
-def bc(dataset, epochs, seq_len, batch_size, lr, valid_fraction, aux_labels, policy_kind,
-       recurrent, instruction_encoder, out_dir, resume, seed, device, quiet):
+def bc(dataset, epochs, seq_len, batch_size, lr, valid_fraction, aux_labels, threads,
+       policy_kind, recurrent, instruction_encoder, out_dir, resume, seed, device, quiet):
     """Behavioural cloning: train a policy on a trajectory dataset's actions.
 
     Sequence BC: episodes cut into windows of --seq-len steps, a masked cross-entropy on the
@@ -595,7 +598,7 @@ def bc(dataset, epochs, seq_len, batch_size, lr, valid_fraction, aux_labels, pol
                       policy_kwargs=_policy_kwargs(policy_kind, recurrent, instruction_encoder),
                       seq_len=seq_len, batch_size=batch_size, epochs=epochs, lr=lr,
                       valid_fraction=valid_fraction, aux_labels=weights, seed=seed,
-                      device=device)
+                      device=device, threads=threads)
     out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
 
     def echo(record):

@@ -66,12 +66,13 @@ class BCConfig:
     obs_keys: list | None = None  # observation arrays to read (None: all)
     seed: int = 0
     device: str = "auto"
+    threads: int = 1  # torch threads on the CPU (0: torch's default); one per run, as PPO
     log_every: int = 20  # optimiser steps between log records
     save_every: int = 0  # optimiser steps between checkpoints (0: at epoch ends only)
 
 
 # what resume may change: where and how often, not what is trained
-MUTABLE = ("device", "log_every", "save_every")
+MUTABLE = ("device", "threads", "log_every", "save_every")
 TEXT_SKIP = ("id", "env", "file")
 TRAIN_KEY, VALID_KEY = 0x6263, 0x6276  # "bc", "bv": the batch orders' random streams  # string episode fields that are not policy inputs
 
@@ -88,6 +89,8 @@ def train_bc(config: BCConfig, dataset_path, run_dir, resume: bool = False, poli
 
     from papertools.core import models
 
+    if config.threads:
+        torch.set_num_threads(config.threads)
     dataset = _open_dataset(dataset_path)
     train_ids, valid_ids = dataset.split(config.valid_fraction, config.seed)
     if not train_ids:

@@ -50,7 +50,13 @@ RESULTS = ROOT / "benchmarks" / "results" / "bc.json"
 GOALS = {
     "gotolocal_test_success": ("goal", ">=", 0.95),
     "pickuploc_test_success": ("goal", ">=", 0.95),
-    "vec_async_ratio_nethackscore": ("goal", ">=", 1.7),
+    # issue 18: vector-env frames/s from 1 to 2 workers >= 1.7x on two idle cores; two
+    # processes of synchronous envs (how bench ppo runs seeds) are judged, gymnasium's
+    # AsyncVectorEnv (one process per env, observations through pipes) is an aim
+    "vec_two_workers_ratio_gotolocal": ("goal", ">=", 1.7),
+    "vec_two_workers_ratio_doorkey": ("goal", ">=", 1.7),
+    "vec_two_workers_ratio_nethackscore": ("goal", ">=", 1.7),
+    "vec_async_ratio_nethackscore": ("aim", ">=", 1.7),
     "vec_async_ratio_gotolocal": ("aim", ">=", 1.7),
     "vec_async_ratio_doorkey": ("aim", ">=", 1.7),
     "collect_w2_ratio": ("aim", ">=", 1.7),
@@ -72,7 +78,7 @@ CANDIDATES = {
 MODES = {
     "full": dict(demos=(100, 300, 1000, 3000), dev_episodes=100, test_episodes=500,
                  candidates=("lstm-wide", "lstm-wide-25"), epochs=None, vec_frames=16_384,
-                 nle_frames=4096, collect_episodes=200),
+                 nle_frames=4096, collect_episodes=2000),
     "quick": dict(demos=(30, 100), dev_episodes=20, test_episodes=40,
                   candidates=("feedforward", "lstm-wide"), epochs=4, vec_frames=4096,
                   nle_frames=1024, collect_episodes=40),
@@ -140,8 +146,9 @@ def collect(level: str, episodes: int, out: Path, workers: int = 2) -> float:
                        "--episodes", str(episodes), "--seed", str(DEMO_SEED), "-w",
                        str(workers), "--out-dir", str(out))
     wall = time.perf_counter() - started
-    found = re.search(r"episodes played into .* in ([0-9.]+) s", notes)
-    return float(found.group(1)) if found else wall
+    # the rate bench collect prints is computed from its unrounded seconds
+    found = re.search(r"\(([0-9.]+) episodes/s\)", notes)
+    return episodes / float(found.group(1)) if found else wall
 
 
 def prefix(dataset: Path, n: int, out: Path) -> Path:
@@ -416,8 +423,10 @@ def main(argv=None) -> int:
         key = f"{level.lower()}_test_success"
         goals[key] = common.judge(GOALS, key, res["cloning"]["levels"][level]["test_success"])
     for key in VEC_ENVS:
-        name = f"vec_async_ratio_{key}"
-        goals[name] = common.judge(GOALS, name, res["throughput"]["vec"][key]["async_ratio"])
+        for kind in ("two_workers", "async"):
+            name = f"vec_{kind}_ratio_{key}"
+            goals[name] = common.judge(GOALS, name,
+                                       res["throughput"]["vec"][key][f"{kind}_ratio"])
     goals["collect_w2_ratio"] = common.judge(GOALS, "collect_w2_ratio",
                                              res["throughput"]["collect"]["w2_ratio"])
     failed = common.finish(res, goals, output, started, print_table)

@@ -244,14 +244,21 @@ def _open_dataset(dataset_path):
 
 
 def _make_policy(meta: dict, config: BCConfig):
-    """make_policy over the dataset's environment's native spaces."""
+    """make_policy over the dataset's environment's native spaces, narrowed to the observation
+    keys the dataset stores (text fields, episode-level, kept)."""
     from papertools.core.envs import make_env
     from papertools.core.learn.policies import make_policy
 
+    from gymnasium import spaces
+
     env = make_env(meta["env"])
     try:
-        return make_policy(env.observation_space, env.action_space, kind=config.policy,
-                           **config.policy_kwargs)
+        space = env.observation_space
+        if isinstance(space, spaces.Dict):  # what the dataset holds (nhrecord's: the screen)
+            stored = meta.get("observation", {})
+            space = spaces.Dict({k: v for k, v in space.spaces.items()
+                                 if k in stored or isinstance(v, spaces.Text)})
+        return make_policy(space, env.action_space, kind=config.policy, **config.policy_kwargs)
     finally:
         env.close()
 

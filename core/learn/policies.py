@@ -357,12 +357,12 @@ def _kind_class(kind: str):
 
 def infer_kind(observation_space) -> str:
     """The kind that reads ``observation_space``: a 7x7x3 grid with a mission is BabyAI's;
-    glyphs and blstats NetHack's; a 64x64x3 image with an inventory Crafter's."""
+    glyphs and blstats, or the tty screen, NetHack's; a 64x64x3 image with an inventory Crafter's."""
     keys = set(getattr(observation_space, "spaces", {}) or {})
     if {"image", "mission"} <= keys:
         return "babyai"
-    if {"glyphs", "blstats"} <= keys:
-        return "nethack"
+    if {"glyphs", "blstats"} <= keys or {"tty_chars", "tty_colors", "tty_cursor"} <= keys:
+        return "nethack"  # NLE's arrays, or the screen alone (nhrecord's datasets)
     if {"image", "inventory"} <= keys:
         return "crafter"
     raise PapertoolsError(f"no policy kind reads observations with keys {sorted(keys)}: "

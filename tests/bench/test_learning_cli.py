@@ -81,3 +81,21 @@ def test_bc_under_torchrun_two_processes_on_cpu(tmp_path):
     logged = [orjson.loads(line) for line in proc.stdout.splitlines() if line.startswith(b"{")]
     assert sum(bool(r.get("valid")) for r in logged) == 2  # rank 0 logs, once per epoch
     assert (tmp_path / "ddp" / "policy" / "policy.json").is_file()
+
+
+def test_clone_nhrecord_games_from_the_screen_with_strategy_labels(tmp_path):
+    """HiHack's set-up in small: nhrecord's games (screens only) -> convert -> BC with the
+    strategy head; the policy kind is found from the stored keys."""
+    assert invoke(["nhrecord", "record", "--episodes", "2", "--max-steps", "30", "--out-dir",
+                   str(tmp_path / "games"), "-q"]).exit_code == 0
+    assert invoke(["bench", "convert", str(tmp_path / "games"), "--out-dir",
+                   str(tmp_path / "traj"), "-q"]).exit_code == 0
+    res = invoke(["bench", "bc", str(tmp_path / "traj"), "--aux-label", "strategy=1",
+                  "--epochs", "1", "--seq-len", "16", "--valid-fraction", "0.5", "--out-dir",
+                  str(tmp_path / "bc"), "-q"])
+    assert res.exit_code == 0, res.stderr
+    assert "valid_strategy_accuracy" in records(res)[-1]
+    from papertools.core.learn.policies import load_policy
+
+    policy, meta = load_policy(tmp_path / "bc" / "policy")
+    assert meta["kind"] == "nethack" and policy.mode == "tty"

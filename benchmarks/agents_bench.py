@@ -356,9 +356,7 @@ def print_table(res: dict, goals: dict) -> None:
         print(f"    frames/s ours/SB3 {s['fps_ratio']:.2f}x per CPU s, "
               f"{s['wall_fps_ratio']:.2f}x per wall s; our interval's top minus SB3's IQM "
               f"{s['success_margin']:+.2f}")
-    for g in goals.values():
-        print(f"  [{g['status']}] {g['name']} {g['value']:.2f} (goal {g['target']}"
-              f"{', aim' if g['kind'] == 'aim' else ''})")
+    common.print_goals(goals)
     common.print_footer(res)
 
 

@@ -466,9 +466,7 @@ def print_table(res: dict, goals: dict) -> None:
     col = t["collect"]
     print(f"  bench collect GoToLocal bot: -w 1 {col['w1']['episodes_per_s']:.1f} episodes/s, "
           f"-w 2 {col['w2']['episodes_per_s']:.1f} episodes/s ({col['w2_ratio']:.2f}x)")
-    for g in goals.values():
-        print(f"  [{g['status']}] {g['name']} {g['value']:.3f} (goal {g['target']}"
-              f"{', aim' if g['kind'] == 'aim' else ''})")
+    common.print_goals(goals, 3)
     common.print_footer(res)
 
 

@@ -186,6 +186,13 @@ def papertools_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "papertools.cli.main"]
 
 
+def print_goals(goals: dict, digits: int = 2) -> None:
+    """One line per judged figure: [PASS] or [FAIL], its value, the goal (or aim)."""
+    for g in goals.values():
+        print(f"  [{g['status']}] {g['name']} {g['value']:.{digits}f} (goal {g['target']}"
+              f"{', aim' if g['kind'] == 'aim' else ''})")
+
+
 def print_footer(res: dict) -> None:
     """The last lines of a benchmark's table: a warning when other work kept CPUs busy, the
     total time and where the results went."""

@@ -14,8 +14,8 @@ papertools bench collect --env babyai/GoToLocal --agent bot --episodes 300 -w 2 
   --out-dir "$out/demos" -q
 
 echo "== agents: behavioural cloning, with the bot's subgoal as an auxiliary label"
-papertools bench bc "$out/demos" --epochs 8 --seq-len 16 --lr 1e-3 --aux-label subgoal=0.5 \
-  --out-dir "$out/bc" -q | tail -n 1
+papertools bench bc "$out/demos" --recurrent --epochs 15 --seq-len 8 --lr 1e-3 \
+  --aux-label subgoal=0.5 --out-dir "$out/bc" -q | tail -n 1
 
 echo "== agents: the clone, the bot and random actions on 50 other games (seed 1)"
 for agent in policy bot random; do

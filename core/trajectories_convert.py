@@ -242,16 +242,14 @@ def from_bench_run(run_dir, out_dir, env: str | None = None, *, resume: bool = F
 def _action_words(family: str, tasks: list[str]) -> tuple[list[str], bool]:
     """The environment's action words (the same for every task, else an error) and whether
     its actions are free text."""
-    from papertools.core import envs
+    from papertools.core.envs import make_text_env
 
-    make = getattr(envs, "make_text_env", None) or envs.make_env
     found: dict[tuple, list[str]] = {}
     free = False
     for task in tasks:
-        game = make(family, seed=0, task=task)
+        game = make_text_env(family, seed=0, task=task)
         try:
-            native = getattr(game, "native", None)
-            words = getattr(native, "action_words", None) or game.actions
+            words = list(game.native.action_words) if game.native is not None else game.actions
             free = free or bool(getattr(game, "free_text_actions", False))
             found.setdefault(tuple(words), []).append(task)
         finally:

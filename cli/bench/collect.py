@@ -136,6 +136,8 @@ def play(job: Job) -> tuple[dict, dict]:
         agent.reset(env, job.seed)
         _, keys, text_keys = observation_meta(env.native.observation_space)
         subgoals = _labels(config).get("subgoal")
+        if subgoals is not None:
+            from papertools.core.envs.babyai import subgoal_text
         seen, texts, actions, rewards, dones, truncs, labels = [env.native_obs], [obs.text], \
             [], [], [], [], []
         done = False
@@ -145,8 +147,6 @@ def play(job: Job) -> tuple[dict, dict]:
             if word not in words:
                 raise PapertoolsError(f"{config.name}: the action {word!r} has no native index")
             if subgoals is not None:
-                from papertools.core.envs.babyai import subgoal_text
-
                 labels.append(subgoals.index(subgoal_text(agent.bot.subgoals())))
             actions.append(words.index(word))
             obs, reward, done, info = env.step(word)

@@ -73,8 +73,8 @@ class BCConfig:
 
 # what resume may change: where and how often, not what is trained
 MUTABLE = ("device", "threads", "log_every", "save_every")
-TEXT_SKIP = ("id", "env", "file")
-TRAIN_KEY, VALID_KEY = 0x6263, 0x6276  # "bc", "bv": the batch orders' random streams  # string episode fields that are not policy inputs
+TEXT_SKIP = ("id", "env", "file")  # string episode fields that are not policy inputs
+TRAIN_KEY, VALID_KEY = 0x6263, 0x6276  # "bc", "bv": the batch orders' random streams
 
 
 def train_bc(config: BCConfig, dataset_path, run_dir, resume: bool = False, policy=None,

@@ -3,7 +3,7 @@ with episode-boundary resets, and the one-step ``forward`` and ``act`` over ``fo
 
 A policy here implements ``forward_sequence(obs [B,T,...], state, first [B,T],
 return_features=False) -> (logits [B,T,A], value [B,T], state[, features [B,T,F]])`` and
-``initial_state(batch_size)``; :class:`SequencePolicy` derives the rest of the policy interface
+``initial_state(batch_size)``; :class:`~.policies.Policy` derives the rest of the interface
 (``forward`` for one step, ``act``) from them. ``first[b, t]`` is True where step t begins an
 episode: the recurrent state of row b is reset before that step is read.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .policies import Policy
 
 
 def as_tensor(value, device, dtype=None) -> torch.Tensor:
@@ -50,15 +52,12 @@ def flat_size(module: nn.Module, shape) -> int:
         return int(module(torch.zeros(1, *shape)).flatten(1).shape[1])
 
 
-class SequencePolicy(nn.Module):
-    """``forward`` (one step) and ``act`` over a subclass's ``forward_sequence``."""
+class SequencePolicy(Policy):
+    """The NetHack and Crafter policies' base (built from the spaces by ``make_policy``): an LSTM
+    state;
+    the one-step ``forward`` and ``act`` are :class:`~.policies.Policy`'s."""
 
     features_dim: int
-
-    @classmethod
-    def from_spaces(cls, observation_space, action_space, **kw):
-        """The policy for these gymnasium spaces (``kw``: the constructor's options)."""
-        return cls(observation_space, action_space, **kw)
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device
@@ -67,20 +66,3 @@ class SequencePolicy(nn.Module):
         """(h, c), zeros of [batch_size, features_dim]: an LSTM core's state at a start."""
         zeros = torch.zeros(batch_size, self.features_dim, device=self._device())
         return zeros, zeros.clone()
-
-    def forward(self, obs: dict, state=None, first=None):
-        """One step: obs [B,...], first [B] -> (logits [B,A], value [B], state)."""
-        seq = {k: v if isinstance(v, list) else as_tensor(v, self._device()).unsqueeze(1)
-               for k, v in obs.items()}
-        if first is not None:
-            first = as_tensor(first, self._device(), torch.bool).unsqueeze(1)
-        logits, value, state = self.forward_sequence(seq, state, first)
-        return logits[:, 0], value[:, 0], state
-
-    @torch.no_grad()
-    def act(self, obs: dict, state=None, first=None, deterministic: bool = False):
-        """(actions [B] int64, state): sampled from the policy, or its argmax."""
-        logits, _, state = self.forward(obs, state, first)
-        if deterministic:
-            return logits.argmax(-1), state
-        return torch.distributions.Categorical(logits=logits).sample(), state

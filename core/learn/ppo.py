@@ -90,14 +90,14 @@ class PPOConfig:
 MUTABLE = ("device", "threads", "log_every", "save_every")
 
 
-def gym_vec_env(env: str, **options) -> Callable:
-    """A factory ``(n, seed) -> SyncVectorEnv`` over ``gymnasium.make``: "minigrid/<Name>"
-    is MiniGrid-<Name>-v0, "babyai/<Level>" BabyAI-<Level>-v0, anything else a gymnasium id.
-    The sub-environments are seeded by the first ``reset(seed=seed)`` (env i: seed + i)."""
+def gym_vec_env(gym_id: str, **options) -> Callable:
+    """A factory ``(n, seed) -> SyncVectorEnv`` over ``gymnasium.make(gym_id)`` (a registered
+    id such as MiniGrid-DoorKey-5x5-v0): the very envs stable-baselines3 is given in
+    benchmarks/agents_bench.py, so both learners step the same code. Sub-environments are
+    seeded by the first ``reset(seed=seed)`` (env i: seed + i). Everything else builds its
+    envs with core.envs' ``make_vec_env`` (:func:`default_env_fn`)."""
     import gymnasium
 
-    family, _, rest = env.partition("/")
-    gym_id = {"minigrid": f"MiniGrid-{rest}-v0", "babyai": f"BabyAI-{rest}-v0"}.get(family, env)
     if gym_id.startswith(("MiniGrid", "BabyAI")):
         import minigrid  # noqa: F401  (registers the ids)
 
@@ -108,15 +108,9 @@ def gym_vec_env(env: str, **options) -> Callable:
 
 
 def default_env_fn(config: PPOConfig) -> Callable:
-    """core.envs' ``make_vec_env`` for ``config.env`` when core.envs has it; else gymnasium's
-    ids through :func:`gym_vec_env` for "minigrid/..." and "babyai/..." names."""
-    try:
-        from ..envs import make_vec_env
-    except ImportError:
-        if config.env.startswith(("minigrid/", "babyai/")) or "-v" in config.env:
-            return gym_vec_env(config.env, **config.env_options)
-        raise PapertoolsError(f"cannot build {config.env!r}: core.envs has no make_vec_env "
-                              "(give env_fn, a callable (n, seed) -> VectorEnv)") from None
+    """core.envs' ``make_vec_env`` for ``config.env`` (a registry name: minigrid/DoorKey-5x5)."""
+    from ..envs import make_vec_env
+
     return lambda n, seed: make_vec_env(config.env, n, seed=seed,
                                         asynchronous=config.asynchronous, **config.env_options)
 

@@ -49,10 +49,12 @@ def test_ppo_seeds_as_units_and_their_curves(tmp_path):
     assert {r["arm"] for r in rows} == {"ppo"} and rows[0]["seeds"] == 2
     assert sum("iqm" in r for r in rows) == 5 and rows[-1]["final"]
     assert (tmp_path / "c.png").stat().st_size > 1000
+    log = (tmp_path / "ppo" / "seed-0" / "log.jsonl").read_bytes()
     again = invoke(["bench", "ppo", "--env", "minigrid/Empty-5x5", "--frames", "1024", "--envs",
                     "4", "--rollout", "64", "--seed", "0", "--out-dir",
                     str(tmp_path / "ppo" / "seed-0"), "--resume", "-q"])
-    assert again.exit_code == 0 and "1024" not in again.stderr  # finished: nothing more to do
+    assert again.exit_code == 0 and not again.stdout  # finished: nothing more to train
+    assert (tmp_path / "ppo" / "seed-0" / "log.jsonl").read_bytes() == log
 
 
 def test_bc_under_torchrun_two_processes_on_cpu(tmp_path):

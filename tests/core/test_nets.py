@@ -43,7 +43,7 @@ def test_nethack_policy(nethack, mode):
         obs_space = gymnasium.spaces.Dict({k: obs_space[k] for k in
                                            ("tty_chars", "tty_colors", "tty_cursor")})
         frames = [{k: f[k] for k in obs_space.spaces} for f in frames]
-    policy = NetHackPolicy.from_spaces(obs_space, act_space, hidden=32, embed_dim=8)
+    policy = NetHackPolicy(obs_space, act_space, hidden=32, embed_dim=8)
     assert policy.mode == mode and policy.features_dim == 32
     obs = stack(frames)
     first = torch.zeros(2, 3, dtype=torch.bool)
@@ -97,7 +97,7 @@ def test_crafter_policy(recurrent):
         "image": gymnasium.spaces.Box(0, 255, (64, 64, 3), np.uint8),
         "inventory": gymnasium.spaces.Box(0, 9, (16,), np.int64)})
     torch.manual_seed(0)
-    policy = CrafterPolicy.from_spaces(obs_space, gymnasium.spaces.Discrete(17), hidden=32,
+    policy = CrafterPolicy(obs_space, gymnasium.spaces.Discrete(17), hidden=32,
                                        recurrent=recurrent)
     obs = {"image": np.stack([np.stack(frames)] * 2),
            "inventory": np.stack([np.stack(inventories)] * 2)}  # [2, 4, ...]

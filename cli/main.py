@@ -30,11 +30,12 @@ TOOLS = {
               "Agentic LLM/VLM evaluation on games (BALROG, Paglieri et al., 2024)."),
     "distill": ("papertools.cli.distill", "cli",
                 "EmbedDistill: distilling a retrieval teacher into a small student (Kim et al., 2023)."),
+    "hrl": ("papertools.cli.hrl", "cli",
+            "Hierarchical agents with language subgoals (Ahuja et al.) and HiHack's strategy heads."),
 }
 
 # Tools that later issues add: shown in --help so users see the whole map.
 PLANNED = {
-    "hrl": "Hierarchical RL with natural-language subgoals (and HiHack).",
     "relabel": "Distilling VLMs into agents by hindsight relabelling.",
     "pretrain": "Offline pre-training of representations and auxiliary rewards.",
 }

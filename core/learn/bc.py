@@ -11,6 +11,9 @@
    demonstrated actions, averaged over unmasked steps (``[B,T]``), plus, for every label named
    in ``aux_labels``, ``weight * `` the cross-entropy of a linear head over the policy's
    features against that per-step label (a strategy, a subgoal id; -1 means none).
+   ``text_labels`` makes a per-step label's string an observation (``{"mission": "phrase"}``:
+   a low level conditioned on each step's subgoal phrase); ``reset_label`` also resets the
+   recurrent state where that label is 1 (each subgoal segment starts afresh).
 4. The recurrent state: reset where ``first`` is True; with ``carry_state`` it is carried,
    detached (truncated back-propagation), from one window to the next of the same row when the
    reader says the next window continues the same episode (the batch's episode ``id`` and
@@ -64,6 +67,12 @@ class BCConfig:
     aux_labels: dict = field(default_factory=dict)  # per-step label name -> loss weight
     carry_state: bool = True  # carry the recurrent state across windows of one episode
     obs_keys: list | None = None  # observation arrays to read (None: all)
+    # per-step text from a label: observation key -> label name (the step's label string is
+    # that observation, e.g. {"mission": "phrase"}: a low level conditioned on its subgoal)
+    text_labels: dict = field(default_factory=dict)
+    # a label whose value 1 marks steps where the recurrent state resets, besides episode
+    # starts (e.g. "start": each subgoal segment begins afresh)
+    reset_label: str | None = None
     seed: int = 0
     device: str = "auto"
     threads: int = 1  # torch threads on the CPU (0: torch's default); one per run, as PPO
@@ -96,7 +105,9 @@ def train_bc(config: BCConfig, dataset_path, run_dir, resume: bool = False, poli
     if not train_ids:
         raise PapertoolsError("no training episodes in the dataset")
     labels = dataset.meta.get("labels", {})
-    unknown = [name for name in config.aux_labels if name not in labels]
+    unknown = [name for name in [*config.aux_labels, *config.text_labels.values(),
+                                 *([config.reset_label] if config.reset_label else [])]
+               if name not in labels]
     if unknown:
         raise PapertoolsError(f"the dataset has no per-step labels {', '.join(unknown)} "
                               f"(it has: {', '.join(labels) or 'none'})")
@@ -156,7 +167,7 @@ def _train(config, dataset, train_ids, valid_ids, policy, batches_fn, run, devic
 
     def step_loss(batch, memory, previous):
         """The weighted loss of one batch, its figures, and the state to carry on."""
-        obs, actions, mask, first = _tensors(batch, device)
+        obs, actions, mask, first = _tensors(batch, device, labels, config)
         memory = _carry(memory, previous, batch, first, config.carry_state, config.seq_len)
         logits, _, memory, label_logits = model(obs, memory, first)
         loss_sum = F.cross_entropy(logits[mask], actions[mask], reduction="sum")  # masked CE
@@ -263,19 +274,26 @@ def _make_policy(meta: dict, config: BCConfig):
         env.close()
 
 
-def _tensors(batch: dict, device):
+def _tensors(batch: dict, device, labels: dict | None = None, config: BCConfig | None = None):
     """(obs, actions [B,T], mask [B,T], first [B,T]) as tensors; the episodes' text fields
-    (a mission) join the observation as [B][T] lists of strings."""
+    (a mission) join the observation as [B][T] lists of strings, and so do the per-step label
+    strings of ``config.text_labels``; ``config.reset_label`` adds to ``first``."""
     import torch
 
     obs = {k: torch.as_tensor(v, device=device) for k, v in batch["obs"].items()}
     steps = batch["mask"].shape[1]
+    for key, name in (config.text_labels if config else {}).items():
+        words = labels[name]
+        obs[key] = [[words[i] if i >= 0 else "" for i in row.tolist()]
+                    for row in batch["labels"][name]]
     for key, values in batch.get("episode", {}).items():
         if key not in obs and key not in TEXT_SKIP and all(isinstance(v, str) for v in values):
             obs[key] = [[v] * steps for v in values]  # [B][T], as the arrays
     actions = torch.as_tensor(batch["actions"], device=device, dtype=torch.long).clamp(min=0)
     mask = torch.as_tensor(batch["mask"], device=device, dtype=torch.bool)
     first = torch.as_tensor(batch["first"], device=device, dtype=torch.bool).clone()
+    if config is not None and config.reset_label:
+        first |= torch.as_tensor(batch["labels"][config.reset_label] == 1, device=device)
     return obs, actions, mask, first
 
 

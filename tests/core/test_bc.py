@@ -150,3 +150,22 @@ def test_bc_resume_refuses_other_settings(dataset, tmp_path):
     with pytest.raises(PapertoolsError, match="no per-step labels"):
         train_bc(BCConfig(aux_labels={"strategy": 1.0}), dataset, tmp_path / "other",
                  policy=new_policy(), log=lambda r: None)
+
+
+def test_text_labels_become_per_step_text_and_reset_label_resets():
+    """``text_labels`` puts each step's label string into the observation (padding: ""), and
+    ``reset_label`` marks ``first`` where that label is 1."""
+    from papertools.core.learn.bc import _tensors
+
+    batch = {"obs": {"image": np.zeros((2, 3, 1), np.uint8)},
+             "actions": np.zeros((2, 3), np.int64), "mask": np.ones((2, 3), bool),
+             "first": np.array([[True, False, False], [False, False, False]]),
+             "labels": {"phrase": np.array([[0, 1, 1], [1, 0, -1]], np.int32),
+                        "start": np.array([[1, 1, 0], [0, 0, 1]], np.int32)},
+             "episode": {"mission": ["go", "go"]}}
+    config = BCConfig(text_labels={"mission": "phrase"}, reset_label="start")
+    labels = {"phrase": ["open the door", "go to the key"], "start": ["no", "yes"]}
+    obs, _, _, first = _tensors(batch, "cpu", labels, config)
+    assert obs["mission"] == [["open the door", "go to the key", "go to the key"],
+                              ["go to the key", "open the door", ""]]
+    assert first.tolist() == [[True, True, False], [False, False, True]]

@@ -59,7 +59,7 @@ def cli() -> None:
               help="Steps per chunk (the mean language segment of UnlockPickup's bot is 2.2).")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Hard-EM rounds (clone the low level, then reassign every chunk).")
-@click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True,
               help="BC passes over the demonstrations per round.")
 @click.option("--report", "report_label", is_flag=True,
               help="Afterwards print how the codes align with DATASET's own subgoal labels "

@@ -8,10 +8,13 @@ bottom:
    shorter). Only the observations, the actions and the episode's mission are read: never the
    input's labels (its language subgoals, phrases, kinds or segment boundaries).
 2. Initial codes: seeded k-means (numpy) over a summary of each chunk that uses no language:
-   the chunk's action histogram, the object carried at its start and at its end, and the kind,
-   colour and state of the cell in front of the agent at its end (all read from the 7x7 grid:
-   minigrid draws the carried object on the agent's own cell, (3, 6)). Each block is scaled to
-   unit variance per column, then weighted so that every block counts alike.
+   the chunk's action histogram, the histogram of (kind of object in front, action) pairs (what
+   is done facing what), the object carried at its start and at its end, and the kind, colour
+   and state of the cell in front of the agent at its end (all read from the 7x7 grid: minigrid
+   draws the carried object on the agent's own cell, (3, 6)). Each block is scaled to unit
+   variance per column, then weighted (:data:`SUMMARY_WEIGHTS`). (Hard EM keeps what it
+   starts from when the chunks' own actions decide their codes: a start that knows nothing of
+   the behaviours is a fixed point, so the start matters.)
 3. ``rounds`` rounds of hard EM:
    (M) the code-conditioned low level is cloned by core.learn.bc (the mission is the chunk's
    code word; the recurrent state resets at every chunk; a "finished" head predicts the chunk's
@@ -50,6 +53,9 @@ KMEANS_KEY, KMEANS_ITERS, KMEANS_RESTARTS = 0x6B6D, 50, 4  # "km": k-means' rand
 OBJECT_TYPES, COLOURS, DOOR_STATES = 11, 6, 3  # minigrid's OBJECT_TO_IDX, COLOR_TO_IDX, states
 AGENT_CELL, FRONT_CELL = (3, 6), (3, 5)  # in the egocentric 7x7 view
 MUTABLE = ("threads", "device")
+# the chunk summary's blocks and their weights: what is done facing what ("paired") is the most
+# direct trace of a behaviour, so it counts twice; the others once
+SUMMARY_WEIGHTS = {"actions": 1.0, "paired": 2.0, "carried": 1.0, "front": 1.0}
 
 
 @dataclass
@@ -60,9 +66,11 @@ class LatentConfig:
     segment: int = 3
     rounds: int = 3  # hard-EM rounds (one M-step and one E-step each)
     # the low level's BC (core.learn.bc.BCConfig's meanings)
-    epochs: int = 4  # per M-step
-    seq_len: int = 32
-    batch_size: int = 32
+    # (the M-step must fit well before the E-step moves chunks: an undertrained low level's
+    # preferences are noise, and the E-step then scatters a good start)
+    epochs: int = 10  # per M-step
+    seq_len: int = 16  # BC windows: steps
+    batch_size: int = 8  # BC windows per optimiser step (small: bot demonstrations are short)
     lr: float = 1e-3
     finished_weight: float = 0.5  # weight of the "finished" head's cross-entropy
     recurrent: bool = True  # an LSTM core, reset at every chunk (it can count to the chunk's end)
@@ -136,11 +144,14 @@ def read_chunks(dataset, segment: int) -> Chunks:
 
 def chunk_summary(chunks: Chunks, n_actions: int) -> np.ndarray:
     """[N, D] language-free summary per chunk (module docstring, step 2)."""
-    blocks = {"actions": [], "carried": [], "front": []}
+    blocks = {"actions": [], "paired": [], "carried": [], "front": []}
     eye_obj, eye_col, eye_state = (np.eye(n) for n in (OBJECT_TYPES, COLOURS, DOOR_STATES))
     for e, s, n in zip(chunks.episode, chunks.start, chunks.length):
         image, acts = chunks.images[e], chunks.actions[e][s:s + n]
         blocks["actions"].append(np.bincount(acts, minlength=n_actions)[:n_actions] / n)
+        seen = np.minimum(image[s:s + n, FRONT_CELL[0], FRONT_CELL[1], 0], 10).astype(np.int64)
+        blocks["paired"].append(np.bincount(seen * n_actions + np.minimum(acts, n_actions - 1),
+                                            minlength=OBJECT_TYPES * n_actions) / n)
         before, after = image[s][AGENT_CELL], image[s + n][AGENT_CELL]
         blocks["carried"].append(np.concatenate([eye_obj[min(before[0], 10)],
                                                  eye_obj[min(after[0], 10)],
@@ -150,10 +161,12 @@ def chunk_summary(chunks: Chunks, n_actions: int) -> np.ndarray:
                                                eye_col[min(front[1], 5)],
                                                eye_state[min(front[2], 2)]]))
     out = []
-    for rows in blocks.values():
+    for name, rows in blocks.items():
         x = np.asarray(rows, np.float64)
-        x = (x - x.mean(0)) / np.maximum(x.std(0), 1e-3)
-        out.append(x / np.sqrt(x.shape[1]))  # each block's total variance alike
+        std = x.std(0)
+        x = (x - x.mean(0)) / np.where(std > 1e-6, std, 1.0)
+        # each block's total variance: its weight squared
+        out.append(x * SUMMARY_WEIGHTS[name] / np.sqrt(max(1, int((std > 1e-6).sum()))))
     return np.concatenate(out, 1)
 
 

@@ -39,7 +39,8 @@ def _meta(env: str, extra: dict | None = None) -> dict:
 def bot_demos(path: Path, episodes: int = 6, level: str = "GoToLocal", scramble: int | None = None,
               ) -> Path:
     """The bot's rollouts on babyai/<level> with the language labels from subgoal_text;
-    ``scramble`` (a seed) permutes every label array: the same demonstrations, other labels."""
+    ``scramble`` (a seed) draws every label at random instead: the same demonstrations, other
+    labels."""
     from papertools.core.envs import make_env
     from papertools.core.envs.babyai import SUBGOALS, Bot, subgoal_text
     from papertools.core.trajectories import TrajectoryWriter
@@ -70,7 +71,10 @@ def bot_demos(path: Path, episodes: int = 6, level: str = "GoToLocal", scramble:
             labels = {"subgoal": subgoal, "phrase": subgoal.copy(), "start": start,
                       "finished": finished, "kind": kind}
             if scramble is not None:
-                labels = {k: rng.permutation(v) for k, v in labels.items()}
+                sizes = {"subgoal": len(SUBGOALS), "phrase": len(SUBGOALS), "start": 2,
+                         "finished": 2, "kind": len(KIND_WORDS)}
+                labels = {k: rng.integers(0, sizes[k], len(v)).astype(np.int32)
+                          for k, v in labels.items()}
             out.add({"id": f"bot/{seed}", "seed": seed, "mission": mission,
                      "success": bool(sum(rewards) > 0)},
                     {"obs/image": np.stack(images), "obs/direction": np.asarray(directions),

@@ -146,10 +146,9 @@ def low(dataset, epochs, seq_len, batch_size, lr, finished_weight, recurrent, th
     Examples:
       d=$(mktemp -d) && papertools hrl demos --env babyai/UnlockPickup --episodes 8 --out-dir $d/demos -q && papertools hrl low $d/demos --epochs 1 --out-dir $d/low -q | tail -n 1
     """
-    import sys
     import time
 
-    from papertools.core.jsonl import RecordWriter
+    from papertools.core.jsonl import stdout_log
     from papertools.core.progress import note
 
     from .low import LowConfig, train_low
@@ -157,14 +156,9 @@ def low(dataset, epochs, seq_len, batch_size, lr, finished_weight, recurrent, th
     config = LowConfig(epochs=epochs, seq_len=seq_len, batch_size=batch_size, lr=lr,
                        finished_weight=finished_weight, recurrent=recurrent, seed=seed,
                        threads=threads, device=device)
-    out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
-
-    def echo(record):
-        out.write(record)
-        out.stream.flush()
-
     started = time.perf_counter()
-    summary = train_low(dataset, out_dir, config, resume=resume, progress=not quiet, log=echo)
+    summary = train_low(dataset, out_dir, config, resume=resume, progress=not quiet,
+                        log=stdout_log())
     note(TOOL, f"{summary.get('epochs', epochs)} epochs on {summary.get('train_episodes')} "
                f"episodes; low level in {out_dir}/policy "
                f"({time.perf_counter() - started:.0f} s)", quiet=quiet)

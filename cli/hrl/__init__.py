@@ -125,6 +125,10 @@ def demos(env_name, episodes, corrupt, exclude_pairs, out_dir, resume, seed, wor
               help="The finished head's loss weight.")
 @click.option("--recurrent/--feed-forward", default=_LOW.recurrent,
               show_default=True, help="An LSTM core, reset at each segment's start.")
+@click.option("--instruction-encoder", type=click.Choice(["gru", "minilm"]),
+              default=_LOW.instruction_encoder, show_default=True,
+              help="The phrase encoder: a word GRU trained here, or the packaged frozen MiniLM "
+                   "(paraphrases never seen in training land near the ones seen).")
 @click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
               help="Torch threads on the CPU (0: torch's default).")
 @options.out_dir(required=True, help="The run folder (RUN/policy at the end).")
@@ -132,8 +136,8 @@ def demos(env_name, episodes, corrupt, exclude_pairs, out_dir, resume, seed, wor
 @options.seed
 @options.device(help="Where the network trains: auto, cpu, cuda, cuda:N.")
 @options.quiet
-def low(dataset, epochs, seq_len, batch_size, lr, finished_weight, recurrent, threads,
-        out_dir, resume, seed, device, quiet):
+def low(dataset, epochs, seq_len, batch_size, lr, finished_weight, recurrent,
+        instruction_encoder, threads, out_dir, resume, seed, device, quiet):
     """Clone the low level: a policy conditioned on the subgoal phrase, with a finished head.
 
     Sequence BC on hrl demos' dataset: the mission the policy reads is each step's subgoal
@@ -154,8 +158,9 @@ def low(dataset, epochs, seq_len, batch_size, lr, finished_weight, recurrent, th
     from .low import LowConfig, train_low
 
     config = LowConfig(epochs=epochs, seq_len=seq_len, batch_size=batch_size, lr=lr,
-                       finished_weight=finished_weight, recurrent=recurrent, seed=seed,
-                       threads=threads, device=device)
+                       finished_weight=finished_weight, recurrent=recurrent,
+                       instruction_encoder=instruction_encoder, seed=seed, threads=threads,
+                       device=device)
     started = time.perf_counter()
     summary = train_low(dataset, out_dir, config, resume=resume, progress=not quiet,
                         log=stdout_log())

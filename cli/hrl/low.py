@@ -37,6 +37,10 @@ class LowConfig:
     finished_weight: float = 1.0  # the finished head's loss weight beside the action loss
     recurrent: bool = True  # an LSTM core (reset at each segment's start)
     memory: int = 128  # the LSTM's width
+    # the phrase encoder: "gru" (a word GRU trained from scratch: words never seen in training
+    # mean nothing to it) or "minilm" (the packaged frozen sentence encoder, a trained
+    # projection: paraphrases land near each other)
+    instruction_encoder: str = "gru"
     valid_fraction: float = 0.1  # episodes held out for BC's validation
     seed: int = 0
     threads: int = 1  # torch threads (one per run on a shared machine)
@@ -60,6 +64,8 @@ def bc_config(config: LowConfig, vocab: list[str]):
     from papertools.core.learn.bc import BCConfig
 
     kwargs = {"vocab": vocab, "recurrent": config.recurrent}
+    if config.instruction_encoder != "gru":
+        kwargs["instruction_encoder"] = config.instruction_encoder
     if config.recurrent:
         kwargs["memory"] = config.memory
     return BCConfig(policy="babyai", policy_kwargs=kwargs, seq_len=config.seq_len,

@@ -30,7 +30,9 @@ EVAL_KEY = 0x65766C6F  # "evlo": evaluation episodes' seeds, apart from the demo
 
 @dataclass
 class LowConfig:
-    epochs: int = 20  # passes over the training episodes
+    # passes over the episodes: on 250 UnlockPickup demos 20 reach a valid accuracy of 0.98;
+    # 40 demos need about 60
+    epochs: int = 20
     seq_len: int = 16  # steps per BC window (segments are short: 1-25 steps)
     batch_size: int = 32  # windows per optimiser step
     lr: float = 2e-3  # Adam's learning rate (measured: 1e-3 learns "go to" slower)

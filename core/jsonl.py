@@ -260,6 +260,20 @@ class RecordWriter:
         return write_error(exc, self.name)
 
 
+def stdout_log():
+    """A training log's echo: ``log(record)`` writes the record as one JSONL line on standard
+    output and flushes it, so a reader of the pipe sees each record as it is logged."""
+    import sys
+
+    out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
+
+    def log(record: dict) -> None:
+        out.write(record)
+        out.flush()
+
+    return log
+
+
 def write_error(exc: OSError, name) -> PapertoolsError:
     """``NAME: No space left on device``: a failed write as one line for the user."""
     return PapertoolsError(exc.strerror or str(exc), str(name))
@@ -483,5 +497,5 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 __all__ = ["AtomicFile", "Item", "RecordWriter", "atomic_path", "default_id", "display_name",
            "dumps", "is_special", "loads", "open_binary", "open_output", "parse_line",
-           "read_records", "read_unique", "record_id", "target_of", "write_atomic", "write_error",
-           "write_json"]
+           "read_records", "read_unique", "record_id", "stdout_log", "target_of", "write_atomic",
+           "write_error", "write_json"]

@@ -17,7 +17,25 @@ from papertools.core import options
 TOOL = "hrl"
 
 RECORDS = """\
-(filled in as the commands land)
+demos writes a trajectory dataset folder (bench collect's format): dataset.json ("env",
+"observation" {"image", "direction"}, "action_words", "labels": "subgoal" (the canonical
+subgoals), "phrase" (every phrasing), "start" and "finished" (["no", "yes"]: a segment's first
+and last step), "kind" ("go to", "open", "pick up", "drop", "explore"), "true_subgoal" (with
+--corrupt), and "hrl": "agent", "seed", "corrupt", "exclude_pairs", "held_out_templates",
+"templates"), episodes.jsonl (one record per episode: "id" ("babyai/LEVEL/N"), "env", "seed",
+"attempt" (re-draws before this episode), "length", "return", "success", "mission",
+"segments" [{"subgoal", "phrase", "start", "length", "true_subgoal" with --corrupt}], "file")
+and episodes/ID.npz ("obs/image", "obs/direction", "actions", "rewards", "dones",
+"truncated", "label/NAME").
+
+low writes a bench bc run folder: settings.json, log.jsonl ("step", "epoch", "frames",
+"loss", "accuracy"; with "valid": true "valid_loss", "valid_accuracy",
+"valid_finished_accuracy"), checkpoint/, finished.json and policy/ (policy.json,
+model.safetensors, aux_heads.pt: the finished head).
+
+eval-low --json writes one record per kind: "kind", "success", "reached", "episodes",
+"mean_steps", then a last record "kind": "all" with "success", "finished_precision", "fired",
+"episodes", "held_out".
 
 latent writes, under --out-dir: dataset/ (a trajectory dataset in the demonstrations' format:
 the input's observations, actions and episode records; labels "subgoal" and "phrase" = the code
@@ -43,6 +61,188 @@ def cli() -> None:
 
 
 # ---- Part A: demonstrations and the low level (demos, low, eval-low) ----
+
+from .low import LowConfig as _LowConfig  # noqa: E402  (light: torch only inside functions)
+
+_LOW = _LowConfig()  # hrl low's defaults
+
+
+@cli.command()
+@click.option("--env", "env_name", required=True, metavar="babyai/LEVEL",
+              help="A BabyAI level the bot solves: babyai/UnlockPickup, "
+                   "babyai/KeyCorridorS3R3, babyai/Synth.")
+@click.option("--episodes", type=click.IntRange(min=1), required=True,
+              help="Demonstrations to record.")
+@click.option("--corrupt", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Each segment's annotation is wrong (a wrong colour, object or verb) with "
+                   "this probability; label true_subgoal keeps the truth.")
+@click.option("--exclude-pairs", metavar="LIST",
+              help="Colour-type pairs never named in training (\"yellow key,red ball\"): "
+                   "episodes naming one are re-drawn.")
+@options.out_dir(required=True, help="The trajectory dataset folder (new, or resumed).")
+@options.resume(help="Continue in --out-dir, recording only the episodes not yet there.")
+@options.seed
+@options.parallel
+@options.quiet
+def demos(env_name, episodes, corrupt, exclude_pairs, out_dir, resume, seed, workers, engine,
+          quiet):
+    """Record the BabyAI bot's demonstrations with language subgoals.
+
+    Every step is labelled with the bot's current subgoal in canonical words ("open the
+    yellow door", "pick up the grey key", "explore"); a segment (a run of one subgoal) gets
+    one phrasing drawn from four templates per kind ("get the door that is yellow open"),
+    the fifth held out for evaluation. The dataset is the same for any --workers; --resume
+    records only the missing episodes.
+
+    \b
+    Examples:
+      papertools hrl demos --env babyai/UnlockPickup --episodes 4 --out-dir "$(mktemp -d)/demos"
+      papertools hrl demos --env babyai/KeyCorridorS3R3 --episodes 2 --corrupt 0.2 --exclude-pairs "yellow key" -w 2 --out-dir "$(mktemp -d)/d" -q
+    """
+    import time
+    from pathlib import Path
+
+    from papertools.core.envs import resolve_task
+    from papertools.core.progress import counter, note
+
+    from .demos import parse_pairs, record_demos
+
+    env, task = resolve_task(env_name)
+    if env != "babyai":
+        raise click.BadParameter("the bot plays BabyAI levels: babyai/LEVEL",
+                                 param_hint="--env")
+    pairs = parse_pairs(exclude_pairs)
+    started = time.perf_counter()
+    with counter(desc="hrl demos", unit="ep", quiet=quiet) as bar:
+        written = record_demos(f"{env}/{task}", episodes, Path(out_dir), seed=seed,
+                               corrupt=corrupt, exclude_pairs=pairs, workers=workers,
+                               engine=engine, resume=resume,
+                               on_episode=lambda record: bar.update(1))
+    note(TOOL, f"{written} demonstrations recorded into {out_dir} in "
+               f"{time.perf_counter() - started:.1f} s", quiet=quiet)
+
+
+@cli.command()
+@click.argument("dataset", metavar="DATASET", type=click.Path(exists=True, file_okay=False))
+@click.option("--epochs", type=click.IntRange(min=1), default=_LOW.epochs,
+              show_default=True, help="Passes over the training episodes.")
+@click.option("--seq-len", type=click.IntRange(min=1), default=_LOW.seq_len,
+              show_default=True, help="Steps per training window.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=_LOW.batch_size,
+              show_default=True, help="Windows per optimiser step.")
+@click.option("--lr", type=float, default=_LOW.lr, show_default=True,
+              help="Adam's learning rate.")
+@click.option("--finished-weight", type=click.FloatRange(min=0),
+              default=_LOW.finished_weight, show_default=True,
+              help="The finished head's loss weight.")
+@click.option("--recurrent/--feed-forward", default=_LOW.recurrent,
+              show_default=True, help="An LSTM core, reset at each segment's start.")
+@click.option("--instruction-encoder", type=click.Choice(["gru", "minilm"]),
+              default=_LOW.instruction_encoder, show_default=True,
+              help="The phrase encoder: a word GRU trained here, or the packaged frozen MiniLM "
+                   "(paraphrases never seen in training land near the ones seen).")
+@click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Torch threads on the CPU (0: torch's default).")
+@options.out_dir(required=True, help="The run folder (RUN/policy at the end).")
+@options.resume(help="Continue the run in --out-dir from its last checkpoint (exact).")
+@options.seed
+@options.device(help="Where the network trains: auto, cpu, cuda, cuda:N.")
+@options.quiet
+def low(dataset, epochs, seq_len, batch_size, lr, finished_weight, recurrent,
+        instruction_encoder, threads, out_dir, resume, seed, device, quiet):
+    """Clone the low level: a policy conditioned on the subgoal phrase, with a finished head.
+
+    Sequence BC on hrl demos' dataset: the mission the policy reads is each step's subgoal
+    phrase, the recurrent state resets where a segment starts, and a head predicts the
+    segment's last step ("finished"). The run folder is bench bc's (log.jsonl also on
+    standard output, checkpoints at each epoch and on Ctrl-C, --resume exact); RUN/policy
+    loads in bench, with aux_heads.pt holding the finished head.
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools hrl demos --env babyai/UnlockPickup --episodes 8 --out-dir $d/demos -q && papertools hrl low $d/demos --epochs 1 --out-dir $d/low -q | tail -n 1
+    """
+    import time
+
+    from papertools.core.jsonl import stdout_log
+    from papertools.core.progress import note
+
+    from .low import LowConfig, train_low
+
+    config = LowConfig(epochs=epochs, seq_len=seq_len, batch_size=batch_size, lr=lr,
+                       finished_weight=finished_weight, recurrent=recurrent,
+                       instruction_encoder=instruction_encoder, seed=seed, threads=threads,
+                       device=device)
+    started = time.perf_counter()
+    summary = train_low(dataset, out_dir, config, resume=resume, progress=not quiet,
+                        log=stdout_log())
+    note(TOOL, f"{summary.get('epochs', epochs)} epochs on {summary.get('train_episodes')} "
+               f"episodes; low level in {out_dir}/policy "
+               f"({time.perf_counter() - started:.0f} s)", quiet=quiet)
+
+
+@cli.command("eval-low")
+@click.option("--policy", "policy_dir", required=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False),
+              help="The low level's policy folder (RUN/policy of hrl low).")
+@click.option("--env", "env_name", required=True, metavar="babyai/LEVEL",
+              help="The level whose bot episodes give the subgoals.")
+@click.option("--episodes", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Subgoals to try (one per bot episode).")
+@click.option("--held-out", is_flag=True,
+              help="Phrase each subgoal with its kind's held-out template.")
+@click.option("--max-segment", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Steps the low level gets before it is stopped.")
+@click.option("--deterministic", is_flag=True,
+              help="Play the most likely action instead of sampling.")
+@options.seed
+@options.parallel
+@options.as_json()
+@options.quiet
+def eval_low(policy_dir, env_name, episodes, held_out, max_segment, deterministic, seed,
+             workers, engine, as_json, quiet):
+    """Score the low level on subgoals in isolation, per kind.
+
+    The bot plays each episode up to the start of one of its segments (a kind drawn
+    uniformly, then a segment of it); the low level then gets that subgoal as a phrase and
+    plays until its finished head fires or --max-segment steps. Success: the subgoal holds
+    in the game (the object in front, the door open, the object carried or put down).
+    Seeds differ from hrl demos'. Also the finished head's precision.
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools hrl demos --env babyai/UnlockPickup --episodes 8 --out-dir $d/demos -q && papertools hrl low $d/demos --epochs 1 --out-dir $d/low -q >/dev/null && papertools hrl eval-low --policy $d/low/policy --env babyai/UnlockPickup --episodes 4 --held-out -q
+    """
+    import sys
+
+    from papertools.core.envs import resolve_task
+    from papertools.core.jsonl import RecordWriter
+    from papertools.core.progress import counter
+
+    from .low import evaluate_low
+
+    env, task = resolve_task(env_name)
+    with counter(desc="hrl eval-low", unit="ep", total=episodes, quiet=quiet) as bar:
+        result = evaluate_low(policy_dir, f"{env}/{task}", episodes, seed=seed,
+                              held_out=held_out, max_segment=max_segment, workers=workers,
+                              engine=engine, deterministic=deterministic,
+                              on_episode=lambda record: bar.update(1))
+    if as_json:
+        out = RecordWriter(sys.stdout.buffer)
+        for kind, figures in result["kinds"].items():
+            out.write({"kind": kind, **figures})
+        out.write({"kind": "all", **{k: v for k, v in result.items() if k != "kinds"}})
+        return
+    phrasing = "held-out" if held_out else "training"
+    click.echo(f"{'kind':10s} {'success':>8s} {'reached':>8s} {'episodes':>8s} "
+               f"{'steps':>6s}   ({phrasing} phrasings)")
+    for kind, f in result["kinds"].items():
+        click.echo(f"{kind:10s} {f['success']:8.3f} {f['reached']:8.3f} {f['episodes']:8d} "
+                   f"{f['mean_steps']:6.1f}")
+    precision = result["finished_precision"]
+    click.echo(f"{'all':10s} {result['success']:8.3f} {'':8s} {result['episodes']:8d}")
+    click.echo("finished head: fired on {:.0%} of segments, precision {}".format(
+        result["fired"], "n/a" if precision is None else f"{precision:.3f}"))
 
 
 # ---- Part A: the high level, the two-level agent and its RL stage (high, rl) ----

@@ -68,6 +68,7 @@ class SMDPConfig:
     max_segment: int = 0  # low-level steps after which a segment ends (0: the folder's)
     low_deterministic: bool = False  # the low level's argmax action instead of a sample
     seed: int = 0
+    arm: str = ""  # the arm's name in curves (settings.json's "arm"; "": the folder's name)
     device: str = "cpu"
     threads: int = 1  # torch threads (0: torch's default)
     log_every: int = 1  # updates between log records

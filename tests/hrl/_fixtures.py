@@ -40,8 +40,28 @@ def bot_episode(task: str, seed: int):
     return seen, actions, rewards, subgoals, seen[0]["mission"], bool(terminated and reward > 0)
 
 
-def make_dataset(path, task: str = "GoToLocal", episodes: int = 40, seed: int = 0) -> str:
-    """A dataset of ``episodes`` bot episodes on babyai/<task> with the shared labels."""
+def drop_episode(task: str, seed: int, steps: int = 12):
+    """``steps`` drop actions labelled "drop the object" (what make_dataset's drop episodes
+    are)."""
+    from papertools.core.envs.babyai import Native
+
+    env = Native(task)
+    obs, _ = env.reset(seed=seed)
+    seen = [obs]
+    for _ in range(steps):
+        obs, *_ = env.step(4)
+        seen.append(obs)
+    env.close()
+    return seen, [4] * steps, [0.0] * steps, ["drop the object"] * steps, seen[0]["mission"], \
+        False
+
+
+def make_dataset(path, task: str = "GoToLocal", episodes: int = 40, seed: int = 0,
+                 drop_episodes: int = 0) -> str:
+    """A dataset of ``episodes`` bot episodes on babyai/<task> with the shared labels, and
+    ``drop_episodes`` more in which the agent only answers "drop the object" with minigrid's
+    drop action (nothing held: nothing happens, the episode is lost): a subgoal the low level
+    learns that never solves the level."""
     from papertools.core.envs.babyai import SUBGOALS
     from papertools.core.trajectories import TrajectoryWriter
 
@@ -55,8 +75,11 @@ def make_dataset(path, task: str = "GoToLocal", episodes: int = 40, seed: int = 
                              "toggle", "done"],
             "hrl": {"held_out_templates": [], "corrupt": 0.0}}
     with TrajectoryWriter(path, meta) as writer:
-        for n in range(episodes):
-            seen, actions, rewards, subgoals, mission, success = bot_episode(task, seed + n)
+        for n in range(episodes + drop_episodes):
+            if n < episodes:
+                seen, actions, rewards, subgoals, mission, success = bot_episode(task, seed + n)
+            else:
+                seen, actions, rewards, subgoals, mission, success = drop_episode(task, seed + n)
             ids = np.array([vocab.index(s) for s in subgoals], np.int32)
             start = np.array([i == 0 or subgoals[i] != subgoals[i - 1]
                               for i in range(len(subgoals))], np.int32)
@@ -94,6 +117,6 @@ def train_low(dataset, run_dir, epochs: int = 2, seed: int = 0) -> str:
                                      "head_hidden": 32, "text_hidden": 32, "words": 16},
                       text_labels={"mission": "phrase"}, reset_label="start",
                       aux_labels={"finished": 1.0}, epochs=epochs, seq_len=16, batch_size=8,
-                      seed=seed, device="cpu")
+                      lr=3e-3, seed=seed, device="cpu")
     train_bc(config, dataset, run_dir, log=lambda record: None)
     return str(run_dir / "policy")

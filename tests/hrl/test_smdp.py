@@ -78,3 +78,72 @@ def test_the_kl_weight_holds_the_high_level_near_its_prior(tmp_path):
     assert held_log[-1]["kl"] < free_log[-1]["kl"] / 3, (held_log[-1], free_log[-1])
     policy, meta = load_policy(tmp_path / "free" / "policy")
     assert meta["kind"] == "hierarchy" and meta["trainer"] == "hrl rl"
+
+
+@pytest.mark.slow
+def test_rl_turns_a_bad_prior_towards_the_subgoal_that_pays(tmp_path):
+    """A low level cloned on "go to the red ball" (the bot) and on "drop the object" (drops
+    that never solve the level); the high level starts choosing the drop 4 times in 5. PPO over
+    segments must move its choice to the red ball: a random or broken learner stays near 0.2."""
+    import math
+
+    from papertools.core.learn.hierarchy import build_hierarchy, load_low
+
+    from ._fixtures import make_dataset, train_low
+
+    data = make_dataset(tmp_path / "demos", "GoToRedBallGrey", episodes=100, drop_episodes=40)
+    low, finished, _ = load_low(train_low(data, tmp_path / "low", epochs=6))
+    policy = build_hierarchy(low, finished, ["go to the red ball", "drop the object"],
+                             high_kwargs=SMALL, max_segment=8)
+    with torch.no_grad():
+        policy.high.actor[-1].weight.zero_()
+        policy.high.actor[-1].bias.copy_(torch.tensor([math.log(0.2), math.log(0.8)]))
+    save_policy(tmp_path / "h", policy, {"env": "babyai/GoToRedBallGrey"})
+    config = SMDPConfig(env="babyai/GoToRedBallGrey", frames=8000, n_envs=8, segments=4,
+                        epochs=4, minibatches=2, lr=3e-3, ent_coef=0.0)
+    train_smdp(config, tmp_path / "h", tmp_path / "rl", log=lambda r: None)
+
+    def p_red_ball(path):
+        trained, _ = load_policy(path)
+        env, probs = make_env("babyai/GoToRedBallGrey"), []
+        for seed in range(1000, 1020):
+            obs, _ = env.reset(seed=seed)
+            with torch.no_grad():
+                logits, _, _ = trained.choose({"image": torch.from_numpy(obs["image"][None]),
+                                               "mission": [obs["mission"]]})
+            probs.append(float(torch.softmax(logits, -1)[0, 0]))
+        env.close()
+        return float(np.mean(probs))
+
+    assert p_red_ball(tmp_path / "h") == pytest.approx(0.2, abs=1e-4)
+    after = p_red_ball(tmp_path / "rl" / "policy")
+    assert after > 0.6
+
+
+def test_an_interrupted_rl_run_resumes_exactly(tmp_path):
+    """Stopped after its third update's checkpoint and resumed, a run ends with the weights
+    of one never stopped."""
+    from safetensors.torch import load_file
+
+    folder = hierarchy_folder(tmp_path / "h")
+    config = SMDPConfig(env="babyai/GoToLocal", frames=400, n_envs=2, segments=4, epochs=2,
+                        minibatches=2, save_every=3)
+    train_smdp(config, folder, tmp_path / "full", log=lambda r: None)
+    seen = []
+
+    def stop(record):
+        seen.append(record)
+        if record["update"] == 4:  # after the checkpoint of update 3
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_smdp(config, folder, tmp_path / "part", log=stop)
+    train_smdp(config, folder, tmp_path / "part", resume=True, log=lambda r: None)
+    a = load_file(str(tmp_path / "full" / "policy" / "model.safetensors"))
+    b = load_file(str(tmp_path / "part" / "policy" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    full = (tmp_path / "full" / "log.jsonl").read_text()
+    part = (tmp_path / "part" / "log.jsonl").read_text()
+    strip = lambda text: [{k: v for k, v in json.loads(line).items() if k != "fps"}  # noqa
+                          for line in text.splitlines()]
+    assert strip(full) == strip(part)

@@ -17,7 +17,24 @@ from papertools.core import options
 TOOL = "hrl"
 
 RECORDS = """\
-(filled in as the commands land)"""
+high writes a run folder: settings.json (the configuration, "dataset", "low", digests of the
+data and of the low level's weights), log.jsonl (one record per epoch, also on standard
+output: "epoch", "frames" (segment starts trained on so far), "loss", "accuracy",
+"valid_loss", "valid_accuracy", "valid_segments", "valid_unseen" (validation segments whose
+subgoal never occurs in training)), checkpoint/, finished.json ("epochs", "frames",
+"classes", "train_episodes", "valid_episodes", "valid_accuracy", "policy") and policy/: the
+two-level agent, kind "hierarchy" (policy.json's kwargs: "subgoals", "low_kind",
+"low_kwargs", "high_kwargs", "max_segment", "sample_high"; model.safetensors: "low.*",
+"finished_head.*", "high.*"), which bench run --agent policy plays.
+
+rl writes a run folder (one per seed, DIR/seed-N, with several): settings.json, log.jsonl (one
+record per update: "update", "frames" (environment steps), "episodes", "segments" (so far),
+"success", "return", "length" (the episodes that ended in the update; null when none),
+"segment_length", "fps", "lr", "policy_loss", "value_loss", "entropy", "kl" (KL of the high
+level from its cloned prior), "clipfrac"), checkpoint/, finished.json ("frames", "episodes",
+"segments", "updates", "seconds", "fps", "success" and "return" over the last 100 episodes,
+"policy") and policy/ (the hierarchy with the trained high level). With several seeds each
+run's summary, with "run" and "seed", is a record on standard output."""
 
 SEE_ALSO = ["papertools(1)", "papertools-bench(1)", "papertools-nhrecord(1)"]
 

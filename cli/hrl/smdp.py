@@ -1,4 +1,5 @@
-"""The high level's RL stage: PPO over segments (a semi-Markov decision process), read top to bottom.
+"""The high level's RL stage: PPO over segments (a semi-Markov decision process), read top to
+bottom.
 
 The hierarchy (core.learn.hierarchy, a policy folder of kind "hierarchy") plays ``n_envs``
 environments together. Its low level is frozen and batched across all of them every step; the
@@ -23,10 +24,10 @@ is trained on the state it had at each decision, stored in the rollout (not repl
 The run folder is core.training's: settings.json, log.jsonl (one record per update: "frames"
 (environment steps, the low level's), "episodes", "segments", "success" and "return" (episodes
 that ended in the update), "segment_length", "kl", the losses, "fps"), checkpoints at update
-boundaries (every ``save_every`` updates, at the end, and on Ctrl-C once the update ends) holding the environments
-themselves (pickled, with their generators) and every segment in progress, so a resumed run
-continues the very episodes; finished.json; RUN/policy (the hierarchy with the trained high
-level).
+boundaries (every ``save_every`` updates, at the end, and on Ctrl-C once the update ends)
+holding the environments themselves (pickled, with their generators) and every segment in
+progress, so a resumed run continues the very episodes; finished.json; RUN/policy (the
+hierarchy with the trained high level).
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def _train(config: SMDPConfig, policy, run: RunDir, progress: bool) -> dict:
     import torch
 
     from papertools.core.envs import make_env
+    from papertools.core.learn.hierarchy import assign_rows, select_rows
     from papertools.core.learn.policies import make_policy, save_policy
     from papertools.core.learn.ppo import _Interrupt
     from papertools.core.training import Progress
@@ -185,20 +187,20 @@ def _train(config: SMDPConfig, policy, run: RunDir, progress: bool) -> dict:
         return {"image": torch.from_numpy(np.stack([loop["obs"][i]["image"] for i in rows]))
                 .to(device), "mission": [loop["obs"][i]["mission"] for i in rows]}
 
-    def choose(rows, transitions):
+    def choose(rows):
         """The high level decides for the envs ``rows`` (their segments start now); the
         previous segment of each gets this decision's value as its bootstrap."""
         rows = np.asarray(rows)
         index = torch.from_numpy(rows)
         first = torch.from_numpy(loop["first"][rows])
         obs = high_obs(rows)
-        h_in = _select(loop["high"], index)
+        h_in = select_rows(loop["high"], index)
         logits, value, h_out = policy.choose(obs, h_in, first)
-        prior_logits, _, p_out = prior(obs, _select(loop["prior"], index), first)
+        prior_logits, _, p_out = prior(obs, select_rows(loop["prior"], index), first)
         action = torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1)
         logp = torch.log_softmax(logits, -1).gather(-1, action[:, None]).squeeze(-1)
-        loop["high"] = _assign(loop["high"], index, h_out)
-        loop["prior"] = _assign(loop["prior"], index, p_out)
+        loop["high"] = assign_rows(loop["high"], index, h_out)
+        loop["prior"] = assign_rows(loop["prior"], index, p_out)
         loop["subgoal"][index] = action
         for j, i in enumerate(rows.tolist()):
             last = loop["last"][i]
@@ -229,7 +231,7 @@ def _train(config: SMDPConfig, policy, run: RunDir, progress: bool) -> dict:
                 while True:
                     rows = np.flatnonzero(loop["start"])
                     if rows.size:
-                        choose(rows, transitions)
+                        choose(rows)
                     if done_segments >= need:
                         break
                     obs = {"image": torch.from_numpy(np.stack([o["image"] for o in loop["obs"]]))
@@ -257,7 +259,8 @@ def _train(config: SMDPConfig, policy, run: RunDir, progress: bool) -> dict:
                                    next_value=0.0 if term else None)
                         if trunc and not term:  # bootstrap from the last observation
                             index = torch.tensor([i])
-                            _, v, _ = policy.choose(high_obs([i]), _select(loop["high"], index),
+                            _, v, _ = policy.choose(high_obs([i]),
+                                                    select_rows(loop["high"], index),
                                                     torch.zeros(1, dtype=torch.bool))
                             seg["next_value"] = float(v[0])
                         transitions[i].append(seg)
@@ -329,21 +332,6 @@ def _train(config: SMDPConfig, policy, run: RunDir, progress: bool) -> dict:
                  "kl": config.kl, "reinit_high": config.reinit_high})
     run.finish(summary)
     return summary
-
-
-def _select(state, index):
-    return None if state is None else tuple(s[:, index] for s in state)
-
-
-def _assign(state, index, new):
-    if state is None:
-        return None
-    out = []
-    for s, v in zip(state, new):
-        s = s.clone()
-        s[:, index] = v
-        out.append(s)
-    return tuple(out)
 
 
 def _optimise(config, high, optimizer, shuffle, device, batch, advantages, returns) -> dict:

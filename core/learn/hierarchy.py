@@ -42,14 +42,14 @@ def _rows(obs: dict, rows) -> dict:
     return out
 
 
-def _select(state, rows):
+def select_rows(state, rows):
     """Rows of a recurrent state (a tuple of [layers, B, H] tensors), or None."""
     if state is None:
         return None
     return tuple(s[:, rows] for s in state)
 
 
-def _assign(state, rows, new):
+def assign_rows(state, rows, new):
     """``state`` with ``rows`` replaced by ``new`` (tuples of [layers, B, H] tensors)."""
     if state is None:
         return None
@@ -134,11 +134,11 @@ class HierarchicalPolicy(Policy):
             rows = torch.nonzero(start).reshape(-1)
             episode_start = (torch.zeros(len(rows), dtype=torch.bool) if first is None else
                              torch.as_tensor(first, dtype=torch.bool).reshape(-1)[rows])
-            logits, _, new_high = self.choose(_rows(obs, rows), _select(high, rows),
+            logits, _, new_high = self.choose(_rows(obs, rows), select_rows(high, rows),
                                               episode_start if self.high.recurrent else None)
             choice = (torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1)
                       if self.sample_high else logits.argmax(-1))
-            high = _assign(high, rows, new_high)
+            high = assign_rows(high, rows, new_high)
             subgoal = subgoal.clone()
             subgoal[rows] = choice.to(subgoal.device)
             steps = torch.where(start, torch.zeros_like(steps), steps)
@@ -209,4 +209,4 @@ def load_low(policy_dir, device="cpu"):
     return low, {"weight": sd["label_finished.weight"], "bias": sd["label_finished.bias"]}, meta
 
 
-__all__ = ["HierarchicalPolicy", "build_hierarchy", "load_low"]
+__all__ = ["HierarchicalPolicy", "assign_rows", "build_hierarchy", "load_low", "select_rows"]

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 import pytest
+import torch
 
 from papertools.core.learn.hierarchy import HierarchicalPolicy
 from papertools.core.learn.policies import load_policy
@@ -67,12 +68,7 @@ def test_an_interrupted_high_run_resumes_to_the_same_weights(demos, tmp_path):
     train_high(data, low, tmp_path / "part", config, resume=True, log=lambda r: None)
     a = load_file(str(tmp_path / "full" / "policy" / "model.safetensors"))
     b = load_file(str(tmp_path / "part" / "policy" / "model.safetensors"))
-    assert a.keys() == b.keys() and all(torch_equal(a[k], b[k]) for k in a)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     logs = [(tmp_path / d / "log.jsonl").read_text().count("\n") for d in ("full", "part")]
     assert logs == [2, 2]
 
-
-def torch_equal(x, y):
-    import torch
-
-    return torch.equal(x, y)

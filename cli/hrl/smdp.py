@@ -358,9 +358,14 @@ def _optimise(config, high, optimizer, shuffle, device, batch, advantages, retur
         for idx in np.array_split(shuffle.permutation(m), min(config.minibatches, m)):
             rows = torch.from_numpy(idx)
             state = None if states is None else tuple(s[:, rows] for s in states)
-            logits, value, _ = high({"image": image[rows],
-                                     "mission": [missions[i] for i in idx.tolist()]},
-                                    state, first[rows])
+            seq = {"image": image[rows][:, None],
+                   "mission": [[missions[i]] for i in idx.tolist()]}
+            logits, _, _, feats = high.forward_sequence(seq, state, first[rows][:, None],
+                                                        return_features=True)
+            logits = logits[:, 0]
+            # the critic reads the features without moving them: fitting a value function
+            # the cloned high level never had must not undo what cloning taught it
+            value = high.critic(feats[:, 0].detach()).squeeze(-1)
             logp_all = torch.log_softmax(logits, -1)
             logp = logp_all.gather(-1, actions[rows, None]).squeeze(-1)
             adv = adv_all[rows]

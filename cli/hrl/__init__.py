@@ -17,7 +17,19 @@ from papertools.core import options
 TOOL = "hrl"
 
 RECORDS = """\
-(filled in as the commands land)"""
+clone writes a training run folder (bench bc's): settings.json, log.jsonl (each record also on
+stdout: "step", "epoch", "frames", "loss", "accuracy", "frames_per_s"; per epoch, with "valid":
+true, "valid_loss", "valid_accuracy" and, for --model hier, "valid_strategy_accuracy" of the
+strategy head), checkpoints, RUN/policy (kind "hihack" for hier, "nethack" for flat; bench run
+--agent policy plays it) and RUN/accuracy.json: the held-out games' action accuracy, "all" and
+per true strategy name, each {"accuracy", "steps"}. Its last stdout record is {"accuracy",
+"model", "games", "parameters"}.
+
+eval --json writes one record per agent ("policy", "expert": the symbolic agent that plays
+nhrecord's data, "random"), all on the same games: "agent", "episodes", "median", "q1", "q3",
+"mean" (in-game score), "median_ci" (bootstrap 95% interval of the median over games, seeded by
+--seed), "depth" (median deepest dungeon level), "mean_steps", "steps_per_s", "scores" (one per
+game, in seed order), "policy", "seed", "max_steps"."""
 
 SEE_ALSO = ["papertools(1)", "papertools-bench(1)", "papertools-nhrecord(1)"]
 
@@ -179,3 +191,6 @@ def eval_cmd(policy_dir, expert, random_agent, episodes, max_steps, seed, worker
         click.echo(f"{r['agent']:<8} {r['median']:>8.1f} {ci:>17} {r['q1']:>8.1f} "
                    f"{r['q3']:>8.1f} {r['mean']:>9.1f} {r['depth']:>5.0f} "
                    f"{r['steps_per_s']:>8.0f}")
+
+
+cli.records = RECORDS

@@ -65,6 +65,9 @@ def cli() -> None:
               help="hier: the true strategy picks the head (an offline ablation).")
 @click.option("--no-straight-through", is_flag=True,
               help="hier: no action-loss gradient through the head choice (HiHack's code).")
+@click.option("--sample-strategy", is_flag=True,
+              help="hier: when the policy plays, sample the strategy (Gumbel) as HiHack's "
+                   "evaluation does, rather than take the likeliest.")
 @click.option("--games", type=click.IntRange(min=1), default=None,
               help="Train on the first N games of the training split (default: all).")
 @click.option("--valid-games", type=click.IntRange(min=1), default=5, show_default=True,
@@ -87,9 +90,9 @@ def cli() -> None:
 @options.seed
 @options.device(help="Where the network trains: auto, cpu, cuda, cuda:N.")
 @options.quiet
-def clone(dataset, model, strategy_coef, oracle, no_straight_through, games, valid_games, epochs,
-          hidden, head_hidden, seq_len, batch_size, lr, threads, out_dir, resume, seed, device,
-          quiet):
+def clone(dataset, model, strategy_coef, oracle, no_straight_through, sample_strategy, games,
+          valid_games, epochs, hidden, head_hidden, seq_len, batch_size, lr, threads, out_dir,
+          resume, seed, device, quiet):
     """HiHack's behavioural cloning of nhrecord's strategy-labelled NetHack games.
 
     DATASET is an nhrecord dataset folder (converted to a trajectory dataset in the cache on
@@ -119,7 +122,9 @@ def clone(dataset, model, strategy_coef, oracle, no_straight_through, games, val
 
     started = time.perf_counter()
     config = hihack.CloneConfig(model=model, strategy_coef=strategy_coef, oracle=oracle,
-                                straight_through=not no_straight_through, games=games,
+                                straight_through=not no_straight_through,
+                                eval_strategy="sample" if sample_strategy else "argmax",
+                                games=games,
                                 valid_games=valid_games, epochs=epochs, hidden=hidden,
                                 head_hidden=head_hidden, seq_len=seq_len,
                                 batch_size=batch_size, lr=lr, seed=seed, device=device,

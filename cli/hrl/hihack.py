@@ -51,6 +51,7 @@ class CloneConfig:
     oracle: bool = False  # hier: the true strategy picks the head (ablation, offline only)
     straight_through: bool = True  # the action loss reaches the strategy head (HiHack: no)
     tau: float = 1.0  # Gumbel-softmax temperature (HiHack's gumbel_softmax_tau)
+    eval_strategy: str = "argmax"  # in play: the likeliest strategy, or "sample" (HiHack's)
     games: int | None = None  # training games: the first N of the training split (None: all)
     valid_games: int = 5  # games held out for validation and per-strategy accuracy
     split_seed: int = 0  # the hash that picks the held-out games (not the training seed)
@@ -166,7 +167,8 @@ def policy_settings(config: CloneConfig, n_actions: int, n_strategies: int) -> t
     torso = dict(mode="tty", crop=config.crop, embed_dim=config.embed_dim)
     hier = dict(torso, hidden=config.hidden, head_hidden=config.head_hidden,
                 n_strategies=n_strategies, tau=config.tau,
-                straight_through=config.straight_through, oracle=config.oracle)
+                straight_through=config.straight_through, oracle=config.oracle,
+                eval_strategy=config.eval_strategy)
     if config.model == "hier":
         return "hihack", hier
     return "nethack", matched_flat_kwargs(n_actions, **hier)

@@ -4,7 +4,6 @@ matched sizes, the policy folder in bench, learning above chance, the game evalu
 
 from __future__ import annotations
 
-import numpy as np
 import orjson
 import pytest
 

@@ -14,6 +14,11 @@
    ``text_labels`` makes a per-step label's string an observation (``{"mission": "phrase"}``:
    a low level conditioned on each step's subgoal phrase); ``reset_label`` also resets the
    recurrent state where that label is 1 (each subgoal segment starts afresh).
+   ``policy_labels`` are labels the policy predicts with heads of its own (HiHack's strategy
+   head, which also picks its action head): ``forward_sequence(..., return_labels=True)``
+   gives their logits, and ``weight *`` their cross-entropy joins the loss (weight 0: logged,
+   no gradient). ``label_obs`` gives a label's class ids [B,T] as an observation (the true
+   strategy for HiHack's oracle ablation).
 4. The recurrent state: reset where ``first`` is True; with ``carry_state`` it is carried,
    detached (truncated back-propagation), from one window to the next of the same row when the
    reader says the next window continues the same episode (the batch's episode ``id`` and
@@ -73,6 +78,11 @@ class BCConfig:
     # a label whose value 1 marks steps where the recurrent state resets, besides episode
     # starts (e.g. "start": each subgoal segment begins afresh)
     reset_label: str | None = None
+    # labels the policy predicts itself (forward_sequence(..., return_labels=True)): label
+    # name -> loss weight (HiHack's strategy_loss_coeff)
+    policy_labels: dict = field(default_factory=dict)
+    # a per-step label's class ids as an observation: observation key -> label name
+    label_obs: dict = field(default_factory=dict)
     seed: int = 0
     device: str = "auto"
     threads: int = 1  # torch threads on the CPU (0: torch's default); one per run, as PPO
@@ -106,8 +116,13 @@ def train_bc(config: BCConfig, dataset_path, run_dir, resume: bool = False, poli
         raise PapertoolsError("no training episodes in the dataset")
     labels = dataset.meta.get("labels", {})
     unknown = [name for name in [*config.aux_labels, *config.text_labels.values(),
+                                 *config.policy_labels, *config.label_obs.values(),
                                  *([config.reset_label] if config.reset_label else [])]
                if name not in labels]
+    both = set(config.aux_labels) & set(config.policy_labels)
+    if both:
+        raise PapertoolsError(f"labels {', '.join(sorted(both))} are both aux_labels and "
+                              "policy_labels")
     if unknown:
         raise PapertoolsError(f"the dataset has no per-step labels {', '.join(unknown)} "
                               f"(it has: {', '.join(labels) or 'none'})")
@@ -153,7 +168,7 @@ def _train(config, dataset, train_ids, valid_ids, policy, batches_fn, run, devic
     if saved is not None:
         saved.restore(optimizer=optimizer, modules={"policy": policy, "heads": heads})
         state = saved.state
-    model = _joined(policy, heads)
+    model = _joined(policy, heads, bool(config.policy_labels))
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
@@ -175,7 +190,7 @@ def _train(config, dataset, train_ids, valid_ids, policy, batches_fn, run, devic
         loss = loss_sum / max(1, n)
         figures = {"loss_sum": float(loss_sum.detach()), "count": n,
                    "correct": int((logits[mask].argmax(-1) == actions[mask]).sum())}
-        for name, weight in config.aux_labels.items():
+        for name, weight in {**config.aux_labels, **config.policy_labels}.items():
             target = torch.as_tensor(batch["labels"][name], device=device, dtype=torch.long)
             where = mask & (target >= 0)
             head_logits = label_logits[name]
@@ -282,6 +297,8 @@ def _tensors(batch: dict, device, labels: dict | None = None, config: BCConfig |
 
     obs = {k: torch.as_tensor(v, device=device) for k, v in batch["obs"].items()}
     steps = batch["mask"].shape[1]
+    for key, name in (config.label_obs if config else {}).items():
+        obs[key] = torch.as_tensor(batch["labels"][name], device=device, dtype=torch.long)
     for key, name in (config.text_labels if config else {}).items():
         words = labels[name]
         obs[key] = [[words[i] if i >= 0 else "" for i in row.tolist()]
@@ -337,7 +354,7 @@ def _validate(policy, heads, config, valid_ids, batches_fn, device, step_loss) -
     count = max(1, totals.get("count", 0))
     record = {"valid_loss": round(totals.get("loss_sum", 0.0) / count, 5),
               "valid_accuracy": round(totals.get("correct", 0) / count, 5)}
-    for name in config.aux_labels:
+    for name in [*config.aux_labels, *config.policy_labels]:
         record[f"valid_{name}_accuracy"] = round(
             totals.get(f"{name}_correct", 0) / max(1, totals.get(f"{name}_count", 0)), 5)
     return record
@@ -379,10 +396,11 @@ def _map(state, fn):
     return fn(state)
 
 
-def _joined(policy, heads):
+def _joined(policy, heads, own_labels: bool = False):
     """The policy and its label heads as one module, so that DistributedDataParallel sees every
     parameter used inside one forward and averages the gradients of both: calling it gives
-    (logits, value, state, {label name: the label head's logits})."""
+    (logits, value, state, {label name: the label head's logits}), with the labels the policy
+    predicts itself (``own_labels``) among them."""
     import torch
 
     class Joined(torch.nn.Module):
@@ -391,11 +409,18 @@ def _joined(policy, heads):
             self.policy, self.heads = policy, heads
 
         def forward(self, obs, state, first):
-            if not len(self.heads):
-                return (*self.policy.forward_sequence(obs, state, first), {})
-            logits, value, state, features = self.policy.forward_sequence(
-                obs, state, first, return_features=True)
-            return logits, value, state, {name.removeprefix("label_"): head(features)
-                                          for name, head in self.heads.items()}
+            extra = {}
+            if len(self.heads):
+                extra["return_features"] = True
+            if own_labels:
+                extra["return_labels"] = True
+            logits, value, state, *rest = self.policy.forward_sequence(obs, state, first,
+                                                                       **extra)
+            labels = dict(rest.pop()) if own_labels else {}
+            if len(self.heads):
+                features = rest[0]
+                labels.update({name.removeprefix("label_"): head(features)
+                               for name, head in self.heads.items()})
+            return logits, value, state, labels
 
     return Joined()

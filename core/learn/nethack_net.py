@@ -15,7 +15,10 @@ Two input modes, read from the observation space:
 
 The encodings are concatenated, projected to ``hidden`` and fed to an LSTM cell (reset where an
 episode begins); the actor (action logits) and critic (value) heads read its output, which is
-also the ``features`` that auxiliary heads (behavioural cloning's label heads) read.
+also the ``features`` that auxiliary heads (behavioural cloning's label heads) read. The actor
+is one linear layer, or with ``head_hidden`` > 0 an MLP (Linear, ELU, Linear): the flat
+baseline whose size matches HiHack's strategy-headed policy (core.learn.hihack_net, which
+reuses this torso through :meth:`NetHackPolicy.encode`).
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ MODES = ("auto", "glyphs", "tty")
 
 class NetHackPolicy(SequencePolicy):
     """``NetHackPolicy(observation_space, action_space, mode="auto", crop=9, embed_dim=16,
-    hidden=256)``: a gymnasium Dict space (NLE's) and a Discrete action space."""
+    hidden=256, head_hidden=0)``: a gymnasium Dict space (NLE's) and a Discrete action space;
+    ``head_hidden`` > 0 makes the actor an MLP with that hidden width."""
 
     kind = "nethack"
 
     def __init__(self, observation_space, action_space, mode: str = "auto", crop: int = 9,
-                 embed_dim: int = 16, hidden: int = 256):
+                 embed_dim: int = 16, hidden: int = 256, head_hidden: int = 0):
         super().__init__()
         keys = set(observation_space.spaces)
         if mode == "auto":
@@ -50,6 +54,8 @@ class NetHackPolicy(SequencePolicy):
         if crop % 2 != 1:
             raise ValueError(f"crop must be odd (the agent in the middle), got {crop}")
         self.kwargs = dict(mode=mode, crop=crop, embed_dim=embed_dim, hidden=hidden)
+        if head_hidden:
+            self.kwargs["head_hidden"] = head_hidden
         self.recurrent = True
         self.mode, self.crop = mode, crop
         self.n_actions = int(action_space.n)
@@ -87,7 +93,9 @@ class NetHackPolicy(SequencePolicy):
             width += 64
         self.project = nn.Sequential(nn.Linear(width, hidden), nn.ELU())
         self.core = nn.LSTMCell(hidden, hidden)
-        self.actor = nn.Linear(hidden, self.n_actions)
+        self.actor = (nn.Sequential(nn.Linear(hidden, head_hidden), nn.ELU(),
+                                    nn.Linear(head_hidden, self.n_actions))
+                      if head_hidden else nn.Linear(hidden, self.n_actions))
         self.critic = nn.Linear(hidden, 1)
 
     def initial_state(self, batch_size: int):
@@ -136,8 +144,9 @@ class NetHackPolicy(SequencePolicy):
         x = self.message_embed(msg).transpose(1, 2)  # [N,16,L]
         return self.message_cnn(x).amax(-1)  # [N,64]
 
-    def forward_sequence(self, obs: dict, state=None, first=None, return_features=False):
-        """obs [B,T,...], first [B,T] -> (logits [B,T,A], value [B,T], state[, features])."""
+    def encode(self, obs: dict, state=None, first=None):
+        """The torso: obs [B,T,...], first [B,T] -> (features [B,T,hidden], state), the LSTM's
+        output that every head reads."""
         device = self._device()
         key = "glyphs" if self.mode == "glyphs" else "tty_chars"
         b, t = obs[key].shape[:2]
@@ -154,7 +163,11 @@ class NetHackPolicy(SequencePolicy):
             state = self.initial_state(b)
         if first is not None:
             first = as_tensor(first, device, torch.bool)
-        features, state = lstm_unroll(self.core, x, state, first)  # [B,T,hidden]
+        return lstm_unroll(self.core, x, state, first)  # [B,T,hidden]
+
+    def forward_sequence(self, obs: dict, state=None, first=None, return_features=False):
+        """obs [B,T,...], first [B,T] -> (logits [B,T,A], value [B,T], state[, features])."""
+        features, state = self.encode(obs, state, first)
         logits, value = self.actor(features), self.critic(features).squeeze(-1)
         if return_features:
             return logits, value, state, features

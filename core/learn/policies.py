@@ -10,10 +10,11 @@ action logits, a value and a recurrent state::
 ``first`` [B] (or [B, T]) marks observations that begin an episode: the recurrent state is
 zeroed there. A feed-forward policy takes and returns ``state=None``.
 
-Kinds (:data:`KINDS`, imported lazily): "babyai" here; "nethack", "crafter" and "hierarchy"
-(core.learn.hierarchy: a high level choosing subgoal strings for a low level) in their own
-modules. A policy folder (:func:`save_policy`) holds ``policy.json`` (kind, constructor
-keyword arguments, the spaces, what the caller adds: env, run) and ``model.safetensors``, so
+Kinds (:data:`KINDS`, imported lazily): "babyai" here; "nethack", "crafter",
+"hierarchy" (core.learn.hierarchy: a high level choosing subgoal strings for a low level)
+and "hihack" (HiHack's strategy-headed NetHack policy) in their own modules. A policy
+folder (:func:`save_policy`) holds ``policy.json`` (kind, constructor keyword arguments,
+the spaces, what the caller adds: env, run) and ``model.safetensors``, so
 :func:`load_policy` rebuilds it without the training code.
 """
 
@@ -35,6 +36,7 @@ KINDS = {
     "nethack": "papertools.core.learn.nethack_net:NetHackPolicy",
     "crafter": "papertools.core.learn.crafter_net:CrafterPolicy",
     "hierarchy": "papertools.core.learn.hierarchy:HierarchicalPolicy",
+    "hihack": "papertools.core.learn.hihack_net:HiHackPolicy",
 }
 
 POLICY_JSON, WEIGHTS = "policy.json", "model.safetensors"

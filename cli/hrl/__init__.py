@@ -97,9 +97,11 @@ def cli() -> None:
 
 # ---- Part A: demonstrations and the low level (demos, low, eval-low) ----
 
-from .low import LowConfig as _LowConfig  # noqa: E402  (light: torch only inside functions)
+from .high import HighConfig as _HighConfig  # noqa: E402  (light: torch inside functions)
+from .low import LowConfig as _LowConfig  # noqa: E402
 
 _LOW = _LowConfig()  # hrl low's defaults
+_HIGH = _HighConfig()  # hrl high's
 
 
 @cli.command()
@@ -288,15 +290,16 @@ def eval_low(policy_dir, env_name, episodes, held_out, max_segment, deterministi
 @click.option("--low", "low_dir", required=True, metavar="DIR",
               type=click.Path(exists=True, file_okay=False),
               help="The low level's policy folder (hrl low writes RUN/policy).")
-@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1), default=_HIGH.epochs, show_default=True,
               help="Passes over the training episodes' segment starts.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Episodes per optimiser step.")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="AdamW's learning rate.")
 @click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
               show_default=True, help="Episodes held out for validation.")
-@click.option("--recurrent", is_flag=True,
-              help="An LSTM carried from one segment to the next.")
+@click.option("--recurrent/--feed-forward", default=_HIGH.recurrent, show_default=True,
+              help="An LSTM carried from one segment to the next (a feed-forward high level "
+                   "cannot tell which subgoals are done).")
 @click.option("--max-segment", type=click.IntRange(min=1), default=32, show_default=True,
               help="Low-level steps after which a segment ends even if the low level has not "
                    "said finished.")
@@ -369,8 +372,9 @@ def high(dataset, low_dir, epochs, batch_size, lr, valid_fraction, recurrent, ma
               help="Start the high level from random weights (RL alone).")
 @click.option("--max-segment", type=click.IntRange(min=0), default=0, show_default=True,
               help="Low-level steps after which a segment ends (0: the policy folder's).")
-@click.option("--lr", type=float, default=2.5e-4, show_default=True,
-              help="Adam's learning rate, annealed linearly to 0.")
+@click.option("--lr", type=float, default=None,
+              help="Adam's learning rate, annealed linearly to 0 [default: 3e-05, fine-tuning a "
+                   "cloned high level; 0.00025 with --reinit-high].")
 @click.option("--ent-coef", type=float, default=0.01, show_default=True,
               help="Weight of the high level's entropy bonus.")
 @click.option("--gamma", type=float, default=0.99, show_default=True,

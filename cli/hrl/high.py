@@ -40,13 +40,15 @@ from papertools.core.training import (Progress, RunDir, adamw, checkpoint_on_int
 
 @dataclass
 class HighConfig:
-    epochs: int = 20
+    # development probe (UnlockPickup, 250 demonstrations, greedy on development seeds): a
+    # feed-forward high level 0.10 success, a recurrent one (40 epochs) 0.93
+    epochs: int = 40
     batch_size: int = 32  # episodes per optimiser step (each the sequence of its segment starts)
     lr: float = 1e-3  # AdamW
     weight_decay: float = 0.0
     max_grad_norm: float = 4.0
     valid_fraction: float = 0.1  # of the episodes, held out
-    recurrent: bool = False  # an LSTM core carried across the segments of an episode
+    recurrent: bool = True  # an LSTM core carried across the segments of an episode
     memory: int = 64  # the LSTM's width
     policy_kwargs: dict = field(default_factory=dict)  # more BabyAIPolicy arguments (sizes)
     max_segment: int = 32  # the hierarchy's: low-level steps after which a segment ends anyway

@@ -81,7 +81,6 @@ def lang_rl_name(kl: float) -> str:
 # The settings each arm trains with (chosen on development seeds; benchmarks/README.md).
 FLAT_BC = dict(policy="babyai", policy_kwargs={"recurrent": True, "channels": 64}, epochs=15,
                seq_len=8, lr=1e-3)  # the BC benchmark's choice for BabyAI
-HIGH = dict(recurrent=True, epochs=40)  # a feed-forward high level cannot tell what is done
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,7 @@ def run_unit(unit: Unit) -> dict:
             data, low = demos, _low_dir(unit) / "policy"
         else:
             data, low = _latent_dir(unit) / "dataset", _latent_dir(unit) / "low" / "policy"
-        high = dict(HIGH, seed=s, **({"epochs": study.high_epochs} if study.high_epochs else {}))
+        high = dict(seed=s, **({"epochs": study.high_epochs} if study.high_epochs else {}))
         train_high(data, low, unit.path, HighConfig(**high),
                    resume=_resume(unit.path, unit.resume), log=_quiet)
         policy = unit.path / "policy"

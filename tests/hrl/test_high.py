@@ -37,7 +37,7 @@ def test_segment_starts_are_the_first_step_and_every_labelled_start(demos):
 @pytest.mark.slow
 def test_high_cloning_beats_the_majority_subgoal_on_held_out_episodes(demos, tmp_path):
     data, low = demos
-    config = HighConfig(epochs=15, batch_size=16, lr=3e-3, valid_fraction=0.3,
+    config = HighConfig(epochs=15, batch_size=16, lr=3e-3, valid_fraction=0.3, recurrent=False,
                         policy_kwargs=SMALL)
     summary = train_high(data, low, tmp_path / "run", config, log=lambda r: None)
     ds = TrajectoryDataset(data)

@@ -92,7 +92,25 @@ SEE_ALSO = ["papertools(1)", "papertools-bench(1)", "papertools-nhrecord(1)"]
 def cli() -> None:
     """Hierarchical agents with language subgoals (Ahuja et al., 2023) and HiHack's
     strategy-headed policy (Piterbarg, Pinto and Fergus, 2023).
+
+    Part A, on BabyAI: demos records the bot with its subgoal at every step as language
+    (paraphrased; some phrasings held out), low clones a policy conditioned on the subgoal
+    phrase with a "finished" head, high clones the level that names the next subgoal and
+    writes the two-level agent, rl trains that level on the task reward over segments
+    (semi-MDP PPO, a KL pull towards the clone), latent learns subgoals without language
+    (the baseline), and study runs every arm over seeds. Part B, on NetHack: clone trains a
+    flat or a strategy-headed policy on nhrecord's games, eval scores policies, the symbolic
+    expert and a random agent on the same unseen games. Every trained agent is a policy folder
+    that bench run --agent policy plays.
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools hrl demos --env babyai/GoToLocal --episodes 20 --out-dir $d/demos -q && papertools hrl low $d/demos --epochs 2 --out-dir $d/low -q | tail -n 1
+      papertools hrl study --quick --arms flat-bc,lang-bc --seeds 0 --eval-episodes 4 --out-dir "$(mktemp -d)/study" -q
     """
+
+
+cli.see_also = SEE_ALSO
 
 
 # ---- Part A: demonstrations and the low level (demos, low, eval-low) ----

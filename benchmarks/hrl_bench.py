@@ -1,0 +1,207 @@
+#!/usr/bin/env python
+"""hrl benchmark (issue 19): language-subgoal HRL on BabyAI, HiHack's hierarchical cloning on NetHack.
+
+Part A (``--part a``): ``hrl study`` at its default size: babyai/UnlockPickup, 250 bot
+demonstrations shared by every arm, seeds 0-4, 100,000 environment frames for every RL arm, KL
+weights 0, 0.01 and 0.1, 8 latent codes; every policy scored greedily on 100 episodes of the
+evaluation seed stream 11 (the test episodes; development probes used stream 7, and the
+study checks no demonstration seed is among them). The settings the study fixes (the recurrent
+high level, the RL stage's learning rate, flat BC's network) were chosen on the development
+episodes (benchmarks/README.md). The primary arm, named before the run, is ``lang-rl-kl0.01``
+(small soft supervision). Goals: its IQM success over seeds beats flat BC (equal
+demonstrations), latent-rl and rl-only (equal frames) with non-overlapping 95% bootstrap
+intervals; the figure judged is the gap between its interval's low end and the other arm's
+high end (> 0 is a pass). Also: the low level's success per subgoal kind in isolation (seed
+0's low level, 200 episodes; training phrasings and held-out ones), which bounds the
+hierarchy, and the RL arms' learning curves (benchmarks/results/hrl_curves.png).
+
+Part B (``--part b``): nhrecord's symbolic agent records ``--games`` games (seed 11, at most
+5,000 steps each); the flat policy and the strategy-headed one (matched sizes, hidden 64) are
+cloned from the first N of them for N in ``--sizes``; each is scored in NetHackChallenge on
+``--eval-games`` games of an evaluation seed stream beside the expert and a random agent on the
+same games (median score, quartiles, bootstrap interval of the median). Goal: hierarchical
+beats flat on median score at every size with non-overlapping intervals, or the report says it
+does not. Its default size is small (CPU); the paper's sizes need a GPU.
+
+Usage: python benchmarks/hrl_bench.py [--quick] [--strict] [--part a|b|ab] [--work DIR]
+       [--output PATH]
+``--work DIR`` keeps the study folder, so an interrupted run continues where it stopped.
+Results: benchmarks/results/hrl.json (from a clean committed tree). Part A takes about 90
+minutes on 2 cores; ``--quick`` a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import common
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "hrl.json"
+PRIMARY = "lang-rl-kl0.01"
+RIVALS = ("flat-bc", "latent-rl", "rl-only")
+GOALS_A = {f"{PRIMARY}_minus_{r}": ("goal", ">=", 1e-9) for r in RIVALS}
+GOALS_B = {}
+
+
+def log(message: str) -> None:
+    common.log("hrl_bench", message)
+
+
+def part_a(quick: bool, work: Path, workers: int) -> dict:
+    from papertools.cli.hrl.low import evaluate_low
+    from papertools.cli.hrl.study import StudyConfig, rl_runs, run_study, summarise
+    from papertools.core.learn.curves import aggregate, load_curves, plot_curves
+
+    study = StudyConfig()
+    if quick:
+        study = study.quick()
+    started = time.perf_counter()
+    results = run_study(study, work / "study", resume=True, workers=workers,
+                        on_unit=lambda r: log(f"{r['arm']} seed {r['seed']}: "
+                                              f"success {r.get('success', '-')}"))
+    rows = {r["arm"]: r for r in summarise(results)}
+    out = {"config": json.loads(json.dumps(study.__dict__, default=list)), "arms": rows,
+           "units": results, "seconds": round(time.perf_counter() - started, 1)}
+    low = work / "study" / "low" / f"seed-{study.seeds[0]}" / "policy"
+    episodes = 20 if quick else 200
+    out["low_level"] = {
+        name: evaluate_low(low, study.env, episodes, seed=study.eval_seed, held_out=held,
+                           workers=workers)
+        for name, held in (("train_phrasings", False), ("held_out_phrasings", True))}
+    runs = {a: [d for d in dirs if (d / "log.jsonl").exists()]
+            for a, dirs in rl_runs(work / "study", study).items()}
+    runs = {a: d for a, d in runs.items() if d}
+    if runs:
+        curves = aggregate(load_curves(runs), "success", points=20)
+        out["curves"] = curves
+        png = (Path(tempfile.gettempdir()) / "papertools-bench" / "hrl_curves.quick.png"
+               if quick else RESULTS.with_name("hrl_curves.png"))
+        png.parent.mkdir(parents=True, exist_ok=True)
+        plot_curves(curves, png, title=f"{study.env}: success over environment frames")
+        out["curves_png"] = str(png)
+    return out
+
+
+def judge_a(res: dict, goals: dict) -> None:
+    arms = res["arms"]
+    if PRIMARY not in arms:
+        return
+    for rival in RIVALS:
+        if rival in arms:
+            name = f"{PRIMARY}_minus_{rival}"
+            goals[name] = common.judge(GOALS_A, name, arms[PRIMARY]["low"] - arms[rival]["high"])
+
+
+def papertools(*args: str) -> str:
+    done = subprocess.run([*common.papertools_command(), *args], capture_output=True,
+                          text=True, cwd=ROOT)
+    if done.returncode:
+        raise SystemExit(f"hrl_bench: papertools {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def part_b(quick: bool, work: Path, workers: int, games: int, sizes: list[int],
+           eval_games: int) -> dict:
+    from papertools.cli.hrl.hihack import clone, evaluate
+
+    data = work / "nethack-games"
+    papertools("nhrecord", "record", "--episodes", str(games), "--seed", "11",
+               "--max-steps", "5000", "-w", str(workers), "--out-dir", str(data), "-q",
+               *(["--resume"] if data.exists() else []))
+    out = {"games": games, "sizes": sizes, "eval_games": eval_games, "clones": {}}
+    size_kw = dict(hidden=64, head_hidden=64, epochs=1 if quick else 2)
+    for n in sizes:
+        for model in ("flat", "hier"):
+            run = work / f"clone-{model}-{n}"
+            summary = clone(data, run, model=model, games=n, resume=run.exists(),
+                            log=lambda r: None, **size_kw)
+            scored = evaluate(run / "policy", episodes=eval_games, seed=5, max_steps=5000,
+                              workers=workers)
+            out["clones"][f"{model}-{n}"] = {"summary": {k: v for k, v in summary.items()
+                                                        if not isinstance(v, dict)},
+                                            "policy": scored["policy"]}
+            log(f"{model} on {n} games: median {scored['policy']['median']}")
+    others = evaluate(None, episodes=eval_games, seed=5, max_steps=5000, workers=workers,
+                      expert=True, random=True)
+    out["expert"], out["random"] = others["expert"], others["random"]
+    return out
+
+
+def judge_b(res: dict, goals: dict) -> None:
+    for n in res["sizes"]:
+        flat, hier = res["clones"][f"flat-{n}"]["policy"], res["clones"][f"hier-{n}"]["policy"]
+        name = f"hier_minus_flat_{n}_games"
+        GOALS_B[name] = ("goal", ">=", 1e-9)
+        goals[name] = common.judge(GOALS_B, name, hier["median_ci"][0] - flat["median_ci"][1])
+
+
+def main(argv=None) -> int:
+    extra = argparse.ArgumentParser(add_help=False)
+    extra.add_argument("--part", choices=("a", "b", "ab"), default="a")
+    extra.add_argument("--work", metavar="DIR", help="keep (and resume) the work folder")
+    extra.add_argument("--workers", type=int, default=2)
+    extra.add_argument("--games", type=int, default=200)
+    extra.add_argument("--sizes", default="50,200")
+    extra.add_argument("--eval-games", type=int, default=200)
+    args, mode, output = common.parse_args(__doc__, RESULTS, argv, parents=[extra])
+    started = time.perf_counter()
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="hrl-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    res = {"benchmark": "hrl", "mode": mode, "part": args.part,
+           "machine": dict(common.machine_info(("torch", "minigrid", "nle")),
+                           busy_cpus_at_start=common.busy_cpus())}
+    goals: dict = {}
+    if "a" in args.part:
+        res["a"] = part_a(args.quick, work, args.workers)
+        judge_a(res["a"], goals)
+    if "b" in args.part:
+        games = 12 if args.quick else args.games
+        sizes = [3, 6] if args.quick else [int(x) for x in args.sizes.split(",")]
+        eval_games = 6 if args.quick else args.eval_games
+        res["b"] = part_b(args.quick, work, args.workers, games, sizes, eval_games)
+        judge_b(res["b"], goals)
+    failed = common.finish(res, goals, output, started, print_table)
+    return 1 if failed and args.strict else 0
+
+
+def print_table(res: dict, goals: dict) -> None:
+    if "a" in res:
+        a = res["a"]
+        print(f"Part A: {a['config']['env']}, {a['config']['demos']} demonstrations, seeds "
+              f"{a['config']['seeds']}, {a['config']['frames']} RL frames; success on held-out "
+              "episodes (greedy), IQM over seeds [95% bootstrap interval]")
+        for arm, r in a["arms"].items():
+            print(f"  {arm:<16} {r['iqm']:.3f} [{r['low']:.3f}, {r['high']:.3f}]  mean "
+                  f"{r['mean']:.3f}  seeds {r['seeds']}  RL frames {r['frames']}")
+        for name, scored in a["low_level"].items():
+            kinds = ", ".join(f"{k} {v['success']:.2f}" for k, v in scored["kinds"].items())
+            print(f"  low level alone, {name.replace('_', ' ')}: {kinds}; all "
+                  f"{scored['success']:.2f}")
+        print("  Paper (Ahuja et al.): language-supervised HRL beats flat cloning and HRL "
+              "without the supervised subgoal space (3D tasks; no figures transcribed)")
+    if "b" in res:
+        b = res["b"]
+        print(f"Part B: NetHackChallenge, median in-game score over {b['eval_games']} unseen "
+              "games [95% bootstrap interval of the median]")
+        for name, c in b["clones"].items():
+            p = c["policy"]
+            print(f"  {name:<12} {p['median']:.0f} [{p['median_ci'][0]:.0f}, "
+                  f"{p['median_ci'][1]:.0f}]  quartiles {p['q1']:.0f}-{p['q3']:.0f}")
+        for who in ("expert", "random"):
+            p = b[who]
+            print(f"  {who:<12} {p['median']:.0f} [{p['median_ci'][0]:.0f}, "
+                  f"{p['median_ci'][1]:.0f}]")
+        print("  Paper (HiHack): hierarchical LSTM BC beats flat LSTM BC at equal data and size")
+    common.print_goals(goals, digits=3)
+    common.print_footer(res)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,16 +17,7 @@ TINY = dict(hidden=16, head_hidden=8, embed_dim=8)  # a network that runs in mil
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cache")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PAPERTOOLS_CACHE", str(folder))
-    yield folder
-    patch.undo()
-
-
-@pytest.fixture(scope="module")
-def games(tmp_path_factory, cache):
+def games(tmp_path_factory, private_cache):
     """Four recorded games of up to 300 steps, and their conversion."""
     from papertools.cli.hrl.hihack import prepare_dataset
     from papertools.core.trajectories import TrajectoryDataset

@@ -21,10 +21,6 @@ def recorded(tmp_path_factory):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def cache(tmp_path_factory):
+def cache(private_cache):
     """NLE's databases (nhrecord load, open_dataset) go to a cache of the test session's own."""
-    folder = tmp_path_factory.mktemp("cache")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PAPERTOOLS_CACHE", str(folder))
-    yield folder
-    patch.undo()
+    return private_cache

@@ -131,9 +131,9 @@ _HIGH = _HighConfig()  # hrl high's
 @click.option("--corrupt", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Each segment's annotation is wrong (a wrong colour, object or verb) with "
                    "this probability; label true_subgoal keeps the truth.")
-@click.option("--exclude-pairs", metavar="LIST",
-              help="Colour-type pairs never named in training (\"yellow key,red ball\"): "
-                   "episodes naming one are re-drawn.")
+@options.list_option("--exclude-pairs", metavar="PAIR[,PAIR...]",
+                     help="Colour-type pairs never named in training (\"yellow key,red "
+                          "ball\"; repeatable): episodes naming one are re-drawn.")
 @options.out_dir(required=True, help="The trajectory dataset folder (new, or resumed).")
 @options.resume(help="Continue in --out-dir, recording only the episodes not yet there.")
 @options.seed
@@ -166,7 +166,7 @@ def demos(env_name, episodes, corrupt, exclude_pairs, out_dir, resume, seed, wor
     if env != "babyai":
         raise click.BadParameter("the bot plays BabyAI levels: babyai/LEVEL",
                                  param_hint="--env")
-    pairs = parse_pairs(exclude_pairs)
+    pairs = parse_pairs(",".join(exclude_pairs))
     started = time.perf_counter()
     with counter(desc="hrl demos", unit="ep", quiet=quiet) as bar:
         written = record_demos(f"{env}/{task}", episodes, Path(out_dir), seed=seed,

@@ -120,7 +120,9 @@ def part_b(quick: bool, work: Path, workers: int, games: int, sizes: list[int],
     papertools("nhrecord", "record", "--episodes", str(games), "--seed", "11",
                "--max-steps", "5000", "-w", str(workers), "--out-dir", str(data), "-q",
                *(["--resume"] if data.exists() else []))
-    out = {"games": games, "sizes": sizes, "eval_games": eval_games, "clones": {}}
+    max_steps = 1000 if quick else 5000  # a game's steps in evaluation
+    out = {"games": games, "sizes": sizes, "eval_games": eval_games, "max_steps": max_steps,
+           "clones": {}}
     size_kw = dict(hidden=64, head_hidden=64, epochs=1)
     # (name, clone overrides, scored in the game): the two models at every size; at the largest
     # the ablations, strategy coefficient 0 (in the game) and the oracle strategy (offline)
@@ -136,10 +138,10 @@ def part_b(quick: bool, work: Path, workers: int, games: int, sizes: list[int],
                  "accuracy": json.loads((run / "accuracy.json").read_text())}
         if in_game:
             entry["policy"] = evaluate(run / "policy", episodes=eval_games, seed=5,
-                                       max_steps=5000, workers=workers)["policy"]
+                                       max_steps=max_steps, workers=workers)["policy"]
             log(f"{name}: median {entry['policy']['median']}")
         out["clones"][name] = entry
-    others = evaluate(None, episodes=eval_games, seed=5, max_steps=5000, workers=workers,
+    others = evaluate(None, episodes=eval_games, seed=5, max_steps=max_steps, workers=workers,
                       expert=True, random=True)
     out["expert"], out["random"] = others["expert"], others["random"]
     return out

@@ -31,7 +31,8 @@ second); the paper's sizes need a GPU.
 Usage: python benchmarks/hrl_bench.py [--quick] [--strict] [--part a|b|ab] [--work DIR]
        [--output PATH]
 ``--work DIR`` keeps the study folder, so an interrupted run continues where it stopped.
-Results: benchmarks/results/hrl.json (from a clean committed tree). Part A took 43 minutes on 2
+Results: benchmarks/results/hrl.json (from a clean committed tree; ``--part b`` alone:
+hrl_nethack.json). Part A took 43 minutes on 2
 busy cores (recorded); ``--quick`` about 3 minutes for Part A, 25 for Part B (loaded cores).
 """
 
@@ -49,6 +50,7 @@ import common
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "hrl.json"
+RESULTS_B = RESULTS.with_name("hrl_nethack.json")
 PRIMARY = "lang-rl-kl0.01"
 RIVALS = ("flat-bc", "latent-rl", "rl-only")
 GOALS_A = {f"{PRIMARY}_minus_{r}": ("goal", ">=", 1e-9) for r in RIVALS}
@@ -163,7 +165,9 @@ def main(argv=None) -> int:
     extra.add_argument("--games", type=int, default=110)
     extra.add_argument("--sizes", default="25,50,100")
     extra.add_argument("--eval-games", type=int, default=200)
-    args, mode, output = common.parse_args(__doc__, RESULTS, argv, parents=[extra])
+    part = extra.parse_known_args(argv)[0].part
+    results = RESULTS_B if part == "b" else RESULTS  # Part B alone keeps Part A's file
+    args, mode, output = common.parse_args(__doc__, results, argv, parents=[extra])
     started = time.perf_counter()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="hrl-bench-"))
     work.mkdir(parents=True, exist_ok=True)

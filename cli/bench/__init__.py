@@ -581,9 +581,8 @@ def bc(dataset, epochs, seq_len, batch_size, lr, valid_fraction, aux_labels, thr
     Examples:
       d=$(mktemp -d) && papertools bench collect --env babyai/GoToLocal --agent bot --episodes 40 --out-dir $d/demos -q && papertools bench bc $d/demos --epochs 2 --aux-label subgoal=0.5 --out-dir $d/bc -q | tail -n 1
     """
-    import sys
 
-    from papertools.core.jsonl import RecordWriter
+    from papertools.core.jsonl import stdout_log
     from papertools.core.learn.bc import BCConfig, train_bc
 
     weights = {}
@@ -599,11 +598,7 @@ def bc(dataset, epochs, seq_len, batch_size, lr, valid_fraction, aux_labels, thr
                       seq_len=seq_len, batch_size=batch_size, epochs=epochs, lr=lr,
                       valid_fraction=valid_fraction, aux_labels=weights, seed=seed,
                       device=device, threads=threads)
-    out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
-
-    def echo(record):
-        out.write(record)
-        out.stream.flush()
+    echo = stdout_log()
 
     started = time.perf_counter()
     summary = train_bc(config, dataset, out_dir, resume=resume, log=echo,

@@ -117,9 +117,11 @@ cli.see_also = SEE_ALSO
 
 from .high import HighConfig as _HighConfig  # noqa: E402  (light: torch inside functions)
 from .low import LowConfig as _LowConfig  # noqa: E402
+from .study import StudyConfig as _StudyConfig  # noqa: E402
 
 _LOW = _LowConfig()  # hrl low's defaults
 _HIGH = _HighConfig()  # hrl high's
+_STUDY = _StudyConfig()  # hrl study's
 
 
 @cli.command()
@@ -155,7 +157,6 @@ def demos(env_name, episodes, corrupt, exclude_pairs, out_dir, resume, seed, wor
       papertools hrl demos --env babyai/KeyCorridorS3R3 --episodes 2 --corrupt 0.2 --exclude-pairs "yellow key" -w 2 --out-dir "$(mktemp -d)/d" -q
     """
     import time
-    from pathlib import Path
 
     from papertools.core.envs import resolve_task
     from papertools.core.progress import counter, note
@@ -343,11 +344,9 @@ def high(dataset, low_dir, epochs, batch_size, lr, valid_fraction, recurrent, ma
     Examples:
       d=$(mktemp -d) && papertools hrl demos --env babyai/UnlockPickup --episodes 8 --out-dir $d/demos -q && papertools hrl low $d/demos --epochs 1 --out-dir $d/low -q >/dev/null && papertools hrl high $d/demos --low $d/low/policy --epochs 2 --out-dir $d/high -q | tail -n 1
     """
-    import sys
     import time
-    from pathlib import Path
 
-    from papertools.core.jsonl import RecordWriter
+    from papertools.core.jsonl import stdout_log
     from papertools.core.models import resolve_device
     from papertools.core.progress import note
 
@@ -357,11 +356,7 @@ def high(dataset, low_dir, epochs, batch_size, lr, valid_fraction, recurrent, ma
                         valid_fraction=valid_fraction, recurrent=recurrent,
                         max_segment=max_segment, seed=seed, threads=threads,
                         device=str(resolve_device(device)))
-    out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
-
-    def echo(record):
-        out.write(record)
-        out.stream.flush()
+    echo = stdout_log()
 
     started = time.perf_counter()
     summary = train_high(dataset, low_dir, Path(out_dir), config, resume=resume,
@@ -431,12 +426,10 @@ def rl(policy_dir, env_name, frames, n_envs, segments, kl, reinit_high, max_segm
     Examples:
       d=$(mktemp -d) && papertools hrl demos --env babyai/UnlockPickup --episodes 8 --out-dir $d/demos -q && papertools hrl low $d/demos --epochs 1 --out-dir $d/low -q >/dev/null && papertools hrl high $d/demos --low $d/low/policy --epochs 1 --out-dir $d/high -q >/dev/null && papertools hrl rl --policy $d/high/policy --env babyai/UnlockPickup --frames 256 --envs 2 --segments 4 --kl 0.1 --seed 0,1 -w 2 --out-dir $d/rl -q
     """
-    import sys
     import time
-    from pathlib import Path
 
     from papertools.core.envs import resolve_task
-    from papertools.core.jsonl import RecordWriter
+    from papertools.core.jsonl import stdout_log
     from papertools.core.models import resolve_device
     from papertools.core.parallel import ordered_map
     from papertools.core.progress import counter, note
@@ -448,14 +441,10 @@ def rl(policy_dir, env_name, frames, n_envs, segments, kl, reinit_high, max_segm
                 reinit_high=reinit_high, max_segment=max_segment, lr=lr, ent_coef=ent_coef,
                 gamma=gamma, gae_lambda=gae_lambda, epochs=epochs, minibatches=minibatches,
                 threads=threads, device=str(resolve_device(device)), arm=arm or "")
-    out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
+    echo = stdout_log()
     started = time.perf_counter()
     if len(seeds) == 1:
         config = SMDPConfig(**base, seed=seeds[0])
-
-        def echo(record):
-            out.write(record)
-            out.stream.flush()
 
         from .smdp import train_smdp
 
@@ -471,8 +460,7 @@ def rl(policy_dir, env_name, frames, n_envs, segments, kl, reinit_high, max_segm
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with counter(desc="hrl rl", total=len(units), unit="run", quiet=quiet) as bar:
         for summary in ordered_map(_rl_unit, units, workers=workers, engine=engine):
-            out.write(summary)
-            out.stream.flush()
+            echo(summary)
             bar.update(1)
     note(TOOL, f"{len(units)} runs in {out_dir} ({time.perf_counter() - started:.0f} s)",
          quiet=quiet)
@@ -526,18 +514,13 @@ def latent(dataset, codes, segment, rounds, epochs, report_label, out_dir, resum
     Examples:
       d=$(mktemp -d) && papertools bench collect --env babyai/GoToLocal --agent bot --episodes 8 --out-dir $d/demos -q && papertools hrl latent $d/demos --codes 2 --rounds 1 --epochs 1 --out-dir $d/latent --report -q
     """
-    import sys
 
-    from papertools.core.jsonl import RecordWriter
+    from papertools.core.jsonl import stdout_log
     from papertools.core.progress import note
 
     from .latent import LatentConfig, evaluate_codes, learn_latent
 
-    out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
-
-    def echo(record):
-        out.write(record)
-        out.stream.flush()
+    echo = stdout_log()
 
     config = LatentConfig(codes=codes, segment=segment, rounds=rounds, epochs=epochs, seed=seed)
     summary = learn_latent(dataset, out_dir, config, resume=resume, progress=not quiet,
@@ -568,7 +551,7 @@ def latent(dataset, codes, segment, rounds, epochs, report_label, out_dir, resum
               help="Fraction of the annotations corrupted (naive annotators).")
 @click.option("--eval-episodes", type=click.IntRange(min=1), default=100, show_default=True,
               help="Evaluation episodes per trained policy.")
-@click.option("--eval-seed", type=int, default=11, show_default=True,
+@click.option("--eval-seed", type=int, default=_STUDY.eval_seed, show_default=True,
               help="The evaluation seeds' stream (never the demonstrations').")
 @click.option("--quick", is_flag=True, help="The CI size: GoToLocal, 30 demos, 2 seeds, 2,048 "
               "frames (minutes; the figures mean nothing).")
@@ -697,19 +680,14 @@ def clone(dataset, model, strategy_coef, oracle, no_straight_through, sample_str
     Examples:
       d=$(mktemp -d) && papertools nhrecord record --episodes 3 --max-steps 60 --out-dir $d/games -q && papertools hrl clone $d/games --model hier --games 2 --valid-games 1 --epochs 1 --hidden 16 --head-hidden 8 --out-dir $d/hier -q | tail -n 1
     """
-    import sys
     import time
 
-    from papertools.core.jsonl import RecordWriter
+    from papertools.core.jsonl import stdout_log
     from papertools.core.progress import note
 
     from . import hihack
 
-    out = RecordWriter(sys.stdout.buffer, interactive=sys.stdout.isatty())
-
-    def echo(record):
-        out.write(record)
-        out.stream.flush()
+    echo = stdout_log()
 
     started = time.perf_counter()
     config = hihack.CloneConfig(model=model, strategy_coef=strategy_coef, oracle=oracle,

@@ -28,7 +28,7 @@ folder and is skipped on ``resume``.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from papertools.core.errors import PapertoolsError
@@ -50,11 +50,10 @@ class StudyConfig:
     low_epochs: int | None = None  # None: the low level's default
     high_epochs: int | None = None
     eval_episodes: int = 100
-    eval_seed: int = 1
+    eval_seed: int = 1  # the test episodes' seed stream (development probes used 7)
     arms: tuple = ARMS
     corrupt: float = 0.0  # fraction of corrupted annotations (beyond the paper)
     n_envs: int = 8  # PPO and SMDP environments
-    extra: dict = field(default_factory=dict)
 
     def quick(self) -> StudyConfig:
         """The CI and demo size: minutes on two cores, figures without meaning."""
@@ -62,16 +61,6 @@ class StudyConfig:
                        demos=min(self.demos, 30), seeds=self.seeds[:2], frames=2048,
                        kl=self.kl[:2], bc_epochs=2, low_epochs=2, high_epochs=2,
                        eval_episodes=min(self.eval_episodes, 8), n_envs=4)
-
-    def arms_run(self) -> list[str]:
-        """The arm names this configuration trains (lang-rl expands over ``kl``)."""
-        names = []
-        for arm in self.arms:
-            if arm == "lang-rl":
-                names += [lang_rl_name(w) for w in self.kl]
-            else:
-                names.append(arm)
-        return names
 
 
 def lang_rl_name(kl: float) -> str:
@@ -85,13 +74,12 @@ FLAT_BC = dict(policy="babyai", policy_kwargs={"recurrent": True, "channels": 64
 
 @dataclass(frozen=True)
 class Unit:
-    """One arm of one seed: ``kind`` says what trains, ``after`` what it starts from."""
+    """One arm of one seed, trained in ``root/arm/seed-N`` (continued where a folder is there)."""
 
     arm: str
     seed: int
     study: StudyConfig
     root: str
-    resume: bool
 
     @property
     def path(self) -> Path:
@@ -114,8 +102,9 @@ def _latent_dir(unit: Unit) -> Path:
     return Path(unit.root) / "latent" / f"seed-{unit.seed}"
 
 
-def _resume(path: Path, resume: bool) -> bool:
-    return resume and path.exists()
+def _resume(path: Path) -> bool:
+    """A unit's folder that exists is an interrupted run of it: continue it."""
+    return path.exists()
 
 
 def run_unit(unit: Unit) -> dict:
@@ -137,27 +126,27 @@ def run_unit(unit: Unit) -> dict:
         from .low import LowConfig, train_low
 
         low = LowConfig(seed=s, **({"epochs": study.low_epochs} if study.low_epochs else {}))
-        train_low(demos, unit.path, low, resume=_resume(unit.path, unit.resume), log=_quiet)
+        train_low(demos, unit.path, low, resume=_resume(unit.path), log=_quiet)
         policy = None
     elif unit.arm == "latent":
         from .latent import LatentConfig, learn_latent
 
         learn_latent(demos, unit.path, LatentConfig(codes=study.codes, seed=s),
-                     resume=_resume(unit.path, unit.resume), log=_quiet)
+                     resume=_resume(unit.path), log=_quiet)
         policy = None
     elif unit.arm == "flat-bc":
         from papertools.core.learn.bc import BCConfig, train_bc
 
         settings = dict(FLAT_BC, seed=s, epochs=study.bc_epochs)
         train_bc(BCConfig(**settings), demos, unit.path,
-                 resume=_resume(unit.path, unit.resume), log=_quiet)
+                 resume=_resume(unit.path), log=_quiet)
         policy = unit.path / "policy"
     elif unit.arm == "flat-ppo":
         from papertools.core.learn.ppo import PPOConfig, train_ppo
 
         summary = train_ppo(PPOConfig(env=study.env, total_frames=study.frames,
                                       n_envs=study.n_envs, seed=s),
-                            unit.path, resume=_resume(unit.path, unit.resume), echo=_quiet)
+                            unit.path, resume=_resume(unit.path), echo=_quiet)
         frames, policy = summary.get("frames", study.frames), unit.path / "policy"
     elif unit.arm in ("lang-bc", "latent-bc"):
         from .high import HighConfig, train_high
@@ -168,7 +157,7 @@ def run_unit(unit: Unit) -> dict:
             data, low = _latent_dir(unit) / "dataset", _latent_dir(unit) / "low" / "policy"
         high = dict(seed=s, **({"epochs": study.high_epochs} if study.high_epochs else {}))
         train_high(data, low, unit.path, HighConfig(**high),
-                   resume=_resume(unit.path, unit.resume), log=_quiet)
+                   resume=_resume(unit.path), log=_quiet)
         policy = unit.path / "policy"
     else:  # the RL arms: the high level over segments, from a cloned hierarchy
         from .smdp import SMDPConfig, train_smdp
@@ -184,7 +173,7 @@ def run_unit(unit: Unit) -> dict:
         origin = Path(unit.root) / start / f"seed-{s}" / "policy"
         summary = train_smdp(SMDPConfig(env=study.env, frames=study.frames, n_envs=study.n_envs,
                                         kl=kl, reinit_high=reinit, seed=s, arm=unit.arm),
-                             origin, unit.path, resume=_resume(unit.path, unit.resume),
+                             origin, unit.path, resume=_resume(unit.path),
                              log=_quiet)
         frames, policy = summary.get("frames", study.frames), unit.path / "policy"
     result = {"arm": unit.arm, "seed": s, "frames": frames,
@@ -267,7 +256,7 @@ def run_study(study: StudyConfig, out_dir, *, resume: bool = False, workers: int
     check_seeds(demos, study)
     results = []
     for names in plan(study):
-        units = [Unit(arm, s, study, str(root), True) for arm in names for s in study.seeds]
+        units = [Unit(arm, s, study, str(root)) for arm in names for s in study.seeds]
         for result in ordered_map(run_unit, units, workers=workers, engine=engine, chunk_size=1):
             if "success" in result:
                 results.append(result)

@@ -281,13 +281,16 @@ def _params(student):
 
 
 def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Query],
-          log=lambda row: None, progress=False, teacher_doc_vectors=None) -> dict:
+          log=lambda row: None, progress=False, teacher_doc_vectors=None,
+          on_epoch=None) -> dict:
     """Distil ``teacher`` into ``student`` on ``queries`` over ``corpus``; save to out_dir.
 
     ``log(record)`` receives the log records (they also go to OUT/log.jsonl); ``progress``
     shows a step bar on standard error. ``teacher_doc_vectors`` (N, H) may be given when the
-    caller already has them (the ablation trains several students on one teacher). Returns the
-    summary written to papertools.json.
+    caller already has them (the ablation trains several students on one teacher).
+    ``on_epoch(epoch, student)`` is called after each epoch's checkpoint (the student in eval
+    mode; a learning curve on held-out queries). Returns the summary written to
+    papertools.json.
     """
     if not queries:
         raise PapertoolsError("no training queries")
@@ -299,11 +302,11 @@ def train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Q
         if run.finished:
             return run.finished
         return _train(config, teacher, student, corpus, queries, run, progress,
-                      teacher_doc_vectors)
+                      teacher_doc_vectors, on_epoch)
 
 
 def _train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[Query],
-           run: RunDir, progress, teacher_doc_vectors) -> dict:
+           run: RunDir, progress, teacher_doc_vectors, on_epoch=None) -> dict:
     import numpy as np
     import torch
 
@@ -455,6 +458,10 @@ def _train(config: TrainConfig, teacher, student, corpus: Corpus, queries: list[
                 step_done(state, total_steps, config.log_every, config.save_every, emit_log,
                           checkpoint)
             epoch_done(state, checkpoint)
+            if on_epoch is not None:
+                student.model.eval()
+                on_epoch(state["epoch"], student)
+                student.model.train()
 
     student.model.eval()
     from .student import parameter_counts

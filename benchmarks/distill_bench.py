@@ -84,8 +84,10 @@ Usage: python benchmarks/distill_bench.py [--quick] [--strict] [--epochs N] [--g
 
 --reuse-ablation takes the ablation rows from an earlier run with the same settings (its
 ablation folder with ablation.json and ablation.png, or its results file and the
-``<stem>_ablation.png`` beside it) instead of training them again, and runs only the goal run
-and the throughput measurement (the results file records it as "ablation_reused").
+``<stem>_ablation.png`` beside it), or the converged rows of distill_ablation.py
+(benchmarks/results/distill_ablation.json: the goal-shaped student, 4 epochs a row, the same
+636 test queries), instead of training them again, and runs only the goal run and the throughput
+measurement (the results file records it as "ablation_reused").
 --save-student DIR keeps the trained goal student (an encoder directory) for ``distill eval``.
 Results: benchmarks/results/distill.json (--quick: a temporary folder).
 """
@@ -148,6 +150,19 @@ def step_seconds(encoder, texts, order, steps: int = 40, batch_size: int = 32,
     finally:
         encoder.model.eval()
     return (time.perf_counter() - start) / (len(batches) - 2)
+
+
+def converged_rows(found: dict) -> list[dict]:
+    """distill_ablation.py's rows (scored on the test queries) as this script's ablation rows."""
+    rows = []
+    for r in found["rows"]:
+        test = r["test"]
+        rows.append({"id": r["id"], "role": "student", **test,
+                     "document_encoder": "teacher" if r["id"] not in ("direct", "+score")
+                     else "self", "paper_retention": r["paper_retention"],
+                     "epochs": r["epochs"], "train_seconds": r["train_seconds"],
+                     "generated_queries": r["generated_queries"]})
+    return rows
 
 
 def unlabelled_queries(corpus, train_q, test_q, which: str, limit: int = 0):
@@ -345,8 +360,13 @@ def main(argv=None) -> int:
         if reuse.is_dir():
             rows = json.loads((reuse / "ablation.json").read_text())
             shutil.copy(reuse / "ablation.png", work / "ablation")
+        elif (found := json.loads(reuse.read_text())).get("benchmark") == "distill_ablation":
+            rows = converged_rows(found)  # the teacher's row and the plot follow below
+            epochs = found["epochs"]
+            ablation_counts = {"total": found["student_parameters"],
+                               "student": found["student"]}
         else:
-            rows = [r for r in json.loads(reuse.read_text())["ablation"]
+            rows = [r for r in found["ablation"]
                     if r["id"] == "teacher" or r["id"] in STEP_TITLES]
             shutil.copy(reuse.with_name(reuse.stem + "_ablation.png"),
                         work / "ablation" / "ablation.png")
@@ -369,6 +389,11 @@ def main(argv=None) -> int:
                    config.doc_max_length, config.cache_dir, teacher_obj=dteacher)
     if held_out:
         rows.append(ev.teacher_row())
+    elif rows and rows[0]["id"] != "teacher":  # converged rows: the teacher's scored here
+        rows.insert(0, ev.teacher_row())
+        from papertools.cli.distill.evaluate import plot
+
+        plot(rows, str(work / "ablation" / "ablation.png"))
     else:
         ev.teacher_row()
     goal_cfg = replace(step_config("+querygen", config, str(work / "goal")), epochs=goal_epochs,
@@ -455,6 +480,10 @@ def main(argv=None) -> int:
               f"{tcounts['non_embedding']:,} non-embedding)")
         for what, c in (("ablation student", ablation_counts),
                         ("goal student", res["student_parameters"])):
+            if "layers" not in c:  # converged rows reused: distill_ablation.py's student
+                print(f"{what}: the {c['student']} shape, {c['total']:,} parameters "
+                      "(distill_ablation.py)")
+                continue
             print(f"{what} {c['total']:,} parameters ({c['layers']} layers, {c['hidden']} wide;"
                   f" {c['embedding']:,} embedding with {c['vocab_size']:,} tokens, "
                   f"{c['non_embedding']:,} non-embedding, {c['projection']:,} projection) = "

@@ -125,6 +125,7 @@ def part_b(quick: bool, work: Path, workers: int, games: int, sizes: list[int],
     max_steps = 1000 if quick else 5000  # a game's steps in evaluation
     out = {"games": games, "sizes": sizes, "eval_games": eval_games, "max_steps": max_steps,
            "clones": {}}
+    kept = f"eval-{eval_games}-seed5-{max_steps}.json"  # what was played, kept for a resume
     size_kw = dict(hidden=64, head_hidden=64, epochs=1)
     # (name, clone overrides, scored in the game): the two models at every size; at the largest
     # the ablations, strategy coefficient 0 (in the game) and the oracle strategy (offline)
@@ -139,14 +140,26 @@ def part_b(quick: bool, work: Path, workers: int, games: int, sizes: list[int],
         entry = {"summary": {k: v for k, v in summary.items() if not isinstance(v, dict)},
                  "accuracy": json.loads((run / "accuracy.json").read_text())}
         if in_game:
-            entry["policy"] = evaluate(run / "policy", episodes=eval_games, seed=5,
-                                       max_steps=max_steps, workers=workers)["policy"]
+            entry["policy"] = scored(run / kept, lambda: evaluate(
+                run / "policy", episodes=eval_games, seed=5, max_steps=max_steps,
+                workers=workers))["policy"]
             log(f"{name}: median {entry['policy']['median']}")
         out["clones"][name] = entry
-    others = evaluate(None, episodes=eval_games, seed=5, max_steps=max_steps, workers=workers,
-                      expert=True, random=True)
+    others = scored(work / f"expert-random-{kept}", lambda: evaluate(
+        None, episodes=eval_games, seed=5, max_steps=max_steps, workers=workers, expert=True,
+        random=True))
     out["expert"], out["random"] = others["expert"], others["random"]
     return out
+
+
+def scored(path: Path, play) -> dict:
+    """``play()``'s evaluation, kept at ``path`` (its name says which games were played) so a
+    resumed run does not play it again."""
+    if path.exists():
+        return json.loads(path.read_text())
+    result = play()
+    path.write_text(json.dumps(result))
+    return result
 
 
 def judge_b(res: dict, goals: dict) -> None:

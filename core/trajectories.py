@@ -42,13 +42,13 @@ import orjson
 
 from papertools.core.errors import InputError, PapertoolsError, Place
 from papertools.core.jsonl import atomic_path, dumps, loads, parse_line, write_json
+from papertools.core.locks import LOCK, lock_folder
 
 FORMAT = "papertools-trajectories"
 VERSION = 1
 META = "dataset.json"
 EPISODES = "episodes.jsonl"
 FOLDER = "episodes"
-LOCK = ".lock"
 NO_LABEL = -1
 # the per-step arrays besides observations and labels: name -> dtype
 STEP_ARRAYS = {"actions": np.int64, "rewards": np.float32, "dones": np.bool_,
@@ -125,15 +125,7 @@ class TrajectoryWriter:
             raise
 
     def _lock(self) -> None:
-        import fcntl
-
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise PapertoolsError(f"{self.path} is in use by another writer") from None
-        self._fd = fd
+        self._fd = lock_folder(self.path)
 
     def _open(self, resume: bool) -> None:
         meta_path = self.path / META

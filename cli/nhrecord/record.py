@@ -27,6 +27,7 @@ import orjson
 
 from papertools.core.errors import InputError, PapertoolsError
 from papertools.core.jsonl import write_atomic, write_json
+from papertools.core.locks import LOCK, lock_folder
 
 from papertools.core.nethack.dataset import MARKER, SUMMARY, finished_games
 
@@ -42,9 +43,11 @@ def settings_of(config: GameConfig) -> dict:
             "role": config.role}
 
 
-def prepare_dir(out_dir: str, config: GameConfig, resume: bool) -> Path:
-    """Create or check the dataset folder; returns it. Raises a clear error when the folder holds
-    something else, another dataset, or games while --resume was not given."""
+def prepare_dir(out_dir: str, config: GameConfig, resume: bool) -> tuple[Path, int]:
+    """Create or check the dataset folder and lock it for this recorder; returns it and the
+    lock's descriptor (close it to release). Raises a clear error when the folder holds
+    something else, another dataset, games while --resume was not given, or is being recorded
+    by another process."""
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
         raise InputError("exists and is not a folder", str(root))
@@ -55,6 +58,19 @@ def prepare_dir(out_dir: str, config: GameConfig, resume: bool) -> Path:
             from None
     if not os.access(root, os.W_OK | os.X_OK):
         raise PapertoolsError("cannot write to the folder (permission denied)", str(root))
+    had_lock = (root / LOCK).exists()
+    lock = lock_folder(root, "recorder")  # before the stale partial games below are removed
+    try:
+        _check_dir(root, config, resume)
+    except BaseException:
+        if not had_lock:  # a folder refused is left as it was
+            (root / LOCK).unlink(missing_ok=True)
+        os.close(lock)
+        raise
+    return root, lock
+
+
+def _check_dir(root: Path, config: GameConfig, resume: bool) -> None:
     marker = root / MARKER
     wanted = {"format": FORMAT, "version": VERSION, **settings_of(config)}
     if marker.exists():
@@ -73,7 +89,8 @@ def prepare_dir(out_dir: str, config: GameConfig, resume: bool) -> Path:
             raise InputError(f"the folder already holds {len(games)} games; pass --resume to "
                              "continue it, or use a new --out-dir", str(root))
     else:
-        others = [p.name for p in root.iterdir() if not p.name.startswith(PARTIAL_PREFIX)]
+        others = [p.name for p in root.iterdir()
+                  if not p.name.startswith(PARTIAL_PREFIX) and p.name != LOCK]
         if others:
             raise InputError(f"the folder is not empty ({', '.join(sorted(others)[:3])}"
                              f"{', ...' if len(others) > 3 else ''}) and is not an nhrecord "
@@ -81,7 +98,6 @@ def prepare_dir(out_dir: str, config: GameConfig, resume: bool) -> Path:
         write_json(marker, wanted)
     for stale in root.glob(PARTIAL_PREFIX + "*"):
         remove_tree(stale)
-    return root
 
 
 def write_summary(root: Path) -> list[dict]:
@@ -139,7 +155,7 @@ def record(config: GameConfig, episodes: int, *, workers: int = 1, engine: str =
     Returns the summaries of the games played in this run."""
     from papertools.core.parallel import ordered_map, resolve_engine
 
-    root = prepare_dir(config.out_dir, config, resume) if config.out_dir else None
+    root, lock = prepare_dir(config.out_dir, config, resume) if config.out_dir else (None, None)
     done = finished_games(root) if root is not None else {}
     todo = [i for i in range(episodes) if i not in done]
     inline = resolve_engine(engine, workers) == "inline"
@@ -158,4 +174,5 @@ def record(config: GameConfig, episodes: int, *, workers: int = 1, engine: str =
         if root is not None:
             with contextlib.suppress(OSError):
                 write_summary(root)
+            os.close(lock)  # releases the folder
     return played

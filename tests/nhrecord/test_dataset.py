@@ -144,12 +144,12 @@ def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path):
                           cwd=ROOT, env=env, stderr=subprocess.PIPE)
     assert proc.returncode == 130, proc.stderr.decode()
     assert b"Traceback" not in proc.stderr
-    assert sorted(p.name for p in killed.iterdir()) == ["game-00000", "nhrecord.json",
+    assert sorted(p.name for p in killed.iterdir()) == [".lock", "game-00000", "nhrecord.json",
                                                         "summary.jsonl"]  # no half game
     assert [s["game"] for s in _summaries(killed)] == [0]
     # The interrupted dataset is readable as it stands, and reading it writes nothing there.
     assert len(list(game_rows(killed, 0))) > 0
-    assert sorted(p.name for p in killed.iterdir()) == ["game-00000", "nhrecord.json",
+    assert sorted(p.name for p in killed.iterdir()) == [".lock", "game-00000", "nhrecord.json",
                                                         "summary.jsonl"]
     # Without --resume the folder is refused; with it, the run completes.
     refused = invoke(["nhrecord", "record", *args, "--out-dir", str(killed)])
@@ -160,6 +160,29 @@ def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path):
     assert invoke(["nhrecord", "record", *args, "--out-dir", str(straight)]).exit_code == 0
     assert _content(killed) == _content(straight)
     assert len(list(game_rows(killed))) == sum(s["keypresses"] for s in _summaries(killed))
+
+
+def test_a_second_recorder_on_the_same_folder_is_refused(tmp_path):
+    """Two recorders on one --out-dir would remove each other's half-written games: the second
+    gets one clean line naming the folder and changes nothing there."""
+    from papertools.core.locks import lock_folder
+
+    args = ["nhrecord", "record", "--episodes", "1", "--max-steps", "50", "--seed", "11", "-q",
+            "--out-dir", str(tmp_path)]
+    assert invoke(args).exit_code == 0
+    partial = tmp_path / ".partial-game-00001"  # a running recorder's game in progress
+    partial.mkdir()
+    holder = lock_folder(tmp_path)
+    try:
+        refused = invoke([*args[:3], "2", *args[4:], "--resume"])
+    finally:
+        os.close(holder)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().splitlines()[-1].endswith(
+        f"{tmp_path} is in use by another recorder (process {os.getpid()})")
+    assert partial.is_dir() and len(_summaries(tmp_path)) == 1  # nothing removed or added
+    resumed = invoke([*args[:3], "2", *args[4:], "--resume"])  # free again
+    assert resumed.exit_code == 0 and len(_summaries(tmp_path)) == 2
 
 
 def test_games_nle_cannot_quit_are_finished_and_indexable(tmp_path):

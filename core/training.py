@@ -48,6 +48,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -618,6 +619,32 @@ def epoch_done(state: dict, checkpoint: Callable[[], None]) -> None:
     checkpoint()
 
 
+class StopRequest:
+    """SIGINT during a loop that can only stop at a boundary (an RL update): the first Ctrl-C
+    sets ``requested``, so the loop checkpoints and stops there; the second raises
+    KeyboardInterrupt at once. Outside the main thread SIGINT is left alone."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        try:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave SIGINT alone
+            self._old = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
 @contextmanager
 def checkpoint_on_interrupt(checkpoint: Callable[[], None], bar=None):
     """Ctrl-C inside saves a checkpoint (what was learned so far is kept; resume continues) and
@@ -634,5 +661,5 @@ def checkpoint_on_interrupt(checkpoint: Callable[[], None], bar=None):
 
 __all__ = ["Checkpoint", "DECAYS", "Progress", "RunDir", "adamw", "checkpoint_on_interrupt",
            "digest", "distributed_setup", "env_rng_state", "epoch_done", "load_checkpoint",
-           "rng_state", "save_checkpoint", "set_env_rng_state", "set_rng_state", "step_done",
+           "rng_state", "save_checkpoint", "set_env_rng_state", "set_rng_state", "step_done", "StopRequest",
            "torch_save_atomic", "warmup_schedule"]

@@ -146,7 +146,7 @@ def _train(config: SMDPConfig, policy, run: RunDir, progress: bool) -> dict:
     from papertools.core.envs import make_env
     from papertools.core.learn.hierarchy import assign_rows, select_rows
     from papertools.core.learn.policies import make_policy, save_policy
-    from papertools.core.learn.ppo import _Interrupt
+    from papertools.core.training import StopRequest
     from papertools.core.training import Progress
 
     device = torch.device(config.device)
@@ -227,7 +227,7 @@ def _train(config: SMDPConfig, policy, run: RunDir, progress: bool) -> dict:
         loop["first"][rows] = False
 
     bar = Progress(config.frames, state["frames"], "hrl rl") if progress else None
-    with _Interrupt() as interrupt:  # Ctrl-C: the update ends, a checkpoint, then stop
+    with StopRequest() as interrupt:  # Ctrl-C: the update ends, a checkpoint, then stop
         while state["frames"] < config.frames:
             started = time.perf_counter()
             if config.anneal_lr:

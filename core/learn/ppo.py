@@ -32,7 +32,6 @@ at the boundary and stops (a second Ctrl-C stops at once).
 from __future__ import annotations
 
 import pickle
-import signal
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -44,7 +43,7 @@ import torch
 from torch import nn
 
 from ..errors import PapertoolsError
-from ..training import RunDir
+from ..training import RunDir, StopRequest
 from .policies import make_policy, save_policy
 
 WINDOW = 100  # episodes in the success and return averages of the summary
@@ -170,31 +169,6 @@ def _env_restore(envs, blob: bytes) -> None:
     envs._autoreset_envs = saved["autoreset"]
 
 
-class _Interrupt:
-    """SIGINT during training: the first asks the loop to checkpoint and stop at the next
-    boundary; the second raises KeyboardInterrupt at once."""
-
-    def __init__(self):
-        self.requested = False
-        self._old = None
-
-    def __enter__(self):
-        try:
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: leave SIGINT alone
-            self._old = None
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-
 # ---------------------------------------------------------------------------------------------
 # Training
 
@@ -269,7 +243,7 @@ def _train(config: PPOConfig, run: RunDir, env_fn) -> dict:
     recurrent = policy.recurrent
     total = config.updates
 
-    with _Interrupt() as interrupt:
+    with StopRequest() as interrupt:
         while state["update"] < total:
             started = time.perf_counter()
             if config.anneal_lr:

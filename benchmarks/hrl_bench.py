@@ -28,7 +28,14 @@ non-overlapping intervals, or the report says it does not. On 2 CPU cores this t
 (cloning runs at a few hundred frames a second; a cloned policy plays about 150 steps a
 second); the paper's sizes need a GPU.
 
-Usage: python benchmarks/hrl_bench.py [--quick] [--strict] [--part a|b|ab] [--work DIR]
+Part C (``--part c``, beyond the paper): Part A's study again with one change each, on the
+arms it bears on, scored on the same test episodes and printed beside Part A's recorded rows:
+held-out combinations (``exclude_pairs`` "purple box": no demonstration names it; a second
+score on test episodes whose mission does, as many as the others), 20% of the annotations
+corrupted (the language arms, KL 0.01), and 1,000 demonstrations instead of 250 (flat and
+language cloning: where flat BC catches up). Results: hrl_beyond.json.
+
+Usage: python benchmarks/hrl_bench.py [--quick] [--strict] [--part a|b|ab|c] [--work DIR]
        [--output PATH]
 ``--work DIR`` keeps the study folder, so an interrupted run continues where it stopped.
 Results: benchmarks/results/hrl.json (from a clean committed tree; ``--part b`` alone:
@@ -51,6 +58,7 @@ import common
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "hrl.json"
 RESULTS_B = RESULTS.with_name("hrl_nethack.json")
+RESULTS_C = RESULTS.with_name("hrl_beyond.json")
 PRIMARY = "lang-rl-kl0.01"
 RIVALS = ("flat-bc", "latent-rl", "rl-only")
 GOALS_A = {f"{PRIMARY}_minus_{r}": ("goal", ">=", 1e-9) for r in RIVALS}
@@ -93,6 +101,45 @@ def part_a(quick: bool, work: Path, workers: int) -> dict:
         png.parent.mkdir(parents=True, exist_ok=True)
         plot_curves(curves, png, title=f"{study.env}: success over environment frames")
         out["curves_png"] = str(png)
+    return out
+
+
+# Beyond the paper (Part C): (name, what StudyConfig changes); each against Part A's arms
+BEYOND = (
+    ("held-out pairs", dict(arms=("flat-bc", "lang-bc"), exclude_pairs=("purple box",))),
+    ("20% corrupted", dict(arms=("lang-bc", "lang-rl"), kl=(0.01,), corrupt=0.2)),
+    ("1,000 demos", dict(arms=("flat-bc", "lang-bc"), demos=1000)),
+)
+
+
+def part_c(quick: bool, work: Path, workers: int) -> dict:
+    from dataclasses import replace
+
+    from papertools.cli.hrl.study import StudyConfig, run_study, summarise
+
+    out = {}
+    for name, changes in BEYOND:
+        study = replace(StudyConfig(), **changes)
+        if quick:
+            study = study.quick()
+        started = time.perf_counter()
+        folder = work / ("c-" + name.replace(" ", "-").replace(",", "").replace("%", ""))
+        results = run_study(study, folder, resume=True, workers=workers,
+                            on_unit=lambda r, n=name: log(
+                                f"{n}: {r['arm']} seed {r['seed']}: success "
+                                f"{r.get('success', '-')}"
+                                + (f", held-out pairs {r['heldout_success']}"
+                                   if "heldout_success" in r else "")))
+        rows = {r["arm"]: r for r in summarise(results)}
+        for r in summarise(results, key="heldout_success"):
+            rows[r["arm"]]["heldout"] = r
+        out[name] = {"config": json.loads(json.dumps(study.__dict__, default=list)),
+                     "arms": rows, "units": results,
+                     "seconds": round(time.perf_counter() - started, 1)}
+    recorded = RESULTS if RESULTS.exists() else None  # Part A's rows, the reference
+    if recorded is not None and not quick:
+        out["part_a"] = {arm: r for arm, r in json.loads(recorded.read_text())["a"]["arms"]
+                         .items()}
     return out
 
 
@@ -172,14 +219,15 @@ def judge_b(res: dict, goals: dict) -> None:
 
 def main(argv=None) -> int:
     extra = argparse.ArgumentParser(add_help=False)
-    extra.add_argument("--part", choices=("a", "b", "ab"), default="a")
+    extra.add_argument("--part", choices=("a", "b", "ab", "c"), default="a")
     extra.add_argument("--work", metavar="DIR", help="keep (and resume) the work folder")
     extra.add_argument("--workers", type=int, default=2)
     extra.add_argument("--games", type=int, default=110)
     extra.add_argument("--sizes", default="25,50,100")
     extra.add_argument("--eval-games", type=int, default=200)
     part = extra.parse_known_args(argv)[0].part
-    results = RESULTS_B if part == "b" else RESULTS  # Part B alone keeps Part A's file
+    # Part B or C alone keeps Part A's file
+    results = {"b": RESULTS_B, "c": RESULTS_C}.get(part, RESULTS)
     args, mode, output = common.parse_args(__doc__, results, argv, parents=[extra])
     started = time.perf_counter()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="hrl-bench-"))
@@ -197,6 +245,8 @@ def main(argv=None) -> int:
         eval_games = 6 if args.quick else args.eval_games
         res["b"] = part_b(args.quick, work, args.workers, games, sizes, eval_games)
         judge_b(res["b"], goals)
+    if args.part == "c":
+        res["c"] = part_c(args.quick, work, args.workers)
     failed = common.finish(res, goals, output, started, print_table)
     return 1 if failed and args.strict else 0
 
@@ -231,6 +281,23 @@ def print_table(res: dict, goals: dict) -> None:
             print(f"  {who:<12} {p['median']:.0f} [{p['median_ci'][0]:.0f}, "
                   f"{p['median_ci'][1]:.0f}]")
         print("  Paper (HiHack): hierarchical LSTM BC beats flat LSTM BC at equal data and size")
+    if "c" in res:
+        print("Part C, beyond the paper: IQM success over seeds [95% interval]; Part A's "
+              "recorded row beside")
+        ref = res["c"].get("part_a", {})
+        for name, variant in res["c"].items():
+            if name == "part_a":
+                continue
+            print(f"  {name} ({variant['seconds']:.0f} s)")
+            for arm, r in variant["arms"].items():
+                base = ref.get(arm)
+                line = f"    {arm:<16} {r['iqm']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
+                if "heldout" in r:
+                    h = r["heldout"]
+                    line += f"  held-out pairs {h['iqm']:.3f} [{h['low']:.3f}, {h['high']:.3f}]"
+                if base:
+                    line += f"  (Part A {base['iqm']:.3f} [{base['low']:.3f}, {base['high']:.3f}])"
+                print(line)
     common.print_goals(goals, digits=3)
     common.print_footer(res)
 

@@ -549,6 +549,10 @@ def latent(dataset, codes, segment, rounds, epochs, report_label, out_dir, resum
                      metavar="ARM[,ARM...]", help="The arms to run.")
 @click.option("--corrupt", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of the annotations corrupted (naive annotators).")
+@options.list_option("--exclude-pairs", metavar="PAIR[,PAIR...]",
+                     help="Held-out combinations: colour-type pairs (\"purple box\") that no "
+                          "demonstration names; policies are also scored on episodes whose "
+                          "mission names one.")
 @click.option("--eval-episodes", type=click.IntRange(min=1), default=100, show_default=True,
               help="Evaluation episodes per trained policy.")
 @click.option("--eval-seed", type=int, default=_STUDY.eval_seed, show_default=True,
@@ -561,8 +565,9 @@ def latent(dataset, codes, segment, rounds, epochs, report_label, out_dir, resum
 @options.as_json(help="Write one JSON record per arm instead of the table.")
 @options.parallel
 @options.quiet
-def study(env_name, demos, seeds, frames, kl, codes, arms, corrupt, eval_episodes, eval_seed,
-          quick, out_dir, resume, plot, as_json, workers, engine, quiet):
+def study(env_name, demos, seeds, frames, kl, codes, arms, corrupt, exclude_pairs,
+          eval_episodes, eval_seed, quick, out_dir, resume, plot, as_json, workers, engine,
+          quiet):
     """Run Part A's study: language-subgoal HRL against its baselines, arms x seeds.
 
     One set of bot demonstrations serves every arm. Arms: flat-bc (the flat recurrent policy
@@ -572,6 +577,8 @@ def study(env_name, demos, seeds, frames, kl, codes, arms, corrupt, eval_episode
     latent subgoals learned without language), rl-only (the latent low level under a high
     level trained by RL alone). Every policy is scored greedily on --eval-episodes held-out
     episodes; the table gives the IQM of success over seeds with a 95% bootstrap interval.
+    With --exclude-pairs the evaluation episodes are those whose mission names no excluded
+    pair, and a second column scores as many that name one (held-out combinations).
     Units run in parallel with --workers and resume with --resume; everything lands in
     --out-dir (results.jsonl, summary.jsonl, curves.jsonl).
 
@@ -585,11 +592,13 @@ def study(env_name, demos, seeds, frames, kl, codes, arms, corrupt, eval_episode
     from papertools.core.jsonl import RecordWriter, dumps, write_atomic
     from papertools.core.progress import counter, note
 
+    from .demos import parse_pairs
     from .study import StudyConfig, rl_runs, run_study, summarise
 
+    pairs = parse_pairs(",".join(exclude_pairs or ()))
     config = StudyConfig(env=env_name, demos=demos, seeds=tuple(seeds), frames=frames,
                          kl=tuple(kl), codes=codes, arms=tuple(arms), corrupt=corrupt,
-                         eval_episodes=eval_episodes, eval_seed=eval_seed)
+                         exclude_pairs=pairs, eval_episodes=eval_episodes, eval_seed=eval_seed)
     if quick:
         config = config.quick()
     started = time.perf_counter()
@@ -598,6 +607,11 @@ def study(env_name, demos, seeds, frames, kl, codes, arms, corrupt, eval_episode
                             engine=engine, on_unit=lambda r: bar.update(1))
     out = Path(out_dir)
     rows = summarise(results)
+    held = {r["arm"]: r for r in summarise(results, key="heldout_success")}
+    for row in rows:
+        if row["arm"] in held:
+            h = held[row["arm"]]
+            row.update(heldout_iqm=h["iqm"], heldout_low=h["low"], heldout_high=h["high"])
     write_atomic(out / "results.jsonl", b"".join(map(dumps, results)))
     write_atomic(out / "summary.jsonl", b"".join(map(dumps, rows)))
     runs = {arm: [d for d in dirs if (d / "log.jsonl").exists()]
@@ -616,11 +630,16 @@ def study(env_name, demos, seeds, frames, kl, codes, arms, corrupt, eval_episode
             writer.write(row)
     else:
         click.echo(f"{'arm':<18} {'IQM success':>11}  {'95% interval':<15} {'mean':>6} "
-                   f"{'seeds':>5} {'RL frames':>9}")
+                   f"{'seeds':>5} {'RL frames':>9}" + ("  held-out pairs [95% interval]"
+                                                        if held else ""))
         for r in rows:
             interval = f"[{r['low']:.3f}, {r['high']:.3f}]"
-            click.echo(f"{r['arm']:<18} {r['iqm']:>11.3f}  {interval:<15} {r['mean']:>6.3f} "
-                       f"{r['seeds']:>5} {r['frames']:>9}")
+            line = (f"{r['arm']:<18} {r['iqm']:>11.3f}  {interval:<15} {r['mean']:>6.3f} "
+                    f"{r['seeds']:>5} {r['frames']:>9}")
+            if "heldout_iqm" in r:
+                line += (f"  {r['heldout_iqm']:.3f} [{r['heldout_low']:.3f}, "
+                         f"{r['heldout_high']:.3f}]")
+            click.echo(line)
     note(TOOL, f"{len(results)} policies scored in {out_dir} "
                f"({time.perf_counter() - started:.0f} s)", quiet=quiet)
 

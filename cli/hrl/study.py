@@ -18,7 +18,10 @@ every arm, so "equal demonstrations" is literal; each arm then trains per seed:
 
 Every final policy is scored on ``eval_episodes`` episodes of evaluation seeds
 (core.learn.evaluate: a seed stream no demonstration or training run draws from; the study
-checks the demonstrations' seeds are disjoint from them). The table gives per arm the IQM of
+checks the demonstrations' seeds are disjoint from them). With ``exclude_pairs`` (held-out
+combinations: colour-type pairs such as "purple box" that no demonstration's mission or
+subgoal names) the stream is split by mission: ``eval_episodes`` episodes whose mission names
+no excluded pair give the success, as many that name one give ``heldout_success``. The table gives per arm the IQM of
 success over seeds with a seeded 95% bootstrap interval (core.learn.curves), the RL arms'
 learning curves go to ``curves.jsonl`` and ``curves.png``. Units (one arm, one seed) run through
 ``core.parallel.ordered_map`` in dependency stages; a finished unit leaves ``result.json`` in its
@@ -53,6 +56,7 @@ class StudyConfig:
     eval_seed: int = 1  # the test episodes' seed stream (development probes used 7)
     arms: tuple = ARMS
     corrupt: float = 0.0  # fraction of corrupted annotations (beyond the paper)
+    exclude_pairs: tuple = ()  # colour-type pairs no demonstration names (beyond the paper)
     n_envs: int = 8  # PPO and SMDP environments
 
     def quick(self) -> StudyConfig:
@@ -181,10 +185,14 @@ def run_unit(unit: Unit) -> dict:
     if policy is not None:
         from papertools.core.learn.evaluate import evaluate_policy
 
-        scored = evaluate_policy(policy, study.env, study.eval_episodes, seed=study.eval_seed,
-                                 deterministic=True)
+        seen, held = eval_seeds(study)
+        scored = evaluate_policy(policy, study.env, len(seen), seeds=seen, deterministic=True)
         result.update(success=scored["success"], episodes=scored["episodes"],
                       length=round(scored["length"], 2))
+        if held:
+            scored = evaluate_policy(policy, study.env, len(held), seeds=held,
+                                     deterministic=True)
+            result.update(heldout_success=scored["success"], heldout_episodes=len(held))
     write_json(done, result)
     return result
 
@@ -214,15 +222,54 @@ def plan(study: StudyConfig) -> list[list[str]]:
     return stages
 
 
+_SPLITS: dict = {}
+
+
+def eval_seeds(study: StudyConfig) -> tuple[list[int], list[int]]:
+    """The evaluation seeds: (``eval_episodes`` seeds of the stream, []) or, with
+    ``exclude_pairs``, the stream split by what the mission names: (the first
+    ``eval_episodes`` whose mission names no excluded pair, the first as many that name one)."""
+    from papertools.core.learn.evaluate import evaluation_seeds
+
+    if not study.exclude_pairs:
+        return evaluation_seeds(study.eval_seed, study.eval_episodes), []
+    key = (study.env, study.eval_seed, study.eval_episodes, tuple(study.exclude_pairs))
+    if key not in _SPLITS:
+        from papertools.core.envs import make_env
+        from papertools.core.seed import derive_seed
+        from papertools.core.learn.evaluate import EVAL_KEY
+
+        from .language import pairs_named
+
+        excluded, n = set(study.exclude_pairs), study.eval_episodes
+        seen, held, env = [], [], make_env(study.env)
+        try:
+            for i in range(200 * n):  # the stream, in order, until both sets are full
+                seed = derive_seed(study.eval_seed, EVAL_KEY, i) % (2 ** 31)
+                obs, _ = env.reset(seed=seed)
+                side = held if pairs_named(obs["mission"]) & excluded else seen
+                if len(side) < n:
+                    side.append(seed)
+                if len(seen) == n and len(held) == n:
+                    break
+        finally:
+            env.close()
+        if len(held) < n:
+            raise PapertoolsError(f"{study.env}: only {len(held)} of {200 * n} evaluation "
+                                  f"episodes name {', '.join(sorted(excluded))} in their "
+                                  "mission; choose pairs the level's missions name")
+        _SPLITS[key] = (seen, held)
+    return _SPLITS[key]
+
+
 def check_seeds(demos: Path, study: StudyConfig) -> None:
     """The evaluation seeds must be none of the demonstrations' (played, re-draws included)."""
     import orjson
 
-    from papertools.core.learn.evaluate import evaluation_seeds
-
     played = {orjson.loads(line)["seed"] for line in
               (demos / "episodes.jsonl").read_bytes().splitlines() if line.strip()}
-    shared = played & set(evaluation_seeds(study.eval_seed, study.eval_episodes))
+    seen, held = eval_seeds(study)
+    shared = played & set(seen + held)
     if shared:
         raise PapertoolsError(f"{len(shared)} evaluation seeds were demonstrations: "
                               "choose another --eval-seed")
@@ -252,7 +299,8 @@ def run_study(study: StudyConfig, out_dir, *, resume: bool = False, workers: int
     write_json(settings, _jsonable(study))
     demos = _demos_path(root)
     record_demos(study.env, study.demos, demos, seed=study.demo_seed, corrupt=study.corrupt,
-                 workers=workers, engine=engine, resume=demos.exists())
+                 exclude_pairs=study.exclude_pairs, workers=workers, engine=engine,
+                 resume=demos.exists())
     check_seeds(demos, study)
     results = []
     for names in plan(study):
@@ -271,9 +319,11 @@ def _jsonable(study: StudyConfig) -> dict:
     return orjson.loads(orjson.dumps(asdict(study)))
 
 
-def summarise(results: list[dict], reps: int = 2000, seed: int = 0) -> list[dict]:
-    """Per arm: the IQM of success over seeds with a seeded 95% bootstrap interval, the mean,
-    the seeds, the frames (environment frames of the RL stage; 0 for cloned arms)."""
+def summarise(results: list[dict], reps: int = 2000, seed: int = 0,
+              key: str = "success") -> list[dict]:
+    """Per arm: the IQM of ``key`` (success, or heldout_success) over seeds with a seeded 95%
+    bootstrap interval, the mean, the seeds, the frames (environment frames of the RL stage; 0
+    for cloned arms)."""
     import numpy as np
     from rliable import metrics
 
@@ -281,8 +331,11 @@ def summarise(results: list[dict], reps: int = 2000, seed: int = 0) -> list[dict
 
     by_arm: dict[str, list[dict]] = {}
     for r in results:
-        by_arm.setdefault(r["arm"], []).append(r)
-    scores = {arm: np.array([[r["success"]] for r in rows]) for arm, rows in by_arm.items()}
+        if key in r:
+            by_arm.setdefault(r["arm"], []).append(r)
+    if not by_arm:
+        return []
+    scores = {arm: np.array([[r[key]] for r in rows]) for arm, rows in by_arm.items()}
     est, ci = interval_estimates(scores, lambda x: np.array([metrics.aggregate_iqm(x)]), reps,
                                  seed)
     return [{"arm": arm, "iqm": float(est[arm][0]), "low": float(ci[arm][0][0]),

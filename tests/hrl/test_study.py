@@ -38,3 +38,48 @@ def test_summary_is_the_interquartile_mean_over_seeds():
     assert row["iqm"] == pytest.approx(0.55)
     assert row["low"] <= row["iqm"] <= row["high"] and row["seeds"] == 8
     assert row["mean"] == pytest.approx(0.5375)
+
+
+def test_held_out_pairs_split_the_evaluation_stream_by_mission():
+    from papertools.cli.hrl.language import pairs_named
+    from papertools.cli.hrl.study import eval_seeds
+    from papertools.core.envs import make_env
+
+    plain = StudyConfig(env="babyai/GoToLocal", eval_episodes=6, eval_seed=3)
+    assert eval_seeds(plain) == (evaluation_seeds(3, 6), [])
+    study = StudyConfig(env="babyai/GoToLocal", eval_episodes=6, eval_seed=3,
+                        exclude_pairs=("red ball",))
+    seen, held = eval_seeds(study)
+    assert len(seen) == len(held) == 6 and not set(seen) & set(held)
+    stream = evaluation_seeds(3, 400)
+    last = max(stream.index(s) for s in seen + held)
+    env = make_env("babyai/GoToLocal")
+    try:
+        named = {s: "red ball" in pairs_named(env.reset(seed=s)[0]["mission"])
+                 for s in stream[:last + 1]}
+    finally:
+        env.close()
+    # each side is the stream's first seeds of its kind, in the stream's order
+    assert held == [s for s in stream[:last + 1] if named[s]][:6]
+    assert seen == [s for s in stream[:last + 1] if not named[s]][:6]
+    with pytest.raises(PapertoolsError, match="name purple door in their mission"):
+        eval_seeds(StudyConfig(env="babyai/GoToLocal", eval_episodes=2,
+                               exclude_pairs=("purple door",)))
+
+
+def test_study_with_held_out_pairs_keeps_them_out_of_the_demonstrations(tmp_path):
+    from tests.helpers import invoke
+
+    out = tmp_path / "study"
+    done = invoke(["hrl", "study", "--quick", "--arms", "flat-bc", "--seeds", "0",
+                   "--eval-episodes", "3", "--exclude-pairs", "red ball", "--out-dir", str(out),
+                   "-q"])
+    assert done.exit_code == 0, done.stderr
+    assert b"held-out pairs" in done.stdout
+    episodes = [orjson.loads(x) for x in (out / "demos" / "episodes.jsonl").read_bytes()
+                .splitlines() if x.strip()]
+    assert episodes and all("red ball" not in e["mission"] for e in episodes)
+    (row,) = [orjson.loads(x) for x in (out / "summary.jsonl").read_bytes().splitlines()]
+    assert 0.0 <= row["heldout_iqm"] <= 1.0 and row["heldout_low"] <= row["heldout_high"]
+    (result,) = [orjson.loads(x) for x in (out / "results.jsonl").read_bytes().splitlines()]
+    assert result["heldout_episodes"] == 3 and result["episodes"] == 3

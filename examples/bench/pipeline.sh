@@ -27,9 +27,20 @@ papertools bench run --env babyai,crafter,textworld,babaisai/goto_win,babaisai/m
 
 echo "== bench: the naive agent through a local OpenAI-compatible server (tiny model)"
 url_file="$out/server_url"
-papertools bench serve --model "$out/tiny" --tiny --port 0 --for 50 > "$url_file" &
+rm -f "$url_file"
+papertools bench serve --model "$out/tiny" --tiny --port 0 --for 900 > "$url_file" &
 server=$!
-for _ in $(seq 200); do [ -s "$url_file" ] && break; sleep 0.2; done
+# the server prints its URL once the model is loaded: on a busy machine that can take a minute
+for _ in $(seq 1500); do
+  [ -s "$url_file" ] && break
+  kill -0 "$server" 2>/dev/null || break
+  sleep 0.2
+done
+if [ ! -s "$url_file" ]; then
+  echo "pipeline: bench serve printed no URL within 5 minutes (or failed)" >&2
+  kill "$server" 2>/dev/null || true
+  exit 1
+fi
 papertools bench run --env babyai/goto,babaisai/goto_win --agent naive --client openai \
   --model tiny --base-url "$(cat "$url_file")" --max-tokens 6 --episodes 1 --max-steps 5 --history 2 \
   --out-dir "$out/naive" -q

@@ -69,8 +69,8 @@ def plot_curves(rows: list[dict], path: Path) -> None:
     left.set_ylabel("MRR@10 retained, development (%)")
     left.set_title("learning curves (400 development queries)", fontsize=10)
     left.legend(fontsize=7)
-    xs = range(len(rows))
     left.grid(alpha=0.3)
+    xs = range(len(rows))
     ours = [100 * r["test"]["retention"] for r in rows]
     errs = [[100 * (r["test"]["retention"] - r["test"]["retention_interval"][0]) for r in rows],
             [100 * (r["test"]["retention_interval"][1] - r["test"]["retention"]) for r in rows]]
@@ -81,7 +81,7 @@ def plot_curves(rows: list[dict], path: Path) -> None:
               label="paper, MSMARCO (transcribed)")
     right.set_xticks(list(xs), [r["id"] for r in rows], rotation=20, ha="right", fontsize=8)
     right.set_ylabel("MRR@10 retained (%)")
-    right.set_title("converged rows against the paper's", fontsize=10)
+    right.set_title(f"after {rows[0]['epochs']} epochs a row, against the paper's", fontsize=10)
     right.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -323,8 +323,9 @@ def main(argv=None) -> int:
     counts, tcounts = parameter_counts(student), parameter_counts(teacher)
     ablation_counts = counts
     ratio = counts["total"] / tcounts["total"]
-    log(f"ablation student {counts['total']:,} parameters = {ratio:.3f} of the teacher's "
-        f"{tcounts['total']:,}")
+    if not args.reuse_ablation:  # reused rows say which student they trained
+        log(f"ablation student {counts['total']:,} parameters = {ratio:.3f} of the teacher's "
+            f"{tcounts['total']:,}")
     layer_map = [int(x) for x in args.goal_layer_map.split(",")] if args.goal_layer_map else None
     unl_all = unlabelled_queries(corpus, train_q, test_q, args.unlabelled)
     goal_vocab = vocab_texts

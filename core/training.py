@@ -659,7 +659,7 @@ def checkpoint_on_interrupt(checkpoint: Callable[[], None], bar=None):
             bar.close()
 
 
-__all__ = ["Checkpoint", "DECAYS", "Progress", "RunDir", "adamw", "checkpoint_on_interrupt",
-           "digest", "distributed_setup", "env_rng_state", "epoch_done", "load_checkpoint",
-           "rng_state", "save_checkpoint", "set_env_rng_state", "set_rng_state", "step_done", "StopRequest",
-           "torch_save_atomic", "warmup_schedule"]
+__all__ = ["Checkpoint", "DECAYS", "Progress", "RunDir", "StopRequest", "adamw",
+           "checkpoint_on_interrupt", "digest", "distributed_setup", "env_rng_state",
+           "epoch_done", "load_checkpoint", "rng_state", "save_checkpoint", "set_env_rng_state",
+           "set_rng_state", "step_done", "torch_save_atomic", "warmup_schedule"]

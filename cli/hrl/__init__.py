@@ -167,7 +167,7 @@ def demos(env_name, episodes, corrupt, exclude_pairs, out_dir, resume, seed, wor
     if env != "babyai":
         raise click.BadParameter("the bot plays BabyAI levels: babyai/LEVEL",
                                  param_hint="--env")
-    pairs = parse_pairs(",".join(exclude_pairs))
+    pairs = parse_pairs(exclude_pairs)
     started = time.perf_counter()
     with counter(desc="hrl demos", unit="ep", quiet=quiet) as bar:
         written = record_demos(f"{env}/{task}", episodes, Path(out_dir), seed=seed,
@@ -595,7 +595,7 @@ def study(env_name, demos, seeds, frames, kl, codes, arms, corrupt, exclude_pair
     from .demos import parse_pairs
     from .study import StudyConfig, rl_runs, run_study, summarise
 
-    pairs = parse_pairs(",".join(exclude_pairs or ()))
+    pairs = parse_pairs(exclude_pairs)
     config = StudyConfig(env=env_name, demos=demos, seeds=tuple(seeds), frames=frames,
                          kl=tuple(kl), codes=codes, arms=tuple(arms), corrupt=corrupt,
                          exclude_pairs=pairs, eval_episodes=eval_episodes, eval_seed=eval_seed)

@@ -183,12 +183,11 @@ def _record(job, seed, attempt, ep, segments) -> tuple[dict, dict]:
     return record, arrays
 
 
-def parse_pairs(text: str | None) -> tuple[str, ...]:
-    """ "yellow key,red ball" -> ("red ball", "yellow key"), each checked."""
-    if not text:
-        return ()
+def parse_pairs(items) -> tuple[str, ...]:
+    """["yellow key", "red ball"] (a list option's items) -> ("red ball", "yellow key"), each
+    checked."""
     pairs = []
-    for item in text.split(","):
+    for item in items or ():
         item = " ".join(item.split())
         if not item:
             continue

@@ -146,8 +146,7 @@ def _train(config: SMDPConfig, policy, run: RunDir, progress: bool) -> dict:
     from papertools.core.envs import make_env
     from papertools.core.learn.hierarchy import assign_rows, select_rows
     from papertools.core.learn.policies import make_policy, save_policy
-    from papertools.core.training import StopRequest
-    from papertools.core.training import Progress
+    from papertools.core.training import Progress, StopRequest
 
     device = torch.device(config.device)
     n, gamma = config.n_envs, config.gamma

@@ -21,9 +21,9 @@ Every final policy is scored on ``eval_episodes`` episodes of evaluation seeds
 checks the demonstrations' seeds are disjoint from them). With ``exclude_pairs`` (held-out
 combinations: colour-type pairs such as "purple box" that no demonstration's mission or
 subgoal names) the stream is split by mission: ``eval_episodes`` episodes whose mission names
-no excluded pair give the success, as many that name one give ``heldout_success``. The table gives per arm the IQM of
-success over seeds with a seeded 95% bootstrap interval (core.learn.curves), the RL arms'
-learning curves go to ``curves.jsonl`` and ``curves.png``. Units (one arm, one seed) run through
+no excluded pair give the success, as many that name one give ``heldout_success``. The table
+gives per arm the IQM of success over seeds with a seeded 95% bootstrap interval
+(core.learn.curves), the RL arms' learning curves go to ``curves.jsonl`` and ``curves.png``. Units (one arm, one seed) run through
 ``core.parallel.ordered_map`` in dependency stages; a finished unit leaves ``result.json`` in its
 folder and is skipped on ``resume``.
 """
@@ -236,16 +236,13 @@ def eval_seeds(study: StudyConfig) -> tuple[list[int], list[int]]:
     key = (study.env, study.eval_seed, study.eval_episodes, tuple(study.exclude_pairs))
     if key not in _SPLITS:
         from papertools.core.envs import make_env
-        from papertools.core.seed import derive_seed
-        from papertools.core.learn.evaluate import EVAL_KEY
 
         from .language import pairs_named
 
         excluded, n = set(study.exclude_pairs), study.eval_episodes
         seen, held, env = [], [], make_env(study.env)
         try:
-            for i in range(200 * n):  # the stream, in order, until both sets are full
-                seed = derive_seed(study.eval_seed, EVAL_KEY, i) % (2 ** 31)
+            for seed in evaluation_seeds(study.eval_seed, 200 * n):  # in order, until both fill
                 obs, _ = env.reset(seed=seed)
                 side = held if pairs_named(obs["mission"]) & excluded else seen
                 if len(side) < n:

@@ -119,8 +119,9 @@ def record(episodes, seed, out_dir, as_json, agent, max_steps, role, resume, no_
     Each game is played in a temporary folder and renamed when complete; Ctrl-C leaves the
     finished games intact and no half game. --resume skips finished games. An --out-dir that
     holds another dataset or other files is an error, and so is one another recorder is
-    writing (one recorder per folder: an fcntl lock on DIR/.lock). A game ends at death, at --max-steps or
-    after 1,000 steps without a new game turn, always in-game, so NLE's loaders index it.
+    writing (one recorder per folder: an fcntl lock on DIR/.lock). A game ends at death, at
+    --max-steps or after 1,000 steps without a new game turn, always in-game, so NLE's loaders
+    index it.
     Seeds: the challenge's settings with NLE's seed(core, disp, reseed=False); each game's
     seeds are in its summary. Any --workers or --engine gives the same records as one worker
     (wall-clock fields aside: see RECORDS).

@@ -156,12 +156,12 @@ def record(config: GameConfig, episodes: int, *, workers: int = 1, engine: str =
     from papertools.core.parallel import ordered_map, resolve_engine
 
     root, lock = prepare_dir(config.out_dir, config, resume) if config.out_dir else (None, None)
-    done = finished_games(root) if root is not None else {}
-    todo = [i for i in range(episodes) if i not in done]
-    inline = resolve_engine(engine, workers) == "inline"
-    work = functools.partial(run_game, config, to_stdout=inline and config.jsonl)
     played = []
-    try:
+    try:  # from here on the folder is ours: released (and summarised) however this ends
+        done = finished_games(root) if root is not None else {}
+        todo = [i for i in range(episodes) if i not in done]
+        inline = resolve_engine(engine, workers) == "inline"
+        work = functools.partial(run_game, config, to_stdout=inline and config.jsonl)
         for result in ordered_map(work, todo, workers=workers, engine=engine, chunk_size=1,
                                   window=max(2, workers)):
             if result.jsonl:

@@ -32,11 +32,13 @@ TOOLS = {
                 "EmbedDistill: distilling a retrieval teacher into a small student (Kim et al., 2023)."),
     "hrl": ("papertools.cli.hrl", "cli",
             "Hierarchical agents with language subgoals (Ahuja et al.) and HiHack's strategy heads."),
+    "relabel": ("papertools.cli.relabel", "cli",
+                "Distilling vision-language models into agents by hindsight relabelling "
+                "(Sumers et al., 2023)."),
 }
 
 # Tools that later issues add: shown in --help so users see the whole map.
 PLANNED = {
-    "relabel": "Distilling VLMs into agents by hindsight relabelling.",
     "pretrain": "Offline pre-training of representations and auxiliary rewards.",
 }
 

@@ -233,6 +233,17 @@ def _tiny_model(tmp: Path):
     build_tiny_model(tmp / "model")
 
 
+def _lift_episodes(tmp: Path):
+    run = invoke(["relabel", "collect", "--agent", "bot", "--episodes", "2", "--out-dir",
+                  str(tmp / "eps"), "-q"])
+    assert run.exit_code == 0, run.stderr
+
+
+def _label(i):
+    return {"id": f"demos/{i}", "mode": "names", "answer": "ball",
+            "instruction": "pick up a ball"}
+
+
 READERS: dict[str, Reader] = {
     "diffhist encode": Reader([], _step, streams=True),
     "diffhist decode": Reader([], _encoded, streams=True),
@@ -281,6 +292,9 @@ READERS: dict[str, Reader] = {
                            heavy=True, empty_light=True, setup=_corpus),
     "bench replay": Reader([], lambda i: {"id": f"e:{i}", "step": i, "obs": "x", "action": "a"},
                            streams=True),
+    "relabel score": Reader(["--dataset", "{tmp}/eps"], _label, setup=_lift_episodes),
+    "relabel apply": Reader(["{tmp}/eps", "--out-dir", "{tmp}/relabelled"], _label,
+                            heavy=True, setup=_lift_episodes),
 }
 
 

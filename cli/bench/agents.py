@@ -67,7 +67,7 @@ from dataclasses import dataclass
 
 from papertools.core.errors import PapertoolsError
 
-from papertools.core.models.clients import Reply
+from papertools.core.models.clients import Reply, with_image
 
 AGENTS = ("naive", "cot", "robust_naive", "robust_cot", "few_shot", "diffhist", "random", "bot",
           "policy")
@@ -479,25 +479,6 @@ class ChatAgent(Agent):
         held = self.held if self.held is not None else action
         self.events.append({"type": "action", "action": held, "plan": self.plan})
         self.current = self.held = self.plan = None
-
-
-def png_data_url(image) -> str:
-    """An RGB array as a ``data:image/png;base64`` URL (OpenAI's image_url content part)."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).convert("RGB").save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def with_image(text: str, image) -> list | str:
-    if image is None:
-        return text
-    return [{"type": "text", "text": text},
-            {"type": "image_url", "image_url": {"url": png_data_url(image)}}]
 
 
 class DiffHistAgent(ChatAgent):

@@ -112,6 +112,12 @@ ENVS: dict[str, EnvSpec] = {
         "minigrid", "babyai", MINIGRID_LEVELS, 10,
         "MiniGrid's own levels (MiniGrid-<Name>-v0) with BabyAI-text descriptions; no bot.",
         task_id="MiniGrid-{task}-v0", suite=False, bot=False),
+    "lift": EnvSpec(
+        "lift", "lift", ("any", "objects", "names", "colours", "categories", "preferences",
+                         "ordinal"), 10,
+        "Lift rooms (relabel): a BabyAI room of several objects; the first lift ends the "
+        "episode, judged by the instruction's family.",
+        suite=False),
 }
 
 ALIASES = {"babyai": {**{f"BabyAI-MixedTrainLocal-v0/{t}": t for t in ENVS["babyai"].tasks},

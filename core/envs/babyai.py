@@ -183,22 +183,7 @@ class Native(gymnasium.Env):
     def __init__(self, task: str = "goto", seed: int | None = None,
                  max_steps: int | None = None, num_dists: int = 0, rgb: bool = False,
                  tile_size: int = 16, render_mode: str | None = None):
-        gym_id = level_id(task)
-        if gym_id is None:
-            kind = "seq" if task == "pick_up_seq_go_to" else task
-            self.env = _level_class()(kind=kind, num_dists=num_dists, max_steps=max_steps,
-                                      render_mode=render_mode)
-        else:
-            if num_dists:
-                raise ValueError("num_dists applies to BALROG's task families only")
-            import minigrid  # noqa: F401  (registers its levels with gymnasium)
-
-            extra = {"max_steps": int(max_steps)} if max_steps else {}
-            try:
-                env = gymnasium.make(gym_id, render_mode=render_mode, **extra)
-            except gymnasium.error.Error as err:
-                raise ValueError(f"unknown minigrid level {gym_id!r}: {err}") from None
-            self.env = env.unwrapped
+        self.env = self._make_level(task, num_dists, max_steps, render_mode)
         self.task = task
         self.render_mode = render_mode
         self.rgb, self.tile_size = bool(rgb), int(tile_size)
@@ -218,6 +203,24 @@ class Native(gymnasium.Env):
         if name.startswith("_") or name == "env":
             raise AttributeError(name)
         return getattr(self.env, name)
+
+    def _make_level(self, task: str, num_dists: int, max_steps: int | None, render_mode):
+        """The minigrid env behind ``task`` (a subclass builds its own levels here)."""
+        gym_id = level_id(task)
+        if gym_id is None:
+            kind = "seq" if task == "pick_up_seq_go_to" else task
+            return _level_class()(kind=kind, num_dists=num_dists, max_steps=max_steps,
+                                  render_mode=render_mode)
+        if num_dists:
+            raise ValueError("num_dists applies to BALROG's task families only")
+        import minigrid  # noqa: F401  (registers its levels with gymnasium)
+
+        extra = {"max_steps": int(max_steps)} if max_steps else {}
+        try:
+            env = gymnasium.make(gym_id, render_mode=render_mode, **extra)
+        except gymnasium.error.Error as err:
+            raise ValueError(f"unknown minigrid level {gym_id!r}: {err}") from None
+        return env.unwrapped
 
     @property
     def max_steps(self) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 from papertools.core.seed import derive_seed
 
 EVAL_KEY = 0x6576  # "ev": the evaluation seeds' stream
+EXPLORE_KEY = 0x6578  # "ex": an episode's exploration noise
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class _Episode:
     deterministic: bool
     max_steps: int | None
     options: tuple
+    keep: bool = False  # also return the episode's arrays (observations, actions, rewards)
+    explore: float = 0.0  # the chance that a step's action is replaced by a random one
+    explore_actions: tuple = ()  # the random action's choices (empty: every action)
 
 
 _LOADED: dict = {}
@@ -44,7 +48,10 @@ def _policy(path: str):
 
 
 def play_episode(unit: _Episode) -> dict:
-    """One episode of the policy: {"seed", "success", "return", "length"}."""
+    """One episode of the policy: {"seed", "success", "return", "length", "info"} (the last
+    step's info); with ``unit.keep`` also "arrays", the episode in the trajectory format's
+    arrays: ``obs/<key>`` for every array field [T+1, ...], "mission" (a text field's first
+    value), ``actions``, ``rewards``, ``dones``, ``truncated``."""
     import torch
 
     from papertools.core.envs import make_env
@@ -55,7 +62,11 @@ def play_episode(unit: _Episode) -> dict:
         obs, _ = env.reset(seed=unit.seed)
         torch.manual_seed(unit.seed)  # sampled actions: reproducible per episode
         state, first = policy.initial_state(1), True
-        total, steps, success = 0.0, 0, False
+        total, steps, success, info = 0.0, 0, False, {}
+        kept = [obs] if unit.keep else None
+        acts, rewards, flags = [], [], []
+        noise = np.random.default_rng(derive_seed(unit.seed, EXPLORE_KEY))
+        choices = list(unit.explore_actions) or list(range(env.action_space.n))
         limit = unit.max_steps or getattr(env, "max_steps", None) or 10 ** 9
         with policy.frozen(), torch.no_grad():
             while steps < limit:
@@ -64,7 +75,14 @@ def play_episode(unit: _Episode) -> dict:
                 action, state = policy.act(batch, state, torch.tensor([first]),
                                            deterministic=unit.deterministic)
                 first = False
+                if unit.explore and noise.random() < unit.explore:
+                    action = [int(noise.choice(choices))]
                 obs, reward, terminated, truncated, info = env.step(int(action[0]))
+                if kept is not None:
+                    kept.append(obs)
+                    acts.append(int(action[0]))
+                    rewards.append(float(reward))
+                    flags.append((bool(terminated), bool(truncated)))
                 total += float(reward)
                 steps += 1
                 if "success" in info:
@@ -73,7 +91,19 @@ def play_episode(unit: _Episode) -> dict:
                     success = True
                 if terminated or truncated:
                     break
-        return {"seed": unit.seed, "success": success, "return": total, "length": steps}
+        out = {"seed": unit.seed, "success": success, "return": total, "length": steps,
+               "info": {k: v for k, v in info.items() if isinstance(v, (bool, int, float, str))
+                        or v is None}}
+        if kept is not None:
+            arrays = {f"obs/{k}": np.stack([np.asarray(o[k]) for o in kept])
+                      for k, v in kept[0].items() if not isinstance(v, str)}
+            arrays.update(actions=np.asarray(acts, np.int64),
+                          rewards=np.asarray(rewards, np.float32),
+                          dones=np.asarray([f[0] for f in flags], bool),
+                          truncated=np.asarray([f[1] for f in flags], bool))
+            out["arrays"] = arrays
+            out["mission"] = next((v for v in kept[0].values() if isinstance(v, str)), None)
+        return out
     finally:
         env.close()
 
@@ -107,4 +137,19 @@ def evaluate_policy(policy_dir, env: str, episodes: int, seed: int = 0, *,
             "records": records}
 
 
-__all__ = ["EVAL_KEY", "evaluate_policy", "evaluation_seeds", "play_episode"]
+def rollouts(policy_dir, env: str, seeds, *, deterministic: bool = False,
+             max_steps: int | None = None, explore: float = 0.0, explore_actions=(),
+             workers: int = 1, engine: str = "auto", **options):
+    """The policy's episodes on ``seeds``, in order, each :func:`play_episode`'s result with its
+    arrays (a collection to write as a trajectory dataset). ``explore``: the chance that a
+    step's action is replaced by one drawn uniformly from ``explore_actions`` (every action when
+    empty), seeded per episode."""
+    from papertools.core.parallel import ordered_map
+
+    units = [_Episode(str(policy_dir), env, int(s), deterministic, max_steps,
+                      tuple(sorted(options.items())), keep=True, explore=float(explore),
+                      explore_actions=tuple(explore_actions)) for s in seeds]
+    yield from ordered_map(play_episode, units, workers=workers, engine=engine)
+
+
+__all__ = ["EVAL_KEY", "evaluate_policy", "evaluation_seeds", "play_episode", "rollouts"]

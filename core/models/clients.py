@@ -149,6 +149,26 @@ class OpenAIClient:
         return Reply("", error=f"{last} ({self.max_retries} retries)", retries=self.max_retries)
 
 
+def png_data_url(image) -> str:
+    """An RGB array as a ``data:image/png;base64`` URL (OpenAI's image_url content part)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).convert("RGB").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def with_image(text: str, image) -> list | str:
+    """A message's content: the text, and the image as a second part when there is one."""
+    if image is None:
+        return text
+    return [{"type": "text", "text": text},
+            {"type": "image_url", "image_url": {"url": png_data_url(image)}}]
+
+
 _MODELS: dict = {}  # (path, device, dtype) -> (model, tokenizer): one load per process
 
 

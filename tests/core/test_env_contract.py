@@ -17,7 +17,7 @@ from papertools.core.errors import PapertoolsError
 pytest.importorskip("minigrid")
 
 # one representative task per family, plus minigrid's BabyAI levels and MiniGrid's own
-CASES = ["babyai/goto", "babyai/GoToLocal", "babyai/UnlockPickup", "minigrid/DoorKey-5x5",
+CASES = ["babyai/goto", "babyai/GoToLocal", "babyai/UnlockPickup", "minigrid/DoorKey-5x5", "lift/names",
          "minigrid/Empty-Random-5x5", "crafter", "textworld/coin_collector",
          "babaisai/goto_win", "minihack/MiniHack-Room-5x5-v0", "nle/NetHackChallenge-v0",
          "nle/NetHackScore-v0"]

@@ -125,6 +125,10 @@ def _parse_pairs(values) -> tuple:
               help="--agent policy: a policy folder (RUN/policy).")
 @click.option("--family", type=click.Choice(FAMILIES), default="any", show_default=True,
               help="The instruction family of the rooms (any: 'pick up an object').")
+@click.option("--point", is_flag=True,
+              help="Point at the room's target (a mark in the agent's grid, kept apart from "
+                   "the clean grid 'scene' that apply gives the learner): the bot's target, or "
+                   "a uniformly drawn object a pointer-following policy lifts.")
 @click.option("--explore", type=click.FloatRange(0, 1), default=_STUDY.explore,
               show_default=True, help="--agent policy: the chance that a step's action is a "
                                       "random turn or step forward instead (diverse lifts).")
@@ -140,8 +144,8 @@ def _parse_pairs(values) -> tuple:
 @options.seed
 @options.parallel
 @options.quiet
-def collect(agent, policy, family, explore, episodes, stream, exclude, num_objects, room_size,
-            out_dir, resume, seed, workers, engine, quiet):
+def collect(agent, policy, family, point, explore, episodes, stream, exclude, num_objects,
+            room_size, out_dir, resume, seed, workers, engine, quiet):
     """Play the bot or a policy in lift rooms, keeping the pictures.
 
     Each episode ends at the first lift (or the step limit). Every step keeps the grid, the
@@ -153,7 +157,7 @@ def collect(agent, policy, family, explore, episodes, stream, exclude, num_objec
     \b
     Examples:
       papertools relabel collect --agent bot --episodes 10 --out-dir "$(mktemp -d)/demos" -q
-      papertools relabel collect --agent bot --episodes 6 --exclude "purple box" -w 2 --out-dir "$(mktemp -d)/d" -q
+      papertools relabel collect --agent bot --point --episodes 6 --exclude "purple box" -w 2 --out-dir "$(mktemp -d)/d" -q
     """
     from papertools.core.learn.evaluate import evaluation_seeds
     from papertools.core.progress import counter, note
@@ -168,7 +172,8 @@ def collect(agent, policy, family, explore, episodes, stream, exclude, num_objec
            "rollouts": rollouts.COLLECT_KEY}[stream]
     seeds = rollouts.stream_seeds(seed, key, episodes,
                                   evaluation_seeds(seed, _STUDY.eval_episodes))
-    opts = rollouts.env_options(num_objects, room_size, _parse_pairs(exclude))
+    opts = rollouts.env_options(num_objects, room_size, _parse_pairs(exclude),
+                                **({"point": True} if point else {}))
     started = time.perf_counter()
     with counter(desc="relabel collect", unit="ep", total=episodes, quiet=quiet) as bar:
         written = rollouts.collect(Path(out_dir), family=family, seeds=seeds, options=opts,

@@ -229,10 +229,12 @@ def train_labeller(dataset, epochs, lr, threads, out_dir, seed, quiet):
 @click.option("--mode", type=click.Choice(MODES), required=True,
               help="What the labeller is asked: the object's name, its colour, both, its "
                    "category (taught by examples) or whether the user likes it.")
-@click.option("--labeller", "kind", type=click.Choice(["learned", "remote", "oracle"]),
+@click.option("--labeller", "kind", type=click.Choice(["learned", "remote", "text", "oracle"]),
               required=True, help="The contrastive model trained here (--labeller-dir), a VLM "
                                   "behind an OpenAI-compatible endpoint (--base-url, --model), "
-                                  "or the privileged oracle (--precision, --recall).")
+                                  "a text chat model told the end in words (--base-url and "
+                                  "--model, or --model smollm2 or a local model folder), or "
+                                  "the privileged oracle (--precision, --recall).")
 @click.option("--labeller-dir", metavar="DIR", type=click.Path(exists=True, file_okay=False),
               help="learned: the labeller folder (train-labeller).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.0, show_default=True,
@@ -242,13 +244,16 @@ def train_labeller(dataset, epochs, lr, threads, out_dir, seed, quiet):
                    "true answers) are the few-shot prompt's examples.")
 @click.option("--shots", type=click.IntRange(min=1), default=_STUDY.shots, show_default=True,
               help="Examples per colour-type pair.")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="Label only the dataset's first N episodes [default: all].")
 @click.option("--precision", type=click.FloatRange(0, 1, min_open=True), default=1.0,
               show_default=True, help="oracle: the share of its answers that are right.")
 @click.option("--recall", type=click.FloatRange(0, 1), default=1.0, show_default=True,
               help="oracle: the share of answerable episodes it answers rightly.")
 @click.option("--base-url", metavar="URL", envvar="OPENAI_BASE_URL", show_envvar=True,
               help="remote: the OpenAI-compatible server (http://host:8000/v1).")
-@click.option("--model", metavar="NAME", help="remote: the model name the server knows.")
+@click.option("--model", metavar="NAME", help="remote, text: the model name the server knows; "
+              "text without --base-url: smollm2 (packaged) or a local model folder.")
 @click.option("--api-key-env", metavar="VAR", default="OPENAI_API_KEY", show_default=True,
               help="remote: the environment variable holding the key.")
 @click.option("--prompt", "prompt_file", metavar="JSON",
@@ -256,8 +261,8 @@ def train_labeller(dataset, epochs, lr, threads, out_dir, seed, quiet):
               help="remote: {\"system\": ..., \"questions\": {MODE: ...}} replacing the built-in "
                    "wording ({vocab} lists the mode's answers).")
 @click.option("--cache", metavar="PATH", type=click.Path(dir_okay=False),
-              help="remote: replies cached by a hash of the request [default: DATASET's "
-                   "folder name + .vlm-cache.jsonl in the cache folder].")
+              help="remote, text: replies cached by a hash of the request [default: "
+                   "DATASET's folder name + .KIND-cache.jsonl in the cache folder].")
 @click.option("--attempts", type=click.IntRange(min=1), default=2, show_default=True,
               help="remote: asks per episode until a reply parses.")
 @click.option("--timeout", type=float, default=60.0, show_default=True,
@@ -269,9 +274,9 @@ def train_labeller(dataset, epochs, lr, threads, out_dir, seed, quiet):
 @options.output
 @options.seed
 @options.quiet
-def label(dataset, mode, kind, labeller_dir, threshold, examples, shots, precision, recall,
-          base_url, model, api_key_env, prompt_file, cache, attempts, timeout, max_retries,
-          max_tokens, output, seed, quiet):
+def label(dataset, mode, kind, labeller_dir, threshold, examples, shots, limit, precision,
+          recall, base_url, model, api_key_env, prompt_file, cache, attempts, timeout,
+          max_retries, max_tokens, output, seed, quiet):
     """Label every episode of a collected dataset: what did the agent lift?
 
     One record per episode, in the dataset's order: the answer (a word of the mode's
@@ -296,8 +301,11 @@ def label(dataset, mode, kind, labeller_dir, threshold, examples, shots, precisi
 
     the_mode = Mode(mode)
     data = TrajectoryDataset(dataset)
-    records = [data.record(i) for i in data.ids]
+    ids = data.ids[:limit] if limit else data.ids
+    records = [data.record(i) for i in ids]
     needs_examples = mode in ("categories", "preferences") and kind != "oracle"
+    if needs_examples and kind == "text":
+        raise click.UsageError("--labeller text asks names, colours and objects")
     if needs_examples and not examples:
         raise click.UsageError(f"--mode {mode} is taught by examples: give --examples DATASET")
     shown = few_shot_examples(TrajectoryDataset(examples), the_mode, shots) \
@@ -311,19 +319,25 @@ def label(dataset, mode, kind, labeller_dir, threshold, examples, shots, precisi
             raise click.UsageError("--labeller learned needs --labeller-dir DIR")
         from .clip import Contrastive
 
-        frames = np.stack([f for _, f in final_frames(data)]) if records else np.zeros(0)
+        frames = np.stack([f for _, f in final_frames(data, ids)]) if records else np.zeros(0)
         answers, conf = learned_answers(Contrastive.load(labeller_dir), frames, the_mode,
                                         threshold, shown)
         rows = [label_record(r["id"], the_mode, "learned", a, c)
                 for r, a, c in zip(records, answers, conf)]
     else:
-        if not base_url or not model:
-            raise click.UsageError("--labeller remote needs --base-url and --model")
+        if not model or (kind == "remote" and not base_url):
+            raise click.UsageError(f"--labeller {kind} needs --base-url and --model" +
+                                   (" (or --model alone: a local model)" if kind == "text"
+                                    else ""))
         from papertools.core.cache import cache_dir
-        from papertools.core.models.clients import OpenAIClient
+        from papertools.core.models.clients import HFClient, OpenAIClient
 
-        client = OpenAIClient(base_url, model, api_key_env=api_key_env, timeout=timeout,
-                              max_retries=max_retries, temperature=0.0, max_tokens=max_tokens)
+        if base_url:
+            client = OpenAIClient(base_url, model, api_key_env=api_key_env, timeout=timeout,
+                                  max_retries=max_retries, temperature=0.0,
+                                  max_tokens=max_tokens)
+        else:
+            client = HFClient(model, temperature=0.0, max_tokens=max_tokens)
         client.check()
         prompt = None
         if prompt_file:
@@ -335,13 +349,17 @@ def label(dataset, mode, kind, labeller_dir, threshold, examples, shots, precisi
                 raise click.BadParameter(f"{prompt_file}: {err}", param_hint="--prompt") \
                     from None
         cache = cache or (cache_dir() / "relabel" / f"{Path(dataset).resolve().name}"
-                          ".vlm-cache.jsonl")
+                          f".{kind}-cache.jsonl")
         remote = RemoteLabeller(client, the_mode, cache_path=cache, examples=shown,
-                                attempts=attempts, prompt=prompt, seed=seed)
+                                attempts=attempts, prompt=prompt, seed=seed,
+                                text=kind == "text")
     with open_output(output) as out, \
             counter(desc="relabel label", unit="ep", total=len(records), quiet=quiet) as bar:
-        if kind == "remote":
-            for record, frame in final_frames(data):
+        if kind in ("remote", "text"):
+            from .rollouts import final_words
+
+            ends = final_words(data, ids) if kind == "text" else final_frames(data, ids)
+            for record, frame in ends:
                 row = remote.label(record["id"], frame)
                 rows.append(row)
                 out.write(row)
@@ -351,7 +369,7 @@ def label(dataset, mode, kind, labeller_dir, threshold, examples, shots, precisi
                 out.write(row)
                 bar.update(len(rows) and 1)
     score = score_labels(zip([r["answer"] for r in rows], [the_mode.truth(r) for r in records]))
-    costs = f"; {remote.costs}" if kind == "remote" else ""
+    costs = f"; {remote.costs}" if kind in ("remote", "text") else ""
     note(TOOL, f"{kind} labeller, {mode}: {score['answers']} answers for {len(rows)} episodes, "
                f"precision {_fmt(score['precision'])}, recall {_fmt(score['recall'])}{costs}",
          quiet=quiet)

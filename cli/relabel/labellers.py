@@ -14,6 +14,10 @@ record per episode:
   again (``attempts``), then counts as no answer. Replies are cached by a hash of the model and
   the whole request (pictures included), so a rerun costs nothing; calls, cache hits, tokens
   and failures are counted.
+- ``text``: the same questions to a text-only chat model (remote, or a local Hugging Face
+  model such as the packaged SmolLM2), told the episode's end in words (BabyAI-text's lines
+  before and after the last action, without the line that says what the agent carries):
+  the stage is not tied to pictures.
 - ``learned``: the contrastive model trained here (clip.py) on pictures disjoint from the ones
   it labels.
 - ``oracle``: privileged: it reads the lifted object from the episode record and injects
@@ -160,6 +164,10 @@ QUESTIONS = {
     "preferences": "Is the object the agent holds one the user likes? The examples show what "
                    "the user likes. Answer yes or no.",
 }
+TEXT_SYSTEM = ("You read what an agent in a small grid world saw, in words, just before and "
+               "just after its last action. Objects are listed with their distance from the "
+               "agent. When the agent picks up an object, the object is one step forward before "
+               "the action and no longer listed after it.")
 SYSTEM = ("You look at pictures of a small grid world seen from above, from the point of view "
           "of an agent: the agent is the red triangle in the middle of the bottom row. Each "
           "picture shows two views side by side: on the left just before the agent's last "
@@ -172,11 +180,12 @@ class RemoteLabeller:
     """A chat client (core.models.clients.OpenAIClient) asked about pictures, with a cache."""
 
     def __init__(self, client, mode: Mode, *, cache_path=None, examples=None, attempts: int = 2,
-                 prompt: dict | None = None, seed: int = 0):
+                 prompt: dict | None = None, seed: int = 0, text: bool = False):
         self.client, self.mode, self.examples = client, mode, examples
         self.attempts, self.seed = max(1, int(attempts)), seed
+        self.text = text  # told in words (final_words), not shown a picture
         prompt = prompt or {}
-        self.system = prompt.get("system", SYSTEM)
+        self.system = prompt.get("system", TEXT_SYSTEM if text else SYSTEM)
         question = prompt.get("questions", {}).get(mode.name, QUESTIONS[mode.name])
         self.question = question.replace("{vocab}", ", ".join(mode.vocab))
         self.cache_path = Path(cache_path) if cache_path else None
@@ -194,14 +203,19 @@ class RemoteLabeller:
     def messages(self, frame) -> list[dict]:
         from papertools.core.models.clients import with_image
 
+        def content(shown):
+            if self.text:
+                return f"{shown}\n\n{self.question}"
+            return with_image(self.question, shown)
+
         out = [{"role": "system", "content": self.system}]
         if self.examples is not None:
             for ex_frame, answer in zip(*self.examples):
-                out.append({"role": "user", "content": with_image(self.question, ex_frame)})
+                out.append({"role": "user", "content": content(ex_frame)})
                 shown = ("yes" if answer else "no") if self.mode.name == "preferences" else \
                     (answer or "nothing")
                 out.append({"role": "assistant", "content": shown})
-        out.append({"role": "user", "content": with_image(self.question, frame)})
+        out.append({"role": "user", "content": content(frame)})
         return out
 
     def _key(self, messages, attempt: int) -> str:
@@ -217,6 +231,8 @@ class RemoteLabeller:
                 fh.write(json.dumps({"key": key, "reply": reply}) + "\n")
 
     def label(self, episode_id: str, frame) -> dict:
+        """One episode's label record; ``frame``: its picture (rollouts.picture), or its words
+        (rollouts.end_words) for a text labeller."""
         messages = self.messages(frame)
         reply, parsed, answer, cached = "", False, None, True
         for attempt in range(self.attempts):
@@ -242,8 +258,8 @@ class RemoteLabeller:
                 break
         if not parsed:
             self.costs["unparsed"] += 1
-        return label_record(episode_id, self.mode, "remote", answer, None, reply=reply,
-                            parsed=parsed, cached=cached)
+        return label_record(episode_id, self.mode, "text" if self.text else "remote", answer,
+                            None, reply=reply, parsed=parsed, cached=cached)
 
 
 __all__ = ["QUESTIONS", "RemoteLabeller", "SYSTEM", "few_shot_examples", "label_record",

@@ -168,6 +168,29 @@ def picture(rgb, end: int | None = None):
     return np.concatenate([rgb[max(0, end - 1)], rgb[end]], axis=1)
 
 
+def end_words(images, actions, action_words) -> str:
+    """What a text labeller is told of an episode's end: BabyAI-text's lines for the view
+    before and after the last action, and that action; never the "You carry" line, which
+    would say the answer (core.envs.babyai.describe)."""
+    from papertools.core.envs.babyai import describe
+
+    before = describe(images[max(0, len(images) - 2)]) or ["nothing in sight"]
+    after = describe(images[-1]) or ["nothing in sight"]
+    last = action_words[int(actions[-1])] if len(actions) else "none"
+    return ("Before the agent's last action it saw:\n" + "\n".join(before)
+            + f"\nIts last action was: {last}.\nAfterwards it saw:\n" + "\n".join(after))
+
+
+def final_words(dataset, ids=None):
+    """(record, :func:`end_words` of the episode) for each episode of a dataset."""
+    words = dataset.meta.get("action_words") or []
+    for episode_id in dataset.ids if ids is None else ids:
+        arrays = dataset.load(episode_id, keys=["scene" if "scene" in dataset.meta[
+            "observation"] else "image"])
+        images = arrays.get("obs/scene", arrays.get("obs/image"))
+        yield dataset.record(episode_id), end_words(images, arrays["actions"], words)
+
+
 def final_frames(dataset, ids=None):
     """(record, the labeller's picture of the episode's end) for each episode of a dataset (in
     its order)."""
@@ -179,4 +202,5 @@ def final_frames(dataset, ids=None):
 
 __all__ = ["COLLECT_KEY", "DEMO_KEY", "LABELLER_KEY", "TILE", "check_disjoint", "collect",
            "dataset_meta",
-           "env_options", "final_frames", "picture", "stream_seeds"]
+           "end_words", "env_options", "final_frames", "final_words", "picture",
+           "stream_seeds"]

@@ -30,7 +30,7 @@ echo "== relabel: the relabelled dataset, an agent cloned on it, scored on held-
 papertools relabel apply "$out/rollouts" "$out/names.jsonl" --episodes 600 \
   --out-dir "$out/named" -q
 papertools relabel train "$out/named" --epochs 15 --out-dir "$out/agent" -q | tail -n 1
-papertools relabel eval "$out/agent/policy" --family names --episodes 100 -w 2
+papertools relabel eval "$out/agent/policy" --family names --episodes 100 --sample -w 2
 papertools bench run --env lift/names --agent policy --policy "$out/agent/policy" \
   --episodes 20 -w 2 --out-dir "$out/bench" -q
 papertools bench report "$out/bench"

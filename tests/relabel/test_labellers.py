@@ -202,3 +202,55 @@ def test_few_shot_prompts_show_example_pictures_with_their_answers():
     assert [messages[2]["content"], messages[4]["content"]] == ["dax", "nothing"]
     assert "dax, wug" in messages[-1]["content"][0]["text"]
     assert messages[-1]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_label_remote_from_the_command_line(tmp_path):
+    from papertools.core.models.server import ChatServer
+    from tests.helpers import invoke
+
+    r = invoke(["relabel", "collect", "--agent", "bot", "--episodes", "3", "--out-dir",
+                str(tmp_path / "eps"), "-q"])
+    assert r.exit_code == 0, r.stderr
+    with ChatServer(script=["A ball.", "hmm, a key or a box", "nothing", "the key"]).start() \
+            as server:
+        r = invoke(["relabel", "label", str(tmp_path / "eps"), "--mode", "names", "--labeller",
+                    "remote", "--base-url", server.url, "--model", "vlm", "--cache",
+                    str(tmp_path / "cache.jsonl")])
+        assert r.exit_code == 0, r.stderr
+        assert [x["answer"] for x in r.records] == ["ball", None, "key"]
+        assert [x["parsed"] for x in r.records] == [True, True, True]
+        assert "'calls': 4" in r.stderr and "'unparsed': 0" in r.stderr
+        images = [p for req in server.requests for m in req["messages"]
+                  if isinstance(m["content"], list) for p in m["content"]
+                  if p["type"] == "image_url"]
+        assert len(images) == 4
+        again = invoke(["relabel", "label", str(tmp_path / "eps"), "--mode", "names",
+                        "--labeller", "remote", "--base-url", server.url, "--model", "vlm",
+                        "--cache", str(tmp_path / "cache.jsonl")])
+        assert again.records == r.records[:0] + [{**x, "cached": True} for x in r.records]
+        assert "'calls': 0" in again.stderr
+
+
+def test_a_text_labeller_is_told_the_end_in_words_without_the_answer(tmp_path):
+    from papertools.core.models.server import ChatServer
+    from papertools.core.trajectories import TrajectoryDataset
+    from tests.helpers import invoke
+
+    r = invoke(["relabel", "collect", "--agent", "bot", "--episodes", "2", "--out-dir",
+                str(tmp_path / "eps"), "-q"])
+    assert r.exit_code == 0, r.stderr
+    data = TrajectoryDataset(tmp_path / "eps")
+    with ChatServer(script=["a box", "It picked up the key."]).start() as server:
+        r = invoke(["relabel", "label", str(tmp_path / "eps"), "--mode", "names", "--labeller",
+                    "text", "--base-url", server.url, "--model", "llm", "--cache",
+                    str(tmp_path / "c.jsonl")])
+        assert r.exit_code == 0, r.stderr
+        assert [x["answer"] for x in r.records] == ["box", "key"]
+        assert {x["labeller"] for x in r.records} == {"text"}
+        told = [req["messages"][-1]["content"] for req in server.requests]
+    assert all(isinstance(t, str) and "Its last action was: pick up." in t for t in told)
+    for text, episode in zip(told, data.ids):
+        lifted = data.record(episode)["lifted"]
+        before, after = text.split("Afterwards it saw:")
+        assert f"a {lifted} 1 step forward" in before  # what was lifted stood in front
+        assert "carry" not in text.lower()  # the line that would give the answer away

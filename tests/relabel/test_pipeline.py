@@ -90,6 +90,41 @@ def test_an_ordinal_instruction_names_the_kth_closest_object():
     assert seen == {0, 1, 2, 3}
 
 
+def test_the_pointer_marks_the_target_and_the_learner_never_sees_it(tmp_path):
+    env = make_env("lift/any", point=True)
+    marked = 0
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        target = env.env._target
+        mark = np.argwhere(obs["image"][:, :, 2] == lift.POINTER)
+        assert len(mark) <= 1 and not (obs["scene"][:, :, 2] == lift.POINTER).any()
+        assert (np.delete(obs["image"], 2, axis=2) == np.delete(obs["scene"], 2, axis=2)).all()
+        if len(mark):
+            marked += 1
+            x, y = mark[0]
+            assert env.env.relative_coords(*target.cur_pos) == (x, y)
+    assert marked >= 10
+    r = invoke(["relabel", "collect", "--agent", "bot", "--point", "--episodes", "6",
+                "--out-dir", str(tmp_path / "eps"), "-q"])
+    assert r.exit_code == 0, r.stderr
+    from papertools.cli.relabel.labellers import label_record
+    from papertools.cli.relabel.modes import Mode
+    from papertools.cli.relabel.pipeline import apply_labels
+    from papertools.core.trajectories import TrajectoryDataset
+
+    source = TrajectoryDataset(tmp_path / "eps")
+    assert any((source.load(i)["obs/image"][:, :, :, 2] == lift.POINTER).any()
+               for i in source.ids)
+    labels = {i: label_record(i, Mode("names"), "oracle", "ball") for i in source.ids}
+    apply_labels(tmp_path / "eps", labels, tmp_path / "named")
+    named = TrajectoryDataset(tmp_path / "named")
+    assert "scene" not in named.meta["observation"]
+    for i in named.ids:
+        arrays = named.load(i)
+        assert not (arrays["obs/image"][:, :, :, 2] == lift.POINTER).any()
+        assert (arrays["obs/image"] == source.load(i)["obs/scene"]).all()
+
+
 def test_excluded_pairs_are_never_placed():
     env = make_env("lift/any", exclude=("purple box", "red ball"))
     for seed in range(40):

@@ -2,13 +2,14 @@
 """relabel benchmark (issue 20): agents taught new words by hindsight relabelling, in lift rooms.
 
 Runs ``relabel study`` (cli/relabel/study.py) at its default size: the original agent cloned
-from 2,000 bot demonstrations under "pick up an object"; the contrastive labeller trained on
-3,000 bot episodes of a seed stream of its own; 7,000 rollouts of the original agent (sampled,
-with exploration noise); every condition relabels the same rollouts and keeps 1,000 labelled
-episodes; agents cloned per condition and seed, each scored on 200 episodes of the evaluation
-seed stream (rooms of 5 objects, exactly one qualifying: chance 0.2). Settings were decided on
-development episodes (evaluation stream 7, benchmarks/README.md); the figures here are on
-stream 0, read once.
+from 1,000 bot lifts of a pointed-at object under "pick up an object"; the contrastive labeller
+trained on 3,000 bot episodes of a seed stream of its own; 8,500 rollouts of the original
+agent (sampled, pointed at a uniformly drawn object) to relabel, and 3,000 of the unpointed one
+for the control row (the issue's literal pipeline); every condition keeps 1,500 labelled
+episodes; agents (recurrent, 30 epochs) cloned per condition and seed, each scored greedily on
+200 episodes of the evaluation seed stream (rooms of 5 objects, exactly one qualifying: chance
+0.2). Settings were decided on development episodes (evaluation stream 7,
+benchmarks/README.md); the figures here are on stream 0, read once.
 
 Goals (figures are means over seeds with 95% bootstrap intervals over seeds):
 - learned labeller, names and colours: success >= 3x chance;

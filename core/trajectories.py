@@ -513,6 +513,17 @@ class TrajectoryDataset:
         return out
 
 
+def episode_arrays(observations: list[dict], actions, rewards, terminated, truncated) -> dict:
+    """One episode in the format's arrays: ``obs/<key>`` [T+1, ...] for every non-text field of
+    the T+1 observations (dicts), ``actions`` [T], ``rewards`` [T], ``dones`` [T] (terminated)
+    and ``truncated`` [T]."""
+    arrays = {f"obs/{k}": np.stack([np.asarray(o[k]) for o in observations])
+              for k, v in observations[0].items() if not isinstance(v, str)}
+    arrays.update(actions=np.asarray(actions, np.int64), rewards=np.asarray(rewards, np.float32),
+                  dones=np.asarray(terminated, bool), truncated=np.asarray(truncated, bool))
+    return arrays
+
+
 def encode_text(texts: Iterable[str]) -> np.ndarray:
     """Strings as one uint8 array [N, L] of their UTF-8 bytes, zero-padded to the longest
     (how a text observation is stored: ``{"dtype": "uint8", "shape": [null]}``)."""
@@ -529,4 +540,5 @@ def decode_text(row: np.ndarray) -> str:
 
 
 __all__ = ["EPISODES", "FORMAT", "META", "TrajectoryDataset", "TrajectoryWriter", "VERSION",
+           "episode_arrays",
            "decode_text", "encode_text", "episode_file"]

@@ -261,15 +261,10 @@ def eval_seeds(study: StudyConfig) -> tuple[list[int], list[int]]:
 
 def check_seeds(demos: Path, study: StudyConfig) -> None:
     """The evaluation seeds must be none of the demonstrations' (played, re-draws included)."""
-    import orjson
+    from papertools.core.learn.evaluate import check_held_out
 
-    played = {orjson.loads(line)["seed"] for line in
-              (demos / "episodes.jsonl").read_bytes().splitlines() if line.strip()}
     seen, held = eval_seeds(study)
-    shared = played & set(seen + held)
-    if shared:
-        raise PapertoolsError(f"{len(shared)} evaluation seeds were demonstrations: "
-                              "choose another --eval-seed")
+    check_held_out([demos], seen + held, hint="; choose another --eval-seed")
 
 
 def run_study(study: StudyConfig, out_dir, *, resume: bool = False, workers: int = 1,

@@ -74,7 +74,8 @@ def cli() -> None:
     Marino, Ahuja, Fergus and Dasgupta, 2023).
 
     An agent that lifts *some* object (cloned from the BabyAI bot under the generic "pick up
-    an object") is rolled out in lift rooms of several objects; a labeller says, from the
+    an object"; with collect --point, the object it is pointed at) is rolled out in lift rooms
+    of several objects; a labeller says, from the
     last picture, what it lifted ("a ball", "a red object", "a dax"); that answer becomes the
     trajectory's instruction, and an agent cloned on the relabelled trajectories follows
     instructions it was never given. collect plays the bot or a policy, train-labeller trains

@@ -25,12 +25,10 @@ YES = "yes"
 @dataclass(frozen=True)
 class Mode:
     name: str
-    categories: tuple = ()  # (name, (pairs...)) for ``categories``; default lift.CATEGORIES
 
     @property
     def category_sets(self) -> dict:
-        return {k: tuple(v) for k, v in self.categories} if self.categories else \
-            dict(lift.CATEGORIES)
+        return dict(lift.CATEGORIES)
 
     @property
     def vocab(self) -> list[str]:
@@ -83,12 +81,6 @@ class Mode:
         if self.name == "categories":
             return f"pick up a {answer}"
         return f"pick up {lift.PREFERENCE}"
-
-    def family_options(self) -> dict:
-        """The lift env's options that make its instructions this mode's."""
-        if self.name == "categories" and self.categories:
-            return {"categories": self.category_sets}
-        return {}
 
     def parse(self, reply: str) -> tuple[bool, str | None]:
         """(parsed, answer) from a model's free-text reply: an answer of the vocabulary named

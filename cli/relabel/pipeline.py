@@ -68,20 +68,19 @@ def apply_labels(dataset_dir, labels: dict, out_dir, *, episodes: int | None = N
             "dropped": len(source.ids) - len(keep)}
 
 
-def family_words(categories: dict | None = None) -> list[str]:
+def family_words() -> list[str]:
     """Every word of the lift families' instructions (the policy's extra vocabulary)."""
     import re
 
     words = []
     for family in lift.FAMILIES:
-        for text, _ in lift.instructions(family, categories if family == "categories" else None):
+        for text, _ in lift.instructions(family):
             words.extend(re.findall(r"[a-z]+", text.lower()))
     return list(dict.fromkeys(words))
 
 
 def train_agent(dataset_dir, run_dir, *, epochs: int = 20, seed: int = 0, lr: float = 1e-3,
-                batch_size: int = 32, seq_len: int = 16, categories: dict | None = None,
-                recurrent: bool = True, channels: int = 16, resume: bool = False,
+                batch_size: int = 32, seq_len: int = 16, recurrent: bool = True, channels: int = 16, resume: bool = False,
                 threads: int = 1, log=None,
                 progress: bool = False,
                 valid_fraction: float = 0.1) -> dict:
@@ -89,7 +88,7 @@ def train_agent(dataset_dir, run_dir, *, epochs: int = 20, seed: int = 0, lr: fl
     from papertools.core.learn.bc import BCConfig, train_bc
     from papertools.core.learn.policies import mission_vocab
 
-    kwargs = {"vocab": mission_vocab(family_words(categories))}
+    kwargs = {"vocab": mission_vocab(family_words())}
     if channels != 16:
         kwargs["channels"] = channels
     if recurrent:
@@ -104,7 +103,7 @@ def train_agent(dataset_dir, run_dir, *, epochs: int = 20, seed: int = 0, lr: fl
 
 def evaluate_agent(policy_dir, family: str, *, episodes: int = 200, seed: int = 0,
                    num_objects: int = 5, room_size: int = 7, deterministic: bool = True,
-                   targets=None, categories: dict | None = None, workers: int = 1,
+                   targets=None, workers: int = 1,
                    engine: str = "auto", on_episode=None) -> dict:
     """Success in lift rooms of ``family`` on the evaluation seeds, and chance beside it."""
     from papertools.core.learn.evaluate import evaluate_policy
@@ -112,8 +111,6 @@ def evaluate_agent(policy_dir, family: str, *, episodes: int = 200, seed: int = 
     options = {"num_objects": num_objects, "room_size": room_size}
     if targets:
         options["targets"] = tuple(targets)
-    if categories and family == "categories":
-        options["categories"] = categories
     result = evaluate_policy(policy_dir, f"lift/{family}", episodes, seed=seed,
                              deterministic=deterministic, workers=workers, engine=engine,
                              on_episode=on_episode, **options)

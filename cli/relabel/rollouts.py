@@ -90,11 +90,10 @@ def bot_episode(job: BotJob) -> dict:
             flags.append((terminated, truncated))
             if terminated or truncated:
                 break
-        arrays = {f"obs/{k}": np.stack([np.asarray(o[k]) for o in kept])
-                  for k in ("image", "rgb", "direction", "scene") if k in kept[0]}
-        arrays.update(actions=np.asarray(acts, np.int64), rewards=np.asarray(rewards, np.float32),
-                      dones=np.asarray([f[0] for f in flags], bool),
-                      truncated=np.asarray([f[1] for f in flags], bool))
+        from papertools.core.trajectories import episode_arrays
+
+        arrays = episode_arrays(kept, acts, rewards, [f[0] for f in flags],
+                                [f[1] for f in flags])
         return {"seed": job.seed, "success": bool(info.get("success", False)),
                 "info": {"lifted": info.get("lifted")}, "mission": kept[0]["mission"],
                 "arrays": arrays}
@@ -142,20 +141,6 @@ def collect(out_dir, *, family: str, seeds: list[int], options: dict, agent: str
     return len(todo)
 
 
-def check_disjoint(datasets, eval_seeds) -> None:
-    """Refuse datasets (folders) that played any of the evaluation seeds."""
-    from papertools.core.errors import PapertoolsError
-    from papertools.core.trajectories import TrajectoryDataset
-
-    held_out = set(int(s) for s in eval_seeds)
-    for folder in datasets:
-        data = TrajectoryDataset(folder)
-        shared = sorted({int(data.record(i)["seed"]) for i in data.ids} & held_out)
-        if shared:
-            raise PapertoolsError(f"{folder}: {len(shared)} episodes played evaluation seeds "
-                                  f"(seed {shared[0]}); training must not see their layouts")
-
-
 def picture(rgb, end: int | None = None):
     """What a labeller is shown of an episode: the view before its last action beside the view
     after it, one picture (H, 2W, 3): an object lifted is drawn whole in front of the agent on
@@ -200,7 +185,7 @@ def final_frames(dataset, ids=None):
         yield record, picture(arrays["obs/rgb"])
 
 
-__all__ = ["COLLECT_KEY", "DEMO_KEY", "LABELLER_KEY", "TILE", "check_disjoint", "collect",
+__all__ = ["COLLECT_KEY", "DEMO_KEY", "LABELLER_KEY", "TILE", "collect",
            "dataset_meta",
            "end_words", "env_options", "final_frames", "final_words", "picture",
            "stream_seeds"]

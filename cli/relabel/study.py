@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from papertools.core.errors import PapertoolsError
@@ -79,7 +79,6 @@ class StudyConfig:
     thresholds: tuple = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
     control: bool = True  # also the issue's literal pipeline: no pointer, names, learned labeller
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def quick(self) -> "StudyConfig":
         return replace(self, demos=150, original_epochs=10, pictures=500, labeller_epochs=20,
@@ -181,7 +180,7 @@ def run_study(study: StudyConfig, out_dir, *, resume: bool = False, workers: int
     """Run (or continue) the study in ``out_dir``; returns {"results", "labellers",
     "summary", "thresholds"}."""
     from papertools.core.jsonl import write_json
-    from papertools.core.learn.evaluate import evaluation_seeds
+    from papertools.core.learn.evaluate import check_held_out, evaluation_seeds
     from papertools.core.parallel import ordered_map
     from papertools.core.trajectories import TrajectoryDataset
 
@@ -257,7 +256,7 @@ def run_study(study: StudyConfig, out_dir, *, resume: bool = False, workers: int
                        policy=out / "generic-original" / "policy", explore=study.explore,
                        workers=workers, engine=engine)
         folders.append(out / "generic-rollouts")
-    rollouts.check_disjoint(folders, avoid)
+    check_held_out(folders, avoid)
 
     # 5: labels and the labellers' scores
     labels_dir = out / "labels"

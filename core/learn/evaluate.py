@@ -11,6 +11,7 @@ step with a positive reward (BabyAI and MiniGrid: the mission done; PPO's rule).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -95,13 +96,10 @@ def play_episode(unit: _Episode) -> dict:
                "info": {k: v for k, v in info.items() if isinstance(v, (bool, int, float, str))
                         or v is None}}
         if kept is not None:
-            arrays = {f"obs/{k}": np.stack([np.asarray(o[k]) for o in kept])
-                      for k, v in kept[0].items() if not isinstance(v, str)}
-            arrays.update(actions=np.asarray(acts, np.int64),
-                          rewards=np.asarray(rewards, np.float32),
-                          dones=np.asarray([f[0] for f in flags], bool),
-                          truncated=np.asarray([f[1] for f in flags], bool))
-            out["arrays"] = arrays
+            from papertools.core.trajectories import episode_arrays
+
+            out["arrays"] = episode_arrays(kept, acts, rewards, [f[0] for f in flags],
+                                           [f[1] for f in flags])
             out["mission"] = next((v for v in kept[0].values() if isinstance(v, str)), None)
         return out
     finally:
@@ -137,6 +135,22 @@ def evaluate_policy(policy_dir, env: str, episodes: int, seed: int = 0, *,
             "records": records}
 
 
+def check_held_out(datasets, seeds, hint: str = "") -> None:
+    """Refuse trajectory datasets (folders) that played any of the evaluation ``seeds``: training
+    must not see the layouts it is scored on. ``hint`` ends the error line."""
+    import orjson
+
+    from papertools.core.errors import PapertoolsError
+
+    held_out = {int(s) for s in seeds}
+    for folder in datasets:
+        lines = (Path(folder) / "episodes.jsonl").read_bytes().splitlines()
+        shared = sorted({int(orjson.loads(x)["seed"]) for x in lines if x.strip()} & held_out)
+        if shared:
+            raise PapertoolsError(f"{folder}: {len(shared)} episodes played evaluation seeds "
+                                  f"(seed {shared[0]}){hint}")
+
+
 def rollouts(policy_dir, env: str, seeds, *, deterministic: bool = False,
              max_steps: int | None = None, explore: float = 0.0, explore_actions=(),
              workers: int = 1, engine: str = "auto", **options):
@@ -152,4 +166,4 @@ def rollouts(policy_dir, env: str, seeds, *, deterministic: bool = False,
     yield from ordered_map(play_episode, units, workers=workers, engine=engine)
 
 
-__all__ = ["EVAL_KEY", "evaluate_policy", "evaluation_seeds", "play_episode", "rollouts"]
+__all__ = ["EVAL_KEY", "check_held_out", "evaluate_policy", "evaluation_seeds", "play_episode", "rollouts"]

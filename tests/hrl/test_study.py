@@ -25,7 +25,7 @@ def test_check_seeds_refuses_evaluation_seeds_that_were_demonstrations(tmp_path)
     check_seeds(tmp_path, study)  # no overlap
     (tmp_path / "episodes.jsonl").write_bytes(
         orjson.dumps({"seed": evaluation_seeds(3, 5)[2]}) + b"\n")
-    with pytest.raises(PapertoolsError, match="evaluation seeds were demonstrations"):
+    with pytest.raises(PapertoolsError, match="played evaluation seeds"):
         check_seeds(tmp_path, study)
 
 

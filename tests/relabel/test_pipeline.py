@@ -143,9 +143,11 @@ def test_collection_streams_skip_the_evaluation_seeds(tmp_path):
     assert rollouts.stream_seeds(0, 0x6576, 5, held_out[:3])[0] not in held_out[:3]
     rollouts.collect(tmp_path / "d", family="any", seeds=[held_out[4], 12345],
                      options=rollouts.env_options(5, 7))
+    from papertools.core.learn.evaluate import check_held_out
+
     with pytest.raises(PapertoolsError, match="played evaluation seeds"):
-        rollouts.check_disjoint([tmp_path / "d"], held_out)
-    rollouts.check_disjoint([tmp_path / "d"], evaluation_seeds(9, 10))
+        check_held_out([tmp_path / "d"], held_out)
+    check_held_out([tmp_path / "d"], evaluation_seeds(9, 10))
 
 
 def test_the_cli_chain_relabels_trains_and_scores_an_agent_bench_plays(tmp_path):

@@ -35,12 +35,12 @@ TOOLS = {
     "relabel": ("papertools.cli.relabel", "cli",
                 "Distilling vision-language models into agents by hindsight relabelling "
                 "(Sumers et al., 2023)."),
+    "pretrain": ("papertools.cli.pretrain", "cli",
+                 "Offline pre-training of representations and progress rewards (Mazoure et al., 2023)."),
 }
 
 # Tools that later issues add: shown in --help so users see the whole map.
-PLANNED = {
-    "pretrain": "Offline pre-training of representations and auxiliary rewards.",
-}
+PLANNED: dict = {}
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

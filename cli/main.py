@@ -39,9 +39,6 @@ TOOLS = {
                  "Offline pre-training of representations and progress rewards (Mazoure et al., 2023)."),
 }
 
-# Tools that later issues add: shown in --help so users see the whole map.
-PLANNED: dict = {}
-
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -57,8 +54,6 @@ class RootGroup(click.Group):
 
     def get_command(self, ctx, name):
         if name not in TOOLS:
-            if name in PLANNED:
-                raise click.UsageError(f"'{name}' is planned but not built yet: {PLANNED[name]}")
             return None
         module, attr, _ = TOOLS[name]
         return getattr(importlib.import_module(module), attr)
@@ -67,8 +62,6 @@ class RootGroup(click.Group):
         rows = [(name, TOOLS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Tools"):
             formatter.write_dl(rows)
-        with formatter.section("Planned"):
-            formatter.write_dl(sorted(PLANNED.items()))
 
     def invoke(self, ctx):
         try:

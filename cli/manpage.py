@@ -5,7 +5,7 @@
 
 Pages:
 
-- ``papertools.1``: the root group (description, global options, built and planned tools, exit
+- ``papertools.1``: the root group (description, global options, the tools, exit
   status, environment);
 - ``papertools-<tool>.1`` for every tool in :data:`papertools.cli.main.TOOLS`: one page for the
   tool's command or group and every subcommand, with the sections NAME, SYNOPSIS, DESCRIPTION,
@@ -345,7 +345,7 @@ EXIT_STATUS = f"""\
   with `--strict` rejects count as bad input.
 
 - {EXIT_USAGE}
-  Usage error: an unknown option, a bad option value, or a tool that is planned but not built.
+  Usage error: an unknown command or option, or a bad option value.
 
 - 130
   Interrupted (Ctrl-C).
@@ -508,13 +508,13 @@ def _markup_sections(text: str) -> list[tuple[str, str]]:
 
 
 def _root():
-    from papertools.cli.main import PLANNED, TOOLS, cli
+    from papertools.cli.main import TOOLS, cli
 
-    return cli, TOOLS, PLANNED
+    return cli, TOOLS
 
 
 def render_root() -> str:
-    root, tools, planned = _root()
+    root, tools = _root()
     ctx = _context(root, PROG, None)
     description, examples = split_help(root.help)
     name_line = _summary(root)
@@ -527,11 +527,6 @@ def render_root() -> str:
         summary = tools[name][2]
         out += [".TP", f"\\fB{escape_code(name)}\\fR",
                 _line(f"{escape(summary)} See {manref(f'{PROG}-{name}(1)')}.")]
-    out += [_section("PLANNED TOOLS"),
-            ".PP", _line(escape(f"Not built yet: running one says so and exits with status "
-                                f"{EXIT_USAGE}."))]
-    for name in sorted(planned):
-        out += [".TP", f"\\fB{escape_code(name)}\\fR", _line(escape(planned[name]))]
     out += [_section("OPTIONS"), *_params(root, ctx, with_help=True, shared={})]
     if examples:
         out += [_section("EXAMPLES"), *_render_examples(examples)]
@@ -557,7 +552,7 @@ ENVIRONMENT = """\
 
 def render_tool(name: str) -> str:
     """The page of one built tool: its command (or group) and every subcommand below it."""
-    root, tools, _ = _root()
+    root, tools = _root()
     root_ctx = _context(root, PROG, None)
     command = root.get_command(root_ctx, name)
     ctx = _context(command, name, root_ctx)
@@ -623,7 +618,7 @@ def render_tool(name: str) -> str:
 
 
 def render_jsonl() -> str:
-    _, tools, _ = _root()
+    _, tools = _root()
     out = _header(f"{PROG}-jsonl", 7)
     for title, body in _markup_sections(JSONL_PAGE):
         out.append(_section(title))
@@ -640,7 +635,7 @@ def render_jsonl() -> str:
 
 def render_all() -> dict[str, str]:
     """Every page, by file name."""
-    _, tools, _ = _root()
+    _, tools = _root()
     pages = {f"{PROG}.1": render_root()}
     for name in sorted(tools):
         pages[f"{PROG}-{name}.1"] = render_tool(name)

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pytest
 
-from papertools.cli.main import PLANNED, TOOLS, cli
+from papertools.cli.main import TOOLS, cli
 from papertools.cli import manpage
 from papertools.cli.manpage import TOOL_SECTIONS, escape, escape_code, main, render_all, split_help
 
@@ -93,9 +93,9 @@ def test_records_and_see_also_come_from_the_command(pages):
             assert manpage.manref(ref) in _section_text(page, "SEE ALSO")
 
 
-def test_root_page_lists_tools_planned_tools_and_global_options(pages):
+def test_root_page_lists_tools_and_global_options(pages):
     page = pages["papertools.1"]
-    for name in list(TOOLS) + list(PLANNED):
+    for name in TOOLS:
         assert f".TP\n\\fB{escape_code(name)}\\fR\n" in page
     for opt in ("--version", "--debug", "--help"):
         assert f"\\fB{escape_code(opt)}\\fR" in _section_text(page, "OPTIONS")

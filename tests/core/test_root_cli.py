@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from papertools.cli.main import PLANNED
 
 from tests.helpers import EXAMPLES, ROOT, invoke, shell
 
@@ -25,21 +24,18 @@ def papertools(*args, cwd=ROOT, input=None) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_help_lists_tools_and_planned_tools():
+def test_help_lists_the_ten_tools():
     done = papertools("--help")
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
     assert out.startswith("Usage: papertools [OPTIONS] COMMAND [ARGS]...")
-    tools, planned = out.split("Tools:")[1].split("Planned:")
+    tools = out.split("Tools:")[1]
     from papertools.cli.main import TOOLS
 
     for name in TOOLS:
         assert f"  {name} " in tools
-    for name in PLANNED:
-        assert f"  {name} " in planned
     assert {"lintseq", "diffhist", "nhrecord", "bench", "ceindex", "compose-sample", "distill",
-            "hrl", "relabel", "pretrain"} == set(PLANNED) | set(TOOLS)  # all ten, each once
-    assert not set(PLANNED) & set(TOOLS)
+            "hrl", "relabel", "pretrain"} == set(TOOLS)  # all ten
     assert done.stderr == b""
 
 
@@ -59,15 +55,6 @@ def test_unknown_command_is_a_usage_error():
     assert done.returncode == 2
     assert done.stdout == b""
     assert "No such command 'frobnicate'" in done.stderr.decode()
-
-
-def test_planned_tool_says_it_is_planned():
-    name = sorted(PLANNED)[0]
-    done = papertools(name)
-    assert done.returncode == 2
-    err = done.stderr.decode()
-    assert f"'{name}' is planned but not built yet" in err
-    assert PLANNED[name] in err
 
 
 def test_unknown_option_is_a_usage_error():

@@ -305,10 +305,19 @@ class BabyAIPolicy(Policy):
         """The width of what the heads read (BC's auxiliary label heads read it too)."""
         return self.memory if self.recurrent else self.encoder.out.out_features
 
-    def forward_sequence(self, obs: dict, state=None, first=None, return_features=False):
+    @property
+    def frame_dim(self) -> int:
+        """The width of :meth:`frame_features`."""
+        return self.encoder.out.out_features
+
+    def frame_features(self, obs: dict) -> torch.Tensor:
+        """The torso: obs [B,T,...] -> per-frame features [B,T,F], before the recurrent
+        core (what offline pre-training learns; every module but core, actor and critic)."""
         image = obs["image"]
-        b, t = image.shape[0], image.shape[1]
-        x = self.features(obs, (b, t))
+        return self.features(obs, (image.shape[0], image.shape[1]))
+
+    def forward_sequence(self, obs: dict, state=None, first=None, return_features=False):
+        x = self.frame_features(obs)
         if self.recurrent:
             x, state = self._run_core(x, state, first)
         out = (self.actor(x), self.critic(x).squeeze(-1), state)

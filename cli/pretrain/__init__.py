@@ -18,7 +18,16 @@ from papertools.core import options
 TOOL = "pretrain"
 
 RECORDS = """\
-(each part adds the records its commands write)"""
+(each part adds the records its commands write)
+
+encoder (stdout and RUN/log.jsonl): {"step", "loss", "accuracy", "valid_loss",
+  "valid_accuracy"}; RUN/policy: a policy folder whose policy.json has "pretrained":
+  {"objective": "infonce", "gamma", "at_end", "temperature", "steps", "batch_size",
+  "dataset", "valid_accuracy"}; RUN/heads.pt: the projection heads.
+reward (stdout and RUN/log.jsonl): {"step", "loss", "valid_loss", "valid_spearman"};
+  RUN/progress: progress.json and model.safetensors (core.learn.progress).
+check --json: one record per check: {"check": "reversed" | "oscillation" | "random" |
+  "transfer", "value", "reference", "pass", "measure", ...the check's settings}."""
 
 SEE_ALSO = ["papertools(1)", "papertools-bench(1)", "papertools-nhrecord(1)"]
 
@@ -38,19 +47,18 @@ cli.see_also = SEE_ALSO
 # ---- Part O: offline pre-training (encoder, reward, check) ----
 
 
-def _policy_options(fn):
-    """--policy, --recurrent, --policy-kwargs: the online policy the torso is built as."""
-    fn = click.option("--policy-kwargs", "policy_kwargs", metavar="JSON", default="{}",
-                      help="More constructor arguments of the policy, as a JSON object (the "
-                           "same as online, so the torso loads there).")(fn)
-    fn = click.option("--recurrent", is_flag=True,
-                      help="The online policy has an LSTM core (BabyAI, Crafter); the core "
-                           "is not pre-trained, but the folder must match the online policy.")(fn)
-    fn = click.option("--policy", "policy_kind", default="auto", show_default=True,
-                      type=click.Choice(["auto", "babyai", "nethack", "crafter"]),
-                      help="The policy kind whose torso is trained (auto: from the "
-                           "dataset's observation keys).")(fn)
-    return fn
+# the online policy the torso is built as
+_POLICY_OPTIONS = options._compose(
+    click.option("--policy", "policy_kind", default="auto", show_default=True,
+                 type=click.Choice(["auto", "babyai", "nethack", "crafter"]),
+                 help="The policy kind whose torso is trained (auto: from the dataset's "
+                      "observation keys)."),
+    click.option("--recurrent", is_flag=True,
+                 help="The online policy has an LSTM core (BabyAI, Crafter); the core is not "
+                      "pre-trained, but the folder must match the online policy."),
+    click.option("--policy-kwargs", "policy_kwargs", metavar="JSON", default="{}",
+                 help="More constructor arguments of the policy, as a JSON object (the same "
+                      "as online, so the torso loads there)."))
 
 
 def _kwargs(policy_kwargs: str, recurrent: bool) -> dict:
@@ -70,24 +78,31 @@ def _kwargs(policy_kwargs: str, recurrent: bool) -> dict:
 _DATASET = click.argument("dataset", metavar="DATASET", type=click.Path(file_okay=False))
 
 
-def _training_options(fn):
-    for option in reversed([
-        click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True,
-                     help="Optimiser steps."),
-        click.option("--batch-size", type=click.IntRange(min=2), default=64, show_default=True,
-                     help="Pairs per step."),
-        click.option("--lr", type=float, default=1e-3, show_default=True,
-                     help="AdamW's learning rate."),
-        click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True),
-                     default=0.1, show_default=True,
-                     help="Share of the episodes held out for the validation figures."),
-        click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True,
-                     help="Steps between log records (each with the validation figures)."),
-        click.option("--save-every", type=click.IntRange(min=0), default=200,
-                     show_default=True, help="Steps between checkpoints (0: at the end only)."),
-    ]):
-        fn = option(fn)
-    return fn
+def _run_options(product: str):
+    """The run folder's options: --out-dir (``product`` at the end), --resume, --seed,
+    --device, --quiet."""
+    return options._compose(
+        options.out_dir(required=True, help=f"The run folder ({product} at the end)."),
+        options.resume(help="Continue the run in --out-dir from its last checkpoint (exact)."),
+        options.seed,
+        options.device(help="Where the network trains: auto, cpu, cuda, cuda:N."),
+        options.quiet)
+
+
+_TRAINING_OPTIONS = options._compose(
+    click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True,
+                 help="Optimiser steps."),
+    click.option("--batch-size", type=click.IntRange(min=2), default=64, show_default=True,
+                 help="Pairs per step."),
+    click.option("--lr", type=float, default=1e-3, show_default=True,
+                 help="AdamW's learning rate."),
+    click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+                 show_default=True,
+                 help="Share of the episodes held out for the validation figures."),
+    click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True,
+                 help="Steps between log records (each with the validation figures)."),
+    click.option("--save-every", type=click.IntRange(min=0), default=200, show_default=True,
+                 help="Steps between checkpoints (0: at the end only)."))
 
 
 @cli.command()
@@ -102,13 +117,9 @@ def _training_options(fn):
               show_default=True, help="InfoNCE's temperature over cosine scores.")
 @click.option("--projection-dim", type=click.IntRange(min=1), default=64, show_default=True,
               help="Width of the two projection heads' outputs.")
-@_training_options
-@_policy_options
-@options.out_dir(required=True, help="The run folder (RUN/policy at the end).")
-@options.resume(help="Continue the run in --out-dir from its last checkpoint (exact).")
-@options.seed
-@options.device(help="Where the network trains: auto, cpu, cuda, cuda:N.")
-@options.quiet
+@_TRAINING_OPTIONS
+@_POLICY_OPTIONS
+@_run_options("RUN/policy")
 def encoder(dataset, gamma, at_end, temperature, projection_dim, steps, batch_size, lr,
             valid_fraction, log_every, save_every, policy_kind, recurrent, policy_kwargs,
             out_dir, resume, seed, device, quiet):
@@ -155,13 +166,9 @@ def encoder(dataset, gamma, at_end, temperature, projection_dim, steps, batch_si
                    "paper: teaches that going back is negative progress).")
 @click.option("--hidden", type=click.IntRange(min=1), default=128, show_default=True,
               help="Width of the MLP over (e_a, e_b, e_b - e_a).")
-@_training_options
-@_policy_options
-@options.out_dir(required=True, help="The run folder (RUN/progress at the end).")
-@options.resume(help="Continue the run in --out-dir from its last checkpoint (exact).")
-@options.seed
-@options.device(help="Where the network trains: auto, cpu, cuda, cuda:N.")
-@options.quiet
+@_TRAINING_OPTIONS
+@_POLICY_OPTIONS
+@_run_options("RUN/progress")
 def reward(dataset, max_gap, reversed_fraction, hidden, steps, batch_size, lr, valid_fraction,
            log_every, save_every, policy_kind, recurrent, policy_kwargs, out_dir, resume, seed,
            device, quiet):

@@ -429,18 +429,27 @@ def space_from_json(d):
     return spaces.Text(max_length=1024)
 
 
-def save_policy(path, policy: Policy, meta: dict | None = None) -> Path:
-    """Write the policy folder ``path``: policy.json (kind, kwargs, spaces, ``meta``) and
-    model.safetensors; each file atomically."""
+def write_weights(path, module: nn.Module) -> Path:
+    """``module``'s state dict as ``path/model.safetensors`` (the folder made, the file
+    written atomically); returns the folder."""
     from safetensors.torch import save_file
 
-    from ..jsonl import atomic_path, write_json
+    from ..jsonl import atomic_path
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     with atomic_path(path / WEIGHTS) as tmp:
         save_file(tensors, str(tmp))
+    return path
+
+
+def save_policy(path, policy: Policy, meta: dict | None = None) -> Path:
+    """Write the policy folder ``path``: policy.json (kind, kwargs, spaces, ``meta``) and
+    model.safetensors; each file atomically."""
+    from ..jsonl import write_json
+
+    path = write_weights(path, policy)
     info = dict(meta or {})
     info.update(kind=policy.kind, kwargs=policy.kwargs,
                 observation_space=space_to_json(policy.observation_space),
@@ -465,4 +474,5 @@ def load_policy(path, device="cpu") -> tuple[Policy, dict]:
 
 
 __all__ = ["KINDS", "BabyAIEncoder", "BabyAIPolicy", "MissionTokens", "Policy", "WORDS",
-           "infer_kind", "load_policy", "make_policy", "mission_vocab", "sample", "save_policy"]
+           "infer_kind", "load_policy", "make_policy", "mission_vocab", "sample", "save_policy",
+           "write_weights"]

@@ -112,16 +112,10 @@ class ProgressModel(nn.Module):
 
 def save_progress(path, model: ProgressModel, meta: dict | None = None) -> Path:
     """Write the progress folder ``path``: progress.json and model.safetensors (atomically)."""
-    from safetensors.torch import save_file
+    from ..jsonl import write_json
+    from .policies import space_to_json, write_weights
 
-    from ..jsonl import atomic_path, write_json
-    from .policies import space_to_json
-
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path / WEIGHTS) as tmp:
-        save_file(tensors, str(tmp))
+    path = write_weights(path, model)
     info = dict(meta or {})
     info.update(kind=model.kind, policy_kwargs=model.policy_kwargs, hidden=model.hidden,
                 observation_space=space_to_json(model.torso.observation_space),

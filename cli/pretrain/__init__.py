@@ -238,20 +238,12 @@ def check(progress_dir, dataset, env_name, no_random, other, k, alpha, pairs, ep
     Examples:
       d=$(mktemp -d) && papertools bench collect --env babyai/GoToLocal --episodes 6 --out-dir $d/demos -q && papertools pretrain reward $d/demos --steps 4 --batch-size 8 --out-dir $d/rew -q >/dev/null && papertools pretrain check $d/rew $d/demos --episodes 1 --max-steps 10 --pairs 32 --json
     """
-    from pathlib import Path
-
-    from papertools.core.errors import PapertoolsError
     from papertools.core.jsonl import stdout_log
-    from papertools.core.learn.progress import PROGRESS_JSON, load_progress
+    from papertools.core.learn.progress import load_progress
 
     from .checks import exploitability
 
-    folder = Path(progress_dir)
-    if not (folder / PROGRESS_JSON).exists() and (folder / "progress" / PROGRESS_JSON).exists():
-        folder = folder / "progress"
-    if not folder.is_dir():
-        raise PapertoolsError(f"{progress_dir}: no such folder")
-    model = load_progress(folder)
+    model = load_progress(progress_dir)
     results = exploitability(model, dataset, env="" if no_random else env_name, other=other,
                              k=k, alpha=alpha, pairs=pairs, episodes=episodes,
                              max_steps=max_steps, seed=seed)

@@ -125,13 +125,16 @@ def save_progress(path, model: ProgressModel, meta: dict | None = None) -> Path:
 
 
 def load_progress(path, device="cpu") -> ProgressModel:
-    """The progress model (eval mode) of a progress folder; ``model.meta`` is progress.json."""
+    """The progress model (eval mode) of a progress folder, or of a run folder holding one
+    as ``progress/`` (``pretrain reward``'s RUN); ``model.meta`` is progress.json."""
     import orjson
     from safetensors.torch import load_file
 
     from .policies import space_from_json
 
     path = Path(path)
+    if not (path / PROGRESS_JSON).exists() and (path / "progress" / PROGRESS_JSON).exists():
+        path = path / "progress"
     if not (path / PROGRESS_JSON).exists():
         raise PapertoolsError(f"{path} is not a progress folder (no {PROGRESS_JSON})")
     meta = orjson.loads((path / PROGRESS_JSON).read_bytes())

@@ -119,4 +119,4 @@ def test_check_of_a_missing_progress_folder_is_one_clean_error_line(demos, tmp_p
     data, _ = demos
     run = invoke(["pretrain", "check", str(tmp_path / "none"), str(data), "--json"])
     assert run.exit_code == 1 and len(run.stderr.strip().splitlines()) == 1
-    assert "progress folder" in run.stderr or "no such folder" in run.stderr
+    assert "is not a progress folder" in run.stderr

@@ -122,6 +122,7 @@ def test_progress_model_ranks_held_out_gaps(demos, tmp_path):
 
     model = load_progress(tmp_path / "prog" / "progress")
     assert model.meta["max_gap"] == 32
+    assert load_progress(tmp_path / "prog").meta == model.meta  # the run folder reads too
 
 
 def _scrambled_copy(src, dst):

@@ -18,7 +18,16 @@ from papertools.core import options
 TOOL = "pretrain"
 
 RECORDS = """\
-(each part adds the records its commands write)"""
+(each part adds the records its commands write)
+
+encoder (stdout and RUN/log.jsonl): {"step", "loss", "accuracy", "valid_loss",
+  "valid_accuracy"}; RUN/policy: a policy folder whose policy.json has "pretrained":
+  {"objective": "infonce", "gamma", "at_end", "temperature", "steps", "batch_size",
+  "dataset", "valid_accuracy"}; RUN/heads.pt: the projection heads.
+reward (stdout and RUN/log.jsonl): {"step", "loss", "valid_loss", "valid_spearman"};
+  RUN/progress: progress.json and model.safetensors (core.learn.progress).
+check --json: one record per check: {"check": "reversed" | "oscillation" | "random" |
+  "transfer", "value", "reference", "pass", "measure", ...the check's settings}."""
 
 SEE_ALSO = ["papertools(1)", "papertools-bench(1)", "papertools-nhrecord(1)"]
 
@@ -36,6 +45,219 @@ cli.see_also = SEE_ALSO
 
 
 # ---- Part O: offline pre-training (encoder, reward, check) ----
+
+
+# the online policy the torso is built as
+_POLICY_OPTIONS = options._compose(
+    click.option("--policy", "policy_kind", default="auto", show_default=True,
+                 type=click.Choice(["auto", "babyai", "nethack", "crafter"]),
+                 help="The policy kind whose torso is trained (auto: from the dataset's "
+                      "observation keys)."),
+    click.option("--recurrent", is_flag=True,
+                 help="The online policy has an LSTM core (BabyAI, Crafter); the core is not "
+                      "pre-trained, but the folder must match the online policy."),
+    click.option("--policy-kwargs", "policy_kwargs", metavar="JSON", default="{}",
+                 help="More constructor arguments of the policy, as a JSON object (the same "
+                      "as online, so the torso loads there)."))
+
+
+def _kwargs(policy_kwargs: str, recurrent: bool) -> dict:
+    import json
+
+    try:
+        kwargs = json.loads(policy_kwargs)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--policy-kwargs") from None
+    if not isinstance(kwargs, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--policy-kwargs")
+    if recurrent:
+        kwargs["recurrent"] = True
+    return kwargs
+
+
+_DATASET = click.argument("dataset", metavar="DATASET", type=click.Path(file_okay=False))
+
+
+def _run_options(product: str):
+    """The run folder's options: --out-dir (``product`` at the end), --resume, --seed,
+    --device, --quiet."""
+    return options._compose(
+        options.out_dir(required=True, help=f"The run folder ({product} at the end)."),
+        options.resume(help="Continue the run in --out-dir from its last checkpoint (exact)."),
+        options.seed,
+        options.device(help="Where the network trains: auto, cpu, cuda, cuda:N."),
+        options.quiet)
+
+
+_TRAINING_OPTIONS = options._compose(
+    click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True,
+                 help="Optimiser steps."),
+    click.option("--batch-size", type=click.IntRange(min=2), default=64, show_default=True,
+                 help="Pairs per step."),
+    click.option("--lr", type=float, default=1e-3, show_default=True,
+                 help="AdamW's learning rate."),
+    click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+                 show_default=True,
+                 help="Share of the episodes held out for the validation figures."),
+    click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True,
+                 help="Steps between log records (each with the validation figures)."),
+    click.option("--save-every", type=click.IntRange(min=0), default=200, show_default=True,
+                 help="Steps between checkpoints (0: at the end only)."))
+
+
+@cli.command()
+@_DATASET
+@click.option("--gamma", type=click.FloatRange(0, 1, max_open=True), default=0.9,
+              show_default=True,
+              help="Positives lie D ~ Geometric(1 - gamma) frames ahead (mean 1 / (1 - gamma)).")
+@click.option("--at-end", type=click.Choice(["resample", "truncate"]), default="resample",
+              show_default=True,
+              help="An offset past the episode's end: draw it again, or take the last frame.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.1,
+              show_default=True, help="InfoNCE's temperature over cosine scores.")
+@click.option("--projection-dim", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Width of the two projection heads' outputs.")
+@_TRAINING_OPTIONS
+@_POLICY_OPTIONS
+@_run_options("RUN/policy")
+def encoder(dataset, gamma, at_end, temperature, projection_dim, steps, batch_size, lr,
+            valid_fraction, log_every, save_every, policy_kind, recurrent, policy_kwargs,
+            out_dir, resume, seed, device, quiet):
+    """Pre-train the online policy's torso by InfoNCE over geometric pairs.
+
+    DATASET is a trajectory dataset folder (bench collect's format; only its observations
+    are read, never actions or rewards). The torso is the per-frame encoder of the policy
+    the online agent uses (built from the dataset's environment's spaces); two projection
+    heads score each anchor frame against the positives of the batch, the anchor's own one
+    lying D ~ Geometric(1 - gamma) frames later in its episode and the rest serving as
+    negatives. Log records (stdout and RUN/log.jsonl): step, loss, accuracy (the positive
+    scored highest; chance is 1 / batch size), valid_loss and valid_accuracy on held-out
+    episodes. At the end RUN/policy is a policy folder (its core and heads untrained) that
+    the online arms load the torso from.
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools bench collect --env babyai/GoToLocal --episodes 6 --out-dir $d/demos -q && papertools pretrain encoder $d/demos --steps 4 --batch-size 8 --log-every 2 --out-dir $d/enc -q
+    """
+    from papertools.core.jsonl import stdout_log
+    from papertools.core.progress import note
+
+    from .offline import EncoderConfig, train_encoder
+
+    config = EncoderConfig(gamma=gamma, at_end=at_end, batch_size=batch_size, steps=steps,
+                           lr=lr, temperature=temperature, projection_dim=projection_dim,
+                           policy=policy_kind, policy_kwargs=_kwargs(policy_kwargs, recurrent),
+                           seed=seed, valid_fraction=valid_fraction, device=device,
+                           log_every=log_every, save_every=save_every)
+    summary = train_encoder(dataset, out_dir, config, resume=resume, log=stdout_log(),
+                            progress=not quiet)
+    note(TOOL, f"encoder: {summary['steps']} steps, valid accuracy "
+               f"{summary.get('valid_accuracy')} (chance {summary['chance']}); torso in "
+               f"{out_dir}/policy", quiet=quiet)
+
+
+@cli.command()
+@_DATASET
+@click.option("--max-gap", type=click.IntRange(min=1), default=64, show_default=True,
+              help="The largest gap j - i between the two frames of a training pair.")
+@click.option("--reversed-fraction", type=click.FloatRange(0, 1), default=0.0,
+              show_default=True,
+              help="Share of pairs shown backwards with target -symlog(gap) (beyond the "
+                   "paper: teaches that going back is negative progress).")
+@click.option("--hidden", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Width of the MLP over (e_a, e_b, e_b - e_a).")
+@_TRAINING_OPTIONS
+@_POLICY_OPTIONS
+@_run_options("RUN/progress")
+def reward(dataset, max_gap, reversed_fraction, hidden, steps, batch_size, lr, valid_fraction,
+           log_every, save_every, policy_kind, recurrent, policy_kwargs, out_dir, resume, seed,
+           device, quiet):
+    """Train the progress model: symlog of the steps between two frames of a demonstration.
+
+    DATASET as for encoder (observations only). A torso of the online policy's kind (its
+    own weights) embeds both frames and an MLP over (e_a, e_b, e_b - e_a) regresses
+    symlog(j - i) by mean squared error, pairs drawn uniformly with 0 < j - i <= --max-gap.
+    Log records: step, loss, valid_loss and valid_spearman (the rank correlation of the
+    predictions with the true gaps on held-out episodes). At the end RUN/progress is the
+    progress folder the online arms read (their bonus: alpha * f(s_t-k, s_t)).
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools bench collect --env babyai/GoToLocal --episodes 6 --out-dir $d/demos -q && papertools pretrain reward $d/demos --steps 4 --batch-size 8 --log-every 2 --out-dir $d/rew -q
+    """
+    from papertools.core.jsonl import stdout_log
+    from papertools.core.progress import note
+
+    from .offline import ProgressConfig, train_progress
+
+    config = ProgressConfig(max_gap=max_gap, reversed_fraction=reversed_fraction,
+                            batch_size=batch_size, steps=steps, lr=lr, hidden=hidden,
+                            policy=policy_kind, policy_kwargs=_kwargs(policy_kwargs, recurrent),
+                            seed=seed, valid_fraction=valid_fraction, device=device,
+                            log_every=log_every, save_every=save_every)
+    summary = train_progress(dataset, out_dir, config, resume=resume, log=stdout_log(),
+                             progress=not quiet)
+    note(TOOL, f"reward: {summary['steps']} steps, valid Spearman "
+               f"{summary.get('valid_spearman')}; model in {out_dir}/progress", quiet=quiet)
+
+
+@cli.command()
+@click.argument("progress_dir", metavar="PROGRESS_DIR", type=click.Path(file_okay=False))
+@_DATASET
+@click.option("--env", "env_name", metavar="ENV",
+              help="Where random play happens [default: the dataset's environment].")
+@click.option("--no-random", is_flag=True, help="Skip the random-play check.")
+@click.option("--other", metavar="DATASET", type=click.Path(file_okay=False),
+              help="Another level's demonstrations: does the model transfer there?")
+@click.option("-k", "--k", "k", type=click.IntRange(min=1), default=8, show_default=True,
+              help="The shaping's window: the bonus compares s_t with s_t-k.")
+@click.option("--alpha", type=float, default=1.0, show_default=True,
+              help="The shaping's scale (the bonus is alpha * f).")
+@click.option("--pairs", type=click.IntRange(min=2), default=1024, show_default=True,
+              help="Pairs drawn for the reversed and transfer figures.")
+@click.option("--episodes", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Episodes of random play.")
+@click.option("--max-steps", type=click.IntRange(min=1),
+              help="Step limit of a random episode [default: the game's].")
+@options.seed
+@options.as_json(help="One JSONL record per check on stdout instead of the table.")
+def check(progress_dir, dataset, env_name, no_random, other, k, alpha, pairs, episodes,
+          max_steps, seed, as_json):
+    """Is a progress reward exploitable? Reversed pairs, oscillation, random play, transfer.
+
+    PROGRESS_DIR is a pretrain reward run folder (or its progress/ folder); DATASET holds
+    demonstrations of the same task (better: held-out ones). Each check compares what some
+    behaviour earns with what the demonstrations earn: reversed pairs must score below 0;
+    stepping back and forth between two frames must earn at most a tenth of the
+    demonstrations' bonus per step; random play at most half; on --other's demonstrations
+    the rank correlation with the true gaps must stay positive and at least half the own
+    one. A record per check: check, value, reference, pass, measure (what the value is).
+    A fail is a finding, not an error: the exit status is 0 either way.
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools bench collect --env babyai/GoToLocal --episodes 6 --out-dir $d/demos -q && papertools pretrain reward $d/demos --steps 4 --batch-size 8 --out-dir $d/rew -q >/dev/null && papertools pretrain check $d/rew $d/demos --episodes 1 --max-steps 10 --pairs 32 --json
+    """
+    from papertools.core.jsonl import stdout_log
+    from papertools.core.learn.progress import load_progress
+
+    from .checks import exploitability
+
+    model = load_progress(progress_dir)
+    results = exploitability(model, dataset, env="" if no_random else env_name, other=other,
+                             k=k, alpha=alpha, pairs=pairs, episodes=episodes,
+                             max_steps=max_steps, seed=seed)
+    if as_json:
+        log = stdout_log()
+        for record in results.values():
+            log(record)
+        return
+    click.echo("| check | value | reference | pass |")
+    click.echo("|---|---:|---:|---|")
+    for r in results.values():
+        ref = "" if r["reference"] is None else f"{r['reference']:.4f}"
+        click.echo(f"| {r['check']} | {r['value']:.4f} | {ref} | {'yes' if r['pass'] else 'no'} |")
+
 
 
 # ---- Part N: online RL and the study (demos, rl, study) ----

@@ -45,8 +45,14 @@ class CrafterPolicy(SequencePolicy):
         """(h, c) zeros of [batch_size, hidden] when recurrent, else None."""
         return self.lstm_state(batch_size) if self.recurrent else None
 
-    def forward_sequence(self, obs: dict, state=None, first=None, return_features=False):
-        """obs [B,T,...], first [B,T] -> (logits [B,T,A], value [B,T], state[, features])."""
+    @property
+    def frame_dim(self) -> int:
+        """The width of :meth:`frame_features`."""
+        return self.features_dim
+
+    def frame_features(self, obs: dict) -> torch.Tensor:
+        """The per-frame encoder: obs [B,T,...] -> [B,T,hidden], before the optional LSTM
+        core (what offline pre-training learns; every module but core, actor and critic)."""
         device = self._device()
         image = as_tensor(obs["image"], device)
         b, t = image.shape[:2]
@@ -55,7 +61,12 @@ class CrafterPolicy(SequencePolicy):
         if self.use_inventory:
             inv = as_tensor(obs["inventory"], device, torch.float32).flatten(0, 1)
             parts.append(self.inventory_fc(inv.clamp(min=0).log1p()))
-        features = self.project(torch.cat(parts, -1)).view(b, t, -1)  # [B,T,hidden]
+        return self.project(torch.cat(parts, -1)).view(b, t, -1)  # [B,T,hidden]
+
+    def forward_sequence(self, obs: dict, state=None, first=None, return_features=False):
+        """obs [B,T,...], first [B,T] -> (logits [B,T,A], value [B,T], state[, features])."""
+        features = self.frame_features(obs)
+        b, device = features.shape[0], features.device
         if self.recurrent:
             if state is None:
                 state = self.initial_state(b)

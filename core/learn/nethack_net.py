@@ -144,9 +144,14 @@ class NetHackPolicy(SequencePolicy):
         x = self.message_embed(msg).transpose(1, 2)  # [N,16,L]
         return self.message_cnn(x).amax(-1)  # [N,64]
 
-    def encode(self, obs: dict, state=None, first=None):
-        """The torso: obs [B,T,...], first [B,T] -> (features [B,T,hidden], state), the LSTM's
-        output that every head reads."""
+    @property
+    def frame_dim(self) -> int:
+        """The width of :meth:`frame_features`."""
+        return self.features_dim
+
+    def frame_features(self, obs: dict) -> torch.Tensor:
+        """The per-frame encoder: obs [B,T,...] -> [B,T,hidden], before the LSTM core (what
+        offline pre-training learns; every module but core, actor and critic)."""
         device = self._device()
         key = "glyphs" if self.mode == "glyphs" else "tty_chars"
         b, t = obs[key].shape[:2]
@@ -158,7 +163,14 @@ class NetHackPolicy(SequencePolicy):
             parts.append(self.blstats_mlp(stats.sign() * stats.abs().log1p()))
         if self.use_message:
             parts.append(self._message(obs, device, ids))
-        x = self.project(torch.cat(parts, -1)).view(b, t, -1)  # [B,T,hidden]
+        return self.project(torch.cat(parts, -1)).view(b, t, -1)  # [B,T,hidden]
+
+    def encode(self, obs: dict, state=None, first=None):
+        """The torso and the core: obs [B,T,...], first [B,T] -> (features [B,T,hidden],
+        state), the LSTM's output that every head reads."""
+        x = self.frame_features(obs)
+        b = x.shape[0]
+        device = x.device
         if state is None:
             state = self.initial_state(b)
         if first is not None:

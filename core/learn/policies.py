@@ -305,10 +305,19 @@ class BabyAIPolicy(Policy):
         """The width of what the heads read (BC's auxiliary label heads read it too)."""
         return self.memory if self.recurrent else self.encoder.out.out_features
 
-    def forward_sequence(self, obs: dict, state=None, first=None, return_features=False):
+    @property
+    def frame_dim(self) -> int:
+        """The width of :meth:`frame_features`."""
+        return self.encoder.out.out_features
+
+    def frame_features(self, obs: dict) -> torch.Tensor:
+        """The torso: obs [B,T,...] -> per-frame features [B,T,F], before the recurrent
+        core (what offline pre-training learns; every module but core, actor and critic)."""
         image = obs["image"]
-        b, t = image.shape[0], image.shape[1]
-        x = self.features(obs, (b, t))
+        return self.features(obs, (image.shape[0], image.shape[1]))
+
+    def forward_sequence(self, obs: dict, state=None, first=None, return_features=False):
+        x = self.frame_features(obs)
         if self.recurrent:
             x, state = self._run_core(x, state, first)
         out = (self.actor(x), self.critic(x).squeeze(-1), state)
@@ -420,18 +429,27 @@ def space_from_json(d):
     return spaces.Text(max_length=1024)
 
 
-def save_policy(path, policy: Policy, meta: dict | None = None) -> Path:
-    """Write the policy folder ``path``: policy.json (kind, kwargs, spaces, ``meta``) and
-    model.safetensors; each file atomically."""
+def write_weights(path, module: nn.Module) -> Path:
+    """``module``'s state dict as ``path/model.safetensors`` (the folder made, the file
+    written atomically); returns the folder."""
     from safetensors.torch import save_file
 
-    from ..jsonl import atomic_path, write_json
+    from ..jsonl import atomic_path
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     with atomic_path(path / WEIGHTS) as tmp:
         save_file(tensors, str(tmp))
+    return path
+
+
+def save_policy(path, policy: Policy, meta: dict | None = None) -> Path:
+    """Write the policy folder ``path``: policy.json (kind, kwargs, spaces, ``meta``) and
+    model.safetensors; each file atomically."""
+    from ..jsonl import write_json
+
+    path = write_weights(path, policy)
     info = dict(meta or {})
     info.update(kind=policy.kind, kwargs=policy.kwargs,
                 observation_space=space_to_json(policy.observation_space),
@@ -456,4 +474,5 @@ def load_policy(path, device="cpu") -> tuple[Policy, dict]:
 
 
 __all__ = ["KINDS", "BabyAIEncoder", "BabyAIPolicy", "MissionTokens", "Policy", "WORDS",
-           "infer_kind", "load_policy", "make_policy", "mission_vocab", "sample", "save_policy"]
+           "infer_kind", "load_policy", "make_policy", "mission_vocab", "sample", "save_policy",
+           "write_weights"]

@@ -284,7 +284,8 @@ def run_study(study: StudyConfig, work, workers: int = 1, engine: str = "auto",
 
 def frames_to_threshold(run_dir, threshold: float, smooth: int = SMOOTH) -> int | None:
     """The frames at the first log record where the mean success of the last ``smooth``
-    records that saw episodes reaches ``threshold``; None if none does."""
+    records that saw episodes reaches ``threshold`` (a full window: one lucky early update
+    does not count); None if none does."""
     import orjson
 
     seen: list[float] = []
@@ -294,7 +295,7 @@ def frames_to_threshold(run_dir, threshold: float, smooth: int = SMOOTH) -> int 
             continue
         seen.append(float(rec["success"]))
         window = seen[-smooth:]
-        if len(window) == min(smooth, len(seen)) and sum(window) / len(window) >= threshold:
+        if len(window) == smooth and sum(window) / smooth >= threshold:
             return int(rec["frames"])
     return None
 

@@ -66,3 +66,22 @@ def test_quick_study_runs_every_arm(tmp_path):
     settings = orjson.loads((tmp_path / "w" / "multiroom" / "both" / "seed-0" /
                              "settings.json").read_bytes())
     assert settings["init_from"] and settings["progress"]["alpha"] == study.alpha
+
+
+def test_cli_names_match_the_library():
+    from papertools.cli import pretrain
+    from papertools.cli.pretrain.demos import TASKS
+    from papertools.cli.pretrain.online import ARMS
+
+    assert pretrain._TASK_NAMES == tuple(TASKS) and pretrain._ARM_NAMES == tuple(ARMS)
+
+
+def test_cli_rl_refuses_a_missing_encoder_in_one_line(tmp_path):
+    from tests.helpers import invoke
+
+    run = invoke(["pretrain", "rl", "multiroom", "--arm", "encoder-frozen", "--out-dir",
+                  str(tmp_path / "run")])
+    assert run.exit_code == 1
+    assert run.stderr.strip() == ("papertools pretrain: error: the encoder-frozen arm needs a "
+                                  "pre-trained encoder (--encoder)")
+    assert not (tmp_path / "run").exists()

@@ -40,7 +40,8 @@ cli.see_also = SEE_ALSO
 
 # ---- Part N: online RL and the study (demos, rl, study) ----
 
-_TASK_NAMES = ("keycorridor", "multiroom")  # demos.TASKS (not imported: --help stays light)
+_TASK_NAMES = ("keycorridor", "multiroom", "multiroom4")  # demos.TASKS (not imported here:
+_DEFAULT_TASKS = ("keycorridor", "multiroom")  # --help stays light); demos.DEFAULT_TASKS
 _ARM_NAMES = ("scratch", "encoder-frozen", "encoder-finetune", "progress", "both")  # online.ARMS
 
 
@@ -59,9 +60,9 @@ _ARM_NAMES = ("scratch", "encoder-frozen", "encoder-finetune", "progress", "both
 def demos(task, episodes, observations_only, out_dir, resume, seed, workers, engine, quiet):
     """Record observation-only demonstrations of a study task.
 
-    keycorridor (babyai/KeyCorridorS3R3) is played by the BabyAI bot, multiroom
-    (minigrid/MultiRoom-N2-S4) by a breadth-first path solver over the full grid that opens
-    the doors on its way; only solved episodes are kept. The dataset is bench collect's
+    keycorridor (babyai/KeyCorridorS3R3) is played by the BabyAI bot, multiroom and
+    multiroom4 (minigrid/MultiRoom-N2-S4, N4-S5) by a breadth-first path solver over the full
+    grid that opens the doors on its way; only solved episodes are kept. The dataset is bench collect's
     trajectory format (obs/image, obs/direction; the mission in the episode record), the same
     for any --workers; demonstration seeds are 2**24 and above, never an online run's.
 
@@ -147,7 +148,7 @@ def rl(task, arm, encoder, progress, alpha, k, both_encoder, frames, n_envs, n_s
 
 
 @cli.command()
-@options.list_option("--tasks", "tasks", default=_TASK_NAMES, choices=_TASK_NAMES,
+@options.list_option("--tasks", "tasks", default=_DEFAULT_TASKS, choices=_TASK_NAMES,
                      metavar="TASK[,TASK...]", help="The study's tasks.")
 @options.list_option("--arms", "arms", default=_ARM_NAMES, choices=_ARM_NAMES,
                      metavar="ARM[,ARM...]", help="The arms to run.")

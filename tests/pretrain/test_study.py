@@ -70,10 +70,11 @@ def test_quick_study_runs_every_arm(tmp_path):
 
 def test_cli_names_match_the_library():
     from papertools.cli import pretrain
-    from papertools.cli.pretrain.demos import TASKS
+    from papertools.cli.pretrain.demos import DEFAULT_TASKS, TASKS
     from papertools.cli.pretrain.online import ARMS
 
     assert pretrain._TASK_NAMES == tuple(TASKS) and pretrain._ARM_NAMES == tuple(ARMS)
+    assert pretrain._DEFAULT_TASKS == DEFAULT_TASKS == StudyConfig().tasks
 
 
 def test_cli_rl_refuses_a_missing_encoder_in_one_line(tmp_path):

@@ -54,7 +54,7 @@ class Task:
 # (about 640 frames/s on a busier machine). multiroom's threshold is high enough that a
 # head start shows in frames; keycorridor and multiroom4 are where scratch PPO struggles.
 TASKS = {
-    "keycorridor": Task("babyai/KeyCorridorS3R3", "bot", 450_000, 0.5,
+    "keycorridor": Task("babyai/KeyCorridorS3R3", "bot", 400_000, 0.5,
                         "find the key in a side room, unlock the door, pick up the ball"),
     "multiroom": Task("minigrid/MultiRoom-N2-S4", "path", 150_000, 0.8,
                       "open the door between two small rooms and reach the goal"),

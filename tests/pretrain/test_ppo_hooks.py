@@ -52,3 +52,49 @@ def test_progress_settings_are_checked():
 
     with pytest.raises(PapertoolsError, match="progress takes path, alpha and k"):
         _shaping(PPOConfig(progress={"alpha": 0.1}), 2)
+
+
+@pytest.mark.slow
+def test_progress_bonus_reaches_the_losses_not_the_logs_and_resumes(tmp_path):
+    """With a progress model, update 1 plays the very episodes scratch plays (same seed, same
+    start) and logs the same task return and success, while its losses differ (the bonus is in
+    the rewards they see); a run stopped by Ctrl-C and resumed ends with the same weights."""
+    import os
+    import signal
+
+    import torch
+
+    progress = pytest.importorskip("papertools.core.learn.progress")
+    from safetensors.torch import load_file
+
+    from papertools.core.envs import make_env
+
+    env = make_env("minigrid/MultiRoom-N2-S4")
+    torch.manual_seed(0)
+    model = progress.ProgressModel(env.observation_space, env.action_space, "babyai")
+    env.close()
+    progress.save_progress(tmp_path / "progress", model, {})
+    base = dict(env="minigrid/MultiRoom-N2-S4", total_frames=4 * 2 * 32, n_envs=2, n_steps=32,
+                epochs=2, minibatches=2, seed=1, policy="babyai", save_every=100)
+    shaped = PPOConfig(**base, progress={"path": str(tmp_path / "progress"), "alpha": 0.5,
+                                         "k": 3})
+    train_ppo(PPOConfig(**base), tmp_path / "scratch", **QUIET)
+    train_ppo(shaped, tmp_path / "whole", **QUIET)
+
+    def first(run):
+        return orjson.loads((tmp_path / run / "log.jsonl").read_bytes().splitlines()[0])
+    a, b = first("scratch"), first("whole")
+    assert {k: a[k] for k in ("frames", "episodes", "success", "return")} == \
+        {k: b[k] for k in ("frames", "episodes", "success", "return")}
+    assert a["value_loss"] != b["value_loss"]
+
+    def interrupt(record):
+        if record["update"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        train_ppo(shaped, tmp_path / "parts", echo=interrupt)
+    train_ppo(shaped, tmp_path / "parts", resume=True, **QUIET)
+    w1 = load_file(str(tmp_path / "whole" / "policy" / "model.safetensors"))
+    w2 = load_file(str(tmp_path / "parts" / "policy" / "model.safetensors"))
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)

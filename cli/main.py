@@ -67,8 +67,9 @@ class RootGroup(click.Group):
         rows = [(name, TOOLS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Tools"):
             formatter.write_dl(rows)
-        with formatter.section("Planned"):
-            formatter.write_dl(sorted(PLANNED.items()))
+        if PLANNED:  # click's write_dl refuses an empty list
+            with formatter.section("Planned"):
+                formatter.write_dl(sorted(PLANNED.items()))
 
     def invoke(self, ctx):
         try:

@@ -30,7 +30,8 @@ def test_help_lists_tools_and_planned_tools():
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
     assert out.startswith("Usage: papertools [OPTIONS] COMMAND [ARGS]...")
-    tools, planned = out.split("Tools:")[1].split("Planned:")
+    tools, _, planned = out.split("Tools:")[1].partition("Planned:")
+    assert bool(planned) == bool(PLANNED)  # no Planned section once every tool is built
     from papertools.cli.main import TOOLS
 
     for name in TOOLS:
@@ -61,6 +62,7 @@ def test_unknown_command_is_a_usage_error():
     assert "No such command 'frobnicate'" in done.stderr.decode()
 
 
+@pytest.mark.skipif(not PLANNED, reason="every planned tool is built")
 def test_planned_tool_says_it_is_planned():
     name = sorted(PLANNED)[0]
     done = papertools(name)

@@ -95,7 +95,7 @@ def demos(task, episodes, observations_only, out_dir, resume, seed, workers, eng
               help="A pretrain encoder run folder (or its policy/): the torso's start.")
 @click.option("--progress", metavar="DIR", type=click.Path(exists=True, file_okay=False),
               help="A pretrain reward run folder (or its progress/): the progress model.")
-@click.option("--alpha", type=float, default=0.01, show_default=True,
+@click.option("--alpha", type=float, default=0.003, show_default=True,
               help="The progress reward's weight: r = r_task + alpha * f(s_t-k, s_t).")
 @click.option("--k", type=click.IntRange(min=1), default=8, show_default=True,
               help="The progress reward's look-back in steps (from the episode's start "
@@ -159,7 +159,7 @@ def rl(task, arm, encoder, progress, alpha, k, both_encoder, frames, n_envs, n_s
 @options.list_option("--demo-sizes", "demo_sizes", convert=int, metavar="N[,N...]",
                      help="Data-size sweep: also the both arm pre-trained on N demonstrations "
                           "(both-nN), e.g. 50,200,1000.")
-@click.option("--alpha", type=float, default=0.01, show_default=True,
+@click.option("--alpha", type=float, default=0.003, show_default=True,
               help="The progress reward's weight.")
 @options.list_option("--alphas", "alphas", convert=float, metavar="A[,A...]",
                      help="Alpha sweep: also the progress arm at each (progress-aA).")

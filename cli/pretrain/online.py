@@ -11,6 +11,12 @@ environment frames.
 - ``both``: the pre-trained torso (frozen or fine-tuned: ``OnlineConfig.both_encoder``) and
   the progress reward.
 
+The bonus is paid on every step, and mostly positive, so a large alpha makes a long episode
+worth more than a solved one: on multiroom (40 steps at most, a task reward of at most 1) a
+development probe at alpha 0.01, k 8 (60k frames, one seed) learned to walk until the time
+ran out (success 0, against 0.14 from scratch), while alpha 0.003 and 0.001 kept 0.13 and 0.16
+(benchmarks/README.md, pretrain). Hence the default 0.003; ``StudyConfig.alphas`` sweeps it.
+
 Every arm builds the same network (``make_policy`` with ``policy_kwargs``; the encoder must have
 been pre-trained with the same), so the arms differ only in where the weights start, which
 weights learn and the reward.
@@ -40,7 +46,7 @@ class OnlineConfig:
     frames: int | None = None  # environment frames per run (None: the task's budget)
     n_envs: int = 8  # PPO's environments (the foundation's DoorKey settings)
     n_steps: int = 128  # steps per environment per update
-    alpha: float = 0.01  # the progress reward's weight (swept: StudyConfig.alphas)
+    alpha: float = 0.003  # the progress reward's weight (the module docstring says why)
     k: int = 8  # the progress reward compares s_max(t-k, start) with s_t
     both_encoder: str = "finetune"  # the "both" arm's torso: "frozen" or "finetune"
     policy_kwargs: dict = field(default_factory=dict)  # BabyAIPolicy's; same as pre-training

@@ -43,7 +43,7 @@ class StudyConfig:
     seeds: tuple = (0, 1, 2, 3, 4)
     demos: int = 200  # demonstrations per task the main arms pre-train on
     demo_sizes: tuple = ()  # data-size sweep: e.g. (50, 200, 1000) adds both-n<N> arms
-    alpha: float = 0.01  # the progress reward's weight
+    alpha: float = 0.003  # the progress reward's weight (online.OnlineConfig: why)
     alphas: tuple = ()  # alpha sweep: e.g. (0.003, 0.03) adds progress-a<alpha> arms
     k: int = 8  # the progress reward's look-back
     both_encoder: str = "finetune"  # the both arm's torso: frozen or finetune

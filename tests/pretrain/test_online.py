@@ -38,7 +38,7 @@ def test_arms_differ_only_in_start_freezing_and_reward(tmp_path):
     assert configs["encoder-frozen"].freeze_torso and configs["encoder-frozen"].init_from == str(
         tmp_path / "enc" / "policy")
     assert not configs["encoder-finetune"].freeze_torso
-    assert configs["progress"].progress == {"path": str(tmp_path), "alpha": 0.01, "k": 8}
+    assert configs["progress"].progress == {"path": str(tmp_path), "alpha": 0.003, "k": 8}
     assert configs["both"].init_from and configs["both"].progress
     assert not configs["both"].freeze_torso
     frozen = OnlineConfig(both_encoder="frozen")

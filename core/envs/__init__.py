@@ -72,7 +72,7 @@ BABYAI_LEVELS = (
 # minigrid's own levels (gymnasium id MiniGrid-<Name>-v0)
 MINIGRID_LEVELS = (
     "Empty-5x5", "Empty-Random-5x5", "Empty-8x8", "DoorKey-5x5", "DoorKey-6x6", "DoorKey-8x8",
-    "KeyCorridorS3R1", "Unlock", "FourRooms", "LavaGapS5",
+    "KeyCorridorS3R1", "Unlock", "FourRooms", "LavaGapS5", "MultiRoom-N2-S4", "MultiRoom-N4-S5",
 )
 
 ENVS: dict[str, EnvSpec] = {

@@ -80,6 +80,11 @@ class PPOConfig:
     threads: int = 1  # torch threads (0: leave torch's default)
     log_every: int = 1  # updates between log records
     save_every: int = 10  # updates between checkpoints (and one at the end)
+    # Offline pre-training (pretrain's arms; all off by default, and then absent from
+    # settings.json, so runs recorded before these existed still resume):
+    init_from: str | None = None  # a policy folder of the same kind: its torso starts the policy
+    freeze_torso: bool = False  # the torso's weights stay fixed (left out of the optimiser)
+    progress: dict = field(default_factory=dict)  # {"path", "alpha", "k"}: a progress bonus
 
     @property
     def updates(self) -> int:
@@ -87,6 +92,16 @@ class PPOConfig:
 
 
 MUTABLE = ("device", "threads", "log_every", "save_every")
+OPTIONAL = {"init_from": None, "freeze_torso": False, "progress": {}}  # recorded when set
+
+
+def settings_of(config: PPOConfig) -> dict:
+    """settings.json's contents: the config, less the optional fields left at their defaults."""
+    settings = asdict(config)
+    for key, default in OPTIONAL.items():
+        if settings[key] == default:
+            del settings[key]
+    return settings
 
 
 def gym_vec_env(gym_id: str, **options) -> Callable:
@@ -170,6 +185,31 @@ def _env_restore(envs, blob: bytes) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The progress bonus (pretrain): r = r_task + alpha * f(s_max(t-k, start), s_t)
+
+
+def _shaping(config: PPOConfig, n_envs: int):
+    """core.learn.progress's ProgressShaping for ``config.progress`` ({"path", "alpha", "k"}),
+    or None when the run has no progress bonus."""
+    if not config.progress:
+        return None
+    p = config.progress
+    if set(p) - {"path", "alpha", "k"} or "path" not in p:
+        raise PapertoolsError(f"progress takes path, alpha and k, not {', '.join(sorted(p))}")
+    from .progress import ProgressShaping, load_progress
+
+    return ProgressShaping(load_progress(p["path"]), float(p.get("alpha", 1.0)),
+                           int(p.get("k", 1)), n_envs)
+
+
+def _add_bonus(rewards: np.ndarray, t: int, bonus, was_valid: np.ndarray) -> None:
+    """Add the bonus of the observation that step ``t`` reached to the rewards the losses see,
+    on real transitions only (a reset step's reward stays 0; no loss reads it). Called after the
+    episode statistics took the task's reward, so the logged return and success stay the task's."""
+    rewards[t] += np.where(was_valid, np.asarray(bonus, np.float32), np.float32(0.0))
+
+
+# ---------------------------------------------------------------------------------------------
 # Training
 
 
@@ -181,7 +221,7 @@ def train_ppo(config: PPOConfig, run_dir, resume: bool = False, env_fn: Callable
     if config.threads:
         torch.set_num_threads(config.threads)
     env_fn = env_fn or default_env_fn(config)
-    settings = asdict(config)
+    settings = settings_of(config)
     with RunDir(run_dir, settings, resume=resume, mutable=MUTABLE, echo=echo) as run:
         if run.finished:
             return run.finished
@@ -200,7 +240,18 @@ def _train(config: PPOConfig, run: RunDir, env_fn) -> dict:
     shuffle = np.random.default_rng(config.seed)
     policy = make_policy(envs.single_observation_space, envs.single_action_space, config.policy,
                          **config.policy_kwargs).to(device)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5)
+    if config.init_from:
+        from .torso import load_torso
+
+        load_torso(policy, config.init_from)
+    if config.freeze_torso:
+        from .torso import freeze_torso
+
+        freeze_torso(policy)
+    # frozen parameters are not in the optimiser: no step (weight decay or momentum) moves them
+    optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad],
+                                 lr=config.lr, eps=1e-5)
+    shaping = _shaping(config, n)
     keys = _obs_keys(policy, envs.single_observation_space)
 
     state = {"update": 0, "frames": 0, "episodes": 0, "seconds": 0.0}
@@ -209,6 +260,8 @@ def _train(config: PPOConfig, run: RunDir, env_fn) -> dict:
         saved.restore(optimizer=optimizer, modules={"policy": policy}, generators=[shuffle])
         state = saved.state
         loop = pickle.loads(state["loop"])
+        if shaping is not None and state.get("shaping") is not None:
+            shaping.load_state_dict(pickle.loads(state["shaping"]))
         if state.get("envs") is not None:
             _env_restore(envs, state["envs"])
         else:
@@ -216,6 +269,8 @@ def _train(config: PPOConfig, run: RunDir, env_fn) -> dict:
             loop["first"][:] = True
             loop["valid"][:] = True
             loop["rnn"] = policy.initial_state(n)
+            if shaping is not None:  # new episodes: the bonus's history starts again
+                shaping(loop["obs"], loop["first"])
     else:
         obs, _ = envs.reset(seed=config.seed)
         loop = {"obs": obs,
@@ -224,10 +279,14 @@ def _train(config: PPOConfig, run: RunDir, env_fn) -> dict:
                 "rnn": policy.initial_state(n),
                 "ep_return": np.zeros(n), "ep_length": np.zeros(n, np.int64),
                 "recent": deque(maxlen=WINDOW)}  # (success, return, length) per episode
+        if shaping is not None:  # the episodes' first observations start the bonus's history
+            shaping(obs, loop["first"])
 
     def checkpoint():
         state["loop"] = pickle.dumps(loop)
         state["envs"] = _env_snapshot(envs)
+        if shaping is not None:
+            state["shaping"] = pickle.dumps(shaping.state_dict())
         run.save_checkpoint(state=state, optimizer=optimizer, modules={"policy": policy},
                             generators=[shuffle])
 
@@ -290,6 +349,8 @@ def _train(config: PPOConfig, run: RunDir, env_fn) -> dict:
                     loop["first"] = ~was_valid
                     loop["valid"] = ~ended
                     state["frames"] += int(was_valid.sum())
+                    if shaping is not None:  # after the task's bookkeeping: stats stay the task's
+                        _add_bonus(rewards, t, shaping(loop["obs"], loop["first"]), was_valid)
                 _, last_value, _ = policy(
                     _to_policy({k: loop["obs"][k] for k in keys}, device), loop["rnn"],
                     torch.from_numpy(loop["first"]).to(device) if recurrent else None)
@@ -421,4 +482,4 @@ def _record(state, finished, stats, optimizer) -> dict:
     return rec
 
 
-__all__ = ["PPOConfig", "default_env_fn", "gym_vec_env", "train_ppo"]
+__all__ = ["PPOConfig", "default_env_fn", "gym_vec_env", "settings_of", "train_ppo"]

@@ -1,0 +1,88 @@
+"""pretrain study: units, resume, the table and the curves; the quick study end to end (with
+the offline pre-training, Part O's library, when present)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("minigrid")
+
+from papertools.cli.pretrain.study import (  # noqa: E402
+    StudyConfig, arm_plan, frames_to_threshold, run_study, table)
+from papertools.core.errors import PapertoolsError  # noqa: E402
+
+
+def test_arm_plan_adds_the_sweeps():
+    study = StudyConfig(demos=200, demo_sizes=(50, 200, 1000), alpha=0.01, alphas=(0.01, 0.03))
+    plan = arm_plan(study)
+    assert plan["both"] == ("both", 200, 0.01)
+    assert plan["both-n50"] == ("both", 50, 0.01) and plan["both-n1000"] == ("both", 1000, 0.01)
+    assert "both-n200" not in plan and "progress-a0.01" not in plan
+    assert plan["progress-a0.03"] == ("progress", 200, 0.03)
+
+
+def test_frames_to_threshold_smooths_over_records(tmp_path):
+    rows = [{"frames": 100 * i, "success": s} for i, s in
+            enumerate([1.0, None, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])]
+    (tmp_path / "log.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    # means over the last 5 records with episodes (a full window): 0.6 at frames 500,
+    # 0.6 at 600, 0.8 at 800 (the lucky first updates do not count alone)
+    assert frames_to_threshold(tmp_path, 0.5) == 500
+    assert frames_to_threshold(tmp_path, 0.8) == 800
+    assert frames_to_threshold(tmp_path, 0.99) is None
+
+
+@pytest.mark.slow
+def test_scratch_study_resumes_and_tabulates(tmp_path):
+    study = StudyConfig(tasks=("multiroom",), arms=("scratch",), seeds=(0, 1), frames=512,
+                        n_envs=2, n_steps=64, reps=50)
+    out = run_study(study, tmp_path / "w")
+    assert [r["arm"] for r in out["rows"]] == ["scratch"]
+    row = out["rows"][0]
+    assert row["seeds"] == 2 and 0 <= row["reached"] <= 2 and row["budget"] == 512
+    assert (tmp_path / "w" / "multiroom" / "curves.png").stat().st_size > 0
+    assert "scratch" in table(out["rows"])
+    with pytest.raises(PapertoolsError, match="--resume"):
+        run_study(study, tmp_path / "w")
+    with pytest.raises(PapertoolsError, match="other settings"):
+        run_study(StudyConfig(tasks=("multiroom",), arms=("scratch",), seeds=(0, 1),
+                              frames=1024, n_envs=2, n_steps=64, reps=50), tmp_path / "w",
+                  resume=True)
+    again = run_study(study, tmp_path / "w", resume=True)  # finished units are read back
+    assert again["results"] == out["results"]
+
+
+@pytest.mark.slow
+def test_quick_study_runs_every_arm(tmp_path):
+    offline = pytest.importorskip("papertools.cli.pretrain.offline")
+    assert offline.train_encoder and offline.train_progress
+    study = StudyConfig(demo_sizes=(50,), alphas=(0.03,)).quick()
+    out = run_study(study, tmp_path / "w")
+    arms = {r["arm"] for r in out["rows"]}
+    assert arms == {"scratch", "encoder-frozen", "encoder-finetune", "progress", "both",
+                    "both-n10", "progress-a0.03"}
+    settings = orjson.loads((tmp_path / "w" / "multiroom" / "both" / "seed-0" /
+                             "settings.json").read_bytes())
+    assert settings["init_from"] and settings["progress"]["alpha"] == study.alpha
+
+
+def test_cli_names_match_the_library():
+    from papertools.cli import pretrain
+    from papertools.cli.pretrain.demos import DEFAULT_TASKS, TASKS
+    from papertools.cli.pretrain.online import ARMS
+
+    assert pretrain._TASK_NAMES == tuple(TASKS) and pretrain._ARM_NAMES == tuple(ARMS)
+    assert pretrain._DEFAULT_TASKS == DEFAULT_TASKS == StudyConfig().tasks
+
+
+def test_cli_rl_refuses_a_missing_encoder_in_one_line(tmp_path):
+    from tests.helpers import invoke
+
+    run = invoke(["pretrain", "rl", "multiroom", "--arm", "encoder-frozen", "--out-dir",
+                  str(tmp_path / "run")])
+    assert run.exit_code == 1
+    assert run.stderr.strip() == ("papertools pretrain: error: the encoder-frozen arm needs a "
+                                  "pre-trained encoder (--encoder)")
+    assert not (tmp_path / "run").exists()

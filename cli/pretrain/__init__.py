@@ -18,8 +18,6 @@ from papertools.core import options
 TOOL = "pretrain"
 
 RECORDS = """\
-(each part adds the records its commands write)
-
 encoder (stdout and RUN/log.jsonl): {"step", "loss", "accuracy", "valid_loss",
   "valid_accuracy"}; RUN/policy: a policy folder whose policy.json has "pretrained":
   {"objective": "infonce", "gamma", "at_end", "temperature", "steps", "batch_size",
@@ -37,7 +35,21 @@ SEE_ALSO = ["papertools(1)", "papertools-bench(1)", "papertools-nhrecord(1)"]
 def cli() -> None:
     """Offline pre-training from observation-only demonstrations (Mazoure et al., 2023).
 
-    (the coordinator writes this text and its Examples block when the parts merge)
+    Two models are learned separately from demonstrations that hold observations only (the
+    loader never reads actions or rewards), then plugged into online PPO. encoder trains the
+    online policy's own torso by InfoNCE over pairs (s_t, s_t+D) of one episode, D drawn from
+    a geometric law, in-batch negatives; reward trains a progress model regressing
+    symlog(t_j - t_i) between two frames of one episode (Bruce et al.'s ELE), whose
+    prediction over the last k steps, times alpha, is added to the task reward online; check
+    asks whether that reward can be farmed (reversed pairs, oscillation, random play, another
+    level). demos records the study's tasks' demonstrations, rl trains one arm (scratch, the
+    pre-trained encoder frozen or fine-tuned, the progress reward, both) and study runs tasks
+    x arms x seeds at equal frames, with frames-to-threshold and curves. Pre-trained models
+    and agents are run folders, loaded by path; bench run --agent policy plays the agents.
+
+    \b
+    Examples:
+      d=$(mktemp -d) && papertools pretrain demos multiroom --episodes 8 --observations-only --out-dir $d/demos -q && papertools pretrain encoder $d/demos --steps 4 --batch-size 8 --out-dir $d/enc -q >/dev/null && papertools pretrain rl multiroom --arm encoder-frozen --encoder $d/enc --frames 512 --n-envs 2 --n-steps 64 --out-dir $d/run -q | tail -n 1
     """
 
 

@@ -25,7 +25,20 @@ encoder (stdout and RUN/log.jsonl): {"step", "loss", "accuracy", "valid_loss",
 reward (stdout and RUN/log.jsonl): {"step", "loss", "valid_loss", "valid_spearman"};
   RUN/progress: progress.json and model.safetensors (core.learn.progress).
 check --json: one record per check: {"check": "reversed" | "oscillation" | "random" |
-  "transfer", "value", "reference", "pass", "measure", ...the check's settings}."""
+  "transfer", "value", "reference", "pass", "measure", ...the check's settings}.
+demos writes a trajectory dataset folder (bench collect's format; --observations-only: every
+  action -1 and every reward 0), seeds from a stream the online runs never use.
+rl writes a PPO run folder (bench ppo's): settings.json (with the arm, task and the
+  pre-trained folders), log.jsonl (one record per update, also on stdout: "update", "frames",
+  "episodes", "success", "return" (the task's, without the progress bonus), "length", "fps",
+  "lr", "policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"), checkpoint/,
+  finished.json and policy/ (bench run --agent policy plays it).
+study writes WORK/study.json, per task demos-N/, encoder-N/, progress-N/, ARM/seed-S/ (rl's run
+  folders with result.json), curves.jsonl and curves.png, and WORK/summary.jsonl: one row per
+  task and arm: "task", "env", "arm", "threshold", "budget", "seeds", "reached",
+  "frames_to_threshold", "frames_low", "frames_high" (IQM and 95% interval over seeds; a seed
+  that never reaches the threshold counts the budget), "final_success", "success_low",
+  "success_high"; --json prints those rows."""
 
 SEE_ALSO = ["papertools(1)", "papertools-bench(1)", "papertools-nhrecord(1)"]
 
@@ -450,3 +463,6 @@ def study(tasks, arms, seeds, demos, demo_sizes, alpha, alphas, k, both_encoder,
     else:
         click.echo(table(out["rows"]))
     note(TOOL, "curves: " + ", ".join(out["curves"].values()), quiet=quiet)
+
+
+cli.records = RECORDS

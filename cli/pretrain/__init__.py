@@ -28,11 +28,11 @@ check --json: one record per check: {"check": "reversed" | "oscillation" | "rand
   "transfer", "value", "reference", "pass", "measure", ...the check's settings}.
 demos writes a trajectory dataset folder (bench collect's format; --observations-only: every
   action -1 and every reward 0), seeds from a stream the online runs never use.
-rl writes a PPO run folder (bench ppo's): settings.json (with the arm, task and the
-  pre-trained folders), log.jsonl (one record per update, also on stdout: "update", "frames",
+rl writes a PPO run folder (bench ppo's): settings.json (PPO's configuration; "init_from",
+  "freeze_torso" and "progress" when the arm uses them), log.jsonl (one record per update, also on stdout: "update", "frames",
   "episodes", "success", "return" (the task's, without the progress bonus), "length", "fps",
-  "lr", "policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"), checkpoint/,
-  finished.json and policy/ (bench run --agent policy plays it).
+  "lr", "policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"), checkpoint/ while
+  it runs, finished.json and policy/ (bench run --agent policy plays it).
 study writes WORK/study.json, per task demos-N/, encoder-N/, progress-N/, ARM/seed-S/ (rl's run
   folders with result.json), curves.jsonl and curves.png, and WORK/summary.jsonl: one row per
   task and arm: "task", "env", "arm", "threshold", "budget", "seeds", "reached",

@@ -6,7 +6,8 @@ from 1,000 bot lifts of a pointed-at object under "pick up an object"; the contr
 trained on 3,000 bot episodes of a seed stream of its own; 8,500 rollouts of the original
 agent (sampled, pointed at a uniformly drawn object) to relabel, and 3,000 of the unpointed one
 for the control row (the issue's literal pipeline); every condition keeps 1,500 labelled
-episodes; agents (recurrent, 30 epochs) cloned per condition and seed, each scored greedily on
+episodes; agents (recurrent, FiLM also on the cells' embeddings, a joint colour-type embedding
+per cell; 30 epochs) cloned per condition and seed, each scored greedily on
 200 episodes of the evaluation seed stream (rooms of 5 objects, exactly one qualifying: chance
 0.2). Settings were decided on development episodes (evaluation stream 7,
 benchmarks/README.md); the figures here are on stream 0, read once.

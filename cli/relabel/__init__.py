@@ -470,13 +470,20 @@ def apply(dataset, labels, episodes, out_dir, resume, on_error, quiet):
               help="Passes over the training episodes.")
 @click.option("--lr", type=float, default=_STUDY.lr, show_default=True,
               help="Adam's learning rate.")
+@click.option("--early-film/--no-early-film", default=_STUDY.early_film, show_default=True,
+              help="The mission also scales each grid cell's embedding before the first "
+                   "convolution (words ground in far fewer episodes).")
+@click.option("--pair-embed/--no-pair-embed", default=_STUDY.pair_embed, show_default=True,
+              help="Each grid cell's object and colour also get one joint embedding (a "
+                   "category, a set of colour-type pairs, can pick them out).")
 @click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
               help="Torch threads (0: torch's default).")
 @options.out_dir(required=True, help="The run folder (RUN/policy at the end).")
 @options.resume(help="Continue the run from its last checkpoint.")
 @options.seed
 @options.quiet
-def train(dataset, epochs, lr, threads, out_dir, resume, seed, quiet):
+def train(dataset, epochs, lr, early_film, pair_embed, threads, out_dir, resume, seed,
+          quiet):
     """Clone an instruction-following agent on a (relabelled) dataset.
 
     bench bc's sequence cloning with BabyAI's FiLM policy over the grid and the mission,
@@ -494,7 +501,7 @@ def train(dataset, epochs, lr, threads, out_dir, resume, seed, quiet):
 
     started = time.perf_counter()
     summary = train_agent(dataset, out_dir, epochs=epochs, lr=lr, seed=seed, resume=resume,
-                          threads=threads, log=stdout_log(), progress=not quiet)
+                          early_film=early_film, pair_embed=pair_embed, threads=threads, log=stdout_log(), progress=not quiet)
     note(TOOL, f"{summary.get('epochs')} epochs on {summary.get('train_episodes')} episodes; "
                f"policy in {out_dir}/policy ({time.perf_counter() - started:.0f} s)",
          quiet=quiet)

@@ -80,11 +80,21 @@ def family_words() -> list[str]:
 
 
 def train_agent(dataset_dir, run_dir, *, epochs: int = 20, seed: int = 0, lr: float = 1e-3,
-                batch_size: int = 32, seq_len: int = 16, recurrent: bool = True, channels: int = 16, resume: bool = False,
-                threads: int = 1, log=None,
-                progress: bool = False,
+                batch_size: int = 32, seq_len: int = 16, recurrent: bool = True,
+                channels: int = 16, early_film: bool = False, pair_embed: bool = False,
+                resume: bool = False,
+                threads: int = 1, log=None, progress: bool = False,
                 valid_fraction: float = 0.1) -> dict:
-    """Behavioural cloning of the dataset's actions under its (relabelled) missions."""
+    """Behavioural cloning of the dataset's actions under its (relabelled) missions.
+
+    ``early_film``: the mission also scales the grid cells' embeddings before the first
+    convolution; ``pair_embed``: each cell's object and colour also get one joint embedding
+    (BabyAIPolicy's options). Development probes (one seed, 200 episodes of a development
+    evaluation stream, chance 0.20): cloned from 1,500 of the bot's own colour
+    demonstrations (true instructions) the plain network stayed at chance (0.25) and reached
+    0.95 with ``early_film``; on 1,500 relabelled rollouts with true labels, colours 0.28
+    plain, 0.81 with ``early_film``, 0.86 with both; categories 0.17 with ``early_film``
+    alone, 0.55 with both (a category is a set of colour-type pairs)."""
     from papertools.core.learn.bc import BCConfig, train_bc
     from papertools.core.learn.policies import mission_vocab
 
@@ -93,6 +103,10 @@ def train_agent(dataset_dir, run_dir, *, epochs: int = 20, seed: int = 0, lr: fl
         kwargs["channels"] = channels
     if recurrent:
         kwargs["recurrent"] = True
+    if early_film:
+        kwargs["early_film"] = True
+    if pair_embed:
+        kwargs["pair_embed"] = True
     config = BCConfig(policy="auto", policy_kwargs=kwargs,
                       seq_len=seq_len, batch_size=batch_size, epochs=epochs, lr=lr,
                       valid_fraction=valid_fraction, obs_keys=["image", "direction"], seed=seed,

@@ -72,6 +72,10 @@ class StudyConfig:
     grid_seeds: tuple = (0, 1)
     seeds: tuple = (0, 1, 2)
     epochs: int = 30  # the relabelled agents' cloning epochs
+    # the relabelled agents' network: FiLM also on the cells' embeddings, and a joint
+    # colour-type embedding per cell (pipeline.train_agent says why)
+    early_film: bool = True
+    pair_embed: bool = True
     lr: float = 1e-3
     eval_episodes: int = 200
     deterministic: bool = True
@@ -152,7 +156,7 @@ def run_unit(unit: Unit) -> list[dict]:
     if done.exists():
         return json.loads(done.read_text())
     train_agent(out / "data" / name, run, epochs=study.epochs, seed=unit.seed, lr=study.lr,
-                resume=run.exists())
+                early_film=study.early_film, pair_embed=study.pair_embed, resume=run.exists())
     mode = Mode(unit.condition["mode"])
     rows = []
     asks = [(mode.name, None)]

@@ -143,14 +143,27 @@ class BabyAIEncoder(nn.Module):
     3 x ``embed`` channels), two 3x3 convolutions, FiLM (a per-channel scale and shift computed
     from the mission, as in the BabyAI baselines), a 2x2 max-pool and a linear layer to
     ``features``. The mission is encoded by a GRU over word embeddings (its last hidden state).
+    ``early_film`` adds a second FiLM on the cell embeddings themselves, before the first
+    convolution: an instruction word can then weigh each cell's own object and colour features
+    directly; ``pair_embed`` adds a fourth embedding per cell, of its object and colour
+    together, so a word naming a set of objects (a category) can select their identities
+    linearly. Both are relabel's (cli/relabel/pipeline.py has the probes that chose them).
     """
 
     def __init__(self, vocab_size: int, embed: int = 8, channels: int = 16, words: int = 32,
-                 text_hidden: int = 64, features: int = 128):
+                 text_hidden: int = 64, features: int = 128, early_film: bool = False,
+                 pair_embed: bool = False):
         super().__init__()
         self.grid_embed = nn.Embedding(3 * 16, embed)
+        # one more embedding per cell, of its object and colour together (16 x 16 ids): an
+        # object's identity as one feature, which a set of identities (a category) can select
+        self.pair_embed = nn.Embedding(16 * 16, embed) if pair_embed else None
+        cells = (4 if pair_embed else 3) * embed
+        # FiLM on the cells' embeddings too, before any convolution: the mission scales each
+        # cell's own object, colour and state features, so "red" can pick out red cells at once
+        self.early_film = nn.Linear(text_hidden, 2 * cells) if early_film else None
         self.register_buffer("offsets", torch.tensor([0, 16, 32]), persistent=False)
-        self.conv1 = nn.Conv2d(3 * embed, channels, 3, padding=1)
+        self.conv1 = nn.Conv2d(cells, channels, 3, padding=1)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
         self.word_embed = nn.Embedding(vocab_size, words, padding_idx=PAD)
         self.gru = nn.GRU(words, text_hidden, batch_first=True)
@@ -168,7 +181,14 @@ class BabyAIEncoder(nn.Module):
     def forward(self, image, text):
         """image [N, 7, 7, 3] integer, text [N, text_hidden] -> [N, features]."""
         idx = image.long().clamp_(0, 15) + self.offsets
-        x = self.grid_embed(idx).flatten(3).permute(0, 3, 1, 2)  # N, 3*embed, 7, 7
+        x = self.grid_embed(idx).flatten(3)  # N, 7, 7, 3*embed
+        if self.pair_embed is not None:
+            pair = idx[..., 0] * 16 + (idx[..., 1] - 16)
+            x = torch.cat([x, self.pair_embed(pair)], -1)
+        x = x.permute(0, 3, 1, 2)  # N, cells, 7, 7
+        if self.early_film is not None:
+            g0, b0 = self.early_film(text).chunk(2, -1)
+            x = x * (1 + g0[:, :, None, None]) + b0[:, :, None, None]
         x = torch.relu(self.conv1(x))
         x = self.conv2(x)
         gamma, beta = self.film(text).chunk(2, -1)
@@ -220,12 +240,14 @@ class BabyAIPolicy(Policy):
     ``instruction_encoder``: "gru" (the word GRU) or "minilm": the packaged MiniLM sentence
     encoder (core.models.encoders, frozen, not saved with the policy: the package provides
     it), each mission's vector computed once per process, then a trained linear projection
-    in place of the GRU's state (the word GRU's weights stay, unused)."""
+    in place of the GRU's state (the word GRU's weights stay, unused). ``early_film`` and
+    ``pair_embed``: :class:`BabyAIEncoder`'s options."""
 
     def __init__(self, n_actions: int, *, recurrent: bool = False, memory: int = 128,
                  vocab: list[str] | None = None, embed: int = 8, channels: int = 16,
                  words: int = 32, text_hidden: int = 64, features: int = 128,
-                 head_hidden: int = 64, instruction_encoder: str = "gru"):
+                 head_hidden: int = 64, instruction_encoder: str = "gru", early_film: bool = False,
+                 pair_embed: bool = False):
         super().__init__()
         if instruction_encoder not in ("gru", "minilm"):
             raise PapertoolsError(f"unknown instruction_encoder {instruction_encoder!r} "
@@ -233,7 +255,7 @@ class BabyAIPolicy(Policy):
         self.vocab = list(vocab) if vocab is not None else mission_vocab()
         self.tokens = MissionTokens(self.vocab)
         self.encoder = BabyAIEncoder(len(self.vocab) + 2, embed, channels, words, text_hidden,
-                                     features)
+                                     features, early_film, pair_embed)
         self.recurrent = recurrent
         self.memory = memory
         self.core = nn.LSTM(features, memory, batch_first=True) if recurrent else None

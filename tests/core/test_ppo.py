@@ -40,18 +40,22 @@ def test_mission_tokens_unknown_words_are_unk():
 def test_policy_save_load_round_trip(tmp_path):
     torch.manual_seed(0)
     env, obs_space, act_space = _spaces()
-    for recurrent in (False, True):
-        policy = make_policy(obs_space, act_space, recurrent=recurrent)
+    for recurrent, early in ((False, False), (True, False), (True, True)):
+        extra = {"early_film": True, "pair_embed": True} if early else {}
+        policy = make_policy(obs_space, act_space, recurrent=recurrent, **extra)
         assert policy.kind == "babyai" and policy.recurrent == recurrent
+        assert (policy.encoder.early_film is not None) == early
+        assert (policy.encoder.pair_embed is not None) == early
         batch = _batch(env, 3)
         first = torch.ones(3, dtype=torch.bool)
         with torch.no_grad():
             logits, value, state = policy(batch, policy.initial_state(3), first)
         assert logits.shape == (3, act_space.n) and value.shape == (3,)
-        folder = save_policy(tmp_path / f"p{recurrent}", policy, {"env": "minigrid/DoorKey-5x5"})
+        folder = save_policy(tmp_path / f"p{recurrent}{early}", policy,
+                             {"env": "minigrid/DoorKey-5x5"})
         loaded, meta = load_policy(folder)
         assert meta["kind"] == "babyai" and meta["env"] == "minigrid/DoorKey-5x5"
-        assert meta["kwargs"] == {"recurrent": recurrent}
+        assert meta["kwargs"] == {"recurrent": recurrent, **extra}
         with torch.no_grad():
             logits2, value2, _ = loaded(batch, loaded.initial_state(3), first)
         assert torch.equal(logits, logits2) and torch.equal(value, value2)

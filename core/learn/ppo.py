@@ -399,6 +399,12 @@ def _train(config: PPOConfig, run: RunDir, env_fn) -> dict:
     return summary
 
 
+def _envs_of(state: torch.Tensor, idx) -> torch.Tensor:
+    """The recurrent state of the environments ``idx``: the batch axis is the second to last
+    (nn.LSTM's [layers, N, H], as BabyAI's; an LSTMCell's [N, H], as NetHack's and Crafter's)."""
+    return state.index_select(state.dim() - 2, torch.as_tensor(idx, device=state.device))
+
+
 def _optimise(config, policy, optimizer, shuffle, device, keys, buf, actions, logps, values,
               advantages, returns, valid, first, rnn0) -> dict:
     """``epochs`` passes of minibatch steps; returns the last epoch's mean losses."""
@@ -421,7 +427,7 @@ def _optimise(config, policy, optimizer, shuffle, device, keys, buf, actions, lo
         for idx in groups:
             if policy.recurrent:
                 obs = {k: (v[:, idx].swapaxes(0, 1)) for k, v in buf.items()}
-                state = None if rnn0 is None else tuple(s[:, idx] for s in rnn0)
+                state = None if rnn0 is None else tuple(_envs_of(s, idx) for s in rnn0)
                 logits, value, _ = policy.forward_sequence(
                     _to_policy(obs, device), state,
                     torch.from_numpy(first[:, idx].T.copy()).to(device))

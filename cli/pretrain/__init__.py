@@ -287,7 +287,8 @@ def check(progress_dir, dataset, env_name, no_random, other, k, alpha, pairs, ep
 
 # ---- Part N: online RL and the study (demos, rl, study) ----
 
-_TASK_NAMES = ("keycorridor", "multiroom", "multiroom4")  # demos.TASKS (not imported here:
+_TASK_NAMES = ("keycorridor", "multiroom", "multiroom4", "mazewalk",
+               "staircase")  # demos.TASKS (not imported here:
 _DEFAULT_TASKS = ("keycorridor", "multiroom")  # --help stays light); demos.DEFAULT_TASKS
 _ARM_NAMES = ("scratch", "encoder-frozen", "encoder-finetune", "progress", "both")  # online.ARMS
 

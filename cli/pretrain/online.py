@@ -17,8 +17,9 @@ development probe at alpha 0.01, k 8 (60k frames, one seed) learned to walk unti
 ran out (success 0, against 0.14 from scratch), while alpha 0.003 and 0.001 kept 0.13 and 0.16
 (benchmarks/README.md, pretrain). Hence the default 0.003; ``StudyConfig.alphas`` sweeps it.
 
-Every arm builds the same network (``make_policy`` with ``policy_kwargs``; the encoder must have
-been pre-trained with the same), so the arms differ only in where the weights start, which
+Every arm builds the same network (``make_policy`` of the task's policy kind, demos.Task.policy:
+BabyAI's on the MiniGrid tasks, NetHack's on the MiniHack and NLE ones, with ``policy_kwargs``;
+the encoder must have been pre-trained with the same), so the arms differ only in where the weights start, which
 weights learn and the reward.
 """
 
@@ -49,7 +50,7 @@ class OnlineConfig:
     alpha: float = 0.003  # the progress reward's weight (the module docstring says why)
     k: int = 8  # the progress reward compares s_max(t-k, start) with s_t
     both_encoder: str = "finetune"  # the "both" arm's torso: "frozen" or "finetune"
-    policy_kwargs: dict = field(default_factory=dict)  # BabyAIPolicy's; same as pre-training
+    policy_kwargs: dict = field(default_factory=dict)  # the task's policy's; as pre-trained
     log_every: int = 1  # updates between log records (each record: the episodes that ended)
 
 
@@ -99,9 +100,9 @@ def ppo_config(task: str, arm: str, seed: int, dirs: dict, config: OnlineConfig)
         extra["progress"] = {"path": progress_folder(dirs["progress"]),
                              "alpha": float(config.alpha), "k": int(config.k)}
     return PPOConfig(env=spec.env, total_frames=int(config.frames or spec.frames),
-                     n_envs=config.n_envs, n_steps=config.n_steps, seed=seed, policy="babyai",
-                     policy_kwargs=dict(config.policy_kwargs), log_every=config.log_every,
-                     **extra)
+                     n_envs=config.n_envs, n_steps=config.n_steps, seed=seed,
+                     policy=spec.policy, policy_kwargs=dict(config.policy_kwargs),
+                     env_options=spec.env_options, log_every=config.log_every, **extra)
 
 
 def run_arm(task: str, arm: str, seed: int, dirs: dict, config: OnlineConfig,

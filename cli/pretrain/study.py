@@ -144,11 +144,11 @@ def _quiet(_record) -> None:
     pass
 
 
-def _config(cls, overrides: dict, study: StudyConfig, seed: int):
-    """``cls`` (EncoderConfig, ProgressConfig) with the study's policy and seed where it has
-    such fields, then the study's overrides."""
+def _config(cls, overrides: dict, study: StudyConfig, seed: int, policy: str = "babyai"):
+    """``cls`` (EncoderConfig, ProgressConfig) with the task's policy kind, the study's policy
+    arguments and seed where it has such fields, then the study's overrides."""
     names = {f.name for f in fields(cls)}
-    given = {"policy": "babyai", "policy_kwargs": dict(study.policy_kwargs), "seed": seed}
+    given = {"policy": policy, "policy_kwargs": dict(study.policy_kwargs), "seed": seed}
     settings = {k: v for k, v in given.items() if k in names}
     unknown = sorted(set(overrides) - names)
     if unknown:
@@ -161,16 +161,19 @@ def run_pretrain(unit: Pretrain) -> dict:
     import torch
 
     from . import offline
+    from .demos import task_of
 
     torch.set_num_threads(1)
     data = _demos_dir(unit.root, unit.task, unit.demos)
+    kind = task_of(unit.task).policy
     if unit.model == "encoder":
-        config = _config(offline.EncoderConfig, unit.study.encoder, unit.study, unit.study.demo_seed)
+        config = _config(offline.EncoderConfig, unit.study.encoder, unit.study,
+                         unit.study.demo_seed, kind)
         summary = offline.train_encoder(data, unit.path, config, resume=unit.path.exists(),
                                         log=_quiet)
     else:
         config = _config(offline.ProgressConfig, unit.study.progress, unit.study,
-                         unit.study.demo_seed)
+                         unit.study.demo_seed, kind)
         summary = offline.train_progress(data, unit.path, config, resume=unit.path.exists(),
                                          log=_quiet)
     return {"task": unit.task, "model": unit.model, "demos": unit.demos, "path": str(unit.path),

@@ -26,8 +26,9 @@ reward (stdout and RUN/log.jsonl): {"step", "loss", "valid_loss", "valid_spearma
   RUN/progress: progress.json and model.safetensors (core.learn.progress).
 check --json: one record per check: {"check": "reversed" | "oscillation" | "random" |
   "transfer", "value", "reference", "pass", "measure", ...the check's settings}.
-demos writes a trajectory dataset folder (bench collect's format; --observations-only: every
-  action -1 and every reward 0), seeds from a stream the online runs never use.
+demos writes a trajectory dataset folder (bench collect's format, the observation arrays the
+  task's online env gives; --observations-only: every action -1 and every reward 0), seeds
+  from a stream the online runs never use.
 rl writes a PPO run folder (bench ppo's): settings.json (PPO's configuration; "init_from",
   "freeze_torso" and "progress" when the arm uses them), log.jsonl (one record per update, also on stdout: "update", "frames",
   "episodes", "success", "return" (the task's, without the progress bonus), "length", "fps",
@@ -310,14 +311,20 @@ def demos(task, episodes, observations_only, out_dir, resume, seed, workers, eng
 
     keycorridor (babyai/KeyCorridorS3R3) is played by the BabyAI bot, multiroom and
     multiroom4 (minigrid/MultiRoom-N2-S4, N4-S5) by a breadth-first path solver over the full
-    grid that opens the doors on its way; only solved episodes are kept. The dataset is bench collect's
-    trajectory format (obs/image, obs/direction; the mission in the episode record), the same
-    for any --workers; demonstration seeds are 2**24 and above, never an online run's.
+    grid that opens the doors on its way; mazewalk (minihack/MiniHack-MazeWalk-9x9-v0) by a
+    maze solver that sees only what the agent has seen and explores towards the stairs down;
+    staircase (nle/NetHackStaircase-v0: reach the stairs down) by nhrecord's symbolic agent.
+    Only solved episodes are kept. The dataset is bench collect's trajectory format, holding
+    the observation arrays the task's online env gives (obs/image and obs/direction, the
+    mission in the episode record; on mazewalk and staircase obs/glyphs, obs/blstats and
+    obs/message), the same for any --workers; demonstration seeds are 2**24 and above, never
+    an online run's.
 
     \b
     Examples:
       papertools pretrain demos multiroom --episodes 3 --out-dir "$(mktemp -d)/demos"
       papertools pretrain demos keycorridor --episodes 2 --observations-only --out-dir "$(mktemp -d)/d" -q
+      papertools pretrain demos mazewalk --episodes 2 --observations-only --out-dir "$(mktemp -d)/d" -q
     """
     import time
 
@@ -364,9 +371,10 @@ def rl(task, arm, encoder, progress, alpha, k, both_encoder, frames, n_envs, n_s
        resume, seed, quiet):
     """Train PPO on a study task in one arm.
 
-    Every arm builds the same BabyAI policy and plays the same frames; they differ in where
-    the torso starts (--encoder: pretrain encoder's policy folder), whether it learns, and the
-    reward (--progress: r_task plus alpha times the progress model's prediction between the
+    Every arm builds the same policy (BabyAI's on the MiniGrid tasks, NetHack's on mazewalk
+    and staircase) and plays the same frames; they differ in where the torso starts
+    (--encoder: pretrain encoder's policy folder), whether it learns, and the reward
+    (--progress: r_task plus alpha times the progress model's prediction between the
     observation k steps back and the current one; the logged success and return stay the
     task's). The run folder is core.training's: log.jsonl (also on standard output: frames,
     success, return per update), checkpoints, exact --resume, RUN/policy at the end.

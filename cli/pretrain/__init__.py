@@ -235,7 +235,7 @@ def reward(dataset, max_gap, reversed_fraction, hidden, steps, batch_size, lr, v
 @click.option("--no-random", is_flag=True, help="Skip the random-play check.")
 @click.option("--other", metavar="DATASET", type=click.Path(file_okay=False),
               help="Another level's demonstrations: does the model transfer there?")
-@click.option("-k", "--k", "k", type=click.IntRange(min=1), default=8, show_default=True,
+@click.option("--lookback", "k", type=click.IntRange(min=1), default=8, show_default=True,
               help="The shaping's window: the bonus compares s_t with s_t-k.")
 @click.option("--alpha", type=float, default=1.0, show_default=True,
               help="The shaping's scale (the bonus is alpha * f).")
@@ -247,8 +247,9 @@ def reward(dataset, max_gap, reversed_fraction, hidden, steps, batch_size, lr, v
               help="Step limit of a random episode [default: the game's].")
 @options.seed
 @options.as_json(help="One JSONL record per check on stdout instead of the table.")
+@options.quiet
 def check(progress_dir, dataset, env_name, no_random, other, k, alpha, pairs, episodes,
-          max_steps, seed, as_json):
+          max_steps, seed, as_json, quiet):
     """Is a progress reward exploitable? Reversed pairs, oscillation, random play, transfer.
 
     PROGRESS_DIR is a pretrain reward run folder (or its progress/ folder); DATASET holds
@@ -269,6 +270,8 @@ def check(progress_dir, dataset, env_name, no_random, other, k, alpha, pairs, ep
 
     from .checks import exploitability
 
+    from papertools.core.progress import note
+
     model = load_progress(progress_dir)
     results = exploitability(model, dataset, env="" if no_random else env_name, other=other,
                              k=k, alpha=alpha, pairs=pairs, episodes=episodes,
@@ -277,13 +280,15 @@ def check(progress_dir, dataset, env_name, no_random, other, k, alpha, pairs, ep
         log = stdout_log()
         for record in results.values():
             log(record)
-        return
-    click.echo("| check | value | reference | pass |")
-    click.echo("|---|---:|---:|---|")
-    for r in results.values():
-        ref = "" if r["reference"] is None else f"{r['reference']:.4f}"
-        click.echo(f"| {r['check']} | {r['value']:.4f} | {ref} | {'yes' if r['pass'] else 'no'} |")
-
+    else:
+        click.echo("| check | value | reference | pass |")
+        click.echo("|---|---:|---:|---|")
+        for r in results.values():
+            ref = "" if r["reference"] is None else f"{r['reference']:.4f}"
+            click.echo(f"| {r['check']} | {r['value']:.4f} | {ref} | "
+                       f"{'yes' if r['pass'] else 'no'} |")
+    passed = sum(1 for r in results.values() if r["pass"])
+    note(TOOL, f"{passed} of {len(results)} checks pass", quiet=quiet)
 
 
 # ---- Part N: online RL and the study (demos, rl, study) ----
@@ -352,7 +357,7 @@ def demos(task, episodes, observations_only, out_dir, resume, seed, workers, eng
               help="A pretrain reward run folder (or its progress/): the progress model.")
 @click.option("--alpha", type=float, default=0.003, show_default=True,
               help="The progress reward's weight: r = r_task + alpha * f(s_t-k, s_t).")
-@click.option("--k", type=click.IntRange(min=1), default=8, show_default=True,
+@click.option("--lookback", "k", type=click.IntRange(min=1), default=8, show_default=True,
               help="The progress reward's look-back in steps (from the episode's start "
                    "when shorter).")
 @click.option("--both-encoder", type=click.Choice(["frozen", "finetune"]), default="finetune",
@@ -419,7 +424,7 @@ def rl(task, arm, encoder, progress, alpha, k, both_encoder, frames, n_envs, n_s
               help="The progress reward's weight.")
 @options.list_option("--alphas", "alphas", convert=float, metavar="A[,A...]",
                      help="Alpha sweep: also the progress arm at each (progress-aA).")
-@click.option("--k", type=click.IntRange(min=1), default=8, show_default=True,
+@click.option("--lookback", "k", type=click.IntRange(min=1), default=8, show_default=True,
               help="The progress reward's look-back in steps.")
 @click.option("--both-encoder", type=click.Choice(["frozen", "finetune"]), default="finetune",
               show_default=True, help="The both arm's torso.")

@@ -64,8 +64,9 @@ def test_progress_bonus_reaches_the_losses_not_the_logs_and_resumes(tmp_path):
 
     import torch
 
-    progress = pytest.importorskip("papertools.core.learn.progress")
     from safetensors.torch import load_file
+
+    from papertools.core.learn import progress
 
     from papertools.core.envs import make_env
 

@@ -2,8 +2,8 @@
 """pretrain benchmark (issue 21): offline pre-training from observation-only demonstrations
 (Mazoure et al., 2023) against PPO from scratch, at equal environment frames.
 
-Runs ``pretrain study`` at its default size: the tasks keycorridor (babyai/KeyCorridorS3R3, the
-BabyAI bot's demonstrations) and multiroom (minigrid/MultiRoom-N2-S4, the path solver's), 200
+Runs ``pretrain study`` at its default size: the tasks doorkey (minigrid/DoorKey-6x6) and
+multiroom (minigrid/MultiRoom-N2-S4), both demonstrated by the path solver, 200
 demonstrations per task for one encoder and one progress model per task, the five arms
 (scratch, encoder-frozen, encoder-finetune, progress, both) x seeds 0-4, each at the task's
 frame budget (cli/pretrain/demos.py TASKS). ``--demo-sizes 50,200,1000`` and ``--alphas

@@ -293,9 +293,9 @@ def check(progress_dir, dataset, env_name, no_random, other, k, alpha, pairs, ep
 
 # ---- Part N: online RL and the study (demos, rl, study) ----
 
-_TASK_NAMES = ("keycorridor", "multiroom", "multiroom4", "mazewalk",
+_TASK_NAMES = ("doorkey", "keycorridor", "multiroom", "multiroom4", "mazewalk",
                "staircase")  # demos.TASKS (not imported here:
-_DEFAULT_TASKS = ("keycorridor", "multiroom")  # --help stays light); demos.DEFAULT_TASKS
+_DEFAULT_TASKS = ("doorkey", "multiroom")  # --help stays light); demos.DEFAULT_TASKS
 _ARM_NAMES = ("scratch", "encoder-frozen", "encoder-finetune", "progress", "both")  # online.ARMS
 
 
@@ -314,9 +314,10 @@ _ARM_NAMES = ("scratch", "encoder-frozen", "encoder-finetune", "progress", "both
 def demos(task, episodes, observations_only, out_dir, resume, seed, workers, engine, quiet):
     """Record observation-only demonstrations of a study task.
 
-    keycorridor (babyai/KeyCorridorS3R3) is played by the BabyAI bot, multiroom and
-    multiroom4 (minigrid/MultiRoom-N2-S4, N4-S5) by a breadth-first path solver over the full
-    grid that opens the doors on its way; mazewalk (minihack/MiniHack-MazeWalk-9x9-v0) by a
+    keycorridor (babyai/KeyCorridorS3R3) is played by the BabyAI bot; doorkey
+    (minigrid/DoorKey-6x6), multiroom and multiroom4 (minigrid/MultiRoom-N2-S4, N4-S5) by a
+    breadth-first path solver over the full grid that opens the doors on its way (fetching
+    the key first where a locked door bars it); mazewalk (minihack/MiniHack-MazeWalk-9x9-v0) by a
     maze solver that sees only what the agent has seen and explores towards the stairs down;
     staircase (nle/NetHackStaircase-v0: reach the stairs down) by nhrecord's symbolic agent.
     Only solved episodes are kept. The dataset is bench collect's trajectory format, holding
@@ -328,6 +329,7 @@ def demos(task, episodes, observations_only, out_dir, resume, seed, workers, eng
     \b
     Examples:
       papertools pretrain demos multiroom --episodes 3 --out-dir "$(mktemp -d)/demos"
+      papertools pretrain demos doorkey --episodes 2 --observations-only --out-dir "$(mktemp -d)/d" -q
       papertools pretrain demos keycorridor --episodes 2 --observations-only --out-dir "$(mktemp -d)/d" -q
       papertools pretrain demos mazewalk --episodes 2 --observations-only --out-dir "$(mktemp -d)/d" -q
     """

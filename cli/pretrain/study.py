@@ -38,7 +38,7 @@ SMOOTH = 5  # log records (updates that saw episodes) averaged for frames-to-thr
 
 @dataclass(frozen=True)
 class StudyConfig:
-    tasks: tuple = ("keycorridor", "multiroom")  # demos.DEFAULT_TASKS
+    tasks: tuple = ("doorkey", "multiroom")  # demos.DEFAULT_TASKS
     arms: tuple = tuple(ARMS)
     seeds: tuple = (0, 1, 2, 3, 4)
     demos: int = 200  # demonstrations per task the main arms pre-train on

@@ -31,6 +31,27 @@ def test_path_solver_solves_multiroom():
     assert solved == 10
 
 
+def test_path_solver_fetches_the_key_for_a_locked_door():
+    # the old solver planned through unlocked doors only and raised on every DoorKey level
+    from papertools.core.envs import make_env
+
+    env = make_env("minigrid/DoorKey-8x8")
+    picked = solved = 0
+    for seed in range(6):
+        env.reset(seed=seed)
+        solver = PathSolver(env)
+        actions = []
+        for _ in range(300):
+            actions.append(solver.act())
+            _, r, term, trunc, _ = env.step(actions[-1])
+            if term or trunc:
+                break
+        picked += actions.count(3) == 1  # one pickup: the key, once
+        solved += term and r > 0
+    env.close()
+    assert solved == picked == 6
+
+
 @pytest.mark.parametrize("task", sorted(t for t in TASKS if TASKS[t].policy == "babyai"))
 def test_record_demos_solved_resumable(tmp_path, task):  # NetHack's: test_nethack_tasks.py
     out = tmp_path / "demos"

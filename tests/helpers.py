@@ -42,7 +42,7 @@ def jsonl(records: list[dict]) -> bytes:
     return b"".join(orjson.dumps(r) + b"\n" for r in records)
 
 
-def shell(command: str, input: bytes | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def shell(command: str, input: bytes | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run a shell pipeline with the venv's papertools first on PATH, from the repo root."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     return subprocess.run(["bash", "-o", "pipefail", "-c", command], input=input, cwd=ROOT,

@@ -88,7 +88,7 @@ def cli() -> None:
     \b
     Examples:
       d=$(mktemp -d) && papertools relabel collect --agent bot --episodes 30 --out-dir $d/demos -q && papertools relabel label $d/demos --mode names --labeller oracle --precision 0.8 --recall 0.5 -o $d/labels.jsonl -q && papertools relabel apply $d/demos $d/labels.jsonl --out-dir $d/relabelled -q
-      papertools relabel study --quick --modes names --seeds 0 --no-grid --no-control --out-dir "$(mktemp -d)/study" -q
+      papertools relabel collect --agent bot --point --episodes 4 --out-dir "$(mktemp -d)/demos" -q
     """
 
 

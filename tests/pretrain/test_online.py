@@ -59,7 +59,7 @@ def test_arms_refuse_missing_inputs():
     with pytest.raises(PapertoolsError, match="unknown arm"):
         ppo_config("multiroom", "curiosity", 0, {}, TINY)
     with pytest.raises(PapertoolsError, match="unknown task"):
-        ppo_config("doorkey", "scratch", 0, {}, TINY)
+        ppo_config("lavacrossing", "scratch", 0, {}, TINY)
 
 
 @pytest.mark.slow

@@ -448,7 +448,8 @@ def study(tasks, arms, seeds, demos, demo_sizes, alpha, alphas, k, both_encoder,
     Per task: record --demos demonstrations, pre-train the encoder and the progress model on
     them once, then train every arm for every seed at equal frames (units through --workers
     or Ray, resumable). The table gives per task and arm the frames to the task's success
-    threshold (IQM over seeds with a 95% bootstrap interval; a seed that never reaches it
+    threshold (the first update at which the success rate of the last 50 or more episodes
+    reaches it; IQM over seeds with a 95% bootstrap interval; a seed that never reaches it
     counts its budget; "reached" says how many did) and the final success; TASK/curves.png
     draws every arm's success against frames.
 

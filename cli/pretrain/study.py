@@ -17,8 +17,8 @@ Units (a pre-training run, an arm's seed) go through core.parallel.ordered_map; 
 folder exists is continued (core.training's exact resume), a finished one is read back.
 
 The table, per task and arm: frames to the task's success threshold (the first log record at
-which the mean success of the last ``SMOOTH`` records that saw episodes reaches it; a seed that
-never does counts the budget, and ``reached`` says how many did) as the IQM over seeds with a
+which the success rate over the last ``WINDOW`` or more episodes reaches it; a seed that never
+does counts the budget, and ``reached`` says how many did) as the IQM over seeds with a
 95% stratified-bootstrap interval (core.learn.curves), and the final success (PPO's, over its
 last 100 episodes) the same way.
 """
@@ -33,7 +33,7 @@ from papertools.core.errors import PapertoolsError
 
 from .online import ARMS, ENCODER_MODES
 
-SMOOTH = 5  # log records (updates that saw episodes) averaged for frames-to-threshold
+WINDOW = 50  # episodes (at least; whole log records) whose success rate meets the threshold
 
 
 @dataclass(frozen=True)
@@ -285,20 +285,32 @@ def run_study(study: StudyConfig, work, workers: int = 1, engine: str = "auto",
 # The table and the curves
 
 
-def frames_to_threshold(run_dir, threshold: float, smooth: int = SMOOTH) -> int | None:
-    """The frames at the first log record where the mean success of the last ``smooth``
-    records that saw episodes reaches ``threshold`` (a full window: one lucky early update
-    does not count); None if none does."""
+def frames_to_threshold(run_dir, threshold: float, window: int = WINDOW) -> int | None:
+    """The frames at the first log record where the success rate over the most recent
+    ``window`` or more episodes (whole log records, each weighted by the episodes that ended in
+    it) reaches ``threshold``; None if none does. Weighting by episodes matters where episodes
+    are long: early records then hold one to three episodes each, and an unweighted mean of
+    their rates crosses 0.5 on a few lucky ones."""
+    from collections import deque
+
     import orjson
 
-    seen: list[float] = []
+    recent: deque = deque()  # (episodes, successes) of the records in the window
+    total = wins = 0.0
+    last_count = 0
     for line in (Path(run_dir) / "log.jsonl").read_bytes().splitlines():
         rec = orjson.loads(line)
-        if rec.get("success") is None or rec.get("frames") is None:
+        count = rec.get("episodes")
+        n = 1 if count is None else int(count) - last_count
+        last_count = last_count if count is None else int(count)
+        if rec.get("success") is None or rec.get("frames") is None or n <= 0:
             continue
-        seen.append(float(rec["success"]))
-        window = seen[-smooth:]
-        if len(window) == smooth and sum(window) / smooth >= threshold:
+        recent.append((n, float(rec["success"]) * n))
+        total, wins = total + n, wins + float(rec["success"]) * n
+        while recent and total - recent[0][0] >= window:
+            n0, w0 = recent.popleft()
+            total, wins = total - n0, wins - w0
+        if total >= window and wins / total >= threshold - 1e-9:
             return int(rec["frames"])
     return None
 
@@ -365,5 +377,5 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["SMOOTH", "StudyConfig", "arm_plan", "draw_curves", "frames_to_threshold",
+__all__ = ["WINDOW", "StudyConfig", "arm_plan", "draw_curves", "frames_to_threshold",
            "run_online", "run_pretrain", "run_study", "summarise", "table"]

@@ -23,15 +23,22 @@ def test_arm_plan_adds_the_sweeps():
     assert plan["progress-a0.03"] == ("progress", 200, 0.03)
 
 
-def test_frames_to_threshold_smooths_over_records(tmp_path):
-    rows = [{"frames": 100 * i, "success": s} for i, s in
-            enumerate([1.0, None, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])]
+def test_frames_to_threshold_weighs_records_by_their_episodes(tmp_path):
+    # (frames, episodes that ended in the record, their success rate): a few lucky records of
+    # one episode each must not carry the window; the rate is over >= 6 episodes here
+    rows, count = [], 0
+    for i, (n, s) in enumerate([(1, 1.0), (0, None), (1, 1.0), (4, 0.0), (1, 1.0), (1, 1.0),
+                                (4, 0.5), (4, 0.75), (4, 1.0)]):
+        count += n
+        rows.append({"frames": 100 * (i + 1), "episodes": count, "success": s})
     (tmp_path / "log.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    # means over the last 5 records with episodes (a full window): 0.6 at frames 500,
-    # 0.6 at 600, 0.8 at 800 (the lucky first updates do not count alone)
-    assert frames_to_threshold(tmp_path, 0.5) == 500
-    assert frames_to_threshold(tmp_path, 0.8) == 800
-    assert frames_to_threshold(tmp_path, 0.99) is None
+    # episode-weighted windows: 2/6 at 400, 500 and 600 (the lucky single episodes are
+    # outweighed by the four failures of 400), 4/6 at 700, 7/8 at 900; an unweighted mean of
+    # the last four records' rates would read 0.75 at 600
+    assert frames_to_threshold(tmp_path, 0.5, window=6) == 700
+    assert frames_to_threshold(tmp_path, 0.7, window=6) == 900
+    assert frames_to_threshold(tmp_path, 0.99, window=6) is None
+    assert frames_to_threshold(tmp_path, 0.0, window=100) is None  # never a full window
 
 
 @pytest.mark.slow

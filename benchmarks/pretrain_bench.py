@@ -7,7 +7,9 @@ multiroom (minigrid/MultiRoom-N2-S4), both demonstrated by the path solver, 200
 demonstrations per task for one encoder and one progress model per task, the five arms
 (scratch, encoder-frozen, encoder-finetune, progress, both) x seeds 0-4, each at the task's
 frame budget (cli/pretrain/demos.py TASKS). ``--demo-sizes 50,200,1000`` and ``--alphas
-0.003,0.03`` add the sweeps' arms (both-nN, progress-aA).
+0.003,0.03`` add the sweeps' arms (ARM-nN for each pre-trained arm, progress-aA); ``--arms``
+limits the main arms (the data-size sweep of the fine-tuned encoder alone: ``--arms
+scratch,encoder-finetune --demo-sizes 50,1000 --output benchmarks/results/pretrain_sizes.json``).
 
 Figures: per task and arm, frames to the task's success threshold (IQM over seeds, 95%
 stratified-bootstrap interval; a seed that never reaches it counts its budget) and the final
@@ -17,7 +19,7 @@ arm's, > 0 passes); aim: both in the fewest of all arms. Curves: benchmarks/resu
 pretrain_<task>.png (every arm).
 
 Usage: python benchmarks/pretrain_bench.py [--quick] [--strict] [--work DIR] [--workers N]
-       [--demo-sizes N,N] [--alphas A,A] [--output PATH]
+       [--demo-sizes N,N] [--alphas A,A] [--arms ARM,ARM] [--output PATH]
 ``--work DIR`` keeps the study folder, so an interrupted run continues where it stopped
 (``--resume`` is implied for a folder that holds the same study). Results:
 benchmarks/results/pretrain.json (from a clean committed tree). The default study is sized
@@ -32,6 +34,7 @@ import json
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import common
@@ -46,10 +49,12 @@ def log(message: str) -> None:
     common.log("pretrain_bench", message)
 
 
-def run(quick: bool, work: Path, workers: int, demo_sizes, alphas) -> dict:
+def run(quick: bool, work: Path, workers: int, demo_sizes, alphas, arms=()) -> dict:
     from papertools.cli.pretrain.study import StudyConfig, run_study
 
     study = StudyConfig(demo_sizes=tuple(demo_sizes), alphas=tuple(alphas))
+    if arms:
+        study = replace(study, arms=tuple(arms))
     if quick:
         study = study.quick()
     folder = work / "study"
@@ -119,6 +124,7 @@ def main(argv=None) -> int:
     extra.add_argument("--workers", type=int, default=2)
     extra.add_argument("--demo-sizes", default="", help="data-size sweep, e.g. 50,200,1000")
     extra.add_argument("--alphas", default="", help="alpha sweep, e.g. 0.003,0.03")
+    extra.add_argument("--arms", default="", help="the main arms, e.g. scratch,encoder-finetune")
     args, mode, output = common.parse_args(__doc__, RESULTS, argv, parents=[extra])
     started = time.perf_counter()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pretrain-bench-"))
@@ -128,7 +134,8 @@ def main(argv=None) -> int:
     res = {"benchmark": "pretrain", "mode": mode,
            "machine": dict(common.machine_info(("torch", "minigrid")),
                            busy_cpus_at_start=common.busy_cpus())}
-    res.update(run(args.quick, work, args.workers, sizes, alphas))
+    arms = [a for a in args.arms.split(",") if a]
+    res.update(run(args.quick, work, args.workers, sizes, alphas, arms))
     goals: dict = {}
     judge(res, goals)
     failed = common.finish(res, goals, output, started, print_table)

@@ -420,8 +420,8 @@ def rl(task, arm, encoder, progress, alpha, k, both_encoder, frames, n_envs, n_s
 @click.option("--demos", type=click.IntRange(min=1), default=200, show_default=True,
               help="Demonstrations per task the main arms pre-train on.")
 @options.list_option("--demo-sizes", "demo_sizes", convert=int, metavar="N[,N...]",
-                     help="Data-size sweep: also the both arm pre-trained on N demonstrations "
-                          "(both-nN), e.g. 50,200,1000.")
+                     help="Data-size sweep: also every pre-trained arm of --arms with models "
+                          "pre-trained on N demonstrations (ARM-nN), e.g. 50,200,1000.")
 @click.option("--alpha", type=float, default=0.003, show_default=True,
               help="The progress reward's weight.")
 @options.list_option("--alphas", "alphas", convert=float, metavar="A[,A...]",

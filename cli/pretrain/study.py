@@ -5,8 +5,8 @@ data-size sweep records each size in ``demo_sizes``), pre-train the contrastive 
 the progress model on them once (``pretrain encoder`` / ``pretrain reward``'s library, one
 model of each per task and data size, shared by every seed: the paper pre-trains once), then
 run every arm x seed online (online.run_arm) at the task's frame budget. The sweeps add arms:
-``both-n<N>`` (the both arm with models pre-trained on N demonstrations) for each N in
-``demo_sizes`` other than ``demos``, and ``progress-a<alpha>`` for each alpha in ``alphas``
+``<arm>-n<N>`` (each main arm that starts from pre-trained models, with models pre-trained
+on N demonstrations) for each N in ``demo_sizes`` other than ``demos``, and ``progress-a<alpha>`` for each alpha in ``alphas``
 other than ``alpha``.
 
 Layout: ``WORK/study.json`` (the config; a resume must give the same), ``WORK/<task>/demos-<N>``
@@ -42,7 +42,7 @@ class StudyConfig:
     arms: tuple = tuple(ARMS)
     seeds: tuple = (0, 1, 2, 3, 4)
     demos: int = 200  # demonstrations per task the main arms pre-train on
-    demo_sizes: tuple = ()  # data-size sweep: e.g. (50, 200, 1000) adds both-n<N> arms
+    demo_sizes: tuple = ()  # data-size sweep: e.g. (50, 200, 1000) adds <arm>-n<N> arms
     alpha: float = 0.003  # the progress reward's weight (online.OnlineConfig: why)
     alphas: tuple = ()  # alpha sweep: e.g. (0.003, 0.03) adds progress-a<alpha> arms
     k: int = 8  # the progress reward's look-back
@@ -82,11 +82,15 @@ class StudyConfig:
 
 def arm_plan(study: StudyConfig) -> dict[str, tuple[str, int, float]]:
     """{arm name: (online arm, demonstrations its models saw, alpha)}: the main arms, then the
-    sweeps' (both-n<N>, progress-a<alpha>)."""
+    sweeps': every main arm that starts from pre-trained models again at each other data size
+    (<arm>-n<N>: --arms scratch,encoder-finetune --demo-sizes 50,1000 sweeps the fine-tuned
+    encoder alone), and the progress arm at each other alpha (progress-a<alpha>)."""
     plan = {a: (a, study.demos, study.alpha) for a in study.arms}
     for n in study.demo_sizes:
         if n != study.demos:
-            plan[f"both-n{n}"] = ("both", int(n), study.alpha)
+            for a in study.arms:
+                if _needs(a):
+                    plan[f"{a}-n{n}"] = (a, int(n), study.alpha)
     for a in study.alphas:
         if a != study.alpha:
             plan[f"progress-a{a:g}"] = ("progress", study.demos, float(a))

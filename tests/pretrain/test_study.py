@@ -21,6 +21,10 @@ def test_arm_plan_adds_the_sweeps():
     assert plan["both-n50"] == ("both", 50, 0.01) and plan["both-n1000"] == ("both", 1000, 0.01)
     assert "both-n200" not in plan and "progress-a0.01" not in plan
     assert plan["progress-a0.03"] == ("progress", 200, 0.03)
+    assert plan["encoder-finetune-n50"] == ("encoder-finetune", 50, 0.01)
+    assert "scratch-n50" not in plan  # scratch has no models to pre-train
+    only = arm_plan(StudyConfig(arms=("scratch", "encoder-finetune"), demo_sizes=(50,)))
+    assert set(only) == {"scratch", "encoder-finetune", "encoder-finetune-n50"}
 
 
 def test_frames_to_threshold_weighs_records_by_their_episodes(tmp_path):

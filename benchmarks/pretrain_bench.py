@@ -49,7 +49,8 @@ def log(message: str) -> None:
     common.log("pretrain_bench", message)
 
 
-def run(quick: bool, work: Path, workers: int, demo_sizes, alphas, arms=()) -> dict:
+def run(quick: bool, work: Path, workers: int, demo_sizes, alphas, arms=(),
+        output: Path = RESULTS) -> dict:
     from papertools.cli.pretrain.study import StudyConfig, run_study
 
     study = StudyConfig(demo_sizes=tuple(demo_sizes), alphas=tuple(alphas))
@@ -72,7 +73,7 @@ def run(quick: bool, work: Path, workers: int, demo_sizes, alphas, arms=()) -> d
     curves = {}
     for task, png in out["curves"].items():
         target = (Path(tempfile.gettempdir()) / "papertools-bench" / f"pretrain_{task}.quick.png"
-                  if quick else RESULTS.with_name(f"pretrain_{task}.png"))
+                  if quick else Path(output).with_name(f"{Path(output).stem}_{task}.png"))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, target)
         curves[task] = str(target)
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
            "machine": dict(common.machine_info(("torch", "minigrid")),
                            busy_cpus_at_start=common.busy_cpus())}
     arms = [a for a in args.arms.split(",") if a]
-    res.update(run(args.quick, work, args.workers, sizes, alphas, arms))
+    res.update(run(args.quick, work, args.workers, sizes, alphas, arms, output))
     goals: dict = {}
     judge(res, goals)
     failed = common.finish(res, goals, output, started, print_table)

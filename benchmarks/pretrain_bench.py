@@ -8,8 +8,9 @@ demonstrations per task for one encoder and one progress model per task, the fiv
 (scratch, encoder-frozen, encoder-finetune, progress, both) x seeds 0-4, each at the task's
 frame budget (cli/pretrain/demos.py TASKS). ``--demo-sizes 50,200,1000`` and ``--alphas
 0.003,0.03`` add the sweeps' arms (ARM-nN for each pre-trained arm, progress-aA); ``--arms``
-limits the main arms (the data-size sweep of the fine-tuned encoder alone: ``--arms
-scratch,encoder-finetune --demo-sizes 50,1000 --output benchmarks/results/pretrain_sizes.json``).
+and ``--tasks`` limit the main arms and the tasks (the data-size sweep of the fine-tuned
+encoder on multiroom: ``--tasks multiroom --arms scratch,encoder-finetune --demo-sizes 50,1000
+--output benchmarks/results/pretrain_sizes.json``).
 
 Figures: per task and arm, frames to the task's success threshold (IQM over seeds, 95%
 stratified-bootstrap interval; a seed that never reaches it counts its budget) and the final
@@ -19,7 +20,8 @@ arm's, > 0 passes); aim: both in the fewest of all arms. Curves: benchmarks/resu
 pretrain_<task>.png (every arm).
 
 Usage: python benchmarks/pretrain_bench.py [--quick] [--strict] [--work DIR] [--workers N]
-       [--demo-sizes N,N] [--alphas A,A] [--arms ARM,ARM] [--output PATH]
+       [--demo-sizes N,N] [--alphas A,A] [--arms ARM,ARM] [--tasks T,T]
+       [--output PATH]
 ``--work DIR`` keeps the study folder, so an interrupted run continues where it stopped
 (``--resume`` is implied for a folder that holds the same study). Results:
 benchmarks/results/pretrain.json (from a clean committed tree). The default study is sized
@@ -49,13 +51,15 @@ def log(message: str) -> None:
     common.log("pretrain_bench", message)
 
 
-def run(quick: bool, work: Path, workers: int, demo_sizes, alphas, arms=(),
+def run(quick: bool, work: Path, workers: int, demo_sizes, alphas, arms=(), tasks=(),
         output: Path = RESULTS) -> dict:
     from papertools.cli.pretrain.study import StudyConfig, run_study
 
     study = StudyConfig(demo_sizes=tuple(demo_sizes), alphas=tuple(alphas))
     if arms:
         study = replace(study, arms=tuple(arms))
+    if tasks:
+        study = replace(study, tasks=tuple(tasks))
     if quick:
         study = study.quick()
     folder = work / "study"
@@ -126,6 +130,7 @@ def main(argv=None) -> int:
     extra.add_argument("--demo-sizes", default="", help="data-size sweep, e.g. 50,200,1000")
     extra.add_argument("--alphas", default="", help="alpha sweep, e.g. 0.003,0.03")
     extra.add_argument("--arms", default="", help="the main arms, e.g. scratch,encoder-finetune")
+    extra.add_argument("--tasks", default="", help="the tasks, e.g. multiroom")
     args, mode, output = common.parse_args(__doc__, RESULTS, argv, parents=[extra])
     started = time.perf_counter()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pretrain-bench-"))
@@ -136,7 +141,8 @@ def main(argv=None) -> int:
            "machine": dict(common.machine_info(("torch", "minigrid")),
                            busy_cpus_at_start=common.busy_cpus())}
     arms = [a for a in args.arms.split(",") if a]
-    res.update(run(args.quick, work, args.workers, sizes, alphas, arms, output))
+    tasks = [t for t in args.tasks.split(",") if t]
+    res.update(run(args.quick, work, args.workers, sizes, alphas, arms, tasks, output))
     goals: dict = {}
     judge(res, goals)
     failed = common.finish(res, goals, output, started, print_table)

@@ -71,7 +71,8 @@ def test_quick_study_runs_every_arm(tmp_path):
     out = run_study(study, tmp_path / "w")
     arms = {r["arm"] for r in out["rows"]}
     assert arms == {"scratch", "encoder-frozen", "encoder-finetune", "progress", "both",
-                    "both-n10", "progress-a0.03"}
+                    "encoder-frozen-n10", "encoder-finetune-n10", "progress-n10", "both-n10",
+                    "progress-a0.03"}
     settings = orjson.loads((tmp_path / "w" / "multiroom" / "both" / "seed-0" /
                              "settings.json").read_bytes())
     assert settings["init_from"] and settings["progress"]["alpha"] == study.alpha

@@ -6,7 +6,8 @@ the progress model on them once (``pretrain encoder`` / ``pretrain reward``'s li
 model of each per task and data size, shared by every seed: the paper pre-trains once), then
 run every arm x seed online (online.run_arm) at the task's frame budget. The sweeps add arms:
 ``<arm>-n<N>`` (each main arm that starts from pre-trained models, with models pre-trained
-on N demonstrations) for each N in ``demo_sizes`` other than ``demos``, and ``progress-a<alpha>`` for each alpha in ``alphas``
+on N demonstrations) for each N in ``demo_sizes`` other than ``demos``, and
+``progress-a<alpha>`` for each alpha in ``alphas``
 other than ``alpha``.
 
 Layout: ``WORK/study.json`` (the config; a resume must give the same), ``WORK/<task>/demos-<N>``
@@ -309,8 +310,9 @@ def frames_to_threshold(run_dir, threshold: float, window: int = WINDOW) -> int 
         last_count = last_count if count is None else int(count)
         if rec.get("success") is None or rec.get("frames") is None or n <= 0:
             continue
-        recent.append((n, float(rec["success"]) * n))
-        total, wins = total + n, wins + float(rec["success"]) * n
+        won = float(rec["success"]) * n
+        recent.append((n, won))
+        total, wins = total + n, wins + won
         while recent and total - recent[0][0] >= window:
             n0, w0 = recent.popleft()
             total, wins = total - n0, wins - w0

@@ -219,10 +219,14 @@ def load(ctx, directory, game, tty, limit, db, on_error, output, quiet):
               help="Sources are JSONL step records (record --json), not dataset folders.")
 @click.option("--rows", "kind", flag_value="rows",
               help="Sources are JSONL rows (load): strategy frequencies only.")
+@click.option("--deaths", is_flag=True,
+              help="Dataset folders only: the table of death causes (from the xlogfiles: "
+                   "killer, depth, maximum hit points, experience level, turns); with --json "
+                   "one record per game.")
 @options.on_error
 @options.quiet
 @click.pass_context
-def stats(ctx, sources, as_json, plot, kind, on_error, quiet):
+def stats(ctx, sources, as_json, plot, kind, deaths, on_error, quiet):
     """Summarize recorded games: score and depth distributions, strategy frequencies.
 
     Sources are dataset folders (their summary.jsonl; a missing one, or a line that is not a
@@ -233,6 +237,7 @@ def stats(ctx, sources, as_json, plot, kind, on_error, quiet):
     Examples:
       papertools nhrecord stats examples/nhrecord/games
       papertools nhrecord stats examples/nhrecord/games --json --plot /tmp/nhrecord-stats.png
+      papertools nhrecord stats examples/nhrecord/games --deaths
     """
     import orjson
 
@@ -243,6 +248,18 @@ def stats(ctx, sources, as_json, plot, kind, on_error, quiet):
     if not sources:
         raise click.UsageError("give at least one dataset folder (or - with --steps/--rows)")
     diag = Diagnostics(TOOL, on_error=on_error, quiet=quiet)
+    if deaths:
+        if kind:
+            raise click.UsageError("--deaths reads dataset folders (not --steps or --rows)")
+        from .stats import death_table, game_deaths
+
+        rows = game_deaths(sources)
+        if as_json:
+            for row in rows:
+                sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+        else:
+            click.echo(death_table(rows))
+        ctx.exit(0)
     games = read_games(sources, kind, diag)
     summary = summarize(games)
     if plot:

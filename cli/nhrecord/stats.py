@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
+import json
+import re
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -183,3 +186,98 @@ def plot(summary: dict, path: str, title: str = "") -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata={"Software": None} if path.endswith(".png") else None)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------- death causes
+XP_RE = re.compile(rb"(?:Xp|Exp):(\d+)")
+
+
+def read_xlog(path: Path) -> dict:
+    """The fields of an xlogfile's last line (tab-separated key=value)."""
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if not lines:
+        return {}
+    return dict(f.split("=", 1) for f in lines[-1].split("\t") if "=" in f)
+
+
+def last_xp_level(ttyrec: Path) -> int | None:
+    """The experience level last shown on the bottom line of a game's ttyrec (None if never)."""
+    with bz2.open(ttyrec, "rb") as fh:
+        found = XP_RE.findall(fh.read())
+    return int(found[-1]) if found else None
+
+
+def death_cause(death: str) -> str:
+    """A game's end grouped: the monster that killed it ("killed by a soldier ant, while..." ->
+    "soldier ant"), or starvation, a wand, poison, quit (the step limit), drowning, ..."""
+    d = death.lower()
+    if d.startswith("quit"):
+        return "quit (step limit or stuck)"
+    if "starv" in d or "fainted" in d:
+        return "starvation"
+    if "wand" in d or "zapped" in d or "bolt of" in d or d.startswith("killed by a ray"):
+        return "wand or ray"
+    if "poison" in d:
+        return "poison"
+    for prefix in ("killed by an ", "killed by a ", "killed by the ", "killed by ",
+                   "choked on ", "turned to stone by ", "petrified by "):
+        if d.startswith(prefix):
+            rest = death[len(prefix):]
+            rest = rest.split(",", 1)[0]
+            for junk in ("hostile ", "invisible ", "hallucinogen-distorted "):
+                rest = rest.replace(junk, "")
+            return ("choked" if prefix == "choked on " else
+                    "stoned" if "ston" in prefix or "petrif" in prefix else rest.strip())
+    return d.split(",", 1)[0]
+
+
+def game_deaths(sources) -> list[dict]:
+    """Per game of dataset folders: score, cause (death_cause), the death text, depth of death,
+    deepest level, maximum hit points, last experience level shown, turns, what it was doing."""
+    from papertools.core.nethack.dataset import finished_games
+
+    rows = []
+    for src in sources:
+        for index, folder in finished_games(Path(src)).items():
+            summary = json.loads((folder / "game.json").read_text())
+            files = summary.get("files", {})
+            xlog = read_xlog(folder / files.get("xlogfile", "nle.0.xlogfile"))
+            ttyrec = folder / files.get("ttyrec", "")
+            death = xlog.get("death", summary.get("death", "?"))
+            rows.append({
+                "source": str(src), "game": index, "score": summary.get("score"),
+                "death": death, "cause": death_cause(death),
+                "while": xlog.get("while", ""), "deathlev": int(xlog.get("deathlev", 0)),
+                "maxlvl": int(xlog.get("maxlvl", 0)), "maxhp": int(xlog.get("maxhp", 0)),
+                "xl": last_xp_level(ttyrec) if ttyrec.is_file() and files.get("ttyrec")
+                else None,
+                "turns": int(xlog.get("turns", 0)), "role": xlog.get("role", "")})
+    return rows
+
+
+def death_table(rows: list[dict], top: int = 25) -> str:
+    """Causes of death, most frequent first: games, share, median depth of death, median
+    maximum hit points and experience level, median turns; then deaths per dungeon level."""
+    by_cause: dict[str, list[dict]] = {}
+    for r in rows:
+        by_cause.setdefault(r["cause"], []).append(r)
+
+    def med(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else float("nan")
+
+    n = max(1, len(rows))
+    lines = [f"{'cause':<28}{'games':>6}{'share':>7}{'dlvl':>6}{'maxhp':>7}{'xl':>5}"
+             f"{'turns':>8}  while"]
+    for cause, rs in sorted(by_cause.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]:
+        whiles = Counter(r["while"] for r in rs if r["while"])
+        lines.append(f"{cause[:27]:<28}{len(rs):>6}{100 * len(rs) / n:>6.1f}%"
+                     f"{med(r['deathlev'] for r in rs):>6.1f}{med(r['maxhp'] for r in rs):>7.1f}"
+                     f"{med(r['xl'] for r in rs):>5.1f}{med(r['turns'] for r in rs):>8.0f}  "
+                     + ", ".join(f"{w} {k}" for w, k in whiles.most_common(2)))
+    rest = len(by_cause) - top
+    if rest > 0:
+        lines.append(f"({rest} more causes)")
+    levels = Counter(r["deathlev"] for r in rows)
+    lines.append("died on dlvl  " + "  ".join(f"{d}:{k}" for d, k in sorted(levels.items())))
+    return "\n".join(lines)

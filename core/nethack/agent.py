@@ -18,7 +18,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 3. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
    main dungeon's other staircase (``explore``);
 4. engulfed: attack (``engulfed_fight``);
-5. emergencies: food poisoning, illness or lycanthropy: pray when the god is likely to listen
+5. emergencies (no prayer at all once one has failed: "You feel that Mitra is displeased", a
+   smiting; praying too soon angers the god, and every later prayer fails): food poisoning, illness or lycanthropy: pray when the god is likely to listen
    (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7
    (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble"
    when the prayer timeout is below 200), else quaff a potion known to heal (a Healer's, a
@@ -30,14 +31,21 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    back;
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated (``ground_eat``); when hungry, food from the inventory
-   (``inventory_eat``), else such a corpse up to 10 squares away (``ground_eat``);
+   (``inventory_eat``), else such a corpse up to 10 squares away (``ground_eat``); hungry, the
+   corpses that are only unwise count as safe: dwarves, gnomes, hobbits and elves (not of our
+   own race), and when weak also our pets' kin, bats and (with hit points for the poison)
+   kobolds;
 7. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us
    (``wait_out``). Shoot at the nearest hostile monster in a straight line within 6 squares,
    with nothing (and no pet behind it) in the way, never at what may be peaceful (humans, elves,
    angels, unicorns, our kin in the Mines): fire the quiver (arrows once the bow is in hand,
    which a Ranger takes first; darts, daggers), throw a spare stack of daggers or darts, or cast
    a Wizard's force bolt; at point blank only when melee is weaker (a bow in hand, bare hands,
-   the spell). Else attack an adjacent hostile monster, never a floating eye, gas spore or mold
+   the spell). Two or more hostiles within three squares (not ones that may be peaceful) and
+   we in the open, reachable from more than three squares: step towards a square that at most
+   three can reach (a corridor, a doorway, a corner) and fewer of them stand next to, up to
+   three moves away (one, with some adjacent already; at most 60 such steps a level). Else
+   attack an adjacent hostile monster, never a floating eye, gas spore or mold
    (a kind that asked "Really attack?" is left alone until one of it attacks us); boxed in by
    one of those for 60 steps: throw spare weapons or stones at it, and after 400 steps, stuck on
    the level, melee it when hit points allow; one within two squares: wait for it a few turns;
@@ -83,11 +91,12 @@ from .facts import (
     G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, GCLASS, GKIND,
     IS_BODY, USEFUL_ITEM, ARMOR_ITEM,
     # monsters and objects
-    MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, NEVER_SHOOT, SHOOT_RANGE, safe_corpse, CORPSE_AGE,
+    MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, NEVER_SHOOT, SHOOT_RANGE, edible_corpse, CORPSE_AGE,
     CORPSE_AGE_HUNGRY, armor_slot, safe_armor, MISSILE_RE, MISSILE_COUNT_RE, AMMO, THROWN, PICK_RE,
     HEALING_RE,
     # messages and screens
-    MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, SHOP_RE, HIT_RE, KILL_RE
+    MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, SHOP_RE, HIT_RE, KILL_RE,
+    PRAYER_FAILED_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS
 )
 
 
@@ -111,6 +120,7 @@ class LevelMemory:
         self.missile_spots: set[tuple[int, int]] = set()  # where what we shot may lie
         self.mapped = False  # read a scroll of magic mapping here
         self.no_dig = False  # the floor here cannot be dug
+        self.choke_moves = 0  # steps taken to a square few hostiles can reach
 
 
 class SymbolicAgent:
@@ -129,6 +139,8 @@ class SymbolicAgent:
         self.intent_letter: int | None = None
         self.intent_corpse: str | None = None
         self.last_pray_turn = -10_000
+        self.god_angry = False  # a prayer failed: pray no more
+        self.tried_items: set[str] = set()  # unidentified wands and potions tried as a last resort
         self.plan: list[tuple[int, int]] = []
         self.plan_goal: tuple[int, int] | None = None
         self.plan_kind = ""
@@ -150,6 +162,7 @@ class SymbolicAgent:
         self.free_slots: set[str] = set()  # armor slots we could fill now
         self.wear_tried: set[str] = set()  # inventory descriptions we tried to put on
         self.monk = False
+        self.race = ""  # human, elven, dwarven, gnomish, orcish (from the welcome message)
         self.wizard = False  # casts force bolt (its first spell) at what comes near
         self.healer = False  # casts healing (its first spell) on itself when hurt
         self.missile_word: str | None = None  # what we shoot ("arrow", "dart", ...): pick it up
@@ -165,6 +178,7 @@ class SymbolicAgent:
         self.elbereth_crowd = 2  # ... or below 70% with this many hostiles adjacent
         self.elbereth_percent = 40  # engrave Elbereth in a fight below this share of hit points
         self.descend_margin = 1  # go down from depth d only while d < experience level + this
+        self.choke_steps = 3  # several hostiles near: walk this far to a square few can reach
 
     # ------------------------------------------------------------------ entry point
     def act(self, obs: dict) -> int:
@@ -178,6 +192,8 @@ class SymbolicAgent:
         message = bytes(obs["message"]).split(b"\0", 1)[0].decode("latin-1").strip()
         if self.mines_ok is None:  # the welcome message names the race (and the role)
             self.mines_ok = bool(re.search(r"\b(dwarven|gnomish)\b", message))
+            race = re.search(r"\b(human|elven|dwarven|gnomish|orcish)\b", message)
+            self.race = race.group(1) if race else ""
             self.monk = " Monk" in message
             self.wizard = " Wizard" in message
             self.healer = " Healer" in message
@@ -221,6 +237,11 @@ class SymbolicAgent:
         if "too hard to dig in" in message or "cannot stay on the" in message or \
                 "here is too hard to" in message:
             mem.no_dig = True
+        if PRAYER_FAILED_RE.search(message) and \
+                int(obs["blstats"][nh.NLE_BL_TIME]) - self.last_pray_turn < 10:
+            # Prayed too soon (the god is now angry and luck is down) or out of favour: later
+            # prayers fail too, and leave us helpless for three turns next to what hits us.
+            self.god_angry = True
         if "You feel feverish" in message:
             self.lycanthropy = True
         if "You feel purified" in message:
@@ -289,12 +310,12 @@ class SymbolicAgent:
             if self.intent == "eat_ground":
                 self.intent = None
                 m = CORPSE_RE.search(prompt)
-                if m and safe_corpse(m.group(1)) and m.group(1) == self.intent_corpse:
+                if m and m.group(1) == self.intent_corpse and self._edible(obs, m.group(1)):
                     return ord("y")
             return ord("n")
         for verb, intent in (("eat", "eat_inv"), ("wear", "wear"), ("throw", "throw"),
                              ("wield", "wield"), ("read", "read"), ("use or apply", "apply"),
-                             ("drink", "quaff")):
+                             ("drink", "quaff"), ("zap", "zap")):
             if f"what do you want to {verb}" in p:  # the item the agent chose, else nothing
                 letter = self.intent_letter if self.intent == intent else None
                 self.intent, self.intent_letter = None, None
@@ -450,12 +471,14 @@ class SymbolicAgent:
         turn = int(bl[nh.NLE_BL_TIME])
         hunger = int(bl[nh.NLE_BL_HUNGER])  # 0 satiated, 1 not hungry, 2 hungry, 3 weak, 4+ fainting
         cond = int(bl[nh.NLE_BL_CONDITION])
-        can_pray = turn > 110 and turn - self.last_pray_turn > 1000  # prayer timeout starts at 300
+        # (a prayer that went wrong angered the god, or found us out of favour: never again)
+        can_pray = turn > 110 and turn - self.last_pray_turn > 1000 and not self.god_angry
         # About to die (hit points below 1/7 or 6, or weak from hunger: "major trouble"), a god
         # listens when the prayer timeout is below 200. A prayer sets it to rnz(350), at most
         # 700 about nine times in ten: 500 turns later a prayer is likely safe, and one that
         # comes too soon only fails ("You feel that Mitra is displeased").
-        can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap
+        can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap \
+            and not self.god_angry
         hostiles = self._adjacent_hostiles(glyphs, pos, mem)
 
         # Moved since last step? A move that did nothing blocks its target for a while.
@@ -504,8 +527,13 @@ class SymbolicAgent:
                 self.intent, self.intent_letter = "quaff", potion[0]
                 self.strategy = "emergency"
                 return QUAFF
+        if low and hostiles and not can_pray_major:
+            key = self._last_resort(obs, hostiles, known_only=True)  # a wand we know
+            if key is not None:
+                return key
         if hunger >= 3 and not self._food_letter(obs) and (
-                can_pray_major or (hunger >= 4 and turn - self.last_pray_turn > 250)):
+                can_pray_major or (hunger >= 4 and turn - self.last_pray_turn > 250 and
+                                   not self.god_angry)):
             # (fainting: death is near, so a prayer that may come too soon is worth it)
             return self._pray(turn, "emergency")
         hurt_now = self.last_hp is not None and hp < self.last_hp
@@ -538,12 +566,16 @@ class SymbolicAgent:
             if not scary and self.elbereth_at == here:
                 self.strategy = "emergency"
                 return SEARCH  # rest on Elbereth while it holds
+            if low and not can_pray_major:  # about to die: try what we have not identified
+                key = self._last_resort(obs, hostiles, known_only=False)
+                if key is not None:
+                    return key
             # Elbereth does not hold (or cannot): fight back below.
         # 6. hunger (a fresh safe corpse is eaten whenever we are not satiated)
         corpse = self.kills.get(pos)
         max_age = CORPSE_AGE_HUNGRY if hunger >= 2 else CORPSE_AGE
-        if 1 <= hunger and corpse and safe_corpse(corpse[0]) and turn - corpse[1] < max_age \
-                and not hostiles:
+        if 1 <= hunger and corpse and self._edible(obs, corpse[0]) and \
+                turn - corpse[1] < max_age and not hostiles:
             del self.kills[pos]
             self.intent, self.intent_corpse = "eat_ground", corpse[0]
             self.strategy = "ground_eat"
@@ -554,7 +586,7 @@ class SymbolicAgent:
                 self.intent, self.intent_letter = "eat_inv", letter
                 self.strategy = "inventory_eat"
                 return EAT
-            target = self._fresh_corpse(pos, turn, max_age, radius=10)
+            target = self._fresh_corpse(obs, pos, turn, max_age, radius=10)
             if target and not hostiles and mem.terrain[target] != TRAP:
                 key = self._go(obs, mem, {target}, "corpse")
                 if key is not None:
@@ -572,6 +604,9 @@ class SymbolicAgent:
         key = self._shoot(obs, mem, pos, hostiles, turn)
         if key is not None:
             self.fight_waits = 0
+            return key
+        key = self._choke_point(obs, mem, pos, hostiles)
+        if key is not None:
             return key
         if hostiles:
             self.fight_waits = 0
@@ -618,6 +653,82 @@ class SymbolicAgent:
         if key is not None:
             return key
         return self._explore(obs, mem, pos, message)
+
+    def _reach(self, mem: LevelMemory, cell) -> int:
+        """From how many squares a monster could attack ``cell``: its passable neighbours (no
+        diagonal steps into or out of a door)."""
+        terr = mem.terrain
+        door = terr[cell] in DOORS
+        n = 0
+        for dy, dx in NEIGHBOURS:
+            c = (cell[0] + dy, cell[1] + dx)
+            if 0 <= c[0] < ROWS and 0 <= c[1] < COLS and (terr[c] in PASSABLE or
+                                                           terr[c] == TRAP) and \
+                    not (dy and dx and (door or terr[c] in DOORS)):
+                n += 1
+        return n
+
+    def _choke_point(self, obs, mem: LevelMemory, pos, hostiles) -> int | None:
+        """Several hostiles near us in the open: step to a square fewer of them can reach at
+        once (a corridor, a doorway, a corner) within ``self.choke_steps`` moves, before they
+        close in; with two or more adjacent, only a step that leaves fewer of them next to
+        us. The fight goes on from there (``fight``)."""
+        glyphs = obs["glyphs"]
+        y, x = pos
+        r = 3
+        y0, y1, x0, x1 = max(0, y - r), min(ROWS, y + r + 1), max(0, x - r), min(COLS, x + r + 1)
+        window = glyphs[y0:y1, x0:x1]
+        foes = []
+        for a, b in np.argwhere(GCLASS[window] == G_MONSTER):
+            cell = (y0 + int(a), x0 + int(b))
+            g = int(glyphs[cell])
+            if cell == pos or g in mem.peaceful:
+                continue
+            mon = nh.glyph_to_mon(g)
+            cls = MONSTER_CLASS[mon]
+            if MONSTER_NAMES[mon] in NEVER_MELEE or cls == ord("F") or cls in NEVER_SHOOT or \
+                    (self.mines_ok and cls in (ord("h"), ord("G"))):  # (may be peaceful)
+                continue
+            foes.append(cell)
+        if len(foes) < 2 or self._reach(mem, pos) <= 3 or mem.choke_moves >= 60:
+            return None
+
+        def adjacent(cell):
+            return sum(max(abs(f[0] - cell[0]), abs(f[1] - cell[1])) == 1 for f in foes)
+
+        here = adjacent(pos)
+        steps = 1 if hostiles else self.choke_steps
+        prev = {pos: None}
+        frontier = deque([(pos, 0)])
+        best = None
+        while frontier:
+            cur, dist = frontier.popleft()
+            if cur != pos:
+                reach, near = self._reach(mem, cur), adjacent(cur)
+                if reach <= 3 and near < max(2, here) and (best is None or
+                                                          (reach, dist) < best[0]):
+                    best = ((reach, dist), cur)
+            if dist == steps:
+                continue
+            for dy, dx in NEIGHBOURS:
+                nxt = (cur[0] + dy, cur[1] + dx)
+                if nxt in prev or not (0 <= nxt[0] < ROWS and 0 <= nxt[1] < COLS):
+                    continue
+                if dy and dx and (mem.terrain[cur] in DOORS or mem.terrain[nxt] in DOORS):
+                    continue
+                if GCLASS[glyphs[nxt]] != G_TERRAIN and GCLASS[glyphs[nxt]] != G_OBJECT or \
+                        nxt in mem.blocked or mem.terrain[nxt] not in PASSABLE:
+                    continue
+                prev[nxt] = cur
+                frontier.append((nxt, dist + 1))
+        if best is None:
+            return None
+        cell = best[1]
+        while prev[cell] != pos:
+            cell = prev[cell]
+        self.fight_waits = 0
+        mem.choke_moves += 1  # (at most 60 a level: no dance with monsters that stay away)
+        return self._attack((cell[0] - y, cell[1] - x), "fight")
 
     def _level_key(self, obs):
         bl = obs["blstats"]
@@ -726,6 +837,42 @@ class SymbolicAgent:
             if pattern.search(desc):
                 return int(letter), desc
         return None
+
+    def _last_resort(self, obs, hostiles, known_only: bool) -> int | None:
+        """About to die, no prayer: zap a wand known to stop a monster at the first adjacent
+        hostile, or one of digging down (a hole to the level below); unless ``known_only``,
+        also each unidentified wand once, then each unidentified potion once
+        (``emergency``)."""
+        target = hostiles[0][0]
+        potion = None
+        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
+            if letter == 0:
+                break
+            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+            if int(cls) == nh.WAND_CLASS and not EMPTY_WAND_RE.search(desc):
+                known = WAND_RE.search(desc)
+                kind = known.group(1) if known else None
+                if kind == "digging" and int(obs["blstats"][nh.NLE_BL_DNUM]) == 0:
+                    direction = DOWN
+                elif kind in ATTACK_WANDS or (kind is None and not known_only and
+                                              desc not in self.tried_items):
+                    direction = DIRS[target]
+                else:
+                    continue
+                self.tried_items.add(desc)
+                self.intent, self.intent_letter = "zap", int(letter)
+                self.pending_direction = direction
+                self.strategy = "emergency"
+                return ord("z")
+            if int(cls) == nh.POTION_CLASS and potion is None and not known_only and \
+                    " of " not in desc and "clear" not in desc and desc not in self.tried_items:
+                potion = (int(letter), desc)
+        if potion is None:
+            return None
+        self.tried_items.add(potion[1])
+        self.intent, self.intent_letter = "quaff", potion[0]
+        self.strategy = "emergency"
+        return QUAFF
 
     def _wield(self, obs) -> int | None:
         """An Archeologist's bullwhip is a poor weapon: take the pick-axe in hand (once)."""
@@ -957,13 +1104,19 @@ class SymbolicAgent:
             return int(letter)
         return None
 
-    def _fresh_corpse(self, pos, turn, max_age=CORPSE_AGE, radius=6):
+    def _edible(self, obs, monster: str) -> bool:
+        """A corpse worth eating now: safe ones always, unwise ones when hungry (facts)."""
+        bl = obs["blstats"]
+        return edible_corpse(monster, int(bl[nh.NLE_BL_HUNGER]), self.race,
+                             int(bl[nh.NLE_BL_HP]))
+
+    def _fresh_corpse(self, obs, pos, turn, max_age=CORPSE_AGE, radius=6):
         best = None
         for cell, (mon, when) in list(self.kills.items()):
             if turn - when >= CORPSE_AGE_HUNGRY:
                 del self.kills[cell]
                 continue
-            if safe_corpse(mon) and turn - when < max_age and \
+            if self._edible(obs, mon) and turn - when < max_age and \
                     max(abs(cell[0] - pos[0]), abs(cell[1] - pos[1])) <= radius:
                 best = cell
         return best

@@ -39,7 +39,7 @@ from papertools.cli.nhrecord.game import GameConfig, game_seeds, make_env, play_
 from papertools.core.nethack.env import seed_game
 from papertools.cli.nhrecord.record import record
 from papertools.core.nethack.dataset import finished_games
-from papertools.cli.nhrecord.stats import summarize
+from papertools.cli.nhrecord.stats import death_table, game_deaths, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "nhrecord.json"
@@ -140,6 +140,7 @@ def main(argv=None) -> int:
                                                                "steps", "turns", "end",
                                                                "character", "death")}
                                             for r in sym_rows]}
+        res["symbolic"]["death_table"] = death_table(game_deaths([work / "quality-symbolic"]))
         res["random"] = {**rnd, "seconds": rnd_s}
         ratio = sym["score"]["median"] / max(1.0, rnd["score"]["median"])
         res["disk_bytes_per_step"] = sym_bytes / max(1, sym["steps"])
@@ -212,6 +213,9 @@ def print_table(res: dict, goals: dict) -> None:
         print(f"  {'':<9} depth histogram {s['depth_histogram']}   ends {s['ends']}   "
               f"steps {s['steps']}   longest no-progress {s['longest_no_progress']}")
     print(f"  symbolic scores: {sym['scores']}")
+    if sym.get("death_table"):
+        print("  symbolic deaths (xlogfiles):")
+        print("\n".join("    " + line for line in sym["death_table"].splitlines()))
     print(f"  random scores:   {rnd['scores']}")
     print(f"  symbolic median score / random median score (a median of 0 counts as 1): "
           f"{res['score_x_random']:.1f}x; means: {res['mean_score_x_random']:.1f}x")

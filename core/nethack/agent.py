@@ -177,6 +177,7 @@ class SymbolicAgent:
         self.elbereth_renewed = 0
         self.elbereth_crowd = 2  # ... or below 70% with this many hostiles adjacent
         self.elbereth_percent = 40  # engrave Elbereth in a fight below this share of hit points
+        self.elbereth_percent_no_prayer = 60  # ... while a prayer would come too soon
         self.descend_margin = 1  # go down from depth d only while d < experience level + this
         self.choke_steps = 3  # several hostiles near: walk this far to a square few can reach
 
@@ -545,7 +546,9 @@ class SymbolicAgent:
             self.strategy = "emergency" if hostiles else "wait_out"
             return ord("Z")
         crowd = len(hostiles) >= self.elbereth_crowd and hp * 100 < hpmax * 70
-        if (hp * 100 < hpmax * self.elbereth_percent or crowd) and hostiles:
+        # (no prayer to fall back on: take to Elbereth sooner)
+        percent = self.elbereth_percent if can_pray_major else self.elbereth_percent_no_prayer
+        if (hp * 100 < hpmax * percent or crowd) and hostiles:
             here = (self._level_key(obs), pos)
             scary = self._ignore_elbereth(hostiles)
             if not scary and self.elbereth_at not in (here, (here, "broken")):

@@ -150,3 +150,25 @@ def test_ray_engine_gives_the_same_records():
     ray = shell(f"papertools nhrecord record {args} --engine ray -w 2")
     assert one.returncode == 0 and ray.returncode == 0, ray.stderr.decode()[-2000:]
     assert one.stdout == ray.stdout and len(one.stdout.splitlines()) == 450
+
+
+def test_stats_deaths_table_and_records(recorded):
+    root = recorded[0]
+    run = invoke(["nhrecord", "stats", str(root), "--deaths", "--json"])
+    assert run.exit_code == 0, run.stderr
+    rows = [orjson.loads(line) for line in run.stdout.splitlines()]
+    assert len(rows) == 2 and all(r["cause"] and r["maxhp"] > 0 for r in rows)
+    assert all(r["xl"] is None or r["xl"] >= 1 for r in rows)
+    table = invoke(["nhrecord", "stats", str(root), "--deaths"]).stdout.decode()
+    assert table.startswith("cause") and "died on dlvl" in table
+    assert invoke(["nhrecord", "stats", "--steps", "-", "--deaths"]).exit_code == 2
+
+
+def test_death_causes_grouped():
+    from papertools.cli.nhrecord.stats import death_cause
+
+    assert death_cause("killed by a soldier ant, while praying") == "soldier ant"
+    assert death_cause("killed by an owlbear") == "owlbear"
+    assert death_cause("died of starvation") == "starvation"
+    assert death_cause("killed by a bolt of cold") == "wand or ray"
+    assert death_cause("quit") == "quit (step limit or stuck)"

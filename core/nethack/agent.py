@@ -19,16 +19,20 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    main dungeon's other staircase (``explore``);
 4. engulfed: attack (``engulfed_fight``);
 5. emergencies (no prayer at all once one has failed: "You feel that Mitra is displeased", a
-   smiting; praying too soon angers the god, and every later prayer fails): food poisoning, illness or lycanthropy: pray when the god is likely to listen
-   (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7
-   (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble"
-   when the prayer timeout is below 200), else quaff a potion known to heal (a Healer's, a
-   Tourist's; ``emergency``); weak from hunger with nothing to eat: pray when the last prayer is
-   500 turns old (250 when fainting; ``emergency``); a Healer below half its hit points casts
-   healing on itself (``emergency`` in a fight, else ``wait_out``); below 40% with a monster
-   adjacent, or below 70% with two or more: engrave Elbereth in the dust and rest on it while it
-   holds (``emergency``); hit on it, write it anew (a blow smudges the dust) twice, then fight
-   back;
+   smiting; praying too soon angers the god, and every later prayer fails): food poisoning,
+   illness or lycanthropy: pray when the god is likely to listen (``cure_disease``); stoning,
+   sliming, strangling: pray (``emergency``); hit points below 1/7 (or 6): pray when the last
+   prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is
+   below 200), else quaff a potion known to heal (a Healer's, a Tourist's), else, with a
+   hostile adjacent, zap a wand known to stop it (sleep, striking, fire, ...: by name or by
+   engrave-testing) or one of digging down (``emergency``); weak from hunger with nothing to
+   eat: pray when the last prayer is 500 turns old (250 when fainting; ``emergency``); a
+   Healer below half its hit points casts healing on itself (``emergency`` in a fight, else
+   ``wait_out``); below 40% (60% while a prayer would come too soon) with a monster adjacent,
+   or below 70% with two or more: engrave Elbereth in the dust and rest on it while it holds
+   (``emergency``); hit on it, write it anew (a blow smudges the dust) twice, then fight back;
+   where Elbereth does not hold, below 1/7 with no prayer: zap each unidentified wand at the
+   monster once, then quaff each unidentified potion once (``emergency``);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated (``ground_eat``); when hungry, food from the inventory
    (``inventory_eat``), else such a corpse up to 10 squares away (``ground_eat``); hungry, the
@@ -45,14 +49,18 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    we in the open, reachable from more than three squares: step towards a square that at most
    three can reach (a corridor, a doorway, a corner) and fewer of them stand next to, up to
    three moves away (one, with some adjacent already; at most 60 such steps a level). Else
-   attack an adjacent hostile monster, never a floating eye, gas spore or mold
+   attack an adjacent hostile monster (below half our hit points or with two or more
+   adjacent, first zap a wand known to stop it at it), never a floating eye, gas spore or mold
    (a kind that asked "Really attack?" is left alone until one of it attacks us); boxed in by
    one of those for 60 steps: throw spare weapons or stones at it, and after 400 steps, stuck on
    the level, melee it when hit points allow; one within two squares: wait for it a few turns;
 8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it by searching 20 turns at
    a time (``wait_out``);
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's
-   pick-axe in hand instead of the bullwhip; pick up food seen here, then the missiles we shot;
+   pick-axe in hand instead of the bullwhip, zap a wand of speed monster at ourselves (once),
+   engrave with each wand never tried on plain floor (the message tells sleep or death, magic
+   missile, cold, striking, slow and speed monster, fire, lightning, digging); pick up food
+   seen here, then the missiles we shot;
    kick locked doors (not in the Mines; after ten kicks in vain, again 300 steps later); follow
    the path already planned; take the down staircase when the level is explored or has taken
    long enough, as long as the depth stays below experience level + 1 (resting on it until hit
@@ -96,7 +104,7 @@ from .facts import (
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, SHOP_RE, HIT_RE, KILL_RE,
-    PRAYER_FAILED_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS
+    PRAYER_FAILED_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, ENGRAVE_IDS, wand_name
 )
 
 
@@ -141,6 +149,9 @@ class SymbolicAgent:
         self.last_pray_turn = -10_000
         self.god_angry = False  # a prayer failed: pray no more
         self.tried_items: set[str] = set()  # unidentified wands and potions tried as a last resort
+        self.wand_kinds: dict[str, str] = {}  # wand name -> what engraving with it showed ("")
+        self.wand_testing: tuple[str, int] | None = None  # (wand name, turn) under test
+        self.zapped_speed = False
         self.plan: list[tuple[int, int]] = []
         self.plan_goal: tuple[int, int] | None = None
         self.plan_kind = ""
@@ -238,6 +249,16 @@ class SymbolicAgent:
         if "too hard to dig in" in message or "cannot stay on the" in message or \
                 "here is too hard to" in message:
             mem.no_dig = True
+        if self.wand_testing is not None:
+            name, when = self.wand_testing
+            if int(obs["blstats"][nh.NLE_BL_TIME]) > when + 2:
+                self.wand_testing = None
+            else:
+                for pattern, kind in ENGRAVE_IDS:
+                    if pattern.search(message):
+                        self.wand_kinds[name] = kind
+                        self.wand_testing = None
+                        break
         if PRAYER_FAILED_RE.search(message) and \
                 int(obs["blstats"][nh.NLE_BL_TIME]) - self.last_pray_turn < 10:
             # Prayed too soon (the god is now angry and luck is down) or out of favour: later
@@ -291,7 +312,8 @@ class SymbolicAgent:
         return None
 
     def _getlin(self, prompt: str) -> int:
-        if self.intent == "engrave" and ("write" in prompt or "engrave" in prompt):
+        if self.intent in ("engrave", "engrave_test") and \
+                any(w in prompt for w in ("write", "engrave", "burn", "melt")):
             self.intent = None
             self.queue.extend(ord(c) for c in "lbereth")
             self.queue.append(ENTER)
@@ -324,6 +346,8 @@ class SymbolicAgent:
         if "are you sure you want to pray" in p:
             return ord("y")
         if "write with" in p:
+            if self.intent == "engrave_test" and self.intent_letter is not None:
+                return self.intent_letter  # the wand under test
             return ord("-") if self.intent == "engrave" else ESC
         if "add to the current engraving" in p:
             return ord("n")
@@ -611,6 +635,10 @@ class SymbolicAgent:
         key = self._choke_point(obs, mem, pos, hostiles)
         if key is not None:
             return key
+        if hostiles and (hp * 2 < hpmax or len(hostiles) >= 2):
+            key = self._zap_attack(obs, hostiles, "fight")  # a wand that stops them
+            if key is not None:
+                return key
         if hostiles:
             self.fight_waits = 0
             return self._attack(hostiles[0][0], "fight")
@@ -652,7 +680,10 @@ class SymbolicAgent:
             return ord("2")
         # 9. explore, pick up, descend, search (and put on armor picked up)
         self.strategy = "explore"
-        key = (self._wear(obs) or self._wield(obs)) if not near else None
+        key = (self._wear(obs) or self._wield(obs) or self._zap_self_speed(obs) or
+               (self._engrave_test(obs, mem, pos)
+                if not self._near_hostiles(glyphs, pos, mem, radius=5) else None)) \
+            if not near else None
         if key is not None:
             return key
         return self._explore(obs, mem, pos, message)
@@ -853,11 +884,10 @@ class SymbolicAgent:
                 break
             desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
             if int(cls) == nh.WAND_CLASS and not EMPTY_WAND_RE.search(desc):
-                known = WAND_RE.search(desc)
-                kind = known.group(1) if known else None
+                kind = self._wand_kind(desc)
                 if kind == "digging" and int(obs["blstats"][nh.NLE_BL_DNUM]) == 0:
                     direction = DOWN
-                elif kind in ATTACK_WANDS or (kind is None and not known_only and
+                elif kind in ATTACK_WANDS or (not kind and not known_only and
                                               desc not in self.tried_items):
                     direction = DIRS[target]
                 else:
@@ -876,6 +906,58 @@ class SymbolicAgent:
         self.intent, self.intent_letter = "quaff", potion[0]
         self.strategy = "emergency"
         return QUAFF
+
+    def _wand_kind(self, desc: str) -> str | None:
+        """What a wand is: its name once identified, else what engraving with it showed
+        ("" for nothing telling), else None (never tested)."""
+        known = WAND_RE.search(desc)
+        return known.group(1) if known else self.wand_kinds.get(wand_name(desc))
+
+    def _wands(self, obs):
+        """(letter, description, kind) of the wands in the inventory with charges left."""
+        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
+            if letter == 0:
+                break
+            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+            if int(cls) == nh.WAND_CLASS and not EMPTY_WAND_RE.search(desc):
+                yield int(letter), desc, self._wand_kind(desc)
+
+    def _engrave_test(self, obs, mem: LevelMemory, pos) -> int | None:
+        """Engrave with a wand never tried (nobody near, on plain floor): the message tells
+        what many wands are (ENGRAVE_IDS); the text written is Elbereth all the same."""
+        if mem.terrain[pos] != FLOOR:
+            return None
+        for letter, desc, kind in self._wands(obs):
+            if kind is None:
+                name = wand_name(desc)
+                self.wand_kinds[name] = ""  # tested (until a message says more)
+                self.wand_testing = (name, int(obs["blstats"][nh.NLE_BL_TIME]))
+                self.intent, self.intent_letter = "engrave_test", letter
+                return ENGRAVE
+        return None
+
+    def _zap_self_speed(self, obs) -> int | None:
+        """Zap a wand of speed monster at ourselves, once: intrinsic speed for good."""
+        if self.zapped_speed:
+            return None
+        for letter, desc, kind in self._wands(obs):
+            if kind == "speed monster":
+                self.zapped_speed = True
+                self.intent, self.intent_letter = "zap", letter
+                self.pending_direction = ord(".")
+                return ord("z")
+        return None
+
+    def _zap_attack(self, obs, hostiles, strategy: str) -> int | None:
+        """Zap a wand that stops monsters (ATTACK_WANDS) at the first adjacent hostile."""
+        for letter, desc, kind in self._wands(obs):
+            if kind in ATTACK_WANDS:
+                self.intent, self.intent_letter = "zap", letter
+                self.pending_direction = DIRS[hostiles[0][0]]
+                self.strategy = strategy
+                self.plan = []
+                return ord("z")
+        return None
 
     def _wield(self, obs) -> int | None:
         """An Archeologist's bullwhip is a poor weapon: take the pick-axe in hand (once)."""

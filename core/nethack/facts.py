@@ -243,6 +243,27 @@ WAND_RE = re.compile(r"\bwand of ([a-z ]+?)(?: \(|$)")
 EMPTY_WAND_RE = re.compile(r"\(-?\d+:(?:0|-1)\)|\bcancelled\b")
 ATTACK_WANDS = {"striking", "magic missile", "sleep", "fire", "cold", "lightning", "death",
                 "teleportation", "slow monster"}
+# Engrave-testing an unidentified wand: what the message says it is (sleep may be death: both
+# stop a monster; the others are identified by the game itself or left unknown).
+ENGRAVE_IDS = ((re.compile(r"bugs on the [\w ]+ stop moving"), "sleep"),
+               (re.compile(r"riddled by bullet holes"), "magic missile"),
+               (re.compile(r"ice cubes drop from the wand|covered with frost"), "cold"),
+               (re.compile(r"wand unsuccessfully fights your attempt"), "striking"),
+               (re.compile(r"bugs on the [\w ]+ slow down"), "slow monster"),
+               (re.compile(r"bugs on the [\w ]+ speed up"), "speed monster"),
+               (re.compile(r"flames|burn into the"), "fire"),
+               (re.compile(r"[Ll]ightning arcs|blinded by the flash"), "lightning"),
+               (re.compile(r"gravel flies up"), "digging"),
+               (re.compile(r"engraving now reads"), "polymorph"))
+
+
+def wand_name(desc: str) -> str:
+    """A wand's identity in the inventory, whatever its BUC status and charges: "oak wand",
+    "wand of digging"."""
+    desc = re.sub(r"\s*\(.*$", "", desc)
+    return re.sub(r"^(?:an? |the |\d+ )?(?:(?:un)?cursed |blessed )?", "", desc).strip()
+
+
 # A prayer that did not help: too soon (the god angry now, luck down), or out of favour.
 PRAYER_FAILED_RE = re.compile(r"You feel that [\w' -]+ is displeased|Thou hast angered me|"
                               r"Thou must relearn|Thou durst|hast strayed from the path|"

@@ -538,3 +538,35 @@ def test_about_to_die_without_prayer_it_zaps_wands_then_quaffs_unknown_potions()
     obs = carry(state(hp=(2, 20), turn=501), *items)
     obs["glyphs"][5, 11] = WATCHMAN
     assert b.act(obs) == ord("q") and b.strategy == "emergency"
+
+
+def test_engrave_tests_an_unknown_wand_then_zaps_it_at_monsters_when_hard_pressed():
+    oak = ("f", nh.WAND_CLASS, "an oak wand")
+    a = agent()
+    assert a.act(carry(state(), oak)) == ord("E") and a.strategy == "explore"
+    ask = carry(state(top="What do you want to write with? [- f or ?*]", misc=(1, 0, 0)), oak)
+    assert a.act(ask) == ord("f")
+    a.act(carry(state(turn=501, top="The bugs on the floor stop moving!"), oak))
+    text = carry(state(turn=501, top="What do you want to write in the dust here?",
+                       misc=(0, 1, 0)), oak)
+    assert a.act(text) == ord("E")  # Elbereth, all the same
+    while a.queue:
+        a.act(text)
+    assert a.act(carry(state(turn=502), oak)) != ord("E")  # tested once
+    fight = carry(state(hp=(9, 20), turn=510), oak)
+    fight["glyphs"][5, 11] = NEWT
+    assert a.act(fight) == ord("z") and a.strategy == "fight"  # a wand of sleep (or death)
+    ask = carry(state(hp=(9, 20), top="What do you want to zap? [f or ?*]", misc=(1, 0, 0)),
+                oak)
+    assert a.act(ask) == ord("f")
+    assert a.act(state(top="In what direction?", misc=(1, 0, 0))) == ord("l")
+
+
+def test_zaps_a_wand_of_speed_monster_at_itself_once():
+    wand = ("f", nh.WAND_CLASS, "a wand of speed monster (0:4)")
+    a = agent()
+    assert a.act(carry(state(), wand)) == ord("z") and a.strategy == "explore"
+    assert a.act(carry(state(top="What do you want to zap? [f or ?*]", misc=(1, 0, 0)),
+                       wand)) == ord("f")
+    assert a.act(state(top="In what direction?", misc=(1, 0, 0))) == ord(".")
+    assert a.act(carry(state(turn=501), wand)) != ord("z")

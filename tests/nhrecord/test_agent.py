@@ -570,3 +570,16 @@ def test_zaps_a_wand_of_speed_monster_at_itself_once():
                        wand)) == ord("f")
     assert a.act(state(top="In what direction?", misc=(1, 0, 0))) == ord(".")
     assert a.act(carry(state(turn=501), wand)) != ord("z")
+
+
+def test_where_elbereth_did_not_hold_it_steps_aside_to_write_it_anew():
+    a = agent()
+    a.last_pray_turn = 400  # no prayer now
+    a.elbereth_at = (((0, 1, 0), (5, 10)), "broken")  # hit on it here, twice renewed
+    obs = state(hp=(5, 16))
+    obs["glyphs"][5, 11] = NEWT
+    key = a.act(obs)
+    assert key in (ord("h"), ord("y"), ord("b")) and a.strategy == "emergency"
+    moved = state(pos=(5, 9), hp=(5, 16), turn=501)
+    moved["glyphs"][5, 11] = NEWT
+    assert a.act(moved) == ord("E")  # a fresh engraving there

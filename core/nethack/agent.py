@@ -18,11 +18,9 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 3. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
    main dungeon's other staircase (``explore``);
 4. engulfed: attack (``engulfed_fight``);
-5. emergencies (no prayer at all once one has failed: "You feel that Mitra is displeased", a
-   smiting; praying too soon angers the god, and every later prayer fails): food poisoning,
-   illness or lycanthropy: pray when the god is likely to listen (``cure_disease``); stoning,
-   sliming, strangling: pray (``emergency``); hit points below 1/7 (or 6): pray when the last
-   prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is
+5. emergencies: food poisoning, illness or lycanthropy: pray when the god is likely to listen
+   (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below
+   1/7 (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is
    below 200), else quaff a potion known to heal (a Healer's, a Tourist's), else, with a
    hostile adjacent, zap a wand known to stop it (sleep, striking, fire, ...: by name or by
    engrave-testing) or one of digging down (``emergency``); weak from hunger with nothing to
@@ -36,10 +34,7 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    monster once, then quaff each unidentified potion once (``emergency``);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated (``ground_eat``); when hungry, food from the inventory
-   (``inventory_eat``), else such a corpse up to 10 squares away (``ground_eat``); hungry, the
-   corpses that are only unwise count as safe: dwarves, gnomes, hobbits and elves (not of our
-   own race), and when weak also our pets' kin, bats and (with hit points for the poison)
-   kobolds;
+   (``inventory_eat``), else such a corpse up to 10 squares away (``ground_eat``);
 7. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us
    (``wait_out``). Shoot at the nearest hostile monster in a straight line within 6 squares,
    with nothing (and no pet behind it) in the way, never at what may be peaceful (humans, elves,
@@ -100,12 +95,12 @@ from .facts import (
     G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, GCLASS, GKIND,
     IS_BODY, USEFUL_ITEM, ARMOR_ITEM,
     # monsters and objects
-    MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, NEVER_SHOOT, SHOOT_RANGE, edible_corpse, CORPSE_AGE,
+    MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, NEVER_SHOOT, SHOOT_RANGE, safe_corpse, CORPSE_AGE,
     CORPSE_AGE_HUNGRY, armor_slot, safe_armor, MISSILE_RE, MISSILE_COUNT_RE, AMMO, THROWN, PICK_RE,
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, SHOP_RE, HIT_RE, KILL_RE,
-    PRAYER_FAILED_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, ENGRAVE_IDS, wand_name
+    WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, ENGRAVE_IDS, wand_name
 )
 
 
@@ -148,7 +143,6 @@ class SymbolicAgent:
         self.intent_letter: int | None = None
         self.intent_corpse: str | None = None
         self.last_pray_turn = -10_000
-        self.god_angry = False  # a prayer failed: pray no more
         self.tried_items: set[str] = set()  # unidentified wands and potions tried as a last resort
         self.wand_kinds: dict[str, str] = {}  # wand name -> what engraving with it showed ("")
         self.wand_testing: tuple[str, int] | None = None  # (wand name, turn) under test
@@ -174,7 +168,6 @@ class SymbolicAgent:
         self.free_slots: set[str] = set()  # armor slots we could fill now
         self.wear_tried: set[str] = set()  # inventory descriptions we tried to put on
         self.monk = False
-        self.race = ""  # human, elven, dwarven, gnomish, orcish (from the welcome message)
         self.wizard = False  # casts force bolt (its first spell) at what comes near
         self.healer = False  # casts healing (its first spell) on itself when hurt
         self.missile_word: str | None = None  # what we shoot ("arrow", "dart", ...): pick it up
@@ -205,8 +198,6 @@ class SymbolicAgent:
         message = bytes(obs["message"]).split(b"\0", 1)[0].decode("latin-1").strip()
         if self.mines_ok is None:  # the welcome message names the race (and the role)
             self.mines_ok = bool(re.search(r"\b(dwarven|gnomish)\b", message))
-            race = re.search(r"\b(human|elven|dwarven|gnomish|orcish)\b", message)
-            self.race = race.group(1) if race else ""
             self.monk = " Monk" in message
             self.wizard = " Wizard" in message
             self.healer = " Healer" in message
@@ -260,11 +251,6 @@ class SymbolicAgent:
                         self.wand_kinds[name] = kind
                         self.wand_testing = None
                         break
-        if PRAYER_FAILED_RE.search(message) and \
-                int(obs["blstats"][nh.NLE_BL_TIME]) - self.last_pray_turn < 10:
-            # Prayed too soon (the god is now angry and luck is down) or out of favour: later
-            # prayers fail too, and leave us helpless for three turns next to what hits us.
-            self.god_angry = True
         if "You feel feverish" in message:
             self.lycanthropy = True
         if "You feel purified" in message:
@@ -334,7 +320,7 @@ class SymbolicAgent:
             if self.intent == "eat_ground":
                 self.intent = None
                 m = CORPSE_RE.search(prompt)
-                if m and m.group(1) == self.intent_corpse and self._edible(obs, m.group(1)):
+                if m and safe_corpse(m.group(1)) and m.group(1) == self.intent_corpse:
                     return ord("y")
             return ord("n")
         for verb, intent in (("eat", "eat_inv"), ("wear", "wear"), ("throw", "throw"),
@@ -497,14 +483,12 @@ class SymbolicAgent:
         turn = int(bl[nh.NLE_BL_TIME])
         hunger = int(bl[nh.NLE_BL_HUNGER])  # 0 satiated, 1 not hungry, 2 hungry, 3 weak, 4+ fainting
         cond = int(bl[nh.NLE_BL_CONDITION])
-        # (a prayer that went wrong angered the god, or found us out of favour: never again)
-        can_pray = turn > 110 and turn - self.last_pray_turn > 1000 and not self.god_angry
+        can_pray = turn > 110 and turn - self.last_pray_turn > 1000  # prayer timeout starts at 300
         # About to die (hit points below 1/7 or 6, or weak from hunger: "major trouble"), a god
         # listens when the prayer timeout is below 200. A prayer sets it to rnz(350), at most
         # 700 about nine times in ten: 500 turns later a prayer is likely safe, and one that
         # comes too soon only fails ("You feel that Mitra is displeased").
-        can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap \
-            and not self.god_angry
+        can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap
         hostiles = self._adjacent_hostiles(glyphs, pos, mem)
 
         # Moved since last step? A move that did nothing blocks its target for a while.
@@ -558,8 +542,7 @@ class SymbolicAgent:
             if key is not None:
                 return key
         if hunger >= 3 and not self._food_letter(obs) and (
-                can_pray_major or (hunger >= 4 and turn - self.last_pray_turn > 250 and
-                                   not self.god_angry)):
+                can_pray_major or (hunger >= 4 and turn - self.last_pray_turn > 250)):
             # (fainting: death is near, so a prayer that may come too soon is worth it)
             return self._pray(turn, "emergency")
         hurt_now = self.last_hp is not None and hp < self.last_hp
@@ -608,8 +591,8 @@ class SymbolicAgent:
         # 6. hunger (a fresh safe corpse is eaten whenever we are not satiated)
         corpse = self.kills.get(pos)
         max_age = CORPSE_AGE_HUNGRY if hunger >= 2 else CORPSE_AGE
-        if 1 <= hunger and corpse and self._edible(obs, corpse[0]) and \
-                turn - corpse[1] < max_age and not hostiles:
+        if 1 <= hunger and corpse and safe_corpse(corpse[0]) and turn - corpse[1] < max_age \
+                and not hostiles:
             del self.kills[pos]
             self.intent, self.intent_corpse = "eat_ground", corpse[0]
             self.strategy = "ground_eat"
@@ -620,7 +603,7 @@ class SymbolicAgent:
                 self.intent, self.intent_letter = "eat_inv", letter
                 self.strategy = "inventory_eat"
                 return EAT
-            target = self._fresh_corpse(obs, pos, turn, max_age, radius=10)
+            target = self._fresh_corpse(pos, turn, max_age, radius=10)
             if target and not hostiles and mem.terrain[target] != TRAP:
                 key = self._go(obs, mem, {target}, "corpse")
                 if key is not None:
@@ -1217,19 +1200,13 @@ class SymbolicAgent:
             return int(letter)
         return None
 
-    def _edible(self, obs, monster: str) -> bool:
-        """A corpse worth eating now: safe ones always, unwise ones when hungry (facts)."""
-        bl = obs["blstats"]
-        return edible_corpse(monster, int(bl[nh.NLE_BL_HUNGER]), self.race,
-                             int(bl[nh.NLE_BL_HP]))
-
-    def _fresh_corpse(self, obs, pos, turn, max_age=CORPSE_AGE, radius=6):
+    def _fresh_corpse(self, pos, turn, max_age=CORPSE_AGE, radius=6):
         best = None
         for cell, (mon, when) in list(self.kills.items()):
             if turn - when >= CORPSE_AGE_HUNGRY:
                 del self.kills[cell]
                 continue
-            if self._edible(obs, mon) and turn - when < max_age and \
+            if safe_corpse(mon) and turn - when < max_age and \
                     max(abs(cell[0] - pos[0]), abs(cell[1] - pos[1])) <= radius:
                 best = cell
         return best

@@ -185,32 +185,6 @@ def safe_corpse(monster: str) -> bool:
         not monster.endswith(("zombie", "mummy")) and monster not in HUMANS
 
 
-# Corpses left alone when fed, eaten when hungry (status Hungry or worse): dwarves, gnomes,
-# hobbits and elves are cannibalism only for our own race; when weak from hunger also our pets'
-# kin (eating one aggravates monsters for good), bats (a stun) and, with hit points to spare for
-# the poison (up to 15), kobolds. Hunger is what kills when the god is not yet ready to help.
-RACE_KIN = {"dwarven": ("dwarf",), "gnomish": ("gnome", "gnomish"),
-            "elven": ("elf", "Woodland-elf", "Green-elf", "Grey-elf", "Elvenking")}
-HUNGRY_CORPSES = {"dwarf", "dwarf lord", "dwarf king", "gnome", "gnome lord", "gnomish wizard",
-                  "gnome king", "hobbit", "Woodland-elf", "Green-elf", "Grey-elf", "elf-lord"}
-WEAK_CORPSES = {"little dog", "dog", "large dog", "kitten", "housecat", "large cat", "pony",
-                "horse", "warhorse", "bat", "giant bat"}
-POISONOUS_CORPSES = {"kobold", "large kobold", "kobold lord", "kobold shaman"}
-
-
-def edible_corpse(monster: str, hunger: int = 1, race: str = "", hp: int = 0) -> bool:
-    """safe_corpse, and when hungry (``hunger`` >= 2: Hungry, 3: Weak) the corpses above that
-    are only unwise: never our own race (``race``: the welcome message's adjective)."""
-    if safe_corpse(monster):
-        return True
-    if hunger < 2 or any(monster.startswith(k) or monster.endswith(k)
-                         for k in RACE_KIN.get(race, ())):
-        return False
-    if monster in HUNGRY_CORPSES:
-        return True
-    return hunger >= 3 and (monster in WEAK_CORPSES or (monster in POISONOUS_CORPSES and hp > 20))
-
-
 # Corpses rot: one older than 50 turns may be tainted (deadly food poisoning). Eat those under
 # 30 turns old whenever not satiated, and, when hungry, those under 45.
 CORPSE_AGE, CORPSE_AGE_HUNGRY = 30, 45
@@ -264,9 +238,4 @@ def wand_name(desc: str) -> str:
     return re.sub(r"^(?:an? |the |\d+ )?(?:(?:un)?cursed |blessed )?", "", desc).strip()
 
 
-# A prayer that did not help: too soon (the god angry now, luck down), or out of favour.
-PRAYER_FAILED_RE = re.compile(r"You feel that [\w' -]+ is displeased|Thou hast angered me|"
-                              r"Thou must relearn|Thou durst|hast strayed from the path|"
-                              r"art arrogant|glow surrounds you|You feel guilty|"
-                              r"You feel like you are falling apart")
 KILL_RE = re.compile(r"You (?:kill|destroy) (?:the |an? )?(?:poor )?(.+?)!")

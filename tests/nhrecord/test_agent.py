@@ -470,28 +470,6 @@ def test_a_door_that_withstood_ten_kicks_is_left_for_a_while_then_kicked_again()
     assert 0 < mem.blocked[(5, 21)] <= 300 and mem.locked[(5, 21)] == 0  # ... but later
 
 
-def test_hungry_eats_a_gnome_it_leaves_when_fed_or_a_gnome_itself():
-    a = agent()
-    a.mines_ok = False  # (the welcome message, read on the first step, names the race)
-    a.kills[(5, 10)] = ("gnome", 495)  # our kill, under us
-    assert a.act(state(hunger=1)) != ord("e")
-    a.kills[(5, 10)] = ("gnome", 495)
-    assert a.act(state(hunger=2)) == ord("e") and a.strategy == "ground_eat"
-    assert a.act(state(hunger=2, top="There is a gnome corpse here; eat it? [ynq] (n)",
-                       misc=(1, 0, 0))) == ord("y")
-    gnome = agent()
-    gnome.act(state(top="Hello Agent, welcome to NetHack!  You are a neutral female gnomish "
-                        "Healer."))
-    gnome.kills[(5, 10)] = ("gnome", 495)
-    assert gnome.act(state(hunger=2)) != ord("e")  # cannibalism
-    weak = agent()
-    weak.mines_ok, weak.last_pray_turn = False, 300  # the god not ready to help yet
-    weak.kills[(5, 10)] = ("little dog", 495)
-    assert weak.act(state(hunger=2)) != ord("e")
-    weak.kills[(5, 10)] = ("little dog", 495)
-    assert weak.act(state(hunger=3)) == ord("e")
-
-
 def test_several_hostiles_near_in_the_open_it_steps_into_the_corridor_to_fight():
     obs = state(pos=(5, 6))
     obs["glyphs"][5, 4] = nh.GLYPH_CMAP_OFF + 12  # a doorway in the west wall
@@ -504,18 +482,6 @@ def test_several_hostiles_near_in_the_open_it_steps_into_the_corridor_to_fight()
     alone["glyphs"][5, 1:4] = nh.GLYPH_CMAP_OFF + 21
     alone["glyphs"][3, 8] = NEWT  # one: wait for it here
     assert agent().act(alone) == ord("s")
-
-
-def test_after_a_prayer_that_failed_it_prays_no_more():
-    a = agent()
-    assert a.act(state(hp=(2, 20), turn=1000)) == PRAY
-    a.act(state(hp=(2, 20), turn=1001, top="Are you sure you want to pray? [yn] (n)",
-                misc=(1, 0, 0)))
-    a.act(state(hp=(2, 20), turn=1003, top="You feel that Mitra is displeased."))
-    low = state(hp=(2, 20), turn=1700)
-    low["glyphs"][5, 11] = NEWT
-    assert a.act(low) != PRAY  # the god is angry now: a prayer would fail again
-    assert a.act(state(hp=(20, 20), turn=1701, hunger=4)) != PRAY  # fainting, no food
 
 
 def test_about_to_die_without_prayer_it_zaps_wands_then_quaffs_unknown_potions():

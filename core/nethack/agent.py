@@ -19,19 +19,19 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    main dungeon's other staircase (``explore``);
 4. engulfed: attack (``engulfed_fight``);
 5. emergencies: food poisoning, illness or lycanthropy: pray when the god is likely to listen
-   (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below
-   1/7 (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is
-   below 200), else quaff a potion known to heal (a Healer's, a Tourist's), else, with a
-   hostile adjacent, zap a wand known to stop it (sleep, striking, fire, ...: by name or by
-   engrave-testing) or one of digging down (``emergency``); weak from hunger with nothing to
-   eat: pray when the last prayer is 500 turns old (250 when fainting; ``emergency``); a
-   Healer below half its hit points casts healing on itself (``emergency`` in a fight, else
-   ``wait_out``); below 40% (60% while a prayer would come too soon) with a monster adjacent,
-   or below 70% with two or more: engrave Elbereth in the dust and rest on it while it holds
-   (``emergency``); hit on it, write it anew (a blow smudges the dust) twice, then step to a
-   free square next to fewer of them and write it there (``emergency``), else fight back;
-   where Elbereth does not hold, below 1/7 with no prayer: zap each unidentified wand at the
-   monster once, then quaff each unidentified potion once (``emergency``);
+   (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7
+   (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble"
+   when the prayer timeout is below 200), else quaff a potion known to heal (a Healer's, a
+   Tourist's), else, with a hostile adjacent, zap a wand known to stop it (sleep, striking,
+   fire, ...: by name or by engrave-testing) or one of digging down (``emergency``); weak from
+   hunger with nothing to eat: pray when the last prayer is 500 turns old (250 when fainting;
+   ``emergency``); a Healer below half its hit points casts healing on itself (``emergency`` in
+   a fight, else ``wait_out``); below 40% with a monster adjacent, or below 70% with two or
+   more: engrave Elbereth in the dust and rest on it while it holds (``emergency``); hit on it,
+   write it anew (a blow smudges the dust) twice, then step to a free square next to fewer of
+   them and write it there (``emergency``), else fight back; where Elbereth does not hold, below
+   1/7 with no prayer: zap each unidentified wand at the monster once, then quaff each
+   unidentified potion once (``emergency``);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated (``ground_eat``); when hungry, food from the inventory
    (``inventory_eat``), else such a corpse up to 10 squares away (``ground_eat``);
@@ -182,7 +182,6 @@ class SymbolicAgent:
         self.elbereth_renewed = 0
         self.elbereth_crowd = 2  # ... or below 70% with this many hostiles adjacent
         self.elbereth_percent = 40  # engrave Elbereth in a fight below this share of hit points
-        self.elbereth_percent_no_prayer = 60  # ... while a prayer would come too soon
         self.descend_margin = 1  # go down from depth d only while d < experience level + this
         self.choke_steps = 3  # several hostiles near: walk this far to a square few can reach
 
@@ -554,9 +553,7 @@ class SymbolicAgent:
             self.strategy = "emergency" if hostiles else "wait_out"
             return ord("Z")
         crowd = len(hostiles) >= self.elbereth_crowd and hp * 100 < hpmax * 70
-        # (no prayer to fall back on: take to Elbereth sooner)
-        percent = self.elbereth_percent if can_pray_major else self.elbereth_percent_no_prayer
-        if (hp * 100 < hpmax * percent or crowd) and hostiles:
+        if (hp * 100 < hpmax * self.elbereth_percent or crowd) and hostiles:
             here = (self._level_key(obs), pos)
             scary = self._ignore_elbereth(hostiles)
             if not scary and self.elbereth_at not in (here, (here, "broken")):

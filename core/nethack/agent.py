@@ -100,7 +100,7 @@ from .facts import (
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, SHOP_RE, HIT_RE, KILL_RE,
-    WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, ENGRAVE_IDS, wand_name
+    WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, RAY_WANDS, ENGRAVE_IDS, wand_name
 )
 
 
@@ -885,7 +885,7 @@ class SymbolicAgent:
         hostile, or one of digging down (a hole to the level below); unless ``known_only``,
         also each unidentified wand once, then each unidentified potion once
         (``emergency``)."""
-        target = hostiles[0][0]
+        target = self._zap_target(self._level(obs), hostiles)
         potion = None
         for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
             if letter == 0:
@@ -895,8 +895,8 @@ class SymbolicAgent:
                 kind = self._wand_kind(desc)
                 if kind == "digging" and int(obs["blstats"][nh.NLE_BL_DNUM]) == 0:
                     direction = DOWN
-                elif kind in ATTACK_WANDS or (not kind and not known_only and
-                                              desc not in self.tried_items):
+                elif target is not None and (kind in ATTACK_WANDS or (
+                        not kind and not known_only and desc not in self.tried_items)):
                     direction = DIRS[target]
                 else:
                     continue
@@ -957,15 +957,40 @@ class SymbolicAgent:
         return None
 
     def _zap_attack(self, obs, hostiles, strategy: str) -> int | None:
-        """Zap a wand that stops monsters (ATTACK_WANDS) at the first adjacent hostile."""
+        """Zap a wand that stops monsters (ATTACK_WANDS) at the first adjacent hostile; a ray
+        (sleep, fire, ...) only where it cannot bounce back to us (``_ray_safe``)."""
+        mem, pos = self._level(obs), self._pos(obs)
+        target = self._zap_target(mem, hostiles)
+        if target is None:
+            return None
         for letter, desc, kind in self._wands(obs):
-            if kind in ATTACK_WANDS:
+            if kind in ATTACK_WANDS and (kind not in RAY_WANDS or
+                                         self._ray_safe(mem, pos, target)):
                 self.intent, self.intent_letter = "zap", letter
-                self.pending_direction = DIRS[hostiles[0][0]]
+                self.pending_direction = DIRS[target]
                 self.strategy = strategy
                 self.plan = []
                 return ord("z")
         return None
+
+    def _zap_target(self, mem: LevelMemory, hostiles):
+        """The direction of the first adjacent hostile we may zap at: never what may be
+        peaceful (a shopkeeper, a watchman, our kin in the Mines) or an unseen one."""
+        for d, g in hostiles:
+            if GCLASS[g] == G_MONSTER and self._shootable(g, mem, 1):
+                return d
+        return None
+
+    @staticmethod
+    def _ray_safe(mem: LevelMemory, pos, d) -> bool:
+        """A ray flies 7 to 13 squares and bounces off walls: safe to zap in direction ``d``
+        when the way is open for at least 7 squares."""
+        for k in range(1, 8):
+            cell = (pos[0] + d[0] * k, pos[1] + d[1] * k)
+            if not (0 <= cell[0] < ROWS and 0 <= cell[1] < COLS) or \
+                    mem.terrain[cell] not in PASSABLE:
+                return False
+        return True
 
     def _wield(self, obs) -> int | None:
         """An Archeologist's bullwhip is a poor weapon: take the pick-axe in hand (once)."""

@@ -217,6 +217,7 @@ WAND_RE = re.compile(r"\bwand of ([a-z ]+?)(?: \(|$)")
 EMPTY_WAND_RE = re.compile(r"\(-?\d+:(?:0|-1)\)|\bcancelled\b")
 ATTACK_WANDS = {"striking", "magic missile", "sleep", "fire", "cold", "lightning", "death",
                 "teleportation", "slow monster"}
+RAY_WANDS = {"magic missile", "sleep", "fire", "cold", "lightning", "death"}  # (they bounce)
 # Engrave-testing an unidentified wand: what the message says it is (sleep may be death: both
 # stop a monster; the others are identified by the game itself or left unknown).
 ENGRAVE_IDS = ((re.compile(r"bugs on the [\w ]+ stop moving"), "sleep"),

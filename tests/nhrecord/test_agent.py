@@ -494,16 +494,24 @@ def test_about_to_die_without_prayer_it_zaps_wands_then_quaffs_unknown_potions()
                 ("f", nh.WAND_CLASS, "a wand of sleep (0:5)"))
     assert a.act(ask) == ord("f")
     assert a.act(state(hp=(2, 20), top="In what direction?", misc=(1, 0, 0))) == ord("l")
-    # A watchman does not respect Elbereth: an unknown wand, once, then an unknown potion.
+    # A minotaur does not respect Elbereth: an unknown wand, once, then an unknown potion.
+    minotaur = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                       if nh.permonst(i).mname == "minotaur")
     b = agent()
     b.last_pray_turn = 400
     items = (("f", nh.WAND_CLASS, "an oak wand"), ("g", nh.POTION_CLASS, "a murky potion"))
     obs = carry(state(hp=(2, 20)), *items)
-    obs["glyphs"][5, 11] = WATCHMAN
+    obs["glyphs"][5, 11] = minotaur
     assert b.act(obs) == ord("z") and b.strategy == "emergency"
     obs = carry(state(hp=(2, 20), turn=501), *items)
-    obs["glyphs"][5, 11] = WATCHMAN
+    obs["glyphs"][5, 11] = minotaur
     assert b.act(obs) == ord("q") and b.strategy == "emergency"
+    # Nor does a watchman, who may be peaceful: never a wand at him (a potion, yes).
+    c = agent()
+    c.last_pray_turn = 400
+    obs = carry(state(hp=(2, 20)), *items)
+    obs["glyphs"][5, 11] = WATCHMAN
+    assert c.act(obs) == ord("q")
 
 
 def test_engrave_tests_an_unknown_wand_then_zaps_it_at_monsters_when_hard_pressed():
@@ -549,3 +557,14 @@ def test_where_elbereth_did_not_hold_it_steps_aside_to_write_it_anew():
     moved = state(pos=(5, 9), hp=(5, 16), turn=501)
     moved["glyphs"][5, 11] = NEWT
     assert a.act(moved) == ord("E")  # a fresh engraving there
+
+
+def test_zaps_a_ray_only_where_it_cannot_bounce_back():
+    sleep = ("f", nh.WAND_CLASS, "a wand of sleep (0:5)")
+    a = agent()
+    near_wall = carry(state(pos=(5, 18), hp=(9, 20)), sleep)
+    near_wall["glyphs"][5, 19] = NEWT  # the east wall two squares behind it
+    assert a.act(near_wall) == ord("l") and a.strategy == "fight"  # melee instead
+    open_room = carry(state(pos=(5, 6), hp=(9, 20)), sleep)
+    open_room["glyphs"][5, 7] = NEWT
+    assert agent().act(open_room) == ord("z")

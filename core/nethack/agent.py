@@ -54,9 +54,9 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    a time (``wait_out``);
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's
    pick-axe in hand instead of the bullwhip, zap a wand of speed monster at ourselves (once),
-   engrave with each wand never tried on plain floor (the message tells sleep or death, magic
-   missile, cold, striking, slow and speed monster, fire, lightning, digging); pick up food
-   seen here, then the missiles we shot;
+   engrave with each wand never tried on floor (not an altar, grave, throne, sink or fountain;
+   the message tells sleep or death, magic missile, cold, striking, slow and speed monster,
+   fire, lightning, digging); pick up food seen here, then the missiles we shot;
    kick locked doors (not in the Mines; after ten kicks in vain, again 300 steps later); follow
    the path already planned; take the down staircase when the level is explored or has taken
    long enough, as long as the depth stays below experience level + 1 (resting on it until hit
@@ -93,6 +93,7 @@ from .facts import (
     # terrain and glyphs
     UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, TRAP, PASSABLE, DOORS,
     G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, GCLASS, GKIND,
+    NO_ENGRAVE,
     IS_BODY, USEFUL_ITEM, ARMOR_ITEM,
     # monsters and objects
     MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, NEVER_SHOOT, SHOOT_RANGE, safe_corpse, CORPSE_AGE,
@@ -125,6 +126,7 @@ class LevelMemory:
         self.mapped = False  # read a scroll of magic mapping here
         self.no_dig = False  # the floor here cannot be dug
         self.choke_moves = 0  # steps taken to a square few hostiles can reach
+        self.no_engrave = np.zeros((ROWS, COLS), bool)  # altars, graves, thrones, sinks, fountains
 
 
 class SymbolicAgent:
@@ -438,6 +440,7 @@ class SymbolicAgent:
         kinds = GKIND[glyphs]
         seen = kinds >= 0
         mem.terrain[seen] = kinds[seen]
+        mem.no_engrave[seen] = NO_ENGRAVE[glyphs[seen]]
         # Objects, monsters and boulders hide the floor: at least it is not unexplored rock.
         covered = (GCLASS[glyphs] == G_OBJECT) | (GCLASS[glyphs] == G_MONSTER) | \
                   (GCLASS[glyphs] == G_PET)
@@ -933,7 +936,7 @@ class SymbolicAgent:
     def _engrave_test(self, obs, mem: LevelMemory, pos) -> int | None:
         """Engrave with a wand never tried (nobody near, on plain floor): the message tells
         what many wands are (ENGRAVE_IDS); the text written is Elbereth all the same."""
-        if mem.terrain[pos] != FLOOR:
+        if mem.terrain[pos] != FLOOR or mem.no_engrave[pos]:
             return None
         for letter, desc, kind in self._wands(obs):
             if kind is None:

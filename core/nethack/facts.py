@@ -84,6 +84,10 @@ def _build_tables():
 
 
 GCLASS, GKIND = _build_tables()
+# Floor where engraving does harm or nothing: altars (the god's wrath), graves, thrones, sinks,
+# fountains.
+NO_ENGRAVE = np.array([bool(nh.glyph_is_cmap(g)) and 27 <= nh.glyph_to_cmap(g) <= 31
+                       for g in range(nh.MAX_GLYPH)])
 
 
 def _useful_items():

@@ -516,6 +516,11 @@ def test_about_to_die_without_prayer_it_zaps_wands_then_quaffs_unknown_potions()
 
 def test_engrave_tests_an_unknown_wand_then_zaps_it_at_monsters_when_hard_pressed():
     oak = ("f", nh.WAND_CLASS, "an oak wand")
+    on_altar = agent()
+    seen = state()
+    seen["glyphs"][5, 11] = nh.GLYPH_CMAP_OFF + 27  # an altar: engraving there angers a god
+    on_altar.act(seen)
+    assert on_altar.act(carry(state(pos=(5, 11), turn=501), oak)) != ord("E")
     a = agent()
     assert a.act(carry(state(), oak)) == ord("E") and a.strategy == "explore"
     ask = carry(state(top="What do you want to write with? [- f or ?*]", misc=(1, 0, 0)), oak)

@@ -22,8 +22,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7
    (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble"
    when the prayer timeout is below 200), else quaff a potion known to heal (a Healer's, a
-   Tourist's), else, with a hostile adjacent, zap a wand known to stop it (sleep, striking,
-   fire, ...: by name or by engrave-testing) or one of digging down (``emergency``); weak from
+   Tourist's), else, with a hostile adjacent, zap a wand known by name to stop it (sleep,
+   striking, fire, ...; never at what may be peaceful) or one of digging down (``emergency``); weak from
    hunger with nothing to eat: pray when the last prayer is 500 turns old (250 when fainting;
    ``emergency``); a Healer below half its hit points casts healing on itself (``emergency`` in
    a fight, else ``wait_out``); below 40% with a monster adjacent, or below 70% with two or
@@ -45,18 +45,14 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    we in the open, reachable from more than three squares: step towards a square that at most
    three can reach (a corridor, a doorway, a corner) and fewer of them stand next to, up to
    three moves away (one, with some adjacent already; at most 60 such steps a level). Else
-   attack an adjacent hostile monster (below half our hit points or with two or more
-   adjacent, first zap a wand known to stop it at it), never a floating eye, gas spore or mold
+   attack an adjacent hostile monster, never a floating eye, gas spore or mold
    (a kind that asked "Really attack?" is left alone until one of it attacks us); boxed in by
    one of those for 60 steps: throw spare weapons or stones at it, and after 400 steps, stuck on
    the level, melee it when hit points allow; one within two squares: wait for it a few turns;
 8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it by searching 20 turns at
    a time (``wait_out``);
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's
-   pick-axe in hand instead of the bullwhip, zap a wand of speed monster at ourselves (once),
-   engrave with each wand never tried on floor (not an altar, grave, throne, sink or fountain;
-   the message tells sleep or death, magic missile, cold, striking, slow and speed monster,
-   fire, lightning, digging); pick up food seen here, then the missiles we shot;
+   pick-axe in hand instead of the bullwhip; pick up food seen here, then the missiles we shot;
    kick locked doors (not in the Mines; after ten kicks in vain, again 300 steps later); follow
    the path already planned; take the down staircase when the level is explored or has taken
    long enough, as long as the depth stays below experience level + 1 (resting on it until hit
@@ -93,7 +89,6 @@ from .facts import (
     # terrain and glyphs
     UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, TRAP, PASSABLE, DOORS,
     G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, GCLASS, GKIND,
-    NO_ENGRAVE,
     IS_BODY, USEFUL_ITEM, ARMOR_ITEM,
     # monsters and objects
     MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, NEVER_SHOOT, SHOOT_RANGE, safe_corpse, CORPSE_AGE,
@@ -101,7 +96,7 @@ from .facts import (
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, SHOP_RE, HIT_RE, KILL_RE,
-    WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, RAY_WANDS, ENGRAVE_IDS, wand_name
+    WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS
 )
 
 
@@ -126,7 +121,6 @@ class LevelMemory:
         self.mapped = False  # read a scroll of magic mapping here
         self.no_dig = False  # the floor here cannot be dug
         self.choke_moves = 0  # steps taken to a square few hostiles can reach
-        self.no_engrave = np.zeros((ROWS, COLS), bool)  # altars, graves, thrones, sinks, fountains
 
 
 class SymbolicAgent:
@@ -146,9 +140,6 @@ class SymbolicAgent:
         self.intent_corpse: str | None = None
         self.last_pray_turn = -10_000
         self.tried_items: set[str] = set()  # unidentified wands and potions tried as a last resort
-        self.wand_kinds: dict[str, str] = {}  # wand name -> what engraving with it showed ("")
-        self.wand_testing: tuple[str, int] | None = None  # (wand name, turn) under test
-        self.zapped_speed = False
         self.plan: list[tuple[int, int]] = []
         self.plan_goal: tuple[int, int] | None = None
         self.plan_kind = ""
@@ -242,16 +233,6 @@ class SymbolicAgent:
         if "too hard to dig in" in message or "cannot stay on the" in message or \
                 "here is too hard to" in message:
             mem.no_dig = True
-        if self.wand_testing is not None:
-            name, when = self.wand_testing
-            if int(obs["blstats"][nh.NLE_BL_TIME]) > when + 2:
-                self.wand_testing = None
-            else:
-                for pattern, kind in ENGRAVE_IDS:
-                    if pattern.search(message):
-                        self.wand_kinds[name] = kind
-                        self.wand_testing = None
-                        break
         if "You feel feverish" in message:
             self.lycanthropy = True
         if "You feel purified" in message:
@@ -300,8 +281,7 @@ class SymbolicAgent:
         return None
 
     def _getlin(self, prompt: str) -> int:
-        if self.intent in ("engrave", "engrave_test") and \
-                any(w in prompt for w in ("write", "engrave", "burn", "melt")):
+        if self.intent == "engrave" and ("write" in prompt or "engrave" in prompt):
             self.intent = None
             self.queue.extend(ord(c) for c in "lbereth")
             self.queue.append(ENTER)
@@ -334,8 +314,6 @@ class SymbolicAgent:
         if "are you sure you want to pray" in p:
             return ord("y")
         if "write with" in p:
-            if self.intent == "engrave_test" and self.intent_letter is not None:
-                return self.intent_letter  # the wand under test
             return ord("-") if self.intent == "engrave" else ESC
         if "add to the current engraving" in p:
             return ord("n")
@@ -440,7 +418,6 @@ class SymbolicAgent:
         kinds = GKIND[glyphs]
         seen = kinds >= 0
         mem.terrain[seen] = kinds[seen]
-        mem.no_engrave[seen] = NO_ENGRAVE[glyphs[seen]]
         # Objects, monsters and boulders hide the floor: at least it is not unexplored rock.
         covered = (GCLASS[glyphs] == G_OBJECT) | (GCLASS[glyphs] == G_MONSTER) | \
                   (GCLASS[glyphs] == G_PET)
@@ -625,10 +602,6 @@ class SymbolicAgent:
         key = self._choke_point(obs, mem, pos, hostiles)
         if key is not None:
             return key
-        if hostiles and (hp * 2 < hpmax or len(hostiles) >= 2):
-            key = self._zap_attack(obs, hostiles, "fight")  # a wand that stops them
-            if key is not None:
-                return key
         if hostiles:
             self.fight_waits = 0
             return self._attack(hostiles[0][0], "fight")
@@ -670,10 +643,7 @@ class SymbolicAgent:
             return ord("2")
         # 9. explore, pick up, descend, search (and put on armor picked up)
         self.strategy = "explore"
-        key = (self._wear(obs) or self._wield(obs) or self._zap_self_speed(obs) or
-               (self._engrave_test(obs, mem, pos)
-                if not self._near_hostiles(glyphs, pos, mem, radius=5) else None)) \
-            if not near else None
+        key = (self._wear(obs) or self._wield(obs)) if not near else None
         if key is not None:
             return key
         return self._explore(obs, mem, pos, message)
@@ -895,7 +865,8 @@ class SymbolicAgent:
                 break
             desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
             if int(cls) == nh.WAND_CLASS and not EMPTY_WAND_RE.search(desc):
-                kind = self._wand_kind(desc)
+                known = WAND_RE.search(desc)
+                kind = known.group(1) if known else None
                 if kind == "digging" and int(obs["blstats"][nh.NLE_BL_DNUM]) == 0:
                     direction = DOWN
                 elif target is not None and (kind in ATTACK_WANDS or (
@@ -918,64 +889,6 @@ class SymbolicAgent:
         self.strategy = "emergency"
         return QUAFF
 
-    def _wand_kind(self, desc: str) -> str | None:
-        """What a wand is: its name once identified, else what engraving with it showed
-        ("" for nothing telling), else None (never tested)."""
-        known = WAND_RE.search(desc)
-        return known.group(1) if known else self.wand_kinds.get(wand_name(desc))
-
-    def _wands(self, obs):
-        """(letter, description, kind) of the wands in the inventory with charges left."""
-        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
-            if letter == 0:
-                break
-            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
-            if int(cls) == nh.WAND_CLASS and not EMPTY_WAND_RE.search(desc):
-                yield int(letter), desc, self._wand_kind(desc)
-
-    def _engrave_test(self, obs, mem: LevelMemory, pos) -> int | None:
-        """Engrave with a wand never tried (nobody near, on plain floor): the message tells
-        what many wands are (ENGRAVE_IDS); the text written is Elbereth all the same."""
-        if mem.terrain[pos] != FLOOR or mem.no_engrave[pos]:
-            return None
-        for letter, desc, kind in self._wands(obs):
-            if kind is None:
-                name = wand_name(desc)
-                self.wand_kinds[name] = ""  # tested (until a message says more)
-                self.wand_testing = (name, int(obs["blstats"][nh.NLE_BL_TIME]))
-                self.intent, self.intent_letter = "engrave_test", letter
-                return ENGRAVE
-        return None
-
-    def _zap_self_speed(self, obs) -> int | None:
-        """Zap a wand of speed monster at ourselves, once: intrinsic speed for good."""
-        if self.zapped_speed:
-            return None
-        for letter, desc, kind in self._wands(obs):
-            if kind == "speed monster":
-                self.zapped_speed = True
-                self.intent, self.intent_letter = "zap", letter
-                self.pending_direction = ord(".")
-                return ord("z")
-        return None
-
-    def _zap_attack(self, obs, hostiles, strategy: str) -> int | None:
-        """Zap a wand that stops monsters (ATTACK_WANDS) at the first adjacent hostile; a ray
-        (sleep, fire, ...) only where it cannot bounce back to us (``_ray_safe``)."""
-        mem, pos = self._level(obs), self._pos(obs)
-        target = self._zap_target(mem, hostiles)
-        if target is None:
-            return None
-        for letter, desc, kind in self._wands(obs):
-            if kind in ATTACK_WANDS and (kind not in RAY_WANDS or
-                                         self._ray_safe(mem, pos, target)):
-                self.intent, self.intent_letter = "zap", letter
-                self.pending_direction = DIRS[target]
-                self.strategy = strategy
-                self.plan = []
-                return ord("z")
-        return None
-
     def _zap_target(self, mem: LevelMemory, hostiles):
         """The direction of the first adjacent hostile we may zap at: never what may be
         peaceful (a shopkeeper, a watchman, our kin in the Mines) or an unseen one."""
@@ -983,17 +896,6 @@ class SymbolicAgent:
             if GCLASS[g] == G_MONSTER and self._shootable(g, mem, 1):
                 return d
         return None
-
-    @staticmethod
-    def _ray_safe(mem: LevelMemory, pos, d) -> bool:
-        """A ray flies 7 to 13 squares and bounces off walls: safe to zap in direction ``d``
-        when the way is open for at least 7 squares."""
-        for k in range(1, 8):
-            cell = (pos[0] + d[0] * k, pos[1] + d[1] * k)
-            if not (0 <= cell[0] < ROWS and 0 <= cell[1] < COLS) or \
-                    mem.terrain[cell] not in PASSABLE:
-                return False
-        return True
 
     def _wield(self, obs) -> int | None:
         """An Archeologist's bullwhip is a poor weapon: take the pick-axe in hand (once)."""

@@ -84,10 +84,6 @@ def _build_tables():
 
 
 GCLASS, GKIND = _build_tables()
-# Floor where engraving does harm or nothing: altars (the god's wrath), graves, thrones, sinks,
-# fountains.
-NO_ENGRAVE = np.array([bool(nh.glyph_is_cmap(g)) and 27 <= nh.glyph_to_cmap(g) <= 31
-                       for g in range(nh.MAX_GLYPH)])
 
 
 def _useful_items():
@@ -221,26 +217,4 @@ WAND_RE = re.compile(r"\bwand of ([a-z ]+?)(?: \(|$)")
 EMPTY_WAND_RE = re.compile(r"\(-?\d+:(?:0|-1)\)|\bcancelled\b")
 ATTACK_WANDS = {"striking", "magic missile", "sleep", "fire", "cold", "lightning", "death",
                 "teleportation", "slow monster"}
-RAY_WANDS = {"magic missile", "sleep", "fire", "cold", "lightning", "death"}  # (they bounce)
-# Engrave-testing an unidentified wand: what the message says it is (sleep may be death: both
-# stop a monster; the others are identified by the game itself or left unknown).
-ENGRAVE_IDS = ((re.compile(r"bugs on the [\w ]+ stop moving"), "sleep"),
-               (re.compile(r"riddled by bullet holes"), "magic missile"),
-               (re.compile(r"ice cubes drop from the wand|covered with frost"), "cold"),
-               (re.compile(r"wand unsuccessfully fights your attempt"), "striking"),
-               (re.compile(r"bugs on the [\w ]+ slow down"), "slow monster"),
-               (re.compile(r"bugs on the [\w ]+ speed up"), "speed monster"),
-               (re.compile(r"flames|burn into the"), "fire"),
-               (re.compile(r"[Ll]ightning arcs|blinded by the flash"), "lightning"),
-               (re.compile(r"gravel flies up"), "digging"),
-               (re.compile(r"engraving now reads"), "polymorph"))
-
-
-def wand_name(desc: str) -> str:
-    """A wand's identity in the inventory, whatever its BUC status and charges: "oak wand",
-    "wand of digging"."""
-    desc = re.sub(r"\s*\(.*$", "", desc)
-    return re.sub(r"^(?:an? |the |\d+ )?(?:(?:un)?cursed |blessed )?", "", desc).strip()
-
-
 KILL_RE = re.compile(r"You (?:kill|destroy) (?:the |an? )?(?:poor )?(.+?)!")

@@ -514,43 +514,6 @@ def test_about_to_die_without_prayer_it_zaps_wands_then_quaffs_unknown_potions()
     assert c.act(obs) == ord("q")
 
 
-def test_engrave_tests_an_unknown_wand_then_zaps_it_at_monsters_when_hard_pressed():
-    oak = ("f", nh.WAND_CLASS, "an oak wand")
-    on_altar = agent()
-    seen = state()
-    seen["glyphs"][5, 11] = nh.GLYPH_CMAP_OFF + 27  # an altar: engraving there angers a god
-    on_altar.act(seen)
-    assert on_altar.act(carry(state(pos=(5, 11), turn=501), oak)) != ord("E")
-    a = agent()
-    assert a.act(carry(state(), oak)) == ord("E") and a.strategy == "explore"
-    ask = carry(state(top="What do you want to write with? [- f or ?*]", misc=(1, 0, 0)), oak)
-    assert a.act(ask) == ord("f")
-    a.act(carry(state(turn=501, top="The bugs on the floor stop moving!"), oak))
-    text = carry(state(turn=501, top="What do you want to write in the dust here?",
-                       misc=(0, 1, 0)), oak)
-    assert a.act(text) == ord("E")  # Elbereth, all the same
-    while a.queue:
-        a.act(text)
-    assert a.act(carry(state(turn=502), oak)) != ord("E")  # tested once
-    fight = carry(state(hp=(9, 20), turn=510), oak)
-    fight["glyphs"][5, 11] = NEWT
-    assert a.act(fight) == ord("z") and a.strategy == "fight"  # a wand of sleep (or death)
-    ask = carry(state(hp=(9, 20), top="What do you want to zap? [f or ?*]", misc=(1, 0, 0)),
-                oak)
-    assert a.act(ask) == ord("f")
-    assert a.act(state(top="In what direction?", misc=(1, 0, 0))) == ord("l")
-
-
-def test_zaps_a_wand_of_speed_monster_at_itself_once():
-    wand = ("f", nh.WAND_CLASS, "a wand of speed monster (0:4)")
-    a = agent()
-    assert a.act(carry(state(), wand)) == ord("z") and a.strategy == "explore"
-    assert a.act(carry(state(top="What do you want to zap? [f or ?*]", misc=(1, 0, 0)),
-                       wand)) == ord("f")
-    assert a.act(state(top="In what direction?", misc=(1, 0, 0))) == ord(".")
-    assert a.act(carry(state(turn=501), wand)) != ord("z")
-
-
 def test_where_elbereth_did_not_hold_it_steps_aside_to_write_it_anew():
     a = agent()
     a.last_pray_turn = 400  # no prayer now
@@ -563,13 +526,3 @@ def test_where_elbereth_did_not_hold_it_steps_aside_to_write_it_anew():
     moved["glyphs"][5, 11] = NEWT
     assert a.act(moved) == ord("E")  # a fresh engraving there
 
-
-def test_zaps_a_ray_only_where_it_cannot_bounce_back():
-    sleep = ("f", nh.WAND_CLASS, "a wand of sleep (0:5)")
-    a = agent()
-    near_wall = carry(state(pos=(5, 18), hp=(9, 20)), sleep)
-    near_wall["glyphs"][5, 19] = NEWT  # the east wall two squares behind it
-    assert a.act(near_wall) == ord("l") and a.strategy == "fight"  # melee instead
-    open_room = carry(state(pos=(5, 6), hp=(9, 20)), sleep)
-    open_room["glyphs"][5, 7] = NEWT
-    assert agent().act(open_room) == ord("z")

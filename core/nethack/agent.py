@@ -23,15 +23,14 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble"
    when the prayer timeout is below 200), else quaff a potion known to heal (a Healer's, a
    Tourist's), else, with a hostile adjacent, zap a wand known by name to stop it (sleep,
-   striking, fire, ...; never at what may be peaceful) or one of digging down (``emergency``); weak from
-   hunger with nothing to eat: pray when the last prayer is 500 turns old (250 when fainting;
-   ``emergency``); a Healer below half its hit points casts healing on itself (``emergency`` in
-   a fight, else ``wait_out``); below 40% with a monster adjacent, or below 70% with two or
-   more: engrave Elbereth in the dust and rest on it while it holds (``emergency``); hit on it,
-   write it anew (a blow smudges the dust) twice, then step to a free square next to fewer of
-   them and write it there (``emergency``), else fight back; where Elbereth does not hold, below
-   1/7 with no prayer: zap each unidentified wand at the monster once, then quaff each
-   unidentified potion once (``emergency``);
+   striking, fire, ...; never at what may be peaceful) or one of digging down (``emergency``);
+   weak from hunger with nothing to eat: pray when the last prayer is 500 turns old (250 when
+   fainting; ``emergency``); a Healer below half its hit points casts healing on itself
+   (``emergency`` in a fight, else ``wait_out``); below 40% with a monster adjacent, or below
+   70% with two or more: engrave Elbereth in the dust and rest on it while it holds
+   (``emergency``); hit on it, write it anew (a blow smudges the dust) twice, then fight back;
+   where Elbereth does not hold, below 1/7 with no prayer: zap each unidentified wand at the
+   monster once, then quaff each unidentified potion once (``emergency``);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated (``ground_eat``); when hungry, food from the inventory
    (``inventory_eat``), else such a corpse up to 10 squares away (``ground_eat``);
@@ -554,12 +553,6 @@ class SymbolicAgent:
             if not scary and self.elbereth_at == here:
                 self.strategy = "emergency"
                 return SEARCH  # rest on Elbereth while it holds
-            if not scary and self.elbereth_at == (here, "broken"):
-                # It did not hold here: step to a square next to fewer of them and write it
-                # there anew (a fresh engraving scares them again).
-                key = self._step_aside(obs, mem, pos, hostiles)
-                if key is not None:
-                    return key
             if low and not can_pray_major:  # about to die: try what we have not identified
                 key = self._last_resort(obs, hostiles, known_only=False)
                 if key is not None:
@@ -723,27 +716,6 @@ class SymbolicAgent:
         self.fight_waits = 0
         mem.choke_moves += 1  # (at most 60 a level: no dance with monsters that stay away)
         return self._attack((cell[0] - y, cell[1] - x), "fight")
-
-    def _step_aside(self, obs, mem: LevelMemory, pos, hostiles) -> int | None:
-        """A step to a free square of floor (where we can engrave) next to fewer hostiles than
-        now, fewest first (``emergency``); None when there is none."""
-        glyphs = obs["glyphs"]
-        foes = [(pos[0] + d[0], pos[1] + d[1]) for d, _ in hostiles]
-        best = None
-        for d in NEIGHBOURS:
-            cell = (pos[0] + d[0], pos[1] + d[1])
-            if not (0 <= cell[0] < ROWS and 0 <= cell[1] < COLS) or \
-                    mem.terrain[cell] not in (FLOOR, DOORWAY) or cell in mem.blocked or \
-                    GCLASS[glyphs[cell]] not in (G_TERRAIN, G_OBJECT):
-                continue
-            if d[0] and d[1] and (mem.terrain[pos] in DOORS or mem.terrain[cell] in DOORS):
-                continue
-            near = sum(max(abs(f[0] - cell[0]), abs(f[1] - cell[1])) <= 1 for f in foes)
-            if near < len(foes) and (best is None or near < best[0]):
-                best = (near, d)
-        if best is None:
-            return None
-        return self._attack(best[1], "emergency")
 
     def _level_key(self, obs):
         bl = obs["blstats"]

@@ -513,16 +513,3 @@ def test_about_to_die_without_prayer_it_zaps_wands_then_quaffs_unknown_potions()
     obs["glyphs"][5, 11] = WATCHMAN
     assert c.act(obs) == ord("q")
 
-
-def test_where_elbereth_did_not_hold_it_steps_aside_to_write_it_anew():
-    a = agent()
-    a.last_pray_turn = 400  # no prayer now
-    a.elbereth_at = (((0, 1, 0), (5, 10)), "broken")  # hit on it here, twice renewed
-    obs = state(hp=(5, 16))
-    obs["glyphs"][5, 11] = NEWT
-    key = a.act(obs)
-    assert key in (ord("h"), ord("y"), ord("b")) and a.strategy == "emergency"
-    moved = state(pos=(5, 9), hp=(5, 16), turn=501)
-    moved["glyphs"][5, 11] = NEWT
-    assert a.act(moved) == ord("E")  # a fresh engraving there
-

@@ -215,7 +215,8 @@ def death_cause(death: str) -> str:
         return "quit (step limit or stuck)"
     if "starv" in d or "fainted" in d:
         return "starvation"
-    if "wand" in d or "zapped" in d or "bolt of" in d or d.startswith("killed by a ray"):
+    if "wand" in d or "zapped" in d or "bolt of" in d or "magic missile" in d or \
+            d.startswith("killed by a ray"):
         return "wand or ray"
     if "poison" in d:
         return "poison"

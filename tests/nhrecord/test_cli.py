@@ -171,4 +171,5 @@ def test_death_causes_grouped():
     assert death_cause("killed by an owlbear") == "owlbear"
     assert death_cause("died of starvation") == "starvation"
     assert death_cause("killed by a bolt of cold") == "wand or ray"
+    assert death_cause("killed by a magic missile") == "wand or ray"
     assert death_cause("quit") == "quit (step limit or stuck)"

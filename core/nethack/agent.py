@@ -40,11 +40,7 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    angels, unicorns, our kin in the Mines): fire the quiver (arrows once the bow is in hand,
    which a Ranger takes first; darts, daggers), throw a spare stack of daggers or darts, or cast
    a Wizard's force bolt; at point blank only when melee is weaker (a bow in hand, bare hands,
-   the spell). Two or more hostiles within three squares (not ones that may be peaceful) and
-   we in the open, reachable from more than three squares: step towards a square that at most
-   three can reach (a corridor, a doorway, a corner) and fewer of them stand next to, up to
-   three moves away (one, with some adjacent already; at most 60 such steps a level). Else
-   attack an adjacent hostile monster, never a floating eye, gas spore or mold
+   the spell). Else attack an adjacent hostile monster, never a floating eye, gas spore or mold
    (a kind that asked "Really attack?" is left alone until one of it attacks us); boxed in by
    one of those for 60 steps: throw spare weapons or stones at it, and after 400 steps, stuck on
    the level, melee it when hit points allow; one within two squares: wait for it a few turns;
@@ -119,7 +115,6 @@ class LevelMemory:
         self.missile_spots: set[tuple[int, int]] = set()  # where what we shot may lie
         self.mapped = False  # read a scroll of magic mapping here
         self.no_dig = False  # the floor here cannot be dug
-        self.choke_moves = 0  # steps taken to a square few hostiles can reach
 
 
 class SymbolicAgent:
@@ -175,7 +170,6 @@ class SymbolicAgent:
         self.elbereth_crowd = 2  # ... or below 70% with this many hostiles adjacent
         self.elbereth_percent = 40  # engrave Elbereth in a fight below this share of hit points
         self.descend_margin = 1  # go down from depth d only while d < experience level + this
-        self.choke_steps = 3  # several hostiles near: walk this far to a square few can reach
 
     # ------------------------------------------------------------------ entry point
     def act(self, obs: dict) -> int:
@@ -592,9 +586,6 @@ class SymbolicAgent:
         if key is not None:
             self.fight_waits = 0
             return key
-        key = self._choke_point(obs, mem, pos, hostiles)
-        if key is not None:
-            return key
         if hostiles:
             self.fight_waits = 0
             return self._attack(hostiles[0][0], "fight")
@@ -640,82 +631,6 @@ class SymbolicAgent:
         if key is not None:
             return key
         return self._explore(obs, mem, pos, message)
-
-    def _reach(self, mem: LevelMemory, cell) -> int:
-        """From how many squares a monster could attack ``cell``: its passable neighbours (no
-        diagonal steps into or out of a door)."""
-        terr = mem.terrain
-        door = terr[cell] in DOORS
-        n = 0
-        for dy, dx in NEIGHBOURS:
-            c = (cell[0] + dy, cell[1] + dx)
-            if 0 <= c[0] < ROWS and 0 <= c[1] < COLS and (terr[c] in PASSABLE or
-                                                           terr[c] == TRAP) and \
-                    not (dy and dx and (door or terr[c] in DOORS)):
-                n += 1
-        return n
-
-    def _choke_point(self, obs, mem: LevelMemory, pos, hostiles) -> int | None:
-        """Several hostiles near us in the open: step to a square fewer of them can reach at
-        once (a corridor, a doorway, a corner) within ``self.choke_steps`` moves, before they
-        close in; with two or more adjacent, only a step that leaves fewer of them next to
-        us. The fight goes on from there (``fight``)."""
-        glyphs = obs["glyphs"]
-        y, x = pos
-        r = 3
-        y0, y1, x0, x1 = max(0, y - r), min(ROWS, y + r + 1), max(0, x - r), min(COLS, x + r + 1)
-        window = glyphs[y0:y1, x0:x1]
-        foes = []
-        for a, b in np.argwhere(GCLASS[window] == G_MONSTER):
-            cell = (y0 + int(a), x0 + int(b))
-            g = int(glyphs[cell])
-            if cell == pos or g in mem.peaceful:
-                continue
-            mon = nh.glyph_to_mon(g)
-            cls = MONSTER_CLASS[mon]
-            if MONSTER_NAMES[mon] in NEVER_MELEE or cls == ord("F") or cls in NEVER_SHOOT or \
-                    (self.mines_ok and cls in (ord("h"), ord("G"))):  # (may be peaceful)
-                continue
-            foes.append(cell)
-        if len(foes) < 2 or self._reach(mem, pos) <= 3 or mem.choke_moves >= 60:
-            return None
-
-        def adjacent(cell):
-            return sum(max(abs(f[0] - cell[0]), abs(f[1] - cell[1])) == 1 for f in foes)
-
-        here = adjacent(pos)
-        steps = 1 if hostiles else self.choke_steps
-        prev = {pos: None}
-        frontier = deque([(pos, 0)])
-        best = None
-        while frontier:
-            cur, dist = frontier.popleft()
-            if cur != pos:
-                reach, near = self._reach(mem, cur), adjacent(cur)
-                if reach <= 3 and near < max(2, here) and (best is None or
-                                                          (reach, dist) < best[0]):
-                    best = ((reach, dist), cur)
-            if dist == steps:
-                continue
-            for dy, dx in NEIGHBOURS:
-                nxt = (cur[0] + dy, cur[1] + dx)
-                if nxt in prev or not (0 <= nxt[0] < ROWS and 0 <= nxt[1] < COLS):
-                    continue
-                if dy and dx and (mem.terrain[cur] in DOORS or mem.terrain[nxt] in DOORS):
-                    continue
-                if GCLASS[glyphs[nxt]] != G_TERRAIN and GCLASS[glyphs[nxt]] != G_OBJECT or \
-                        nxt in mem.blocked or mem.terrain[nxt] not in PASSABLE:
-                    continue
-                prev[nxt] = cur
-                frontier.append((nxt, dist + 1))
-        if best is None:
-            return None
-        cell = best[1]
-        while prev[cell] != pos:
-            cell = prev[cell]
-        self.fight_waits = 0
-        mem.choke_moves += 1  # (at most 60 a level: no dance with monsters that stay away)
-        return self._attack((cell[0] - y, cell[1] - x), "fight")
 
     def _level_key(self, obs):
         bl = obs["blstats"]

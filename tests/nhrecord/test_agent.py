@@ -470,20 +470,6 @@ def test_a_door_that_withstood_ten_kicks_is_left_for_a_while_then_kicked_again()
     assert 0 < mem.blocked[(5, 21)] <= 300 and mem.locked[(5, 21)] == 0  # ... but later
 
 
-def test_several_hostiles_near_in_the_open_it_steps_into_the_corridor_to_fight():
-    obs = state(pos=(5, 6))
-    obs["glyphs"][5, 4] = nh.GLYPH_CMAP_OFF + 12  # a doorway in the west wall
-    obs["glyphs"][5, 1:4] = nh.GLYPH_CMAP_OFF + 21  # the corridor behind it
-    obs["glyphs"][5, 9] = obs["glyphs"][3, 8] = NEWT  # two hostiles coming
-    a = agent()
-    assert a.act(obs) == ord("h") and a.strategy == "fight"
-    alone = state(pos=(5, 6))
-    alone["glyphs"][5, 4] = nh.GLYPH_CMAP_OFF + 12
-    alone["glyphs"][5, 1:4] = nh.GLYPH_CMAP_OFF + 21
-    alone["glyphs"][3, 8] = NEWT  # one: wait for it here
-    assert agent().act(alone) == ord("s")
-
-
 def test_about_to_die_without_prayer_it_zaps_wands_then_quaffs_unknown_potions():
     a = agent()
     a.last_pray_turn = 400  # prayed 100 turns ago: too soon to pray again

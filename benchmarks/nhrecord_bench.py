@@ -16,17 +16,32 @@
 3. workers: ``record`` of W games on ``-w 1`` and ``-w 2`` (wall time); the two datasets must be
    the same (summary, sidecars). The machine's other load is printed beside it.
 4. disk: bytes per agent step and per keypress of the recorded dataset (from 1.).
+5. old and new agent on the evaluation games (issue 22): the symbolic agent of this tree and
+   the one of ``--old-rev`` (default: the agent before issue 22, commit a50fcc9, unpacked from
+   git and run as its own ``papertools nhrecord record``) on the same games (``--seed 31337``,
+   games 0..199, at most 50,000 steps, 2 workers each). Those games were never played while
+   the agent was tuned (development seeds 100-1000); ``--quick`` plays seed 31338 instead.
+   Printed for each: the median score with its 95% bootstrap interval over games (2,000
+   resamples, seeded), the quartiles, the median maximum depth, the death-cause table from
+   the xlogfiles, and agent steps per second while recording (from the games' timings; the new
+   agent's over the old one's, same run).
 
 Goals (issue 5): median score >= 1,000; >= 20x the random agent's median; median maximum depth
->= 4; no game stuck 1,000 steps without progress; recording costs <= 20%.
+>= 4; no game stuck 1,000 steps without progress; recording costs <= 20%. Issue 22: on the
+evaluation games, the new agent's median score >= 2,000 and median maximum depth >= 6, its
+steps per second at least half the old agent's.
 
-Usage: python benchmarks/nhrecord_bench.py [--quick] [--strict] [--output PATH]
+Usage: python benchmarks/nhrecord_bench.py [--quick] [--strict] [--output PATH] [--old-rev REV]
 Figures go to stdout, progress to stderr, results to benchmarks/results/nhrecord.json.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,11 +55,15 @@ from papertools.core.nethack.env import seed_game
 from papertools.cli.nhrecord.record import record
 from papertools.core.nethack.dataset import finished_games
 from papertools.cli.nhrecord.stats import death_table, game_deaths, summarize
+from papertools.core.learn.curves import interval_estimates
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "nhrecord.json"
 SCRIPT = "nhrecord_bench"
 SEED = 0
+EVAL_SEED = 31337  # issue 22's evaluation games: never played while tuning the agent
+SMOKE_EVAL_SEED = 31338  # --quick plays other games, so smoke runs never touch the real ones
+OLD_REV = "a50fcc90ef01decf9928049a991cd63df380220e"  # main before issue 22's agent changes
 
 GOALS = {
     "median_score": ("goal", ">=", 1000.0),
@@ -52,14 +71,17 @@ GOALS = {
     "median_max_depth": ("goal", ">=", 4.0),
     "longest_no_progress": ("goal", "<=", 999.0),
     "recording_cost": ("goal", "<=", 0.20),
+    "eval_median_score": ("goal", ">=", 2000.0),
+    "eval_median_depth": ("goal", ">=", 6.0),
+    "eval_steps_per_s_new_over_old": ("goal", ">=", 0.5),
 }
 
 MODES = {
     # games/max_steps: quality run; speed_games x speed_steps: speed rows; worker_games: -w rows
     "full": dict(games=50, max_steps=50_000, speed_games=4, speed_steps=4000, worker_games=8,
-                 worker_steps=3000),
+                 worker_steps=3000, eval_games=200, eval_steps=50_000),
     "quick": dict(games=4, max_steps=2000, speed_games=2, speed_steps=1000, worker_games=2,
-                  worker_steps=1000),
+                  worker_steps=1000, eval_games=2, eval_steps=1000),
 }
 
 
@@ -122,8 +144,67 @@ def replay_env_seconds(config: GameConfig, games: int) -> tuple[float, int]:
     return total, steps
 
 
+def old_agent_command(rev: str, workdir: Path) -> tuple[list[str], dict]:
+    """``papertools`` as it was at commit ``rev`` (its cli/ and core/ unpacked from git into
+    ``workdir``): the command and the environment that runs it."""
+    tree = workdir / "old-agent"
+    shim = tree / ".shim" / "papertools"
+    shim.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev, "cli", "core"], cwd=ROOT,
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    for part in ("cli", "core"):
+        (shim / part).symlink_to(tree / part, target_is_directory=True)
+    env = {**os.environ, "PYTHONPATH": f"{tree / '.shim'}{os.pathsep}{tree}",
+           "OMP_NUM_THREADS": "1"}
+    return [sys.executable, "-m", "papertools.cli.main"], env
+
+
+def agent_on_eval_games(rows: list[dict], folder: Path) -> dict:
+    """One agent's evaluation figures: the summary, the median's bootstrap interval, the death
+    table, steps per second while recording (games' own timings)."""
+    scores = np.array([r["score"] for r in rows], float)
+    _, ci = interval_estimates({"median": scores}, np.median, reps=2000, seed=0)
+    seconds = sum(json.loads((f / "timing.json").read_text())["seconds"]
+                  for f in finished_games(folder).values())
+    deaths = game_deaths([folder])
+    return {**summarize(rows), "median_ci": [float(ci["median"][0]), float(ci["median"][1])],
+            "steps_per_s": sum(r["steps"] for r in rows) / max(seconds, 1e-9),
+            "death_table": death_table(deaths),
+            "games_detail": [{k: d[k] for k in ("game", "score", "cause", "maxlvl", "maxhp",
+                                                 "xl", "turns", "role")} for d in deaths]}
+
+
+def evaluation(games: int, max_steps: int, old_rev: str, workdir: Path,
+               seed: int = EVAL_SEED) -> dict:
+    """5. the new agent (this tree) and the old one (``old_rev``) on the evaluation games."""
+    new_dir, old_dir = workdir / "eval-new", workdir / "eval-old"
+    common.log(SCRIPT, f"evaluation: new agent, {games} games at seed {seed}")
+    new_rows = record(GameConfig(seed=seed, max_steps=max_steps, out_dir=str(new_dir)),
+                      games, workers=2)
+    common.log(SCRIPT, f"evaluation: old agent ({old_rev[:12]}), the same games")
+    command, env = old_agent_command(old_rev, workdir)
+    subprocess.run([*command, "nhrecord", "record", "--episodes", str(games), "--seed",
+                    str(seed), "--max-steps", str(max_steps), "-w", "2", "-q",
+                    "--out-dir", str(old_dir)], env=env, cwd=workdir, check=True,
+                   stdout=subprocess.DEVNULL)
+    old_rows = [json.loads((f / "game.json").read_text())
+                for f in finished_games(old_dir).values()]
+    new, old = agent_on_eval_games(new_rows, new_dir), agent_on_eval_games(old_rows, old_dir)
+    return {"seed": seed, "games": games, "max_steps": max_steps, "old_rev": old_rev,
+            "command": (f"papertools nhrecord record --episodes {games} --seed {seed} "
+                        f"--max-steps {max_steps} -w 2 --out-dir DIR (this tree; and as of "
+                        f"{old_rev[:12]})"),
+            "new": new, "old": old,
+            "steps_per_s_new_over_old": new["steps_per_s"] / max(old["steps_per_s"], 1e-9)}
+
+
 def main(argv=None) -> int:
-    args, mode, output = common.parse_args(__doc__, RESULTS, argv)
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--old-rev", default=OLD_REV,
+                       help="the git commit whose agent is the old one in the evaluation "
+                            f"(default {OLD_REV[:12]}, the agent before issue 22)")
+    args, mode, output = common.parse_args(__doc__, RESULTS, argv, parents=(flags,))
     m = MODES[mode]
     started = time.perf_counter()
     res = {"mode": mode, "machine": common.machine_info(("nle",)), "seed": SEED, **m}
@@ -179,6 +260,10 @@ def main(argv=None) -> int:
         res["workers"] = {"seconds_w1": wall[1], "seconds_w2": wall[2],
                           "speedup_1_to_2": wall[1] / wall[2], "identical": outs[1] == outs[2],
                           "other_load_cpus": common.busy_cpus(0.5)}
+
+        # 5. old and new agent on the evaluation games
+        res["evaluation"] = evaluation(m["eval_games"], m["eval_steps"], args.old_rev, work,
+                                       EVAL_SEED if mode == "full" else SMOKE_EVAL_SEED)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -190,6 +275,13 @@ def main(argv=None) -> int:
                                             sym["longest_no_progress"]),
         "recording_cost": common.judge(GOALS, "recording_cost", res["speed"]["recording_cost"]),
     }
+    ev = res["evaluation"]
+    goals["eval_median_score"] = common.judge(GOALS, "eval_median_score",
+                                              ev["new"]["score"]["median"])
+    goals["eval_median_depth"] = common.judge(GOALS, "eval_median_depth",
+                                              ev["new"]["max_depth"]["median"])
+    goals["eval_steps_per_s_new_over_old"] = common.judge(GOALS, "eval_steps_per_s_new_over_old",
+                                                          ev["steps_per_s_new_over_old"])
     res["score_x_random"] = ratio
     res["mean_score_x_random"] = sym["score"]["mean"] / max(1e-9, rnd["score"]["mean"])
     failed = common.finish(res, goals, output, started, print_table)
@@ -233,6 +325,19 @@ def print_table(res: dict, goals: dict) -> None:
           f"{wk['other_load_cpus'] if wk['other_load_cpus'] is None else round(wk['other_load_cpus'], 1)} CPUs)")
     print(f"  disk: {res['disk_bytes_per_step']:.1f} bytes/step, "
           f"{res['disk_bytes_per_keypress']:.1f} bytes/keypress")
+    ev = res["evaluation"]
+    print(f"  evaluation ({ev['games']} games x <= {ev['max_steps']} steps, seed {ev['seed']}, "
+          f"never played while tuning): {ev['command']}")
+    for name in ("old", "new"):
+        a = ev[name]
+        q = a["score"]
+        print(f"  {name} agent: median score {q['median']:.0f} [{a['median_ci'][0]:.0f}, "
+              f"{a['median_ci'][1]:.0f}]  quartiles {q['q25']:.0f} / {q['q75']:.0f}  mean "
+              f"{q['mean']:.0f}  median depth {a['max_depth']['median']:.1f}  "
+              f"{a['steps_per_s']:.0f} steps/s recording")
+        print("\n".join("    " + line for line in a["death_table"].splitlines()))
+    print(f"  new agent's steps/s over the old one's (same run): "
+          f"{ev['steps_per_s_new_over_old']:.2f}")
     for g in goals.values():
         print(f"  {g['kind']:<4} {g['name']:<22} {g['value']:>10.3f}  target {g['target']:<8} "
               f"{g['status']}")

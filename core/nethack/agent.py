@@ -91,7 +91,8 @@ from .facts import (
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, SHOP_RE, HIT_RE, KILL_RE,
-    WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS
+    WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, PRAYER_LUCK_TURNS,
+    monster_difficulty
 )
 
 
@@ -133,6 +134,7 @@ class SymbolicAgent:
         self.intent_letter: int | None = None
         self.intent_corpse: str | None = None
         self.last_pray_turn = -10_000
+        self.pray_failed_turn = -10_000  # a god was displeased: luck is down for a long while
         self.tried_items: set[str] = set()  # unidentified wands and potions tried as a last resort
         self.plan: list[tuple[int, int]] = []
         self.plan_goal: tuple[int, int] | None = None
@@ -169,6 +171,9 @@ class SymbolicAgent:
         self.elbereth_renewed = 0
         self.elbereth_crowd = 2  # ... or below 70% with this many hostiles adjacent
         self.elbereth_percent = 40  # engrave Elbereth in a fight below this share of hit points
+        self.danger_hp = 6  # ... or below this times the adjacent hostiles' summed difficulty
+        self.eye_waits = 1000  # turns blocked by a floating eye before meleeing it
+        self.eat_ahead = True  # walk to fresh corpses when not hungry yet, not only when hungry
         self.descend_margin = 1  # go down from depth d only while d < experience level + this
 
     # ------------------------------------------------------------------ entry point
@@ -226,6 +231,8 @@ class SymbolicAgent:
         if "too hard to dig in" in message or "cannot stay on the" in message or \
                 "here is too hard to" in message:
             mem.no_dig = True
+        if PRAYER_FAILED_RE.search(message):
+            self.pray_failed_turn = int(obs["blstats"][nh.NLE_BL_TIME])
         if "You feel feverish" in message:
             self.lycanthropy = True
         if "You feel purified" in message:
@@ -455,12 +462,16 @@ class SymbolicAgent:
         turn = int(bl[nh.NLE_BL_TIME])
         hunger = int(bl[nh.NLE_BL_HUNGER])  # 0 satiated, 1 not hungry, 2 hungry, 3 weak, 4+ fainting
         cond = int(bl[nh.NLE_BL_CONDITION])
-        can_pray = turn > 110 and turn - self.last_pray_turn > 1000  # prayer timeout starts at 300
+        # A prayer that failed ("You feel that Mitra is displeased") took 3 points of luck, which
+        # come back one per 600 turns: a prayer before then angers the god (smiting, lost levels).
+        naughty = turn - self.pray_failed_turn < PRAYER_LUCK_TURNS
+        can_pray = turn > 110 and turn - self.last_pray_turn > 1000 and not naughty
         # About to die (hit points below 1/7 or 6, or weak from hunger: "major trouble"), a god
         # listens when the prayer timeout is below 200. A prayer sets it to rnz(350), at most
         # 700 about nine times in ten: 500 turns later a prayer is likely safe, and one that
         # comes too soon only fails ("You feel that Mitra is displeased").
-        can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap
+        can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap \
+            and not naughty
         hostiles = self._adjacent_hostiles(glyphs, pos, mem)
 
         # Moved since last step? A move that did nothing blocks its target for a while.
@@ -514,7 +525,8 @@ class SymbolicAgent:
             if key is not None:
                 return key
         if hunger >= 3 and not self._food_letter(obs) and (
-                can_pray_major or (hunger >= 4 and turn - self.last_pray_turn > 250)):
+                can_pray_major or (hunger >= 4 and turn - self.last_pray_turn > 250
+                                   and not naughty)):
             # (fainting: death is near, so a prayer that may come too soon is worth it)
             return self._pray(turn, "emergency")
         hurt_now = self.last_hp is not None and hp < self.last_hp
@@ -526,7 +538,10 @@ class SymbolicAgent:
             self.strategy = "emergency" if hostiles else "wait_out"
             return ord("Z")
         crowd = len(hostiles) >= self.elbereth_crowd and hp * 100 < hpmax * 70
-        if (hp * 100 < hpmax * self.elbereth_percent or crowd) and hostiles:
+        # ... or when what is adjacent could kill us in a few turns: hit points below
+        # danger_hp times the adjacent hostiles' summed difficulty (a rothe's 4: below 24)
+        danger = hp < self.danger_hp * sum(monster_difficulty(h[1]) for h in hostiles)
+        if (hp * 100 < hpmax * self.elbereth_percent or crowd or danger) and hostiles:
             here = (self._level_key(obs), pos)
             scary = self._ignore_elbereth(hostiles)
             if not scary and self.elbereth_at not in (here, (here, "broken")):
@@ -561,14 +576,16 @@ class SymbolicAgent:
             self.intent, self.intent_corpse = "eat_ground", corpse[0]
             self.strategy = "ground_eat"
             return EAT
-        if hunger >= 2 and turn >= self.no_eat_until:
-            letter = self._food_letter(obs)
-            if letter:
-                self.intent, self.intent_letter = "eat_inv", letter
-                self.strategy = "inventory_eat"
-                return EAT
-            target = self._fresh_corpse(pos, turn, max_age, radius=10)
-            if target and not hostiles and mem.terrain[target] != TRAP:
+        letter = self._food_letter(obs) if hunger >= 2 and turn >= self.no_eat_until else None
+        if letter:
+            self.intent, self.intent_letter = "eat_inv", letter
+            self.strategy = "inventory_eat"
+            return EAT
+        if hunger >= 1 + (not self.eat_ahead) and not hostiles:
+            # Eat ahead of hunger: a fresh corpse of what we killed is the food there is most of
+            # (many heroes carry none), and prayer is better kept for hit points.
+            target = self._fresh_corpse(pos, turn, max_age, radius=10 if hunger >= 2 else 6)
+            if target and mem.terrain[target] != TRAP:
                 key = self._go(obs, mem, {target}, "corpse")
                 if key is not None:
                     self.strategy = "ground_eat"
@@ -1152,8 +1169,11 @@ class SymbolicAgent:
         bl = obs["blstats"]
         hp, hpmax = int(bl[nh.NLE_BL_HP]), max(1, int(bl[nh.NLE_BL_HPMAX]))
         # Passive damage of a mold (up to 4d6 acid) or a gas spore's explosion (4d6) needs hit
-        # points to spare; a floating eye's paralysis is survivable with nobody else around.
+        # points to spare; a floating eye's paralysis (up to 127 turns) is survivable only with
+        # nobody coming by: it is the last thing tried, after eye_waits turns of waiting.
         sturdy = hp * 10 >= hpmax * 9 and (hp > 26 or name == "floating eye")
+        if name == "floating eye" and mem.blocker_waits < self.eye_waits:
+            return None
         # (a monster near that has not come for us in 400 turns will not: a peaceful one)
         if name and sturdy and (mem.blocker_waits > 400 or
                                 not self._near_hostiles(glyphs, pos, mem, radius=6)):

@@ -14,6 +14,7 @@ VWALL, HWALL, FLOOR, DOWNSTAIR = (nh.GLYPH_CMAP_OFF + i for i in (1, 2, 19, 24))
 NEWT = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS) if nh.permonst(i).mname == "newt")
 WATCHMAN = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
                                    if nh.permonst(i).mname == "watchman")
+ROTHE = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS) if nh.permonst(i).mname == "rothe")
 PLAYER = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
                                  if nh.permonst(i).mname == "valkyrie")
 ALL_KEYS = {int(a) for a in nh.ACTIONS}
@@ -251,10 +252,11 @@ def test_gets_past_a_floating_eye_blocking_the_way_without_meleeing_it_at_once()
     # the direction: east, at the eye
     assert a.act(corridor(500, True, top="In what direction?", misc=(1, 0, 0))) == ord("l")
     a = SymbolicAgent(np.random.default_rng(0), level_budget=0)
-    keys = [(a.act(corridor(500 + t, dagger=False)), a.strategy) for t in range(260)]
-    # nothing to throw: wait for it to drift off, and only after long melee it all the same
+    keys = [(a.act(corridor(500 + t, dagger=False)), a.strategy) for t in range(1500)]
+    # nothing to throw: wait for it to drift off, and only after very long (its gaze freezes us
+    # for up to 127 turns) melee it all the same
     first = next(i for i, (key, _) in enumerate(keys) if key == ord("l"))
-    assert first > 150 and all(k == ord("s") and s == "explore" for k, s in keys[:first])
+    assert first > 950 and all(s == "explore" for _, s in keys[:first])  # (waits, moves about)
     assert keys[first][1] == "fight"
 
 
@@ -354,11 +356,45 @@ def test_hungry_eats_an_older_corpse_that_it_would_leave_when_not_hungry():
     assert a.act(state(hunger=2)) == ord("e") and a.strategy == "ground_eat"
 
 
+def test_not_hungry_yet_it_walks_to_a_fresh_corpse_of_its_kill():
+    """Kills are most heroes' food: eat them before hunger comes, keeping prayer for hit points."""
+    a = agent()
+    a.kills[(5, 13)] = ("jackal", 490)  # our kill, 10 turns ago, three squares east
+    assert a.act(state(hunger=1)) == ord("l") and a.strategy == "ground_eat"
+    a = agent()
+    a.kills[(5, 13)] = ("jackal", 490)
+    assert a.act(state(hunger=0)) != ord("l")  # satiated: leave it
+
+
 def test_fainting_prays_sooner_than_weak():
     a = agent()
     a.last_pray_turn = 200  # 300 turns ago: likely too soon for a weak hero
     assert a.act(state(hunger=3)) != PRAY
     assert a.act(state(hunger=4, turn=501)) == PRAY and a.strategy == "emergency"
+
+
+def test_after_a_prayer_failed_it_does_not_pray_until_its_luck_is_back():
+    """A displeased god took 3 points of luck: another prayer before they return angers it."""
+    a = agent()
+    a.act(state(turn=2000, top="You feel that Tyr is displeased."))
+    assert a.act(state(hp=(2, 20), turn=2700)) != PRAY  # 700 turns on: luck still down
+    assert a.act(state(hunger=4, turn=2710)) != PRAY  # fainting: not even then
+    a = agent()
+    a.act(state(turn=2000, top="You feel that Tyr is well-pleased."))
+    assert a.act(state(hp=(2, 20), turn=2700)) == PRAY
+    a = agent()
+    a.act(state(turn=2000, top="You feel that Tyr is displeased."))
+    assert a.act(state(hp=(2, 20), turn=3900)) == PRAY  # 1,900 turns on: luck is back
+
+
+def test_engraves_elbereth_sooner_next_to_a_monster_that_hits_hard():
+    obs = state(hp=(22, 43))  # 51%: a newt is fought...
+    obs["glyphs"][5, 11] = NEWT
+    a = agent()
+    assert a.act(obs) == ord("l") and a.strategy == "fight"
+    obs["glyphs"][5, 11] = ROTHE  # ... a rothe (three bites a turn, up to 14) is not
+    obs["blstats"][nh.NLE_BL_TIME] += 1
+    assert a.act(obs) == ord("E") and a.strategy == "emergency"
 
 
 def test_picks_from_a_pickup_menu_that_waits_for_a_key():

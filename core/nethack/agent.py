@@ -25,15 +25,18 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    Tourist's), else, with a hostile adjacent, zap a wand known by name to stop it (sleep,
    striking, fire, ...; never at what may be peaceful) or one of digging down (``emergency``);
    weak from hunger with nothing to eat: pray when the last prayer is 500 turns old (250 when
-   fainting; ``emergency``); a Healer below half its hit points casts healing on itself
-   (``emergency`` in a fight, else ``wait_out``); below 40% with a monster adjacent, or below
+   fainting; ``emergency``); no prayer at all for 1,800 turns after one that failed ("You feel
+   that Mitra is displeased": luck fell by 3, and a prayer with bad luck angers the god); a
+   Healer below half its hit points casts healing on itself (``emergency`` in a fight, else
+   ``wait_out``); below 40% with a monster adjacent, or below
    70% with two or more: engrave Elbereth in the dust and rest on it while it holds
    (``emergency``); hit on it, write it anew (a blow smudges the dust) twice, then fight back;
    where Elbereth does not hold, below 1/7 with no prayer: zap each unidentified wand at the
    monster once, then quaff each unidentified potion once (``emergency``);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated (``ground_eat``); when hungry, food from the inventory
-   (``inventory_eat``), else such a corpse up to 10 squares away (``ground_eat``);
+   (``inventory_eat``), else such a corpse up to 10 squares away; not hungry yet, one up to 6
+   squares away, so that kills feed us before hunger comes (``ground_eat``);
 7. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us
    (``wait_out``). Shoot at the nearest hostile monster in a straight line within 6 squares,
    with nothing (and no pet behind it) in the way, never at what may be peaceful (humans, elves,
@@ -57,7 +60,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    left, else to the down staircase. Stuck on a level for long with the way on blocked by a
    floating eye, mold or gas spore (in a corridor or a doorway): walk up to it, throw spare
    weapons at it (``fight``), wait for it to drift off, and after 200 turns, at 90% hit points
-   or more with nobody else near (or after 400, whoever is near), melee it (``fight``). With no
+   or more with nobody else near (or after 400, whoever is near), melee it (``fight``); a
+   floating eye only after 1,000 turns (its gaze freezes us for up to 127 turns). With no
    way down found for long, read a scroll of magic mapping (a Tourist's), later dig down with a
    pick-axe; with nothing left to do, search for hidden passages where they are likeliest (dead
    ends, walls next to unseen rock, searched least, nearest).
@@ -91,8 +95,7 @@ from .facts import (
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, SHOP_RE, HIT_RE, KILL_RE,
-    WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, PRAYER_LUCK_TURNS,
-    monster_difficulty
+    WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, PRAYER_LUCK_TURNS
 )
 
 
@@ -171,7 +174,6 @@ class SymbolicAgent:
         self.elbereth_renewed = 0
         self.elbereth_crowd = 2  # ... or below 70% with this many hostiles adjacent
         self.elbereth_percent = 40  # engrave Elbereth in a fight below this share of hit points
-        self.danger_hp = 6  # ... or below this times the adjacent hostiles' summed difficulty
         self.eye_waits = 1000  # turns blocked by a floating eye before meleeing it
         self.eat_ahead = True  # walk to fresh corpses when not hungry yet, not only when hungry
         self.descend_margin = 1  # go down from depth d only while d < experience level + this
@@ -538,10 +540,7 @@ class SymbolicAgent:
             self.strategy = "emergency" if hostiles else "wait_out"
             return ord("Z")
         crowd = len(hostiles) >= self.elbereth_crowd and hp * 100 < hpmax * 70
-        # ... or when what is adjacent could kill us in a few turns: hit points below
-        # danger_hp times the adjacent hostiles' summed difficulty (a rothe's 4: below 24)
-        danger = hp < self.danger_hp * sum(monster_difficulty(h[1]) for h in hostiles)
-        if (hp * 100 < hpmax * self.elbereth_percent or crowd or danger) and hostiles:
+        if (hp * 100 < hpmax * self.elbereth_percent or crowd) and hostiles:
             here = (self._level_key(obs), pos)
             scary = self._ignore_elbereth(hostiles)
             if not scary and self.elbereth_at not in (here, (here, "broken")):

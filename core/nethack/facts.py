@@ -163,17 +163,6 @@ MONSTER_NAMES = [nh.permonst(i).mname for i in range(nh.NUMMONS)]
 MONSTER_CLASS = [ord(nh.class_sym.from_mlet(nh.permonst(i).mlet).sym) for i in range(nh.NUMMONS)]
 
 
-# How dangerous each monster is (NetHack's difficulty: a jackal 1, a rothe 4, a soldier ant 6),
-# per glyph; 3 for what we cannot see (an invisible monster). A lookup per adjacent hostile.
-_DIFFICULTY = np.array([nh.permonst(i).difficulty for i in range(nh.NUMMONS)], np.int16)
-
-
-def monster_difficulty(glyph: int) -> int:
-    if nh.glyph_is_monster(glyph):
-        return int(_DIFFICULTY[nh.glyph_to_mon(glyph)])
-    return 3
-
-
 # Monsters never to melee (passive damage or paralysis), and corpses safe to eat.
 NEVER_MELEE = {"floating eye", "gas spore", "brown mold", "yellow mold",
                "green mold", "red mold", "blue jelly", "spotted jelly", "ochre jelly"}

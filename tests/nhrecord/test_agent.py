@@ -14,7 +14,6 @@ VWALL, HWALL, FLOOR, DOWNSTAIR = (nh.GLYPH_CMAP_OFF + i for i in (1, 2, 19, 24))
 NEWT = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS) if nh.permonst(i).mname == "newt")
 WATCHMAN = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
                                    if nh.permonst(i).mname == "watchman")
-ROTHE = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS) if nh.permonst(i).mname == "rothe")
 PLAYER = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
                                  if nh.permonst(i).mname == "valkyrie")
 ALL_KEYS = {int(a) for a in nh.ACTIONS}
@@ -385,16 +384,6 @@ def test_after_a_prayer_failed_it_does_not_pray_until_its_luck_is_back():
     a = agent()
     a.act(state(turn=2000, top="You feel that Tyr is displeased."))
     assert a.act(state(hp=(2, 20), turn=3900)) == PRAY  # 1,900 turns on: luck is back
-
-
-def test_engraves_elbereth_sooner_next_to_a_monster_that_hits_hard():
-    obs = state(hp=(22, 43))  # 51%: a newt is fought...
-    obs["glyphs"][5, 11] = NEWT
-    a = agent()
-    assert a.act(obs) == ord("l") and a.strategy == "fight"
-    obs["glyphs"][5, 11] = ROTHE  # ... a rothe (three bites a turn, up to 14) is not
-    obs["blstats"][nh.NLE_BL_TIME] += 1
-    assert a.act(obs) == ord("E") and a.strategy == "emergency"
 
 
 def test_picks_from_a_pickup_menu_that_waits_for_a_key():

@@ -1171,7 +1171,7 @@ class SymbolicAgent:
         # points to spare; a floating eye's paralysis (up to 127 turns) is survivable only with
         # nobody coming by: it is the last thing tried, after eye_waits turns of waiting.
         sturdy = hp * 10 >= hpmax * 9 and (hp > 26 or name == "floating eye")
-        if name == "floating eye" and mem.blocker_waits < self.eye_waits:
+        if name == "floating eye" and max(mem.blocker_waits, self.same_pos) < self.eye_waits:
             return None
         # (a monster near that has not come for us in 400 turns will not: a peaceful one)
         if name and sturdy and (mem.blocker_waits > 400 or

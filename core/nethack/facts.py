@@ -175,11 +175,13 @@ UNSAFE_CORPSES = {"cockatrice", "chickatrice", "green slime", "Medusa", "kobold"
                   "gnomish wizard", "gnome king", "hobbit", "little dog", "dog", "large dog",
                   "kitten", "housecat", "large cat", "pony", "horse", "warhorse", "quasit",
                   "tengu", "nurse", "leprechaun", "nymph", "water nymph", "wood nymph",
-                  "mountain nymph", "lizard"}
+                  "mountain nymph", "lizard",
+                  # acidic: up to 15 points of damage, a death at low hit points
+                  "acid blob", "gray ooze", "black naga"}
 
 
 def safe_corpse(monster: str) -> bool:
-    """Corpses worth eating: not poisonous, petrifying, polymorphing, cannibalistic for some
+    """Corpses worth eating: not poisonous, acidic, petrifying, polymorphing, cannibalistic for some
     races, hallucinogenic or a pet's kin (a blacklist of what an early game meets)."""
     return monster not in UNSAFE_CORPSES and not monster.startswith("were") and \
         not monster.endswith(("zombie", "mummy")) and monster not in HUMANS

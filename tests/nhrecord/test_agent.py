@@ -259,6 +259,22 @@ def test_gets_past_a_floating_eye_blocking_the_way_without_meleeing_it_at_once()
     assert keys[first][1] == "fight"
 
 
+def test_boxed_in_by_a_floating_eye_it_melees_it_only_after_very_long():
+    """In a niche whose only way out the eye fills, waiting is all there is for long; after
+    1,000 steps it melees the eye rather than starve there."""
+    eye = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                  if nh.permonst(i).mname == "floating eye")
+    obs = state(pos=(5, 10), room=((5, 10), (5, 11)), turn=500)
+    obs["glyphs"][5, 11] = eye
+    a = SymbolicAgent(np.random.default_rng(0), level_budget=0)
+    keys = []
+    for t in range(2000):
+        obs["blstats"][nh.NLE_BL_TIME] = 500 + t
+        keys.append((a.act(obs), a.strategy))
+    first = next(i for i, (key, s) in enumerate(keys) if key == ord("l") and s == "fight")
+    assert first > 1000  # (a search takes two keys, a count and s: about 1,800 keys)
+
+
 def carry(obs, *items):
     """Put ``(letter, object class, description)`` items into the observation's inventory."""
     for i, (letter, cls, text) in enumerate(items):

@@ -64,6 +64,15 @@ SEED = 0
 EVAL_SEED = 31337  # issue 22's evaluation games: never played while tuning the agent
 SMOKE_EVAL_SEED = 31338  # --quick plays other games, so smoke runs never touch the real ones
 OLD_REV = "a50fcc90ef01decf9928049a991cd63df380220e"  # main before issue 22's agent changes
+# Crash fixes applied to the old agent's code when present, so that a game it plays ends as the
+# game does and not in an exception: (file, text, replacement, why). Its decisions stay its own.
+OLD_AGENT_FIXES = [
+    ("core/nethack/agent.py",
+     '                    self._level(obs).peaceful.add(int(obs["glyphs"][ty, tx]))\n',
+     '                    if nh.glyph_is_monster(int(obs["glyphs"][ty, tx])):\n'
+     '                        self._level(obs).peaceful.add(int(obs["glyphs"][ty, tx]))\n',
+     'a "Really attack?" square showing no monster made glyph_to_mon index past the table'),
+]
 
 GOALS = {
     "median_score": ("goal", ">=", 1000.0),
@@ -153,6 +162,11 @@ def old_agent_command(rev: str, workdir: Path) -> tuple[list[str], dict]:
     archive = subprocess.run(["git", "archive", rev, "cli", "core"], cwd=ROOT,
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    for name, text, fixed, _ in OLD_AGENT_FIXES:
+        path = tree / name
+        code = path.read_text()
+        if text in code:
+            path.write_text(code.replace(text, fixed))
     for part in ("cli", "core"):
         (shim / part).symlink_to(tree / part, target_is_directory=True)
     env = {**os.environ, "PYTHONPATH": f"{tree / '.shim'}{os.pathsep}{tree}",
@@ -192,6 +206,7 @@ def evaluation(games: int, max_steps: int, old_rev: str, workdir: Path,
                 for f in finished_games(old_dir).values()]
     new, old = agent_on_eval_games(new_rows, new_dir), agent_on_eval_games(old_rows, old_dir)
     return {"seed": seed, "games": games, "max_steps": max_steps, "old_rev": old_rev,
+            "old_agent_fixes": [why for *_, why in OLD_AGENT_FIXES],
             "command": (f"papertools nhrecord record --episodes {games} --seed {seed} "
                         f"--max-steps {max_steps} -w 2 --out-dir DIR (this tree; and as of "
                         f"{old_rev[:12]})"),

@@ -296,8 +296,10 @@ class SymbolicAgent:
             if self.last_move is not None:
                 y, x = self._pos(obs)
                 ty, tx = y + self.last_move[0], x + self.last_move[1]
-                if 0 <= ty < ROWS and 0 <= tx < COLS:
-                    self._level(obs).peaceful.add(int(obs["glyphs"][ty, tx]))
+                # the square may show no monster by now (it moved; "remembered, unseen")
+                if 0 <= ty < ROWS and 0 <= tx < COLS and \
+                        nh.glyph_is_monster(g := int(obs["glyphs"][ty, tx])):
+                    self._level(obs).peaceful.add(g)
             return ESC
         if "eat it?" in p or "eat one?" in p:
             if self.intent == "eat_ground":

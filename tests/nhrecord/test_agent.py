@@ -165,6 +165,21 @@ def test_fights_back_a_kind_it_took_for_peaceful():
     assert a.act(hit) == ord("l") and a.strategy == "fight"
 
 
+def test_asked_about_a_square_that_shows_no_monster_it_remembers_no_peaceful():
+    # "Really attack?" while the square shows the remembered, unseen monster: nothing is taken
+    # for peaceful, and a blow that follows is read as usual (seed 1000's game 20 once crashed).
+    a = agent()
+    obs = state()
+    obs["glyphs"][5, 11] = WATCHMAN
+    assert a.act(obs) == ord("l")
+    ask = state(top="Really attack the watchman? [yn] (n)", misc=(1, 0, 0))
+    ask["glyphs"][5, 11] = nh.GLYPH_INVISIBLE
+    assert a.act(ask) == ESC
+    hit = state(hp=(14, 16), turn=501, top="The watchman hits!")
+    hit["glyphs"][5, 11] = WATCHMAN
+    assert a.act(hit) in ALL_KEYS
+
+
 def test_prays_again_when_about_to_die_500_turns_later():
     a = agent()
     assert a.act(state(hp=(2, 20), turn=1000)) == PRAY

@@ -36,7 +36,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated (``ground_eat``); when hungry, food from the inventory
    (``inventory_eat``), else such a corpse up to 10 squares away; not hungry yet, one up to 6
-   squares away, so that kills feed us before hunger comes (``ground_eat``);
+   squares away, so that kills feed us before hunger comes (``ground_eat``); weak with no
+   prayer to hand, an egg or a tin (eaten when its smell names a safe kind; ``inventory_eat``);
 7. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us
    (``wait_out``). Shoot at the nearest hostile monster in a straight line within 6 squares,
    with nothing (and no pet behind it) in the way, never at what may be peaceful (humans, elves,
@@ -46,7 +47,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    the spell). Else attack an adjacent hostile monster, never a floating eye, gas spore or mold
    (a kind that asked "Really attack?" is left alone until one of it attacks us); boxed in by
    one of those for 60 steps: throw spare weapons or stones at it, and after 400 steps, stuck on
-   the level, melee it when hit points allow; one within two squares: wait for it a few turns;
+   the level, melee it when hit points allow (after 1,000 steps in place, 25 hit points do);
+   one within two squares: wait for it a few turns;
 8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it by searching 20 turns at
    a time (``wait_out``);
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's
@@ -55,9 +57,9 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    the path already planned; take the down staircase when the level is explored or has taken
    long enough, as long as the depth stays below experience level + 1 (resting on it until hit
    points are at 80%); walk (breadth-first paths over a per-level memory of the map, around
-   known traps and shops) to unseen frontier squares and useful items (gold, food, scrolls,
-   potions, wands, rings, amulets, armor for a free slot), pushing boulders when nothing else is
-   left, else to the down staircase. Stuck on a level for long with the way on blocked by a
+   known traps and shops, and around molds seen before, which never move) to unseen frontier
+   squares and useful items (gold, food, scrolls, potions, wands, rings, amulets, armor for a
+   free slot), pushing boulders when nothing else is left, else to the down staircase. Stuck on a level for long with the way on blocked by a
    floating eye, mold or gas spore (in a corridor or a doorway): walk up to it, throw spare
    weapons at it (``fight``), wait for it to drift off, and after 200 turns, at 90% hit points
    or more with nobody else near (or after 400, whoever is near), melee it (``fight``); a
@@ -94,7 +96,7 @@ from .facts import (
     CORPSE_AGE_HUNGRY, armor_slot, safe_armor, MISSILE_RE, MISSILE_COUNT_RE, AMMO, THROWN, PICK_RE,
     HEALING_RE,
     # messages and screens
-    MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, SHOP_RE, HIT_RE, KILL_RE,
+    MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, SHOP_RE, HIT_RE, KILL_RE,
     WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, PRAYER_LUCK_TURNS
 )
 
@@ -116,6 +118,7 @@ class LevelMemory:
         self.avoid: set[tuple[int, int]] = set()  # staircases into the Gnomish Mines
         self.peaceful: set[int] = set()  # monster glyphs that asked "Really attack?"
         self.blocker_waits = 0  # turns spent next to a monster we must not melee that blocks us
+        self.molds: dict[tuple[int, int], int] = {}  # cell -> glyph of a mold seen there
         self.missile_spots: set[tuple[int, int]] = set()  # where what we shot may lie
         self.mapped = False  # read a scroll of magic mapping here
         self.no_dig = False  # the floor here cannot be dug
@@ -169,6 +172,7 @@ class SymbolicAgent:
         self.mines_ok: bool | None = None  # dwarves and gnomes are at home in the Mines
         self.descended_from = None
         self.no_eat_until = -1
+        self.tin_smell = None  # "It smells like newt." before a tin's "Eat it?"
         self.major_prayer_gap = major_prayer_gap  # turns between prayers in major trouble
         self.elbereth_renewals = 2  # engravings anew on one square after being hit on it
         self.elbereth_renewed = 0
@@ -233,6 +237,7 @@ class SymbolicAgent:
         if "too hard to dig in" in message or "cannot stay on the" in message or \
                 "here is too hard to" in message:
             mem.no_dig = True
+        self.tin_smell = TIN_SMELL_RE.search(message) or self.tin_smell
         if PRAYER_FAILED_RE.search(message):
             self.pray_failed_turn = int(obs["blstats"][nh.NLE_BL_TIME])
         if "You feel feverish" in message:
@@ -307,6 +312,11 @@ class SymbolicAgent:
                 m = CORPSE_RE.search(prompt)
                 if m and safe_corpse(m.group(1)) and m.group(1) == self.intent_corpse:
                     return ord("y")
+            smell = TIN_SMELL_RE.search(prompt) or self.tin_smell
+            self.tin_smell = None
+            if p.startswith(("eat it?", "it smells like")) and smell is not None:
+                # a tin we opened: its meat, unless rotten or of a kind we never eat
+                return ord("y") if not smell.group(1) and safe_corpse(smell.group(2)) else ord("n")
             return ord("n")
         for verb, intent in (("eat", "eat_inv"), ("wear", "wear"), ("throw", "throw"),
                              ("wield", "wield"), ("read", "read"), ("use or apply", "apply"),
@@ -430,6 +440,16 @@ class SymbolicAgent:
         if mem.terrain[y, x] == UNKNOWN:
             mem.terrain[y, x] = FLOOR
         mem.visited[y, x] += 1
+        # Molds never move: one seen in a dark corridor stands there still when out of sight
+        # (planning through it there, and around it here, walked to and fro for thousands of
+        # turns). It is forgotten when a square next to us shows no monster there.
+        for cell in [c for c in mem.molds if max(abs(c[0] - y), abs(c[1] - x)) <= 1]:
+            if GCLASS[glyphs[cell]] != G_MONSTER:
+                del mem.molds[cell]
+        for a, b in np.argwhere(GCLASS[glyphs] == G_MONSTER):
+            g = int(glyphs[a, b])
+            if MONSTER_NAMES[nh.glyph_to_mon(g)].endswith(" mold"):
+                mem.molds[(int(a), int(b))] = g
         # A corpse where a monster stood a step ago is fresh (our kill or the pet's); one that
         # merely comes into view may be old, and rotten.
         bodies = IS_BODY[glyphs]
@@ -578,6 +598,10 @@ class SymbolicAgent:
             self.strategy = "ground_eat"
             return EAT
         letter = self._food_letter(obs) if hunger >= 2 and turn >= self.no_eat_until else None
+        if letter is None and hunger >= 3 and turn >= self.no_eat_until:
+            # weak and no prayer now: an egg (a cockatrice's is rare) or a tin (its smell says
+            # what is in it) rather than faint and starve
+            letter = self._food_letter(obs, last_resort=True)
         if letter:
             self.intent, self.intent_letter = "eat_inv", letter
             self.strategy = "inventory_eat"
@@ -1018,7 +1042,9 @@ class SymbolicAgent:
                     return ord("t")
         return None
 
-    def _food_letter(self, obs) -> int | None:
+    def _food_letter(self, obs, last_resort: bool = False) -> int | None:
+        """An inventory letter of food: not corpses (lichens and lizards aside), nor, unless
+        ``last_resort``, eggs and tins."""
         for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
             if letter == 0:
                 break
@@ -1027,7 +1053,7 @@ class SymbolicAgent:
             name = bytes(text).split(b"\0", 1)[0].decode("latin-1")
             if "corpse" in name and "lichen" not in name and "lizard" not in name:
                 continue
-            if " tin" in " " + name or "egg" in name:
+            if (" tin" in " " + name or "egg" in name) and not last_resort:
                 continue
             return int(letter)
         return None
@@ -1137,7 +1163,7 @@ class SymbolicAgent:
         """A path to ``goal`` goes through a monster we must not melee: walk up to it, then
         throw things at it, wait for it to move away, and (when that fails for long, with hit
         points to spare and nobody else around) melee it all the same."""
-        glyphs = obs["glyphs"]
+        glyphs = self._path_glyphs(obs, mem)
         pos = self._pos(obs)
         stop = next((i for i, c in enumerate(path) if self._blocker_name(int(glyphs[c]))), None)
         if stop is None:
@@ -1172,7 +1198,11 @@ class SymbolicAgent:
         # Passive damage of a mold (up to 4d6 acid) or a gas spore's explosion (4d6) needs hit
         # points to spare; a floating eye's paralysis (up to 127 turns) is survivable only with
         # nobody coming by: it is the last thing tried, after eye_waits turns of waiting.
-        sturdy = hp * 10 >= hpmax * 9 and (hp > 26 or name == "floating eye")
+        # Boxed in (not a step taken) for as long as a floating eye is waited out: a blow of
+        # up to 24 is better than starving in place (two gas spores once held a Valkyrie with
+        # 25 hit points in a corridor for 14,000 steps).
+        sturdy = hp * 10 >= hpmax * 9 and (hp > 26 or name == "floating eye" or
+                                           (self.same_pos >= self.eye_waits and hp > 24))
         if name == "floating eye" and max(mem.blocker_waits, self.same_pos) < self.eye_waits:
             return None
         # (a monster near that has not come for us in 400 turns will not: a peaceful one)
@@ -1205,6 +1235,18 @@ class SymbolicAgent:
         cells.discard(pos)
         return {c for c in cells if c not in mem.blocked}
 
+    @staticmethod
+    def _path_glyphs(obs, mem: LevelMemory) -> np.ndarray:
+        """The map to plan paths on: what is shown, and the molds we remember out of sight."""
+        glyphs = obs["glyphs"]
+        if not mem.molds:
+            return glyphs
+        glyphs = glyphs.copy()
+        for cell, g in mem.molds.items():
+            if GCLASS[glyphs[cell]] != G_MONSTER:
+                glyphs[cell] = g
+        return glyphs
+
     def _passable(self, mem: LevelMemory, glyphs, cell, goal, boulders=False,
                   through=False) -> bool:
         if cell in mem.blocked:
@@ -1232,7 +1274,7 @@ class SymbolicAgent:
     def _go(self, obs, mem: LevelMemory, goals: set, kind: str, boulders=False,
             through=False) -> int | None:
         """Breadth-first path to the nearest goal; returns the first key or None."""
-        glyphs = obs["glyphs"]
+        glyphs = self._path_glyphs(obs, mem)
         start = self._pos(obs)
         terr = mem.terrain
         prev = {start: None}
@@ -1280,8 +1322,8 @@ class SymbolicAgent:
                 return None
             nxt = self.plan[0]
         d = (nxt[0] - pos[0], nxt[1] - pos[1])
-        if d not in DIRS or not self._passable(mem, obs["glyphs"], nxt, self.plan_goal,
-                                               self.plan_boulders):
+        if d not in DIRS or not self._passable(mem, self._path_glyphs(obs, mem), nxt,
+                                               self.plan_goal, self.plan_boulders):
             self.plan = []
             return None
         if self.plan_kind == "explore" and self.plan_goal is not None and \

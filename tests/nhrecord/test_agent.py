@@ -303,6 +303,42 @@ DARTS = ("a", nh.WEAPON_CLASS, "14 +2 darts (at the ready)")
 CAMERA = ("b", nh.TOOL_CLASS, "an expensive camera (0:50)")
 
 
+def test_boxed_in_by_two_gas_spores_with_25_hit_points_it_melees_one_after_very_long():
+    """A gas spore's explosion does up to 24: with 25 hit points, boxed in between two for
+    long, melee one rather than starve in the corridor."""
+    spore = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                    if nh.permonst(i).mname == "gas spore")
+    obs = state(pos=(5, 11), room=((5, 10), (5, 12)), hp=(25, 25), turn=500)
+    obs["glyphs"][5, 10] = obs["glyphs"][5, 12] = spore
+    a = SymbolicAgent(np.random.default_rng(0), level_budget=0)
+    keys = []
+    for t in range(2400):
+        obs["blstats"][nh.NLE_BL_TIME] = 500 + t
+        keys.append((a.act(obs), a.strategy))
+    first = next((i for i, (key, s) in enumerate(keys) if key in (ord("h"), ord("l"))
+                  and s == "fight"), None)
+    assert first is not None and first > 1000
+
+
+def test_a_mold_out_of_sight_in_a_dark_corridor_still_blocks_the_way():
+    """Seen once, a mold is planned around where it stood (it never moves), not walked into
+    when it comes in sight again; next to its square, shown empty, it is forgotten."""
+    mold = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                   if nh.permonst(i).mname == "green mold")
+    a = agent()
+    obs = state(pos=(5, 10), room=((5, 10), (5, 16)))
+    obs["glyphs"][5, 13] = mold
+    obs["glyphs"][5, 16] = DOWNSTAIR
+    a.act(obs)
+    dark = state(pos=(5, 10), room=((5, 10), (5, 16)), turn=501)  # out of sight now
+    dark["glyphs"][5, 16] = DOWNSTAIR
+    mem = a._level(dark)
+    assert a._go(dark, mem, {(5, 16)}, "stairs") is None  # the only way is through it
+    for turn in (502, 503):  # (the first key may finish a search begun before)
+        a.act(state(pos=(5, 12), room=((5, 10), (5, 16)), turn=turn))  # next to it: nothing
+    assert a._go(dark, mem, {(5, 16)}, "stairs") is not None
+
+
 def test_fires_darts_at_a_monster_in_line_and_picks_them_up_afterwards():
     a = agent()
     obs = carry(state(), DARTS, CAMERA)  # a Tourist: bare hands, darts at the ready
@@ -415,6 +451,32 @@ def test_after_a_prayer_failed_it_does_not_pray_until_its_luck_is_back():
     a = agent()
     a.act(state(turn=2000, top="You feel that Tyr is displeased."))
     assert a.act(state(hp=(2, 20), turn=3900)) == PRAY  # 1,900 turns on: luck is back
+
+
+def test_weak_with_no_prayer_it_eats_an_egg_or_a_tin_it_keeps_otherwise():
+    """Eggs and tins wait while prayer or other food can still feed us; weak, with the god
+    displeased, they are eaten rather than faint and starve (several development games)."""
+    a = agent()
+    assert a.act(state(hunger=2, food=("g", "2 eggs"))) != ord("e")  # hungry: not yet
+    a.act(state(turn=2000, top="You feel that Tyr is displeased."))
+    assert a.act(state(hunger=3, turn=2100, food=("g", "2 eggs"))) == ord("e")
+    prompt = "What do you want to eat? [g or ?*]"
+    assert a.act(state(hunger=3, turn=2100, top=prompt, misc=(1, 0, 0),
+                       food=("g", "2 eggs"))) == ord("g")
+    a = agent()  # with prayer to hand, a weak hero prays instead
+    assert a.act(state(hunger=3, turn=2100, food=("t", "a tin"))) == PRAY
+
+
+@pytest.mark.parametrize("smell, answer", [("newt", "y"), ("rotten newt", "n"),
+                                           ("cockatrice", "n"), ("kobold", "n")])
+def test_opened_tin_is_eaten_by_its_smell(smell, answer):
+    a = agent()
+    a.act(state(hunger=3, turn=2100, top=f"It smells like {smell}.--More--"))
+    assert a.act(state(hunger=3, turn=2101, top="Eat it? [yn] (n)", misc=(1, 0, 0))) == \
+        ord(answer)
+    a = agent()  # the smell and the question on one line
+    assert a.act(state(hunger=3, turn=2101, top=f"It smells like {smell}.  Eat it? [yn] (n)",
+                       misc=(1, 0, 0))) == ord(answer)
 
 
 def test_picks_from_a_pickup_menu_that_waits_for_a_key():

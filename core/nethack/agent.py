@@ -1206,7 +1206,7 @@ class SymbolicAgent:
         if name == "floating eye" and max(mem.blocker_waits, self.same_pos) < self.eye_waits:
             return None
         # (a monster near that has not come for us in 400 turns will not: a peaceful one)
-        if name and sturdy and (mem.blocker_waits > 400 or
+        if name and sturdy and (max(mem.blocker_waits, self.same_pos) > 400 or
                                 not self._near_hostiles(glyphs, pos, mem, radius=6)):
             return self._attack(d, "fight")
         return None

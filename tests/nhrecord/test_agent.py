@@ -339,6 +339,29 @@ def test_a_mold_out_of_sight_in_a_dark_corridor_still_blocks_the_way():
     assert a._go(dark, mem, {(5, 16)}, "stairs") is not None
 
 
+def test_in_a_dead_end_behind_a_floating_eye_with_nothing_left_to_explore_it_melees_it():
+    """Everything seen and no way down known: the search for hidden passages keeps us in the
+    dead end, the eye in its only way out, a monster beyond it that never comes; after 1,000
+    steps there, melee the eye."""
+    eye = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                  if nh.permonst(i).mname == "floating eye")
+    obs = state(pos=(5, 10), room=((5, 10), (5, 14)), hp=(30, 30), turn=500)
+    obs["glyphs"][5, 11] = eye
+    obs["glyphs"][5, 14] = NEWT
+    a = SymbolicAgent(np.random.default_rng(0), level_budget=0)
+    a.act(obs)
+    mem = a._level(obs)
+    mem.visited[5, 10:15] = 1  # the rest of the corridor was walked and searched before
+    mem.searched[5, 11:15] = 10**6
+    keys = []
+    for t in range(1, 2400):
+        obs["blstats"][nh.NLE_BL_TIME] = 500 + t
+        keys.append((a.act(obs), a.strategy))
+    first = next((i for i, (key, s) in enumerate(keys) if key == ord("l") and s == "fight"),
+                 None)
+    assert first is not None and first > 1000
+
+
 def test_fires_darts_at_a_monster_in_line_and_picks_them_up_afterwards():
     a = agent()
     obs = carry(state(), DARTS, CAMERA)  # a Tourist: bare hands, darts at the ready

@@ -18,9 +18,10 @@
 4. disk: bytes per agent step and per keypress of the recorded dataset (from 1.).
 5. old and new agent on the evaluation games (issue 22): the symbolic agent of this tree and
    the one of ``--old-rev`` (default: the agent before issue 22, commit a50fcc9, unpacked from
-   git and run as its own ``papertools nhrecord record``) on the same games (``--seed 31337``,
+   git and run as its own ``papertools nhrecord record``, with the crash fixes of
+   ``OLD_AGENT_FIXES`` applied, its decisions unchanged) on the same games (``--seed 31337``,
    games 0..199, at most 50,000 steps, 2 workers each). Those games were never played while
-   the agent was tuned (development seeds 100-1000); ``--quick`` plays seed 31338 instead.
+   the agent was tuned (development seeds 100-1,800); ``--quick`` plays seed 31338 instead.
    Printed for each: the median score with its 95% bootstrap interval over games (2,000
    resamples, seeded), the quartiles, the median maximum depth, the death-cause table from
    the xlogfiles, and agent steps per second while recording (from the games' timings; the new

@@ -137,14 +137,21 @@ def test_prays_when_about_to_die_and_confirms():
     assert bytes(typed[:8]) == b"Elbereth" and typed[8] == ENTER
 
 
+def asked_to_attack(a, glyph, name, shown=None):
+    """The agent walks into ``glyph`` east of it and, asked "Really attack the NAME?" while the
+    square shows ``shown`` (default: that monster), declines; the state it walked from."""
+    obs = state()
+    obs["glyphs"][5, 11] = glyph
+    assert a.act(obs) == ord("l")
+    ask = state(top=f"Really attack the {name}? [yn] (n)", misc=(1, 0, 0))
+    ask["glyphs"][5, 11] = glyph if shown is None else shown
+    assert a.act(ask) == ESC
+    return obs
+
+
 def test_declines_to_attack_peacefuls_and_leaves_them_alone():
     a = agent()
-    obs = state()
-    obs["glyphs"][5, 11] = WATCHMAN
-    assert a.act(obs) == ord("l")
-    ask = state(top="Really attack the watchman? [yn] (n)", misc=(1, 0, 0))
-    ask["glyphs"][5, 11] = WATCHMAN
-    assert a.act(ask) == ESC
+    obs = asked_to_attack(a, WATCHMAN, "watchman")
     obs["blstats"][nh.NLE_BL_TIME] += 1
     assert a.act(obs) != ord("l")
 
@@ -154,12 +161,7 @@ def test_fights_back_a_kind_it_took_for_peaceful():
     hobbit = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
                                      if nh.permonst(i).mname == "hobbit")
     a = agent()
-    obs = state()
-    obs["glyphs"][5, 11] = hobbit
-    assert a.act(obs) == ord("l")
-    ask = state(top="Really attack the hobbit? [yn] (n)", misc=(1, 0, 0))
-    ask["glyphs"][5, 11] = hobbit
-    assert a.act(ask) == ESC
+    asked_to_attack(a, hobbit, "hobbit")
     hit = state(hp=(14, 16), turn=501, top="The hobbit hits!")
     hit["glyphs"][5, 11] = hobbit
     assert a.act(hit) == ord("l") and a.strategy == "fight"
@@ -169,12 +171,7 @@ def test_asked_about_a_square_that_shows_no_monster_it_remembers_no_peaceful():
     # "Really attack?" while the square shows the remembered, unseen monster: nothing is taken
     # for peaceful, and a blow that follows is read as usual (seed 1000's game 20 once crashed).
     a = agent()
-    obs = state()
-    obs["glyphs"][5, 11] = WATCHMAN
-    assert a.act(obs) == ord("l")
-    ask = state(top="Really attack the watchman? [yn] (n)", misc=(1, 0, 0))
-    ask["glyphs"][5, 11] = nh.GLYPH_INVISIBLE
-    assert a.act(ask) == ESC
+    asked_to_attack(a, WATCHMAN, "watchman", shown=nh.GLYPH_INVISIBLE)
     hit = state(hp=(14, 16), turn=501, top="The watchman hits!")
     hit["glyphs"][5, 11] = WATCHMAN
     assert a.act(hit) in ALL_KEYS

@@ -442,6 +442,13 @@ def test_hungry_eats_an_older_corpse_that_it_would_leave_when_not_hungry():
     assert a.act(state(hunger=2)) == ord("e") and a.strategy == "ground_eat"
 
 
+@pytest.mark.parametrize("kind", ["acid blob", "gray ooze", "black naga"])
+def test_never_eats_an_acidic_corpse(kind):
+    a = agent()
+    a.kills[(5, 10)] = (kind, 495)  # our kill, 5 turns ago, under us, and we are hungry
+    assert a.act(state(hunger=2)) != ord("e")
+
+
 def test_not_hungry_yet_it_walks_to_a_fresh_corpse_of_its_kill():
     """Kills are most heroes' food: eat them before hunger comes, keeping prayer for hit points."""
     a = agent()

@@ -39,34 +39,35 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    squares away, so that kills feed us before hunger comes (``ground_eat``); weak with no
    prayer to hand, an egg or a tin (eaten when its smell names a safe kind; ``inventory_eat``);
 7. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us
-   (``wait_out``). Shoot at the nearest hostile monster in a straight line within 6 squares,
-   with nothing (and no pet behind it) in the way, never at what may be peaceful (humans, elves,
-   angels, unicorns, our kin in the Mines): fire the quiver (arrows once the bow is in hand,
-   which a Ranger takes first; darts, daggers), throw a spare stack of daggers or darts, or cast
-   a Wizard's force bolt; at point blank only when melee is weaker (a bow in hand, bare hands,
-   the spell). Else attack an adjacent hostile monster, never a floating eye, gas spore or mold
-   (a kind that asked "Really attack?" is left alone until one of it attacks us); boxed in by
-   one of those for 60 steps: throw spare weapons or stones at it, and after 400 steps, stuck on
-   the level, melee it when hit points allow (after 1,000 steps in place, 25 hit points do);
-   one within two squares: wait for it a few turns;
-8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it by searching 20 turns at
-   a time (``wait_out``);
-9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's
-   pick-axe in hand instead of the bullwhip; pick up food seen here, then the missiles we shot;
-   kick locked doors (not in the Mines; after ten kicks in vain, again 300 steps later); follow
-   the path already planned; take the down staircase when the level is explored or has taken
-   long enough, as long as the depth stays below experience level + 1 (resting on it until hit
-   points are at 80%); walk (breadth-first paths over a per-level memory of the map, around
-   known traps and shops, and around molds seen before, which never move) to unseen frontier
-   squares and useful items (gold, food, scrolls, potions, wands, rings, amulets, armor for a
-   free slot), pushing boulders when nothing else is left, else to the down staircase. Stuck on a level for long with the way on blocked by a
-   floating eye, mold or gas spore (in a corridor or a doorway): walk up to it, throw spare
-   weapons at it (``fight``), wait for it to drift off, and after 200 turns, at 90% hit points
-   or more with nobody else near (or after 400, whoever is near), melee it (``fight``); a
-   floating eye only after 1,000 turns (its gaze freezes us for up to 127 turns). With no
-   way down found for long, read a scroll of magic mapping (a Tourist's), later dig down with a
-   pick-axe; with nothing left to do, search for hidden passages where they are likeliest (dead
-   ends, walls next to unseen rock, searched least, nearest).
+   (``wait_out``). Shoot at the nearest hostile monster in a straight line within 6 squares, with
+   nothing (and no pet behind it) in the way, never at what may be peaceful (humans, elves,
+   angels, unicorns, our kin in the Mines) nor at a gas spore next to such or to a pet: fire the
+   quiver (arrows once the bow is in hand, which a Ranger takes first; darts, daggers), throw a
+   spare stack of daggers or darts, or cast a Wizard's force bolt; at point blank only when melee
+   is weaker (a bow in hand, bare hands, the spell). Else attack an adjacent hostile monster,
+   never a floating eye, gas spore or mold (a kind that asked "Really attack?" is left alone
+   until one of it attacks us); boxed in by one of those for 60 steps: throw spare weapons or
+   stones at it, and after 400 steps, stuck on the level, melee it when hit points allow (after
+   1,000 steps in place, 25 hit points do); one within two squares: wait for it a few turns;
+8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it by searching 20 turns at a
+   time (``wait_out``);
+9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's pick-axe
+   in hand instead of the bullwhip; pick up food seen here, then the missiles we shot; kick
+   locked doors (not in the Mines, never a shop's "Closed for inventory"; after ten kicks in
+   vain, again 300 steps later); follow the path already planned; take the down staircase when
+   the level is explored or has taken long enough, as long as the depth stays below experience
+   level + 1 (resting on it until hit points are at 80%); walk (breadth-first paths over a
+   per-level memory of the map, around known traps and shops, and around molds seen before, which
+   never move) to unseen frontier squares and useful items (gold, food, scrolls, potions, wands,
+   rings, amulets, armor for a free slot), pushing boulders when nothing else is left, else to
+   the down staircase. Stuck on a level for long with the way on blocked by a floating eye, mold
+   or gas spore (in a corridor or a doorway): walk up to it, throw spare weapons at it
+   (``fight``), wait for it to drift off, and after 200 turns, at 90% hit points or more with
+   nobody else near (or after 400, whoever is near), melee it (``fight``); a floating eye only
+   after 1,000 turns (its gaze freezes us for up to 127 turns). With no way down found for long,
+   read a scroll of magic mapping (a Tourist's), later dig down with a pick-axe; with nothing
+   left to do, search for hidden passages where they are likeliest (dead ends, walls next to
+   unseen rock, searched least, nearest).
 
 The game's facts that these decisions use (keys, glyph classes, monster and object tables,
 message patterns) are in facts.py.
@@ -173,6 +174,7 @@ class SymbolicAgent:
         self.descended_from = None
         self.no_eat_until = -1
         self.tin_smell = None  # "It smells like newt." before a tin's "Eat it?"
+        self.closed_shop_at = None  # (level, square) where we read "Closed for inventory"
         self.major_prayer_gap = major_prayer_gap  # turns between prayers in major trouble
         self.elbereth_renewals = 2  # engravings anew on one square after being hit on it
         self.elbereth_renewed = 0
@@ -215,10 +217,18 @@ class SymbolicAgent:
             y, x = self._pos(obs)
             cell = (y + self.last_move[0], x + self.last_move[1])
             self.kills[cell] = (match.group(1), int(obs["blstats"][nh.NLE_BL_TIME]))
+        here = (self._level_key(obs), self._pos(obs))
+        if "Closed for inventory" in message:
+            self.closed_shop_at = here  # written before a shop's door
         if "This door is locked" in message and self.plan:
             door = self.plan[0]
-            mem.locked.setdefault(door, 0)
-            self.kick_target = door
+            if self.closed_shop_at == here:
+                # kicking a shop's door open angers its shopkeeper (wands of striking, death)
+                mem.blocked[door] = 10**9
+                self.plan = []
+            else:
+                mem.locked.setdefault(door, 0)
+                self.kick_target = door
         if ("It's solid stone" in message or "It's a wall" in message) and \
                 self.last_move is not None:
             y, x = self._pos(obs)
@@ -964,12 +974,29 @@ class SymbolicAgent:
                 c = GCLASS[g]
                 if c == G_MONSTER:
                     if self._shootable(g, mem, k) and (best is None or k < best[1]) and \
-                            not self._pet_beyond(obs, mem, cell, d):
+                            not self._pet_beyond(obs, mem, cell, d) and \
+                            not self._spore_near_friend(glyphs, mem, cell):
                         best = (d, k)
                     break
                 if c in (G_PET, G_BOULDER, G_INVISIBLE, G_SWALLOW) or t not in PASSABLE:
                     break
         return best
+
+    @staticmethod
+    def _spore_near_friend(glyphs, mem: LevelMemory, cell) -> bool:
+        """Is ``cell`` a gas spore whose explosion would catch a pet or what may be peaceful
+        (a shopkeeper caught in one gets angry)?"""
+        if MONSTER_NAMES[nh.glyph_to_mon(int(glyphs[cell]))] != "gas spore":
+            return False
+        for dy, dx in NEIGHBOURS:
+            y, x = cell[0] + dy, cell[1] + dx
+            if not (0 <= y < ROWS and 0 <= x < COLS):
+                continue
+            g = int(glyphs[y, x])
+            if GCLASS[g] == G_PET or GCLASS[g] == G_MONSTER and (
+                    g in mem.peaceful or MONSTER_CLASS[nh.glyph_to_mon(g)] in NEVER_SHOOT):
+                return True
+        return False
 
     @staticmethod
     def _pet_beyond(obs, mem: LevelMemory, cell, d) -> bool:

@@ -389,6 +389,21 @@ def test_never_shoots_at_what_may_be_peaceful_or_past_a_pet():
     assert a.act(obs) != ord("f")
 
 
+@pytest.mark.parametrize("beside", [None, "watchman", "kitten"])
+def test_shoots_a_gas_spore_only_when_its_explosion_would_catch_no_friend(beside):
+    """A shopkeeper caught in a gas spore's explosion gets angry (and zaps a wand of striking)."""
+    spore = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                    if nh.permonst(i).mname == "gas spore")
+    kitten = nh.GLYPH_PET_OFF + next(i for i in range(nh.NUMMONS)
+                                     if nh.permonst(i).mname == "kitten")
+    obs = carry(state(), DARTS, CAMERA)
+    obs["glyphs"][5, 14] = spore  # four squares east
+    if beside is not None:
+        obs["glyphs"][4, 15] = WATCHMAN if beside == "watchman" else kitten
+    fired = agent().act(obs) == ord("f")
+    assert fired == (beside is None)
+
+
 def test_melee_fighter_throws_only_at_a_distance():
     a = agent()
     items = (("a", nh.WEAPON_CLASS, "a +0 short sword (weapon in hand)"),
@@ -613,6 +628,29 @@ def test_a_door_that_withstood_ten_kicks_is_left_for_a_while_then_kicked_again()
     obs["blstats"][nh.NLE_BL_TIME] += 1
     assert a.act(obs) != 4  # no eleventh kick now ...
     assert 0 < mem.blocked[(5, 21)] <= 300 and mem.locked[(5, 21)] == 0  # ... but later
+
+
+@pytest.mark.parametrize("sign", [True, False])
+def test_never_kicks_the_door_of_a_shop_closed_for_inventory(sign):
+    """Kicking a shop's door open angers its shopkeeper: "Closed for inventory" in the dust
+    before a locked door leaves it shut for good; any other locked door is kicked."""
+    closed = nh.GLYPH_CMAP_OFF + 15  # a closed door in the east wall
+    top = 'You read: "Closed for inventory".' if sign else "You see no objects here."
+    obs = state(pos=(5, 20), top=top)
+    obs["glyphs"][5, 21] = closed
+    a = agent()
+    a.act(obs)
+    a.plan, a.queue = [(5, 21)], type(a.queue)()  # walking east into the door
+    keys = []
+    for t in range(3):
+        locked = state(pos=(5, 20), turn=501 + t, top="This door is locked." if not t else "")
+        locked["glyphs"][5, 21] = closed
+        keys.append(a.act(locked))
+    mem = a._level(obs)
+    if sign:
+        assert 4 not in keys and a.kick_target is None and mem.blocked[(5, 21)] > 10**6
+    else:
+        assert 4 in keys
 
 
 def test_about_to_die_without_prayer_it_zaps_wands_then_quaffs_unknown_potions():

@@ -53,8 +53,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    time (``wait_out``);
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's pick-axe
    in hand instead of the bullwhip; pick up food seen here, then the missiles we shot; kick
-   locked doors (not in the Mines, never a shop's "Closed for inventory"; after ten kicks in
-   vain, again 300 steps later); follow the path already planned; take the down staircase when
+   locked doors (not in the Mines, never a shop's "Closed for inventory", even half rubbed out;
+   after ten kicks in vain, again 300 steps later); follow the path already planned; take the down staircase when
    the level is explored or has taken long enough, as long as the depth stays below experience
    level + 1 (resting on it until hit points are at 80%); walk (breadth-first paths over a
    per-level memory of the map, around known traps and shops, and around molds seen before, which
@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from difflib import SequenceMatcher
 
 import numpy as np
 from nle import nethack as nh
@@ -97,8 +98,8 @@ from .facts import (
     CORPSE_AGE_HUNGRY, armor_slot, safe_armor, MISSILE_RE, MISSILE_COUNT_RE, AMMO, THROWN, PICK_RE,
     HEALING_RE,
     # messages and screens
-    MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, SHOP_RE, HIT_RE, KILL_RE,
-    WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, PRAYER_LUCK_TURNS
+    MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
+    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, PRAYER_LUCK_TURNS
 )
 
 
@@ -218,8 +219,10 @@ class SymbolicAgent:
             cell = (y + self.last_move[0], x + self.last_move[1])
             self.kills[cell] = (match.group(1), int(obs["blstats"][nh.NLE_BL_TIME]))
         here = (self._level_key(obs), self._pos(obs))
-        if "Closed for inventory" in message:
-            self.closed_shop_at = here  # written before a shop's door
+        sign = READ_RE.search(message)
+        if sign and SequenceMatcher(None, sign.group(1).lower(),
+                                    "closed for inventory").ratio() >= 0.7:
+            self.closed_shop_at = here  # written before a shop's door (maybe half rubbed out)
         if "This door is locked" in message and self.plan:
             door = self.plan[0]
             if self.closed_shop_at == here:

@@ -212,6 +212,7 @@ TRAP_RE = re.compile(r"There is an? [\w -]*(?:trap|pit|hole|web) here|A cloud of
 CORPSE_RE = re.compile(r"There (?:is|are) (?:an? |\d+ )?(?:partly eaten )?(.+?) corpses? here")
 # An opened tin: "It smells like newt." ("rotten" when it went bad), then "Eat it?"
 TIN_SMELL_RE = re.compile(r"It smells like (rotten )?(.+?)\.")
+READ_RE = re.compile(r'You read: "([^"]*)"')  # an engraving under us
 SHOP_RE = re.compile(r"Welcome(?: again)? to [\w .'-]+'s? ")
 HIT_RE = re.compile(r"The (.+?) (?:hits|bites|stings|kicks|butts|claws|touches|thrusts|swings|"
                     r"misses|just misses|grabs)")

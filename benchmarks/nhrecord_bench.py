@@ -154,25 +154,28 @@ def replay_env_seconds(config: GameConfig, games: int) -> tuple[float, int]:
     return total, steps
 
 
-def old_agent_command(rev: str, workdir: Path) -> tuple[list[str], dict]:
+def old_agent_command(rev: str, workdir: Path) -> tuple[list[str], dict, list[str]]:
     """``papertools`` as it was at commit ``rev`` (its cli/ and core/ unpacked from git into
-    ``workdir``): the command and the environment that runs it."""
+    ``workdir``): the command and the environment that runs it, and the crash fixes of
+    :data:`OLD_AGENT_FIXES` that applied to it."""
     tree = workdir / "old-agent"
     shim = tree / ".shim" / "papertools"
     shim.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", rev, "cli", "core"], cwd=ROOT,
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-    for name, text, fixed, _ in OLD_AGENT_FIXES:
+    applied = []
+    for name, text, fixed, why in OLD_AGENT_FIXES:
         path = tree / name
         code = path.read_text()
         if text in code:
             path.write_text(code.replace(text, fixed))
+            applied.append(why)
     for part in ("cli", "core"):
         (shim / part).symlink_to(tree / part, target_is_directory=True)
     env = {**os.environ, "PYTHONPATH": f"{tree / '.shim'}{os.pathsep}{tree}",
            "OMP_NUM_THREADS": "1"}
-    return [sys.executable, "-m", "papertools.cli.main"], env
+    return [sys.executable, "-m", "papertools.cli.main"], env, applied
 
 
 def agent_on_eval_games(rows: list[dict], folder: Path) -> dict:
@@ -198,7 +201,7 @@ def evaluation(games: int, max_steps: int, old_rev: str, workdir: Path,
     new_rows = record(GameConfig(seed=seed, max_steps=max_steps, out_dir=str(new_dir)),
                       games, workers=2)
     common.log(SCRIPT, f"evaluation: old agent ({old_rev[:12]}), the same games")
-    command, env = old_agent_command(old_rev, workdir)
+    command, env, fixes = old_agent_command(old_rev, workdir)
     subprocess.run([*command, "nhrecord", "record", "--episodes", str(games), "--seed",
                     str(seed), "--max-steps", str(max_steps), "-w", "2", "-q",
                     "--out-dir", str(old_dir)], env=env, cwd=workdir, check=True,
@@ -207,7 +210,7 @@ def evaluation(games: int, max_steps: int, old_rev: str, workdir: Path,
                 for f in finished_games(old_dir).values()]
     new, old = agent_on_eval_games(new_rows, new_dir), agent_on_eval_games(old_rows, old_dir)
     return {"seed": seed, "games": games, "max_steps": max_steps, "old_rev": old_rev,
-            "old_agent_fixes": [why for *_, why in OLD_AGENT_FIXES],
+            "old_agent_fixes": fixes,
             "command": (f"papertools nhrecord record --episodes {games} --seed {seed} "
                         f"--max-steps {max_steps} -w 2 --out-dir DIR (this tree; and as of "
                         f"{old_rev[:12]})"),

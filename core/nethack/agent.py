@@ -20,24 +20,24 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 4. engulfed: attack (``engulfed_fight``);
 5. emergencies: food poisoning, illness or lycanthropy: pray when the god is likely to listen
    (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7
-   (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble"
-   when the prayer timeout is below 200), else quaff a potion known to heal (a Healer's, a
-   Tourist's), else, with a hostile adjacent, zap a wand known by name to stop it (sleep,
-   striking, fire, ...; never at what may be peaceful) or one of digging down (``emergency``);
-   weak from hunger with nothing to eat: pray when the last prayer is 500 turns old (250 when
-   fainting; ``emergency``); no prayer at all for 1,800 turns after one that failed ("You feel
-   that Mitra is displeased": luck fell by 3, and a prayer with bad luck angers the god); a
-   Healer below half its hit points casts healing on itself (``emergency`` in a fight, else
-   ``wait_out``); below 40% with a monster adjacent, or below
-   70% with two or more: engrave Elbereth in the dust and rest on it while it holds
-   (``emergency``); hit on it, write it anew (a blow smudges the dust) twice, then fight back;
-   where Elbereth does not hold, below 1/7 with no prayer: zap each unidentified wand at the
-   monster once, then quaff each unidentified potion once (``emergency``);
+   (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble" when
+   the prayer timeout is below 200), else quaff a potion known to heal (a Healer's, a Tourist's),
+   else, with a hostile adjacent, zap a wand known by name to stop it (sleep, striking, fire,
+   ...; never at what may be peaceful) or one of digging down (``emergency``); weak from hunger
+   with nothing to eat: pray when the last prayer is 500 turns old (250 when fainting;
+   ``emergency``); no prayer at all for 1,800 turns after one that failed ("You feel that Mitra
+   is displeased": luck fell by 3, and a prayer with bad luck angers the god); a Healer below
+   half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``);
+   below 40% with a monster adjacent, or below 70% with two or more: engrave Elbereth in the dust
+   and rest on it while it holds (``emergency``); hit on it, write it anew (a blow smudges the
+   dust) twice, then fight back; where Elbereth does not hold, below 1/7 with no prayer: zap each
+   unidentified wand at the monster once, then quaff each unidentified potion once
+   (``emergency``);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated (``ground_eat``); when hungry, food from the inventory
    (``inventory_eat``), else such a corpse up to 10 squares away; not hungry yet, one up to 6
-   squares away, so that kills feed us before hunger comes (``ground_eat``); weak with no
-   prayer to hand, an egg or a tin (eaten when its smell names a safe kind; ``inventory_eat``);
+   squares away, so that kills feed us before hunger comes (``ground_eat``); weak with no prayer
+   to hand, an egg or a tin (eaten when its smell names a safe kind; ``inventory_eat``);
 7. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us
    (``wait_out``). Shoot at the nearest hostile monster in a straight line within 6 squares, with
    nothing (and no pet behind it) in the way, never at what may be peaceful (humans, elves,
@@ -54,20 +54,20 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's pick-axe
    in hand instead of the bullwhip; pick up food seen here, then the missiles we shot; kick
    locked doors (not in the Mines, never a shop's "Closed for inventory", even half rubbed out;
-   after ten kicks in vain, again 300 steps later); follow the path already planned; take the down staircase when
-   the level is explored or has taken long enough, as long as the depth stays below experience
-   level + 1 (resting on it until hit points are at 80%); walk (breadth-first paths over a
-   per-level memory of the map, around known traps and shops, and around molds seen before, which
-   never move) to unseen frontier squares and useful items (gold, food, scrolls, potions, wands,
-   rings, amulets, armor for a free slot), pushing boulders when nothing else is left, else to
-   the down staircase. Stuck on a level for long with the way on blocked by a floating eye, mold
-   or gas spore (in a corridor or a doorway): walk up to it, throw spare weapons at it
-   (``fight``), wait for it to drift off, and after 200 turns, at 90% hit points or more with
-   nobody else near (or after 400, whoever is near), melee it (``fight``); a floating eye only
-   after 1,000 turns (its gaze freezes us for up to 127 turns). With no way down found for long,
-   read a scroll of magic mapping (a Tourist's), later dig down with a pick-axe; with nothing
-   left to do, search for hidden passages where they are likeliest (dead ends, walls next to
-   unseen rock, searched least, nearest).
+   after ten kicks in vain, again 300 steps later); follow the path already planned; take the
+   down staircase when the level is explored or has taken long enough, as long as the depth stays
+   below experience level + 1 (resting on it until hit points are at 80%); walk (breadth-first
+   paths over a per-level memory of the map, around known traps and shops, and around molds seen
+   before, which never move) to unseen frontier squares and useful items (gold, food, scrolls,
+   potions, wands, rings, amulets, armor for a free slot), pushing boulders when nothing else is
+   left, else to the down staircase. Stuck on a level for long with the way on blocked by a
+   floating eye, mold or gas spore (in a corridor or a doorway): walk up to it, throw spare
+   weapons at it (``fight``), wait for it to drift off, and after 200 turns, at 90% hit points or
+   more with nobody else near (or after 400, whoever is near), melee it (``fight``); a floating
+   eye only after 1,000 turns (its gaze freezes us for up to 127 turns). With no way down found
+   for long, read a scroll of magic mapping (a Tourist's), later dig down with a pick-axe; with
+   nothing left to do, search for hidden passages where they are likeliest (dead ends, walls next
+   to unseen rock, searched least, nearest).
 
 The game's facts that these decisions use (keys, glyph classes, monster and object tables,
 message patterns) are in facts.py.
@@ -985,8 +985,7 @@ class SymbolicAgent:
                     break
         return best
 
-    @staticmethod
-    def _spore_near_friend(glyphs, mem: LevelMemory, cell) -> bool:
+    def _spore_near_friend(self, glyphs, mem: LevelMemory, cell) -> bool:
         """Is ``cell`` a gas spore whose explosion would catch a pet or what may be peaceful
         (a shopkeeper caught in one gets angry)?"""
         if MONSTER_NAMES[nh.glyph_to_mon(int(glyphs[cell]))] != "gas spore":
@@ -996,8 +995,7 @@ class SymbolicAgent:
             if not (0 <= y < ROWS and 0 <= x < COLS):
                 continue
             g = int(glyphs[y, x])
-            if GCLASS[g] == G_PET or GCLASS[g] == G_MONSTER and (
-                    g in mem.peaceful or MONSTER_CLASS[nh.glyph_to_mon(g)] in NEVER_SHOOT):
+            if GCLASS[g] == G_PET or GCLASS[g] == G_MONSTER and self._may_be_peaceful(g, mem):
                 return True
         return False
 
@@ -1013,13 +1011,17 @@ class SymbolicAgent:
                 return True
         return False
 
+    def _may_be_peaceful(self, g: int, mem: LevelMemory) -> bool:
+        """A monster glyph that asked "Really attack?", or a kind that may be peaceful: humans
+        and elves, angels, unicorns, our kin in the Mines."""
+        cls = MONSTER_CLASS[nh.glyph_to_mon(g)]
+        return g in mem.peaceful or cls in NEVER_SHOOT or (
+            bool(self.mines_ok) and cls in (ord("h"), ord("G")))
+
     def _shootable(self, g: int, mem: LevelMemory, dist: int) -> bool:
-        if g in mem.peaceful:
+        if self._may_be_peaceful(g, mem):
             return False
-        mon = nh.glyph_to_mon(g)
-        name, cls = MONSTER_NAMES[mon], MONSTER_CLASS[mon]
-        if cls in NEVER_SHOOT or (self.mines_ok and cls in (ord("h"), ord("G"))):
-            return False
+        name = MONSTER_NAMES[nh.glyph_to_mon(g)]
         if name == "gas spore":
             return dist >= 3  # its explosion reaches two squares
         return name not in NEVER_MELEE or dist >= 2

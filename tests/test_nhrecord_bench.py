@@ -1,0 +1,30 @@
+"""nhrecord's benchmark plays the agent before issue 22 from git: its crash fixes must still
+apply to that code, or its games would end in an exception instead of as NetHack ends them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def test_the_old_agent_is_unpacked_with_its_crash_fixes_applied(tmp_path):
+    import nhrecord_bench as bench
+
+    have = subprocess.run(["git", "cat-file", "-e", f"{bench.OLD_REV}^{{commit}}"], cwd=ROOT,
+                          capture_output=True).returncode == 0
+    if not have:
+        pytest.skip("a shallow clone: the old agent's commit is not here")
+    command, env, applied = bench.old_agent_command(bench.OLD_REV, tmp_path)
+    assert applied == [why for *_, why in bench.OLD_AGENT_FIXES]
+    code = (tmp_path / "old-agent" / "core" / "nethack" / "agent.py").read_text()
+    assert "glyph_is_monster" in code
+    run = subprocess.run([*command, "nhrecord", "record", "--max-steps", "50", "--json",
+                          "--no-screens", "-q"], env=env, cwd=tmp_path, capture_output=True)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    assert len(run.stdout.splitlines()) == 50

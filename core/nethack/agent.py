@@ -18,39 +18,51 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 3. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
    main dungeon's other staircase (``explore``);
 4. engulfed: attack (``engulfed_fight``);
-5. emergencies: food poisoning, illness or lycanthropy: pray when the god is likely to listen
-   (``cure_disease``); stoning, sliming, strangling: pray (``emergency``); hit points below 1/7
-   (or 6): pray when the last prayer is 500 turns old (the god helps in such "major trouble" when
-   the prayer timeout is below 200), else quaff a potion known to heal (a Healer's, a Tourist's),
-   else, with a hostile adjacent, zap a wand known by name to stop it (sleep, striking, fire,
-   ...; never at what may be peaceful) or one of digging down (``emergency``); weak from hunger
-   with nothing to eat: pray when the last prayer is 500 turns old (250 when fainting;
-   ``emergency``); no prayer at all for 1,800 turns after one that failed ("You feel that Mitra
-   is displeased": luck fell by 3, and a prayer with bad luck angers the god); a Healer below
-   half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``);
-   below 40% with a monster adjacent, or below 70% with two or more: engrave Elbereth in the dust
-   and rest on it while it holds (``emergency``); hit on it, write it anew (a blow smudges the
-   dust) twice, then fight back; where Elbereth does not hold, below 1/7 with no prayer: zap each
-   unidentified wand at the monster once, then quaff each unidentified potion once
-   (``emergency``);
+5. emergencies: food poisoning or illness: pray unless the last prayer is under 50 turns old
+   (death is near: a prayer that may come too soon is worth it); lycanthropy: pray when the
+   last prayer is 500 turns old (``cure_disease``); stoning, sliming, strangling: pray as for
+   food poisoning (``emergency``); hit points below 1/7 (or 6): pray when the last prayer is
+   500 turns old (the god helps in such "major trouble" when the prayer timeout is below 200),
+   else quaff a potion known to heal (a Healer's, a Tourist's), else, with a hostile adjacent,
+   zap a wand known by name to stop it (sleep, striking, fire, ...; never at what may be
+   peaceful) or one of digging down (``emergency``); weak from hunger with nothing to eat: pray
+   when the last prayer is 500 turns old (250 when fainting; ``emergency``); no prayer at all
+   for 1,800 turns after one that failed ("You feel that Mitra is displeased": luck fell by 3,
+   and a prayer with bad luck angers the god); a Healer below half its hit points casts healing
+   on itself (``emergency`` in a fight, else ``wait_out``); below 40% with a monster adjacent,
+   or below 70% with two or more: engrave Elbereth in the dust and rest on it while it holds
+   (``emergency``). After writing, read it (``:``, no game time): a finger in the dust garbles
+   each letter one time in 25, so a quarter of all Elbereths scare nobody, and one that reads
+   wrong is written anew. Hit on it, write it anew twice, then take it that it does not hold,
+   read it (one worn off since may be written anew) and fight back; where Elbereth does not
+   hold, below 1/7 with no prayer: zap each unidentified wand at the monster once, then quaff
+   each unidentified potion once (``emergency``);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
-   we are not satiated (``ground_eat``); when hungry, food from the inventory
-   (``inventory_eat``), else such a corpse up to 10 squares away; not hungry yet, one up to 6
-   squares away, so that kills feed us before hunger comes (``ground_eat``); weak with no prayer
-   to hand, an egg or a tin (eaten when its smell names a safe kind; ``inventory_eat``);
+   we are not satiated and no hostile is within 6 squares (one corpse in 7 tastes rotten, and
+   may knock us out for a while; ``ground_eat``). A kill is a corpse where one of its kind stood
+   a step ago (ours or the pet's), unless one of its kind stands within two squares now (it
+   walked off an old corpse); kills are forgotten on leaving the level; when hungry, food from
+   the inventory (``inventory_eat``), else such a corpse up to 10 squares away; not hungry yet,
+   one up to 6 squares away, so that kills feed us before hunger comes (``ground_eat``); weak
+   with no prayer to hand, an egg or a tin (eaten when its smell names a safe kind;
+   ``inventory_eat``);
 7. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us
-   (``wait_out``). Shoot at the nearest hostile monster in a straight line within 6 squares, with
-   nothing (and no pet behind it) in the way, never at what may be peaceful (humans, elves,
-   angels, unicorns, our kin in the Mines) nor at a gas spore next to such or to a pet: fire the
-   quiver (arrows once the bow is in hand, which a Ranger takes first; darts, daggers), throw a
-   spare stack of daggers or darts, or cast a Wizard's force bolt; at point blank only when melee
-   is weaker (a bow in hand, bare hands, the spell). Else attack an adjacent hostile monster,
-   never a floating eye, gas spore or mold (a kind that asked "Really attack?" is left alone
-   until one of it attacks us); boxed in by one of those for 60 steps: throw spare weapons or
-   stones at it, and after 400 steps, stuck on the level, melee it when hit points allow (after
-   1,000 steps in place, 25 hit points do); one within two squares: wait for it a few turns;
-8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it by searching 20 turns at a
-   time (``wait_out``);
+   (``wait_out``), and read it every 30 turns (the dust wears off) to write it anew when it
+   reads wrong. Standing on an Elbereth that holds, never attack what respects it (a blow, a
+   missile or a spell rubs it out and costs 5 points of alignment, "You feel like a hypocrite",
+   and a god does not listen to a hero below 0): rest on it while below 90%, else walk on. Shoot
+   at the nearest hostile monster in a straight line within 6 squares, with nothing (and no pet
+   behind it) in the way, never at what may be peaceful (humans, elves, angels, unicorns, our
+   kin in the Mines) nor at a gas spore next to such or to a pet: fire the quiver (arrows once
+   the bow is in hand, which a Ranger takes first; darts, daggers), throw a spare stack of
+   daggers or darts, or cast a Wizard's force bolt; at point blank only when melee is weaker (a
+   bow in hand, bare hands, the spell). Else attack an adjacent hostile monster, never a
+   floating eye, gas spore or mold (a kind that asked "Really attack?" is left alone until one
+   of it attacks us); boxed in by one of those for 60 steps: throw spare weapons or stones at
+   it, and after 400 steps, stuck on the level, melee it when hit points allow (after 1,000
+   steps in place, 25 hit points do); one within two squares: wait for it a few turns;
+8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it, searching a turn at a
+   time (20 at a time where it does not hold or cannot be written; ``wait_out``);
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's pick-axe
    in hand instead of the bullwhip; pick up food seen here, then the missiles we shot; kick
    locked doors (not in the Mines, never a shop's "Closed for inventory", even half rubbed out;
@@ -88,7 +100,7 @@ from nle import nethack as nh
 from .facts import (
     # the screen and the keys
     ROWS, COLS, DIRS, NEIGHBOURS, ESC, ENTER, SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK, PRAY,
-    APPLY, QUAFF,
+    APPLY, QUAFF, LOOK,
     # terrain and glyphs
     UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, TRAP, PASSABLE, DOORS,
     G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, GCLASS, GKIND,
@@ -153,6 +165,7 @@ class SymbolicAgent:
         self.last_turn = -1
         self.stall = 0
         self.kills: dict[tuple[int, int], tuple[str, int]] = {}  # cell -> (monster, turn)
+        self.kills_level: tuple[int, int] | None = None  # the level they are on
         self.elbereth_at: tuple[tuple[int, int, int], tuple[int, int]] | None = None
         self.fight_waits = 0
         self.search_spot: tuple[int, int] | None = None
@@ -179,6 +192,7 @@ class SymbolicAgent:
         self.major_prayer_gap = major_prayer_gap  # turns between prayers in major trouble
         self.elbereth_renewals = 2  # engravings anew on one square after being hit on it
         self.elbereth_renewed = 0
+        self.elbereth_read = -1  # the turn we last read the Elbereth we rest on
         self.elbereth_crowd = 2  # ... or below 70% with this many hostiles adjacent
         self.elbereth_percent = 40  # engrave Elbereth in a fight below this share of hit points
         self.eye_waits = 1000  # turns blocked by a floating eye before meleeing it
@@ -220,6 +234,11 @@ class SymbolicAgent:
             self.kills[cell] = (match.group(1), int(obs["blstats"][nh.NLE_BL_TIME]))
         here = (self._level_key(obs), self._pos(obs))
         sign = READ_RE.search(message)
+        if sign and self.elbereth_at in (here, (here, "broken")) and \
+                sign.group(1).strip().lower() != "elbereth":
+            self.elbereth_at = None  # garbled as written, or rubbed out since: write it anew
+        if sign and self.elbereth_at == here:
+            self.elbereth_read = int(obs["blstats"][nh.NLE_BL_TIME])
         if sign and SequenceMatcher(None, sign.group(1).lower(),
                                     "closed for inventory").ratio() >= 0.7:
             self.closed_shop_at = here  # written before a shop's door (maybe half rubbed out)
@@ -304,7 +323,9 @@ class SymbolicAgent:
         if self.intent == "engrave" and ("write" in prompt or "engrave" in prompt):
             self.intent = None
             self.queue.extend(ord(c) for c in "lbereth")
-            self.queue.append(ENTER)
+            # then read what was written: a finger in the dust garbles each letter one time
+            # in 25 (a quarter of all Elbereths), and a garbled one scares nobody
+            self.queue.extend((ENTER, LOOK))
             return ord("E")
         return ESC  # never name things, never answer a guard by name
 
@@ -428,6 +449,10 @@ class SymbolicAgent:
     def _level(self, obs) -> LevelMemory:
         bl = obs["blstats"]
         key = (int(bl[nh.NLE_BL_DNUM]), int(bl[nh.NLE_BL_DLEVEL]))
+        if key != self.kills_level:  # kills are cells of one level: forget the last level's
+            if self.kills_level is not None:
+                self.kills = {}
+            self.kills_level = key
         mem = self.levels.get(key)
         if mem is None:
             mem = self.levels[key] = LevelMemory()
@@ -472,9 +497,13 @@ class SymbolicAgent:
             for a, b in np.argwhere(bodies & was_monster):
                 cell = (int(a), int(b))
                 mon = int(glyphs[a, b]) - nh.GLYPH_BODY_OFF
-                # the same species: not a monster walking off an old corpse
+                # the same species: not a monster walking off an old corpse, unless one of
+                # its kind stands within two squares now (a hill orc of a band stepping off
+                # the old corpse of another)
                 if cell not in self.kills and \
-                        nh.glyph_to_mon(int(mem.last_glyphs[a, b])) == mon:
+                        nh.glyph_to_mon(int(mem.last_glyphs[a, b])) == mon and \
+                        not (glyphs[max(0, a - 2):a + 3, max(0, b - 2):b + 3] ==
+                             mem.last_glyphs[a, b]).any():
                     self.kills[cell] = (MONSTER_NAMES[mon], turn)
         mem.last_glyphs = glyphs.copy()
         mem.downstairs = None
@@ -544,9 +573,15 @@ class SymbolicAgent:
             return self._attack((-1, 0), "engulfed_fight")
 
         # 5. emergencies
-        if (cond & (nh.BL_MASK_FOODPOIS | nh.BL_MASK_TERMILL) or self.lycanthropy) and can_pray:
+        # Food poisoning and illness kill within some 20 turns, stoning, sliming and strangling
+        # sooner: a prayer that may come too soon is better than none (each is "major trouble",
+        # like lycanthropy, which is not deadly at once, but turns us into a rat or a jackal
+        # that drops its weapon and armor and collapses under its load).
+        deadly = turn > 110 and turn - self.last_pray_turn > 50
+        if (cond & (nh.BL_MASK_FOODPOIS | nh.BL_MASK_TERMILL) and deadly) or \
+                (self.lycanthropy and can_pray_major):
             return self._pray(turn, "cure_disease")
-        if cond & (nh.BL_MASK_STONE | nh.BL_MASK_SLIME | nh.BL_MASK_STRNGL) and can_pray:
+        if cond & (nh.BL_MASK_STONE | nh.BL_MASK_SLIME | nh.BL_MASK_STRNGL) and deadly:
             return self._pray(turn, "emergency")
         low = hp <= 5 or hp * 7 <= hpmax
         if low and can_pray_major:
@@ -580,19 +615,20 @@ class SymbolicAgent:
             scary = self._ignore_elbereth(hostiles)
             if not scary and self.elbereth_at not in (here, (here, "broken")):
                 # Engrave Elbereth in the dust: most monsters will not melee us on it.
-                self.elbereth_at, self.elbereth_renewed = here, 0
+                self.elbereth_at, self.elbereth_renewed, self.elbereth_read = here, 0, turn
                 self.intent = "engrave"
                 self.strategy = "emergency"
                 return ENGRAVE
             if hurt_now and self.elbereth_at == here:
-                # Hit on it: a blow smudges letters in the dust. Write it anew a few times,
-                # then take it that it does not hold here and fight.
+                # Hit on it: it wore off (the dust does, now and then) or the monster does not
+                # respect it (a blind one). Write it anew a few times, then take it that it
+                # does not hold here and fight.
                 self.elbereth_renewed += 1
                 if not scary and self.elbereth_renewed <= self.elbereth_renewals:
                     self.intent = "engrave"
                     self.strategy = "emergency"
                     return ENGRAVE
-                self.elbereth_at = (here, "broken")  # it did not hold: fight from here on
+                self._elbereth_failed(here)  # fight from here on
             if not scary and self.elbereth_at == here:
                 self.strategy = "emergency"
                 return SEARCH  # rest on Elbereth while it holds
@@ -604,8 +640,9 @@ class SymbolicAgent:
         # 6. hunger (a fresh safe corpse is eaten whenever we are not satiated)
         corpse = self.kills.get(pos)
         max_age = CORPSE_AGE_HUNGRY if hunger >= 2 else CORPSE_AGE
+        # (not with a hostile in sight: one corpse in 7 tastes rotten, and may knock us out)
         if 1 <= hunger and corpse and safe_corpse(corpse[0]) and turn - corpse[1] < max_age \
-                and not hostiles:
+                and not self._near_hostiles(glyphs, pos, mem, radius=6):
             del self.kills[pos]
             self.intent, self.intent_corpse = "eat_ground", corpse[0]
             self.strategy = "ground_eat"
@@ -635,15 +672,28 @@ class SymbolicAgent:
                 not self._ignore_elbereth(hostiles):
             if not hurt_now:
                 self.strategy = "wait_out"
+                if turn - self.elbereth_read >= 30:  # dust wears off as we rest: read it
+                    self.elbereth_read = turn
+                    return LOOK
                 return SEARCH
-            self.elbereth_at = (here, "broken")  # hit on it: it does not hold here
-        key = self._shoot(obs, mem, pos, hostiles, turn)
+            self._elbereth_failed(here)
+        if self.elbereth_at == here and hurt_now:
+            self._elbereth_failed(here)
+        # Standing on an Elbereth that holds, an attack on what respects it (a blow, a missile,
+        # a spell) rubs it out and costs 5 points of alignment ("You feel like a hypocrite"; a
+        # god does not listen below 0): rest on it while hurt, else walk on.
+        on_elbereth = self.elbereth_at == here
+        key = self._shoot(obs, mem, pos, hostiles, turn) if not on_elbereth else None
         if key is not None:
             self.fight_waits = 0
             return key
-        if hostiles:
+        targets = self._ignore_elbereth(hostiles) if on_elbereth else hostiles
+        if targets:
             self.fight_waits = 0
-            return self._attack(hostiles[0][0], "fight")
+            return self._attack(targets[0][0], "fight")
+        if hostiles and hp * 10 < hpmax * 9:
+            self.strategy = "wait_out"
+            return SEARCH
         if self.same_pos > 60:  # boxed in by a monster we must not melee: throw things at it
             key = self._throw_at_blocker(obs, pos)
             if key is not None:
@@ -675,7 +725,7 @@ class SymbolicAgent:
             if self.elbereth_at not in (here, (here, "broken")) and \
                     mem.terrain[pos] in (FLOOR, DOORWAY):
                 # Rest on Elbereth: most monsters that come by will not melee us there.
-                self.elbereth_at, self.elbereth_renewed = here, 0
+                self.elbereth_at, self.elbereth_renewed, self.elbereth_read = here, 0, turn
                 self.intent = "engrave"
                 return ENGRAVE
             self.queue.extend((ord("0"), SEARCH))
@@ -686,6 +736,13 @@ class SymbolicAgent:
         if key is not None:
             return key
         return self._explore(obs, mem, pos, message)
+
+    def _elbereth_failed(self, here) -> None:
+        """Hit on our Elbereth: take it that it does not hold here, and read it (no game time):
+        one that reads wrong by now was worn off, not ignored, and is written anew when
+        needed."""
+        self.elbereth_at = (here, "broken")
+        self.queue.append(LOOK)
 
     def _level_key(self, obs):
         bl = obs["blstats"]

@@ -24,6 +24,7 @@ SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK = (ord("s"), ord(","), ord("e"), or
                                                ord("E"), 4)
 PRAY = 0x80 | ord("p")  # M-p
 APPLY, QUAFF = ord("a"), ord("q")
+LOOK = ord(":")  # what lies and what is written here (takes no game time)
 NEIGHBOURS = tuple(DIRS)
 
 # Terrain kinds of the per-level memory.

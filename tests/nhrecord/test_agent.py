@@ -457,6 +457,41 @@ def test_hungry_eats_an_older_corpse_that_it_would_leave_when_not_hungry():
     assert a.act(state(hunger=2)) == ord("e") and a.strategy == "ground_eat"
 
 
+def test_eats_its_kill_only_with_no_hostile_in_sight():
+    """One corpse in 7 tastes rotten and may knock us out: a rothe's pack mate three squares
+    off would kill us meanwhile."""
+    a = agent()
+    a.kills[(5, 10)] = ("rothe", 495)
+    obs = state()
+    obs["glyphs"][5, 13] = NEWT  # the next one coming
+    assert a.act(obs) != ord("e")
+    assert a.act(state(turn=501)) == ord("e") and a.strategy == "ground_eat"
+
+
+@pytest.mark.parametrize("walked_off", [False, True])
+def test_a_corpse_where_a_monster_stood_is_fresh_unless_that_monster_walked_off_it(walked_off):
+    corpse = NEWT - nh.GLYPH_MON_OFF + nh.GLYPH_BODY_OFF
+    a = agent()
+    before = state(turn=500)
+    before["glyphs"][5, 13] = NEWT
+    a.act(before)
+    after = state(turn=501)
+    after["glyphs"][5, 13] = corpse
+    if walked_off:  # one of a band stepped off the old corpse of another
+        after["glyphs"][5, 14] = NEWT
+    a.act(after)
+    assert ((5, 13) in a.kills) is not walked_off
+
+
+def test_kills_are_forgotten_on_another_level():
+    a = agent()
+    a.act(state(turn=500))
+    a.kills[(5, 10)] = ("jackal", 495)  # our kill under us, on level 1
+    below = state(turn=501, hunger=2)
+    below["blstats"][nh.NLE_BL_DLEVEL] = below["blstats"][nh.NLE_BL_DEPTH] = 2
+    assert a.act(below) != ord("e") and not a.kills  # a corpse here is not that one
+
+
 @pytest.mark.parametrize("kind", ["acid blob", "gray ooze", "black naga"])
 def test_never_eats_an_acidic_corpse(kind):
     a = agent()
@@ -602,6 +637,90 @@ def test_engraves_elbereth_when_surrounded_before_hit_points_run_low():
     obs["glyphs"][4, 10] = NEWT  # ... two at once are not
     obs["blstats"][nh.NLE_BL_TIME] += 1
     assert a.act(obs) == ord("E") and a.strategy == "emergency"
+
+
+@pytest.mark.parametrize("written, again", [("Elbereth", False), ("Elbcreth", True),
+                                             ("E bere?h", True)])
+def test_reads_the_elbereth_it_wrote_and_writes_a_garbled_one_anew(written, again):
+    def low(top="", misc=(0, 0, 0)):
+        obs = state(hp=(5, 16), turn=600, top=top, misc=misc)
+        obs["glyphs"][5, 11] = NEWT
+        return obs
+    a = agent()
+    a.last_pray_turn = 590  # no prayer now
+    assert a.act(low()) == ord("E")
+    assert a.act(low("What do you want to write with? [- or ?*]", (1, 0, 0))) == ord("-")
+    text = low("What do you want to write in the dust here?", (0, 1, 0))
+    typed = [a.act(text) for _ in range(10)]
+    # a finger in the dust garbles one letter in 25: it reads what it wrote (no game time)
+    assert bytes(typed[:8]) == b"Elbereth" and typed[8:] == [ENTER, ord(":")]
+    key = a.act(low(f'Something is written here in the dust.  You read: "{written}".'))
+    assert key == (ord("E") if again else ord("s")) and a.strategy == "emergency"
+
+
+def test_reads_its_elbereth_again_after_each_rest():
+    a = agent()
+    a.act(state(hp=(8, 16)))  # hurt: engraves Elbereth to rest on
+    a.queue.clear()
+    read = state(hp=(8, 16), turn=501, top='You read: "Elbereth".')
+    assert a.act(read) == ord("s") and a.strategy == "wait_out"
+    keys = [a.act(state(hp=(8, 16), turn=t)) for t in (502, 530, 531, 531)]
+    assert keys == [ord("s"), ord("s"), ord(":"), ord("s")]  # read again every 30 turns
+    worn = state(hp=(9, 16), turn=532, top='You read: "Elbe?eth".')
+    assert a.act(worn) == ord("E") and a.elbereth_at is not None  # rubbed out: write it anew
+
+
+def test_never_attacks_from_an_elbereth_that_holds():
+    """An attack from an Elbereth on what respects it rubs it out and costs 5 points of
+    alignment ("You feel like a hypocrite"), and a god does not listen below 0."""
+    a = agent()
+    a.act(state(hp=(8, 16)))  # hurt: engraves Elbereth to rest on
+    a.queue.clear()
+    a.resting = False  # (as after a prayer that healed us)
+    obs = state(hp=(14, 16), turn=510)
+    obs["glyphs"][5, 11] = NEWT  # it came by and stands beside us, scared
+    assert a.act(obs) == ord("s") and a.strategy == "wait_out"
+    obs = state(hp=(16, 16), turn=511)
+    obs["glyphs"][5, 11] = NEWT
+    assert a.act(obs) not in (ord("l"), ord("f"), ord("t"), ord("Z"))  # walks on
+    hit = state(hp=(15, 16), turn=512, top="The newt bites!")  # it does not hold after all
+    hit["glyphs"][5, 11] = NEWT
+    assert a.act(hit) == ord("l") and a.strategy == "fight"
+
+
+def test_food_poisoned_it_prays_even_soon_after_a_prayer():
+    a = agent()
+    a.last_pray_turn = 900  # 200 turns ago: maybe too soon, but food poisoning kills
+    obs = state(turn=1100)
+    obs["blstats"][nh.NLE_BL_CONDITION] = nh.BL_MASK_FOODPOIS
+    assert a.act(obs) == PRAY and a.strategy == "cure_disease"
+    b = agent()
+    b.last_pray_turn = 1080  # (not again and again while one prayer plays out)
+    assert b.act(obs) != PRAY
+
+
+def test_lycanthropy_is_prayed_away_like_other_major_trouble():
+    a = agent()
+    a.last_pray_turn = 400
+    assert a.act(state(turn=1000, top="The wererat bites!  You feel feverish.")) == PRAY
+    assert a.strategy == "cure_disease"
+    b = agent()
+    b.last_pray_turn = 700  # 300 turns: too soon for the god to listen, likely
+    assert b.act(state(turn=1000, top="The wererat bites!  You feel feverish.")) != PRAY
+
+
+def test_hit_on_its_elbereth_it_reads_it_and_writes_a_worn_one_anew():
+    a = agent()
+    a.act(state(hp=(8, 20)))  # hurt: engraves Elbereth to rest on
+    a.queue.clear()
+    assert a.act(state(hp=(11, 20), turn=510)) == ord("s")  # resting on it
+    hit = state(hp=(10, 20), turn=511, top="The newt bites!")
+    hit["glyphs"][5, 11] = NEWT
+    assert a.act(hit) == ord("l")  # it did not hold: fight back...
+    assert a.act(hit) == ord(":")  # ... and read it (no game time)
+    worn = state(hp=(7, 20), turn=512, top='You read: "Elbe?eth".')
+    worn["glyphs"][5, 11] = NEWT
+    assert a.act(worn) == ord("E")  # worn off, not ignored: written anew
 
 
 def test_quaffs_a_known_healing_potion_when_about_to_die_and_prayer_is_spent():

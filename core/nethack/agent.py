@@ -615,19 +615,16 @@ class SymbolicAgent:
             scary = self._ignore_elbereth(hostiles)
             if not scary and self.elbereth_at not in (here, (here, "broken")):
                 # Engrave Elbereth in the dust: most monsters will not melee us on it.
-                self.elbereth_at, self.elbereth_renewed, self.elbereth_read = here, 0, turn
-                self.intent = "engrave"
                 self.strategy = "emergency"
-                return ENGRAVE
+                return self._engrave(here, turn)
             if hurt_now and self.elbereth_at == here:
                 # Hit on it: it wore off (the dust does, now and then) or the monster does not
                 # respect it (a blind one). Write it anew a few times, then take it that it
                 # does not hold here and fight.
                 self.elbereth_renewed += 1
                 if not scary and self.elbereth_renewed <= self.elbereth_renewals:
-                    self.intent = "engrave"
                     self.strategy = "emergency"
-                    return ENGRAVE
+                    return self._engrave(here, turn, renewal=True)
                 self._elbereth_failed(here)  # fight from here on
             if not scary and self.elbereth_at == here:
                 self.strategy = "emergency"
@@ -676,8 +673,7 @@ class SymbolicAgent:
                     self.elbereth_read = turn
                     return LOOK
                 return SEARCH
-            self._elbereth_failed(here)
-        if self.elbereth_at == here and hurt_now:
+        if self.elbereth_at == here and hurt_now:  # hit on it: it does not hold here
             self._elbereth_failed(here)
         # Standing on an Elbereth that holds, an attack on what respects it (a blow, a missile,
         # a spell) rubs it out and costs 5 points of alignment ("You feel like a hypocrite"; a
@@ -725,9 +721,7 @@ class SymbolicAgent:
             if self.elbereth_at not in (here, (here, "broken")) and \
                     mem.terrain[pos] in (FLOOR, DOORWAY):
                 # Rest on Elbereth: most monsters that come by will not melee us there.
-                self.elbereth_at, self.elbereth_renewed, self.elbereth_read = here, 0, turn
-                self.intent = "engrave"
-                return ENGRAVE
+                return self._engrave(here, turn)
             self.queue.extend((ord("0"), SEARCH))
             return ord("2")
         # 9. explore, pick up, descend, search (and put on armor picked up)
@@ -736,6 +730,15 @@ class SymbolicAgent:
         if key is not None:
             return key
         return self._explore(obs, mem, pos, message)
+
+    def _engrave(self, here, turn: int, renewal: bool = False) -> int:
+        """Write Elbereth in the dust where we stand (``here``: level and square); ``_getlin``
+        types the text and then looks at what was written."""
+        if not renewal:
+            self.elbereth_at, self.elbereth_renewed = here, 0
+        self.elbereth_read = turn
+        self.intent = "engrave"
+        return ENGRAVE
 
     def _elbereth_failed(self, here) -> None:
         """Hit on our Elbereth: take it that it does not hold here, and read it (no game time):

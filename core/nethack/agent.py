@@ -1,8 +1,10 @@
 """A symbolic NetHack agent that names its strategy at every step.
 
 It reads NetHackChallenge observations (glyphs, blstats, message, tty_chars, misc, inventory) and
-returns one keypress per step. It first notes what the message says (a kill, a locked door, a
-wall, a shop entered, a trap, a hit from a monster it took for peaceful), then decides, in this
+returns one keypress per step. At the first step it reads its race and role from the welcome
+message, or, when a later message (a full moon's) has replaced it, from the attributes screen (^X,
+no game time; ``explore``). Each step it first notes what the message says (a kill, a locked door,
+a wall, a shop entered, a trap, a hit from a monster it took for peaceful), then decides, in this
 order, each decision labelled with the paper's strategy names (strategies.py):
 
 1. the interface: ``--More--`` (Enter; before anything else, since NetHack ignores other keys
@@ -18,25 +20,27 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 3. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
    main dungeon's other staircase (``explore``);
 4. engulfed: attack (``engulfed_fight``);
-5. emergencies: food poisoning or illness: pray unless the last prayer is under 50 turns old
-   (death is near: a prayer that may come too soon is worth it); lycanthropy: pray when the
-   last prayer is 500 turns old (``cure_disease``); stoning, sliming, strangling: pray as for
-   food poisoning (``emergency``); hit points below 1/7 (or 6): pray when the last prayer is
-   500 turns old (the god helps in such "major trouble" when the prayer timeout is below 200),
-   else quaff a potion known to heal (a Healer's, a Tourist's), else, with a hostile adjacent,
-   zap a wand known by name to stop it (sleep, striking, fire, ...; never at what may be
+5. emergencies: food poisoning or illness: pray unless the last prayer is under 50 turns old (death
+   is near: a prayer that may come too soon is worth it); lycanthropy: pray when the last prayer is
+   500 turns old and no hostile is within 6 squares (the were that bit us would bite again), at
+   once when it has turned us into the animal (``cure_disease``); stoning, sliming, strangling:
+   pray as for food poisoning (``emergency``); hit points below 1/7 (or 6): pray when the last
+   prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is below
+   200), else quaff a potion known to heal (a Healer's, a Tourist's), else, with a hostile
+   adjacent, zap a wand known by name to stop it (sleep, striking, fire, ...; never at what may be
    peaceful) or one of digging down (``emergency``); weak from hunger with nothing to eat: pray
-   when the last prayer is 500 turns old (250 when fainting; ``emergency``); no prayer at all
-   for 1,800 turns after one that failed ("You feel that Mitra is displeased": luck fell by 3,
-   and a prayer with bad luck angers the god); a Healer below half its hit points casts healing
-   on itself (``emergency`` in a fight, else ``wait_out``); below 40% with a monster adjacent,
-   or below 70% with two or more: engrave Elbereth in the dust and rest on it while it holds
-   (``emergency``). After writing, read it (``:``, no game time): a finger in the dust garbles
-   each letter one time in 25, so a quarter of all Elbereths scare nobody, and one that reads
-   wrong is written anew. Hit on it, write it anew twice, then take it that it does not hold,
-   read it (one worn off since may be written anew) and fight back; where Elbereth does not
-   hold, below 1/7 with no prayer: zap each unidentified wand at the monster once, then quaff
-   each unidentified potion once (``emergency``);
+   when the last prayer is 500 turns old (250 when fainting; ``emergency``); no prayer ever again
+   after one that failed ("You feel that Mitra is displeased", "Thou art arrogant": the god is
+   angry until a sacrifice, and every prayer fails and angers it more), none for 1,800 turns after
+   a Monk's guilt over meat (alignment lost); a Healer below half its hit points casts healing on
+   itself (``emergency`` in a fight, else ``wait_out``); below 40% with a monster adjacent, or
+   below 70% with two or more: engrave Elbereth in the dust and rest on it while it holds
+   (``emergency``). After writing, read it (``:``, no game time): a finger in the dust garbles each
+   letter one time in 25, so a quarter of all Elbereths scare nobody, and one that reads wrong is
+   written anew. Hit on it, write it anew twice, then take it that it does not hold, read it (one
+   worn off since may be written anew) and fight back; where Elbereth does not hold, below 1/7 with
+   no prayer: zap each unidentified wand at the monster once, then quaff each unidentified potion
+   once (``emergency``);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated and no hostile is within 6 squares (one corpse in 7 tastes rotten, and
    may knock us out for a while; ``ground_eat``). A kill is a corpse where one of its kind stood
@@ -100,7 +104,7 @@ from nle import nethack as nh
 from .facts import (
     # the screen and the keys
     ROWS, COLS, DIRS, NEIGHBOURS, ESC, ENTER, SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK, PRAY,
-    APPLY, QUAFF, LOOK,
+    APPLY, QUAFF, LOOK, ATTRIBUTES,
     # terrain and glyphs
     UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, TRAP, PASSABLE, DOORS,
     G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, GCLASS, GKIND,
@@ -111,7 +115,7 @@ from .facts import (
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
-    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, PRAYER_LUCK_TURNS
+    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GUILTY_RE, PRAYER_LUCK_TURNS
 )
 
 
@@ -154,7 +158,8 @@ class SymbolicAgent:
         self.intent_letter: int | None = None
         self.intent_corpse: str | None = None
         self.last_pray_turn = -10_000
-        self.pray_failed_turn = -10_000  # a god was displeased: luck is down for a long while
+        self.pray_failed_turn = -10_000  # alignment lost ("You feel guilty"): no prayer for a while
+        self.god_angry = False  # a prayer failed: every later one fails too
         self.tried_items: set[str] = set()  # unidentified wands and potions tried as a last resort
         self.plan: list[tuple[int, int]] = []
         self.plan_goal: tuple[int, int] | None = None
@@ -175,8 +180,10 @@ class SymbolicAgent:
         self.resting = False
         self.last_obs = None
         self.lycanthropy = False
+        self.were_form = False  # lycanthropy has turned us into the animal
         self.free_slots: set[str] = set()  # armor slots we could fill now
         self.wear_tried: set[str] = set()  # inventory descriptions we tried to put on
+        self.asked_attributes = False  # pressed ^X to read our race and role
         self.monk = False
         self.wizard = False  # casts force bolt (its first spell) at what comes near
         self.healer = False  # casts healing (its first spell) on itself when hurt
@@ -209,11 +216,23 @@ class SymbolicAgent:
             self.stall += 1
         self.last_obs = obs
         message = bytes(obs["message"]).split(b"\0", 1)[0].decode("latin-1").strip()
-        if self.mines_ok is None:  # the welcome message names the race (and the role)
-            self.mines_ok = bool(re.search(r"\b(dwarven|gnomish)\b", message))
-            self.monk = " Monk" in message
-            self.wizard = " Wizard" in message
-            self.healer = " Healer" in message
+        if self.mines_ok is None:
+            # The welcome message names the race and the role ("... a neutral female gnomish
+            # Healer."), unless another message came after it (a full moon's): then ask for
+            # the attributes screen (^X, no game time), which says the same.
+            text = message if "welcome to NetHack" in message else \
+                b"\n".join(bytes(row) for row in obs["tty_chars"]).decode("latin-1")
+            if "welcome to NetHack" not in text and " attributes:" not in text and \
+                    not self.asked_attributes and turn <= 1:
+                self.asked_attributes = True
+                self.strategy = "explore"
+                return ATTRIBUTES
+            self.mines_ok = bool(re.search(r"\b(dwarven|gnomish)\b", text))
+            self.monk = " Monk" in text
+            self.wizard = " Wizard" in text
+            self.healer = " Healer" in text
+            if " attributes:" in text:
+                return ESC  # close the attributes screen
         self._read_message(obs, message)
         key = self._interface(obs, message)  # 1. the interface
         if key is None and self.stall > 40:  # 2. stalled
@@ -271,11 +290,17 @@ class SymbolicAgent:
             mem.no_dig = True
         self.tin_smell = TIN_SMELL_RE.search(message) or self.tin_smell
         if PRAYER_FAILED_RE.search(message):
+            self.god_angry = True
+        if GUILTY_RE.search(message):
             self.pray_failed_turn = int(obs["blstats"][nh.NLE_BL_TIME])
         if "You feel feverish" in message:
             self.lycanthropy = True
         if "You feel purified" in message:
-            self.lycanthropy = False
+            self.lycanthropy = self.were_form = False
+        if "You turn into a" in message and self.lycanthropy:
+            self.were_form = True
+        if "You return to" in message:
+            self.were_form = False
         if "You can't do that while carrying so much" in message or \
                 "You don't have anything to eat" in message:
             self.no_eat_until = int(obs["blstats"][nh.NLE_BL_TIME]) + 100
@@ -528,9 +553,10 @@ class SymbolicAgent:
         turn = int(bl[nh.NLE_BL_TIME])
         hunger = int(bl[nh.NLE_BL_HUNGER])  # 0 satiated, 1 not hungry, 2 hungry, 3 weak, 4+ fainting
         cond = int(bl[nh.NLE_BL_CONDITION])
-        # A prayer that failed ("You feel that Mitra is displeased") took 3 points of luck, which
-        # come back one per 600 turns: a prayer before then angers the god (smiting, lost levels).
-        naughty = turn - self.pray_failed_turn < PRAYER_LUCK_TURNS
+        # A prayer that failed ("You feel that Mitra is displeased", "Thou art arrogant") angered
+        # the god for good (only a sacrifice appeases it): every later prayer fails and angers it
+        # more (lost levels, curses, lightning). A Monk's guilt over meat bars prayer a while.
+        naughty = turn - self.pray_failed_turn < PRAYER_LUCK_TURNS or self.god_angry
         can_pray = turn > 110 and turn - self.last_pray_turn > 1000 and not naughty
         # About to die (hit points below 1/7 or 6, or weak from hunger: "major trouble"), a god
         # listens when the prayer timeout is below 200. A prayer sets it to rnz(350), at most
@@ -577,9 +603,12 @@ class SymbolicAgent:
         # sooner: a prayer that may come too soon is better than none (each is "major trouble",
         # like lycanthropy, which is not deadly at once, but turns us into a rat or a jackal
         # that drops its weapon and armor and collapses under its load).
-        deadly = turn > 110 and turn - self.last_pray_turn > 50
+        deadly = turn > 110 and turn - self.last_pray_turn > 50 and not self.god_angry
+        # (lycanthropy turns us only some 80 turns later on average: while the were that bit
+        # us, or what it summoned, is near, a prayer would be spent on a bite that comes again)
         if (cond & (nh.BL_MASK_FOODPOIS | nh.BL_MASK_TERMILL) and deadly) or \
-                (self.lycanthropy and can_pray_major):
+                (self.lycanthropy and can_pray_major and (
+                    self.were_form or not self._near_hostiles(glyphs, pos, mem, radius=6))):
             return self._pray(turn, "cure_disease")
         if cond & (nh.BL_MASK_STONE | nh.BL_MASK_SLIME | nh.BL_MASK_STRNGL) and deadly:
             return self._pray(turn, "emergency")

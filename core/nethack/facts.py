@@ -25,6 +25,7 @@ SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK = (ord("s"), ord(","), ord("e"), or
 PRAY = 0x80 | ord("p")  # M-p
 APPLY, QUAFF = ord("a"), ord("q")
 LOOK = ord(":")  # what lies and what is written here (takes no game time)
+ATTRIBUTES = 24  # ^X: our race, role, alignment and god (takes no game time)
 NEIGHBOURS = tuple(DIRS)
 
 # Terrain kinds of the per-level memory.
@@ -223,10 +224,14 @@ WAND_RE = re.compile(r"\bwand of ([a-z ]+?)(?: \(|$)")
 EMPTY_WAND_RE = re.compile(r"\(-?\d+:(?:0|-1)\)|\bcancelled\b")
 ATTACK_WANDS = {"striking", "magic missile", "sleep", "fire", "cold", "lightning", "death",
                 "teleportation", "slow monster"}
-# A prayer that failed (too soon, or with bad luck): luck fell by 3 and returns one point per
-# 600 turns; until then another prayer angers the god.
+# A prayer that failed (too soon, or with bad luck or alignment) angered the god: its anger
+# (and the 3 points of luck lost) only a sacrifice takes back, and until then every prayer
+# fails and angers it more (lost levels, curses, a minion, lightning). "You feel guilty" (a Monk
+# eating meat) costs a point of alignment, which a prayer needs at 0 or more: none for a while.
 PRAYER_FAILED_RE = re.compile(r"You feel that \S.* is (?:displeased|bummed)\.|"
-                              r"\bYou feel guilty\b|Thou hast angered me|"
-                              r"Thou must relearn thy lessons|Thou durst call upon me")
+                              r"Thou hast angered me|Thou hast strayed from the path|"
+                              r"Thou art arrogant|Thou must relearn thy lessons|"
+                              r"Thou durst call upon me")
+GUILTY_RE = re.compile(r"\bYou feel guilty\b")
 PRAYER_LUCK_TURNS = 1800
 KILL_RE = re.compile(r"You (?:kill|destroy) (?:the |an? )?(?:poor )?(.+?)!")

@@ -516,18 +516,27 @@ def test_fainting_prays_sooner_than_weak():
     assert a.act(state(hunger=4, turn=501)) == PRAY and a.strategy == "emergency"
 
 
-def test_after_a_prayer_failed_it_does_not_pray_until_its_luck_is_back():
-    """A displeased god took 3 points of luck: another prayer before they return angers it."""
+@pytest.mark.parametrize("failed", ["You feel that Tyr is displeased.",
+                                    '"Thou art arrogant, mortal."',
+                                    "Thou hast angered me."])
+def test_after_a_prayer_failed_it_never_prays_again(failed):
+    """A failed prayer angered the god for good (only a sacrifice appeases it): every later
+    prayer fails too and angers it more."""
     a = agent()
-    a.act(state(turn=2000, top="You feel that Tyr is displeased."))
-    assert a.act(state(hp=(2, 20), turn=2700)) != PRAY  # 700 turns on: luck still down
+    a.act(state(turn=2000, top=failed))
+    assert a.act(state(hp=(2, 20), turn=2700)) != PRAY
     assert a.act(state(hunger=4, turn=2710)) != PRAY  # fainting: not even then
+    assert a.act(state(hp=(2, 20), turn=6000)) != PRAY  # nor 4,000 turns later
     a = agent()
     a.act(state(turn=2000, top="You feel that Tyr is well-pleased."))
     assert a.act(state(hp=(2, 20), turn=2700)) == PRAY
+
+
+def test_a_monks_guilt_bars_prayer_only_a_while():
     a = agent()
-    a.act(state(turn=2000, top="You feel that Tyr is displeased."))
-    assert a.act(state(hp=(2, 20), turn=3900)) == PRAY  # 1,900 turns on: luck is back
+    a.act(state(turn=2000, top="You feel guilty."))
+    assert a.act(state(hp=(2, 20), turn=2700)) != PRAY
+    assert a.act(state(hp=(2, 20), turn=3900)) == PRAY
 
 
 def test_weak_with_no_prayer_it_eats_an_egg_or_a_tin_it_keeps_otherwise():
@@ -709,6 +718,27 @@ def test_lycanthropy_is_prayed_away_like_other_major_trouble():
     assert b.act(state(turn=1000, top="The wererat bites!  You feel feverish.")) != PRAY
 
 
+
+def test_lycanthropy_is_prayed_away_once_the_were_is_gone_or_it_has_turned_us():
+    wererat = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS)
+                                      if nh.permonst(i).mname == "wererat")
+    a = agent()
+    a.last_pray_turn = 400
+    obs = state(turn=1000, top="The wererat bites!  You feel feverish.")
+    obs["glyphs"][5, 11] = wererat
+    assert a.act(obs) != PRAY  # it would bite again: fight it first
+    assert a.act(state(turn=1003, top="You kill the wererat!")) == PRAY
+    assert a.strategy == "cure_disease"
+    b = agent()
+    b.last_pray_turn = 400
+    obs = state(turn=1000, top="The wererat bites!  You feel feverish.")
+    obs["glyphs"][5, 11] = wererat
+    b.act(obs)
+    obs = state(turn=1040, top="You turn into a wererat!")
+    obs["glyphs"][5, 11] = wererat
+    assert b.act(obs) == PRAY  # in the animal's body: pray at once
+
+
 def test_hit_on_its_elbereth_it_reads_it_and_writes_a_worn_one_anew():
     a = agent()
     a.act(state(hp=(8, 20)))  # hurt: engraves Elbereth to rest on
@@ -803,3 +833,15 @@ def test_about_to_die_without_prayer_it_zaps_wands_then_quaffs_unknown_potions()
     obs["glyphs"][5, 11] = WATCHMAN
     assert c.act(obs) == ord("q")
 
+
+def test_reads_race_and_role_from_the_attributes_screen_when_the_welcome_is_gone():
+    a = agent()
+    assert a.act(state(turn=1, top="You are lucky!  Full moon tonight.")) == 24  # ^X
+    screen = (" Agent the Wizard's attributes:", "", " Background:",
+              "  You are an Evoker, a level 1 male gnomish Wizard.")
+    assert a.act(state(turn=1, screen=screen)) == ESC
+    assert a.wizard and a.mines_ok and not a.healer
+    b = agent()
+    b.act(state(turn=1, top="Hello Agent, welcome to NetHack!  You are a neutral female human "
+                            "Healer."))
+    assert b.healer and not b.mines_ok and not b.asked_attributes

@@ -115,7 +115,7 @@ from .facts import (
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
-    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GUILTY_RE, PRAYER_LUCK_TURNS
+    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GUILTY_RE, GUILT_TURNS
 )
 
 
@@ -158,7 +158,7 @@ class SymbolicAgent:
         self.intent_letter: int | None = None
         self.intent_corpse: str | None = None
         self.last_pray_turn = -10_000
-        self.pray_failed_turn = -10_000  # alignment lost ("You feel guilty"): no prayer for a while
+        self.guilty_turn = -10_000  # alignment lost ("You feel guilty"): no prayer for a while
         self.god_angry = False  # a prayer failed: every later one fails too
         self.tried_items: set[str] = set()  # unidentified wands and potions tried as a last resort
         self.plan: list[tuple[int, int]] = []
@@ -292,7 +292,7 @@ class SymbolicAgent:
         if PRAYER_FAILED_RE.search(message):
             self.god_angry = True
         if GUILTY_RE.search(message):
-            self.pray_failed_turn = int(obs["blstats"][nh.NLE_BL_TIME])
+            self.guilty_turn = int(obs["blstats"][nh.NLE_BL_TIME])
         if "You feel feverish" in message:
             self.lycanthropy = True
         if "You feel purified" in message:
@@ -556,12 +556,12 @@ class SymbolicAgent:
         # A prayer that failed ("You feel that Mitra is displeased", "Thou art arrogant") angered
         # the god for good (only a sacrifice appeases it): every later prayer fails and angers it
         # more (lost levels, curses, lightning). A Monk's guilt over meat bars prayer a while.
-        naughty = turn - self.pray_failed_turn < PRAYER_LUCK_TURNS or self.god_angry
+        naughty = turn - self.guilty_turn < GUILT_TURNS or self.god_angry
         can_pray = turn > 110 and turn - self.last_pray_turn > 1000 and not naughty
         # About to die (hit points below 1/7 or 6, or weak from hunger: "major trouble"), a god
         # listens when the prayer timeout is below 200. A prayer sets it to rnz(350), at most
-        # 700 about nine times in ten: 500 turns later a prayer is likely safe, and one that
-        # comes too soon only fails ("You feel that Mitra is displeased").
+        # 700 seven times in eight: 500 turns later a prayer is likely safe (one that comes too
+        # soon fails and leaves the god angry for good, see above).
         can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap \
             and not naughty
         hostiles = self._adjacent_hostiles(glyphs, pos, mem)

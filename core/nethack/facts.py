@@ -224,14 +224,15 @@ WAND_RE = re.compile(r"\bwand of ([a-z ]+?)(?: \(|$)")
 EMPTY_WAND_RE = re.compile(r"\(-?\d+:(?:0|-1)\)|\bcancelled\b")
 ATTACK_WANDS = {"striking", "magic missile", "sleep", "fire", "cold", "lightning", "death",
                 "teleportation", "slow monster"}
-# A prayer that failed (too soon, or with bad luck or alignment) angered the god: its anger
-# (and the 3 points of luck lost) only a sacrifice takes back, and until then every prayer
-# fails and angers it more (lost levels, curses, a minion, lightning). "You feel guilty" (a Monk
-# eating meat) costs a point of alignment, which a prayer needs at 0 or more: none for a while.
+# A prayer that failed (too soon, or with bad luck or alignment): one too soon made the god
+# angry, and only a sacrifice appeases it (the 3 points of luck lost come back with time, the
+# anger does not); until then every prayer fails and angers it more (lost levels, curses, a
+# minion, lightning). "You feel guilty" (a Monk eating meat) costs a point of alignment, which a
+# prayer needs at 0 or more: no prayer for GUILT_TURNS.
 PRAYER_FAILED_RE = re.compile(r"You feel that \S.* is (?:displeased|bummed)\.|"
                               r"Thou hast angered me|Thou hast strayed from the path|"
                               r"Thou art arrogant|Thou must relearn thy lessons|"
                               r"Thou durst call upon me")
 GUILTY_RE = re.compile(r"\bYou feel guilty\b")
-PRAYER_LUCK_TURNS = 1800
+GUILT_TURNS = 1800
 KILL_RE = re.compile(r"You (?:kill|destroy) (?:the |an? )?(?:poor )?(.+?)!")

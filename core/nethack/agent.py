@@ -9,7 +9,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 
 1. the interface: ``--More--`` (Enter; before anything else, since NetHack ignores other keys
    there), keys already decided (typed text, menu picks, the step back out of a shop), text
-   prompts (Elbereth when engraving, else Esc), y/n questions (answered by what the agent is
+   prompts (Elbereth when engraving; to a vault's guard, our own name: ``follow_guard``, below;
+   else Esc), y/n questions (answered by what the agent is
    doing: "eat it?" only for the corpse it meant to eat, "Really attack?" no, "pray?" yes, the
    item it chose to eat, wear, wield, read, throw, apply or drink, the direction it chose, else
    Esc) and menus, also those that wait for a key (food and our own missiles from a pick-up
@@ -27,8 +28,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    pray as for food poisoning (``emergency``); hit points below 1/7 (or 6): pray when the last
    prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is below
    200), else quaff a potion known to heal (a Healer's, a Tourist's), else, with a hostile
-   adjacent, zap a wand known by name to stop it (sleep, striking, fire, ...; never at what may be
-   peaceful) or one of digging down (``emergency``); weak from hunger with nothing to eat: pray
+   adjacent, zap a wand known by name or by engrave-testing to stop it (sleep, striking, fire,
+   ...; never at what may be peaceful) or one of digging down (``emergency``); weak from hunger with nothing to eat: pray
    when the last prayer is 500 turns old (250 when fainting; ``emergency``); no prayer ever again
    after one that failed ("You feel that Mitra is displeased", "Thou art arrogant": the god is
    angry until a sacrifice, and every prayer fails and angers it more), none for 1,800 turns after
@@ -40,7 +41,10 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    written anew. Hit on it, write it anew twice, then take it that it does not hold, read it (one
    worn off since may be written anew) and fight back; where Elbereth does not hold, below 1/7 with
    no prayer: zap each unidentified wand at the monster once, then quaff each unidentified potion
-   once (``emergency``);
+   once (``emergency``); in a vault (its teleport trap brought us in) with its guard asking our
+   name: drop the gold, then keep beside the guard, stepping with ``m`` (no autopickup: gold
+   picked up again makes it attack), until it has led us out and gone (``follow_guard``;
+   "Croesus" would send it off and leave us walled in);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated and no hostile is within 6 squares (one corpse in 7 tastes rotten, and
    may knock us out for a while; ``ground_eat``). A kill is a corpse where one of its kind stood
@@ -50,7 +54,13 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    one up to 6 squares away, so that kills feed us before hunger comes (``ground_eat``); weak
    with no prayer to hand, an egg or a tin (eaten when its smell names a safe kind;
    ``inventory_eat``);
-7. fight (``fight``): resting on Elbereth, leave alone what comes by until it hits us
+7. fight (``fight``): zap a wand known to hurt or stop a monster (striking, sleep, magic
+   missile, fire, cold, lightning, death, slow monster) at an adjacent hostile when it is worth a
+   charge: below half our hit points, two or more adjacent below 80%, a hard one (difficulty 4
+   or more: a rothe, a soldier ant, a dwarf) once it has hurt us, or a thief (a nymph takes our
+   armor, a leprechaun our gold); a ray only down a line seven squares clear (rays bounce off
+   walls, back at us), never at a monster that resists it nor, a while, at one we put to sleep
+   or slowed; a wand that did nothing ("Nothing happens") is empty. Resting on Elbereth, leave alone what comes by until it hits us
    (``wait_out``), and read it every 30 turns (the dust wears off) to write it anew when it
    reads wrong. Standing on an Elbereth that holds, never attack what respects it (a blow, a
    missile or a spell rubs it out and costs 5 points of alignment, "You feel like a hypocrite",
@@ -68,7 +78,14 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it, searching a turn at a
    time (20 at a time where it does not hold or cannot be written; ``wait_out``);
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's pick-axe
-   in hand instead of the bullwhip; pick up food seen here, then the missiles we shot; kick
+   in hand instead of the bullwhip; back in our own shape after an animal's (a were's, a
+   polymorph trap's), walk back to where our armor and weapon fell, pick them up, put the armor
+   on again and take the weapon in hand; with nobody within 6 squares and at half our hit
+   points or more, engrave with each unidentified wand once: the message tells its kind ("the
+   bugs stop moving": sleep or death; bullet holes: magic missile; ice cubes: cold; "fights
+   your attempt to write": striking; the bugs slow down or speed up), NetHack names digging,
+   fire, lightning and the wands without a direction itself, and the text written is Elbereth;
+   zap a wand of speed monster at ourselves once (fast for good); pick up food seen here, then the missiles we shot; kick
    locked doors (not in the Mines, never a shop's "Closed for inventory", even half rubbed out;
    after ten kicks in vain, again 300 steps later); follow the path already planned; take the
    down staircase when the level is explored or has taken long enough, as long as the depth stays
@@ -80,10 +97,16 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    floating eye, mold or gas spore (in a corridor or a doorway): walk up to it, throw spare
    weapons at it (``fight``), wait for it to drift off, and after 200 turns, at 90% hit points or
    more with nobody else near (or after 400, whoever is near), melee it (``fight``); a floating
-   eye only after 1,000 turns (its gaze freezes us for up to 127 turns). With no way down found
-   for long, read a scroll of magic mapping (a Tourist's), later dig down with a pick-axe; with
+   eye only after 1,000 turns (its gaze freezes us for up to 127 turns). With nothing left to
+   explore and no way down known (100 steps on the level or more), look at NetHack's #terrain
+   view (the map as seen, without objects, monsters and traps; no game time; again each 800
+   steps): a down staircase under an
+   object or a mold shows there (one under an object is also noted when we step on it, "There
+   is a staircase down here"). With no way down found for long, read a scroll of magic mapping
+   (a Tourist's), later dig down with a pick-axe; with
    nothing left to do, search for hidden passages where they are likeliest (dead ends, walls next
-   to unseen rock, searched least, nearest).
+   to unseen rock, searched least, nearest; one with no way to it now is passed over for 300
+   steps).
 
 The game's facts that these decisions use (keys, glyph classes, monster and object tables,
 message patterns) are in facts.py.
@@ -115,8 +138,21 @@ from .facts import (
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
-    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GUILTY_RE, GUILT_TURNS
+    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GUILTY_RE, GUILT_TURNS,
+    GEAR_DROPPED_RE, WIELDED_RE, ARTICLE_RE, WAND_LOOK_RE, ENGRAVE_TEST, RAY_WANDS, RAY_CLEAR, WAND_DIFFICULTY, WAND_RESISTED, WAND_LASTS,
+    THIEVES
 )
+
+
+# A search spot we found no way to is passed over for this many steps on the level (it used to
+# be dropped for good: a way blocked 30 steps by a move that did nothing lost the one door
+# beside a hidden corridor, and the hero searched elsewhere for 20,000 turns).
+SEARCH_SKIP = 300
+# Steps on a level before the first look at its bare map (#terrain) while no way down is known,
+# and between two looks.
+TERRAIN_AFTER, TERRAIN_EVERY = 100, 800
+# Steps to follow a vault's guard out after it asked our name (it leads us out in a few dozen).
+GUARD_STEPS = 400
 
 
 class LevelMemory:
@@ -140,6 +176,10 @@ class LevelMemory:
         self.missile_spots: set[tuple[int, int]] = set()  # where what we shot may lie
         self.mapped = False  # read a scroll of magic mapping here
         self.no_dig = False  # the floor here cannot be dug
+        # search spots we found no way to, and the step until which they are passed over
+        # (the way may be blocked only a while: a monster, a move that did nothing)
+        self.search_skip: dict[tuple[int, int], int] = {}
+        self.terrain_viewed: int | None = None  # step we last looked at the bare map
 
 
 class SymbolicAgent:
@@ -161,6 +201,17 @@ class SymbolicAgent:
         self.guilty_turn = -10_000  # alignment lost ("You feel guilty"): no prayer for a while
         self.god_angry = False  # a prayer failed: every later one fails too
         self.tried_items: set[str] = set()  # unidentified wands and potions tried as a last resort
+        self.wand_kinds: dict[str, str | None] = {}  # appearance -> kind engrave-testing told
+        self.wand_testing: str | None = None  # the appearance being engrave-tested
+        self.zapping: str | None = None  # the wand we zap now (its inventory description)
+        self.spent_wands: set[str] = set()  # zapped and "Nothing happens"
+        self.hasted = False  # zapped ourselves with a wand of speed monster
+        self.zapped_at: dict[tuple[int, str], int] = {}  # (monster glyph, wand kind) -> turn
+        self.weapon_name: str | None = None  # what we last had in hand ("+0 katana")
+        self.gear_at = None  # (level, square) where our armor and weapon fell off
+        self.polymorphed = False  # in another body (a were's animal, a polymorph trap's)
+        self.worn_before: set[str] = set()  # armor we have worn ("+0 splint mail")
+        self.guard_steps = 0  # steps left to follow a vault's guard out
         self.plan: list[tuple[int, int]] = []
         self.plan_goal: tuple[int, int] | None = None
         self.plan_kind = ""
@@ -289,6 +340,12 @@ class SymbolicAgent:
                 "here is too hard to" in message:
             mem.no_dig = True
         self.tin_smell = TIN_SMELL_RE.search(message) or self.tin_smell
+        if self.wand_testing is not None:
+            for pattern, kind in ENGRAVE_TEST:
+                if pattern.search(message):
+                    self.wand_kinds[self.wand_testing] = kind
+        if self.zapping is not None and "Nothing happens" in message:
+            self.spent_wands.add(self.zapping)
         if PRAYER_FAILED_RE.search(message):
             self.god_angry = True
         if GUILTY_RE.search(message):
@@ -299,8 +356,16 @@ class SymbolicAgent:
             self.lycanthropy = self.were_form = False
         if "You turn into a" in message and self.lycanthropy:
             self.were_form = True
+        if "You turn into a" in message:
+            self.polymorphed = True
         if "You return to" in message:
-            self.were_form = False
+            self.were_form = self.polymorphed = False
+        if GEAR_DROPPED_RE.search(message):
+            # turned into an animal: armor and weapon lie here; fetch them back in our own
+            # shape, and put on again what we wore before
+            self.gear_at = (self._level_key(obs), self._pos(obs))
+            self.wear_tried.clear()
+            self.polymorphed = True
         if "You can't do that while carrying so much" in message or \
                 "You don't have anything to eat" in message:
             self.no_eat_until = int(obs["blstats"][nh.NLE_BL_TIME]) + 100
@@ -313,6 +378,8 @@ class SymbolicAgent:
                 back = (-self.last_move[0], -self.last_move[1])
                 if back in DIRS:
                     self.queue.append(DIRS[back])
+        if "There is a staircase down here" in message or "There is a ladder down here" in message:
+            mem.terrain[self._pos(obs)] = DOWNSTAIRS  # under an object, which hides it
         if TRAP_RE.search(message):
             mem.terrain[self._pos(obs)] = TRAP  # a trap under us, perhaps hidden by an object
         if "You are carrying too much to get through" in message or \
@@ -336,6 +403,13 @@ class SymbolicAgent:
         if self.queue:  # (menu picks go to the open menu)
             return self.queue.popleft()
         top = bytes(tty[0]).decode("latin-1")
+        if "Showing known terrain only" in top:
+            # the map without objects and monsters: a down staircase they hid
+            mem = self._level(obs)
+            for y in range(ROWS):
+                for x in np.flatnonzero(tty[y + 1, :COLS] == ord(">")):
+                    mem.terrain[y, int(x)] = DOWNSTAIRS
+            return ESC
         if in_getlin:
             return self._getlin(top + " " + message)
         if in_yn:
@@ -345,6 +419,14 @@ class SymbolicAgent:
         return None
 
     def _getlin(self, prompt: str) -> int:
+        if self.intent == "engrave_test" and ("write" in prompt or "engrave" in prompt or
+                                              "burn" in prompt):
+            # a wand tested: write Elbereth with it (burnt into the floor by fire or
+            # lightning, it lasts); most kinds tell themselves after the writing
+            self.intent = None
+            self.queue.extend(ord(c) for c in "lbereth")
+            self.queue.append(ENTER)
+            return ord("E")
         if self.intent == "engrave" and ("write" in prompt or "engrave" in prompt):
             self.intent = None
             self.queue.extend(ord(c) for c in "lbereth")
@@ -352,7 +434,17 @@ class SymbolicAgent:
             # in 25 (a quarter of all Elbereths), and a garbled one scares nobody
             self.queue.extend((ENTER, LOOK))
             return ord("E")
-        return ESC  # never name things, never answer a guard by name
+        if "who are you?" in prompt or "supply your name" in prompt:
+            # A vault's guard: we came in by its teleport trap, and the vault has no way out
+            # but the corridor the guard digs. Our own name (a lawful hero that lies loses
+            # alignment; "Croesus" sends the guard off and leaves us walled in), then drop the
+            # gold and follow it out (``_follow_guard``).
+            self.strategy = "follow_guard"
+            self.guard_steps = GUARD_STEPS
+            self.queue.extend(ord(c) for c in "gent")
+            self.queue.append(ENTER)
+            return ord("A")
+        return ESC  # never name things
 
     def _yn(self, obs, prompt: str) -> int:
         p = prompt.lower()
@@ -379,7 +471,7 @@ class SymbolicAgent:
             return ord("n")
         for verb, intent in (("eat", "eat_inv"), ("wear", "wear"), ("throw", "throw"),
                              ("wield", "wield"), ("read", "read"), ("use or apply", "apply"),
-                             ("drink", "quaff"), ("zap", "zap")):
+                             ("drink", "quaff"), ("zap", "zap"), ("drop", "drop")):
             if f"what do you want to {verb}" in p:  # the item the agent chose, else nothing
                 letter = self.intent_letter if self.intent == intent else None
                 self.intent, self.intent_letter = None, None
@@ -387,6 +479,8 @@ class SymbolicAgent:
         if "are you sure you want to pray" in p:
             return ord("y")
         if "write with" in p:
+            if self.intent == "engrave_test":
+                return self.intent_letter or ESC
             return ord("-") if self.intent == "engrave" else ESC
         if "add to the current engraving" in p:
             return ord("n")
@@ -402,6 +496,8 @@ class SymbolicAgent:
     def _menu(self, obs) -> int:
         rows = [bytes(r).decode("latin-1") for r in obs["tty_chars"]]
         text = "\n".join(rows)
+        if "View which?" in text:
+            return ord("a")  # #terrain: the known map without monsters, objects and traps
         if "Choose which spell to cast" in text:
             cast, self.intent = self.intent == "cast", None
             return ord("a") if cast else ESC  # a wizard's first spell is force bolt
@@ -418,9 +514,14 @@ class SymbolicAgent:
                 return picks[0]
         return ESC
 
+    def _worn_before(self, item: str) -> bool:
+        return any(name in item for name in self.worn_before)
+
     def _wanted(self, item: str) -> bool:
         if "for sale" in item:
             return False
+        if (self.weapon_name and self.weapon_name in item) or self._worn_before(item):
+            return True  # the weapon or armor we dropped
         slot = safe_armor(item)
         if slot is not None:
             return slot in self.free_slots
@@ -547,6 +648,7 @@ class SymbolicAgent:
         mem = self._level(obs)
         mem.steps += 1
         self._update(obs, mem)
+        self.wand_testing = self.zapping = None  # (their messages came before this step)
         pos = self._pos(obs)
         glyphs = obs["glyphs"]
         hp, hpmax = int(bl[nh.NLE_BL_HP]), max(1, int(bl[nh.NLE_BL_HPMAX]))
@@ -557,7 +659,6 @@ class SymbolicAgent:
         # the god for good (only a sacrifice appeases it): every later prayer fails and angers it
         # more (lost levels, curses, lightning). A Monk's guilt over meat bars prayer a while.
         naughty = turn - self.guilty_turn < GUILT_TURNS or self.god_angry
-        can_pray = turn > 110 and turn - self.last_pray_turn > 1000 and not naughty
         # About to die (hit points below 1/7 or 6, or weak from hunger: "major trouble"), a god
         # listens when the prayer timeout is below 200. A prayer sets it to rnz(350), at most
         # 700 seven times in eight: 500 turns later a prayer is likely safe (one that comes too
@@ -663,6 +764,10 @@ class SymbolicAgent:
                 if key is not None:
                     return key
             # Elbereth does not hold (or cannot): fight back below.
+        if self.guard_steps > 0:
+            key = self._follow_guard(obs, mem, pos)
+            if key is not None:
+                return key
         # 6. hunger (a fresh safe corpse is eaten whenever we are not satiated)
         corpse = self.kills.get(pos)
         max_age = CORPSE_AGE_HUNGRY if hunger >= 2 else CORPSE_AGE
@@ -708,7 +813,10 @@ class SymbolicAgent:
         # a spell) rubs it out and costs 5 points of alignment ("You feel like a hypocrite"; a
         # god does not listen below 0): rest on it while hurt, else walk on.
         on_elbereth = self.elbereth_at == here
-        key = self._shoot(obs, mem, pos, hostiles, turn) if not on_elbereth else None
+        key = self._zap_attack(obs, mem, pos, hostiles, hp, hpmax, turn) \
+            if not on_elbereth else None
+        if key is None and not on_elbereth:
+            key = self._shoot(obs, mem, pos, hostiles, turn)
         if key is not None:
             self.fight_waits = 0
             return key
@@ -755,7 +863,15 @@ class SymbolicAgent:
             return ord("2")
         # 9. explore, pick up, descend, search (and put on armor picked up)
         self.strategy = "explore"
-        key = (self._wear(obs) or self._wield(obs)) if not near else None
+        key = (self._wear(obs) or self._wield(obs) or self._rewield(obs)) \
+            if not near and not self.polymorphed else None
+        if key is None and not near and not self.polymorphed:
+            key = self._fetch_gear(obs, mem, pos)
+        if key is None and not near and hp * 2 >= hpmax and \
+                not cond & (nh.BL_MASK_BLIND | nh.BL_MASK_HALLU | nh.BL_MASK_LEV |
+                            nh.BL_MASK_CONF | nh.BL_MASK_STUN) and \
+                not self._near_hostiles(glyphs, pos, mem, radius=6):
+            key = self._engrave_test(obs, mem, pos) or self._zap_self(obs)
         if key is not None:
             return key
         return self._explore(obs, mem, pos, message)
@@ -849,11 +965,15 @@ class SymbolicAgent:
                 slot = armor_slot(desc)
                 worn.add(slot or "body")
                 cloak |= slot == "cloak"
+                self.worn_before.add(ARTICLE_RE.sub("", desc.replace(" (being worn)", "")))
             else:
-                slot = safe_armor(desc)
+                slot = safe_armor(desc) or (armor_slot(desc) or "body" if self._worn_before(desc)
+                                            else None)
                 if slot is not None:
                     spare.append((int(letter), desc, slot))
         free = {"helm", "body", "cloak", "shield", "boots"} - worn
+        if "gloves" not in worn and any(slot == "gloves" for _, _, slot in spare):
+            free.add("gloves")  # ours, dropped (we never pick up gloves of unknown make)
         if cloak:
             free.discard("body")  # body armor goes under the cloak
         if two_handed:
@@ -890,35 +1010,128 @@ class SymbolicAgent:
         also each unidentified wand once, then each unidentified potion once
         (``emergency``)."""
         target = self._zap_target(self._level(obs), hostiles)
-        potion = None
+        for letter, desc, kind in self._wands(obs):
+            if kind == "digging" and int(obs["blstats"][nh.NLE_BL_DNUM]) == 0:
+                direction = DOWN
+            elif target is not None and (kind in ATTACK_WANDS or (
+                    kind in (None, "vanishing") and not known_only
+                    and desc not in self.tried_items)):
+                direction = DIRS[target]
+            else:
+                continue
+            self.tried_items.add(desc)
+            self.strategy = "emergency"
+            return self._zap(letter, desc, direction)
+        if known_only:
+            return None
         for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
             if letter == 0:
                 break
             desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
-            if int(cls) == nh.WAND_CLASS and not EMPTY_WAND_RE.search(desc):
-                known = WAND_RE.search(desc)
-                kind = known.group(1) if known else None
-                if kind == "digging" and int(obs["blstats"][nh.NLE_BL_DNUM]) == 0:
-                    direction = DOWN
-                elif target is not None and (kind in ATTACK_WANDS or (
-                        not kind and not known_only and desc not in self.tried_items)):
-                    direction = DIRS[target]
-                else:
-                    continue
+            if int(cls) == nh.POTION_CLASS and " of " not in desc and "clear" not in desc and \
+                    desc not in self.tried_items:
                 self.tried_items.add(desc)
-                self.intent, self.intent_letter = "zap", int(letter)
-                self.pending_direction = direction
+                self.intent, self.intent_letter = "quaff", int(letter)
                 self.strategy = "emergency"
-                return ord("z")
-            if int(cls) == nh.POTION_CLASS and potion is None and not known_only and \
-                    " of " not in desc and "clear" not in desc and desc not in self.tried_items:
-                potion = (int(letter), desc)
-        if potion is None:
+                return QUAFF
+        return None
+
+    def _wand_kind(self, desc: str) -> str | None:
+        """A wand's kind: its name once identified, else what engrave-testing told (None:
+        untested, or it said nothing)."""
+        known = WAND_RE.search(desc)
+        if known:
+            return known.group(1)
+        look = WAND_LOOK_RE.search(desc)
+        return self.wand_kinds.get(look.group(1)) if look else None
+
+    def _wands(self, obs):
+        """(letter, description, kind) of each wand not known to be empty."""
+        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
+            if letter == 0:
+                break
+            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+            if int(cls) == nh.WAND_CLASS and not EMPTY_WAND_RE.search(desc) and \
+                    desc not in self.spent_wands:
+                yield int(letter), desc, self._wand_kind(desc)
+
+    def _zap(self, letter: int, desc: str, direction: int) -> int:
+        self.intent, self.intent_letter = "zap", letter
+        self.pending_direction = direction
+        self.zapping = desc
+        self.plan = []
+        return ord("z")
+
+    def _engrave_test(self, obs, mem: LevelMemory, pos) -> int | None:
+        """Engrave with each unidentified wand once (on the floor, nobody near): the message
+        tells its kind (``explore``); then write Elbereth with it."""
+        if mem.terrain[pos] != FLOOR:
             return None
-        self.tried_items.add(potion[1])
-        self.intent, self.intent_letter = "quaff", potion[0]
-        self.strategy = "emergency"
-        return QUAFF
+        for letter, desc, kind in self._wands(obs):
+            look = WAND_LOOK_RE.search(desc)
+            if kind is None and look and look.group(1) not in self.wand_kinds:
+                self.wand_kinds[look.group(1)] = None  # tested (None: it said nothing)
+                self.wand_testing = look.group(1)
+                self.intent, self.intent_letter = "engrave_test", letter
+                return ENGRAVE
+        return None
+
+    def _zap_self(self, obs) -> int | None:
+        """A wand of speed monster zapped at ourselves makes us fast for good (once)."""
+        if self.hasted:
+            return None
+        for letter, desc, kind in self._wands(obs):
+            if kind == "speed monster":
+                self.hasted = True
+                return self._zap(letter, desc, ord("."))
+        return None
+
+    def _zap_attack(self, obs, mem: LevelMemory, pos, hostiles, hp: int, hpmax: int,
+                    turn: int):
+        """Zap a wand known to hurt or stop a monster (striking, sleep, magic missile, fire,
+        cold, lightning, death, slow monster) at an adjacent hostile when it is worth a charge:
+        below half our hit points, two or more adjacent below 80%, a hard one (difficulty
+        WAND_DIFFICULTY or more) once we are hurt, or a thief (a nymph, a leprechaun). A ray only down a line clear for RAY_CLEAR
+        squares (it bounces back off walls); never at a monster that resists it, nor one we put
+        to sleep or slowed a moment ago (WAND_LASTS). ``fight``."""
+        if not hostiles:
+            return None
+        hard = any(GCLASS[g] == G_MONSTER and
+                   nh.permonst(nh.glyph_to_mon(g)).difficulty >= WAND_DIFFICULTY
+                   for _, g in hostiles)
+        # a nymph steals our armor, a leprechaun our gold (the score), and both teleport off
+        thief = any(GCLASS[g] == G_MONSTER and MONSTER_CLASS[nh.glyph_to_mon(g)] in THIEVES
+                    for _, g in hostiles)
+        if not (hp * 2 < hpmax or (len(hostiles) >= 2 and hp * 10 < hpmax * 8)
+                or (hard and hp * 10 < hpmax * 9) or thief):
+            return None
+        for letter, desc, kind in self._wands(obs):
+            if kind not in ATTACK_WANDS or kind == "teleportation":
+                continue
+            for d, g in hostiles:
+                if GCLASS[g] != G_MONSTER or not self._shootable(g, mem, 1) or \
+                        nh.permonst(nh.glyph_to_mon(g)).mresists & WAND_RESISTED.get(kind, 0) or \
+                        turn - self.zapped_at.get((g, kind), -10**6) < WAND_LASTS.get(kind, 0):
+                    continue
+                if kind in RAY_WANDS and not self._ray_clear(obs, mem, pos, d):
+                    continue
+                self.zapped_at[(g, kind)] = turn
+                self.strategy = "fight"
+                return self._zap(letter, desc, DIRS[d])
+        return None
+
+    @staticmethod
+    def _ray_clear(obs, mem: LevelMemory, pos, d) -> bool:
+        """Is the line from ``pos`` in direction ``d`` open for RAY_CLEAR squares (known floor,
+        no pet), so that a ray does not bounce back at us?"""
+        for k in range(1, RAY_CLEAR + 1):
+            cell = (pos[0] + d[0] * k, pos[1] + d[1] * k)
+            if not (0 <= cell[0] < ROWS and 0 <= cell[1] < COLS) or \
+                    mem.terrain[cell] not in PASSABLE or \
+                    (d[0] and d[1] and mem.terrain[cell] in DOORS) or \
+                    GCLASS[obs["glyphs"][cell]] == G_PET:
+                return False
+        return True
 
     def _zap_target(self, mem: LevelMemory, hostiles):
         """The direction of the first adjacent hostile we may zap at: never what may be
@@ -939,6 +1152,67 @@ class SymbolicAgent:
             return None
         self.intent, self.intent_letter = "wield", pick[0]
         return ord("w")
+
+    def _follow_guard(self, obs, mem: LevelMemory, pos) -> int | None:
+        """A vault's guard asked us to drop the gold and follow it: drop it, then keep next to
+        the guard (it digs on only while we are), stepping with ``m`` (no autopickup: gold
+        picked up again makes it attack) until it is gone (``follow_guard``)."""
+        self.guard_steps -= 1
+        if int(obs["blstats"][nh.NLE_BL_GOLD]) > 0:
+            self.strategy = "follow_guard"
+            self.intent, self.intent_letter = "drop", ord("$")
+            return ord("d")
+        glyphs = obs["glyphs"]
+        guards = [(int(a), int(b)) for a, b in np.argwhere(GCLASS[glyphs] == G_MONSTER)
+                  if MONSTER_NAMES[nh.glyph_to_mon(int(glyphs[a, b]))] == "guard"]
+        if not guards:
+            self.guard_steps = min(self.guard_steps, 5)  # gone, or out of sight a moment
+            return None
+        self.strategy = "follow_guard"
+        guard = min(guards, key=lambda c: max(abs(c[0] - pos[0]), abs(c[1] - pos[1])))
+        if max(abs(guard[0] - pos[0]), abs(guard[1] - pos[1])) <= 1:
+            return SEARCH  # it moves on while we are beside it
+        goals = {(guard[0] + dy, guard[1] + dx) for dy, dx in NEIGHBOURS}
+        key = self._go(obs, mem, goals, "guard")
+        if key is None:
+            return SEARCH
+        self.queue.append(key)
+        return ord("m")
+
+    def _rewield(self, obs) -> int | None:
+        """Remember what we have in hand; with nothing in hand, take it back in hand once it
+        is in the inventory again (dropped when we turned into an animal)."""
+        for letter, text in zip(obs["inv_letters"], obs["inv_strs"]):
+            if letter == 0:
+                break
+            m = WIELDED_RE.search(bytes(text).split(b"\0", 1)[0].decode("latin-1"))
+            if m:
+                self.weapon_name = m.group(1)
+                return None
+        if self.weapon_name is None or self.polymorphed:
+            return None
+        found = self._find_item(obs, re.compile(re.escape(self.weapon_name)))
+        if found is None:
+            return None
+        self.intent, self.intent_letter = "wield", found[0]
+        self.weapon_name = None  # one try: it is in hand now, or cannot be
+        return ord("w")
+
+    def _fetch_gear(self, obs, mem: LevelMemory, pos) -> int | None:
+        """Walk back to where our armor and weapon fell off and pick them up (once)."""
+        if self.gear_at is None or self.gear_at[0] != self._level_key(obs):
+            self.gear_at = None
+            return None
+        spot = self.gear_at[1]
+        if pos == spot:
+            self.gear_at = None
+            mem.item_tried.add(pos)
+            self.intent = "pickup"
+            return PICKUP
+        key = self._go(obs, mem, {spot}, "gear")
+        if key is None:
+            self.gear_at = None
+        return key
 
     def _read_mapping(self, obs, mem: LevelMemory) -> int | None:
         """Read a scroll of magic mapping (a Tourist has some) once on a level whose way down
@@ -1271,6 +1545,15 @@ class SymbolicAgent:
             if key is not None:
                 return key
         mem.blocker_waits = 0
+        if mem.downstairs is None and mem.steps >= TERRAIN_AFTER and (
+                mem.terrain_viewed is None or mem.steps - mem.terrain_viewed >= TERRAIN_EVERY):
+            # Nothing left to explore and no way down: an object or a mold on the staircase
+            # may hide it. NetHack's #terrain shows the map as we have seen it without objects,
+            # monsters and traps (no game time; ``_interface`` reads it); again after a while.
+            mem.terrain_viewed = mem.steps
+            self.queue.extend(ord(c) for c in "terrain")
+            self.queue.append(ENTER)
+            return ord("#")
         if mem.steps > self.level_budget and level_ok:
             # No way down found for long: map the level, or dig through the floor.
             key = self._read_mapping(obs, mem) if mem.downstairs is None else None
@@ -1474,7 +1757,7 @@ class SymbolicAgent:
         key = self._go(obs, mem, {spot}, "search")
         if key is not None:
             return key
-        mem.searched[spot] += 100
+        mem.search_skip[spot] = mem.steps + SEARCH_SKIP
         self.search_spot = None
         return DIRS[self._random_direction(obs)]
 
@@ -1495,6 +1778,11 @@ class SymbolicAgent:
         count = count + 10 * (passable & (neighbours == 1))
         for cell in mem.blocked:
             passable[cell] = False
+        for cell, until in list(mem.search_skip.items()):
+            if until <= mem.steps:
+                del mem.search_skip[cell]
+            else:
+                passable[cell] = False
         # Fewer searches so far, more unexplored rock around, closer: better.
         yy, xx = np.mgrid[0:ROWS, 0:COLS]
         dist = np.maximum(abs(yy - pos[0]), abs(xx - pos[1]))

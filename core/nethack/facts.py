@@ -224,6 +224,33 @@ WAND_RE = re.compile(r"\bwand of ([a-z ]+?)(?: \(|$)")
 EMPTY_WAND_RE = re.compile(r"\(-?\d+:(?:0|-1)\)|\bcancelled\b")
 ATTACK_WANDS = {"striking", "magic missile", "sleep", "fire", "cold", "lightning", "death",
                 "teleportation", "slow monster"}
+# Engrave-testing an unidentified wand (E, then the wand) names its kind by a message, or a few
+# kinds by one message ("the bugs stop moving": sleep or death, both rays worth zapping at what
+# attacks us); NetHack itself names digging, fire and lightning, and the wands without a
+# direction (light, create monster, ...) by their effect. The rest say nothing, or make an
+# engraving already there vanish (teleportation, cancellation, make invisible).
+WAND_LOOK_RE = re.compile(r"\b([a-z]+) wand\b")  # an unidentified wand's appearance
+ENGRAVE_TEST = ((re.compile(r"bugs on the \w+ stop moving"), "sleep"),
+                (re.compile(r"riddled by bullet holes"), "magic missile"),
+                (re.compile(r"ice cubes drop from the wand"), "cold"),
+                (re.compile(r"bugs on the \w+ slow down"), "slow monster"),
+                (re.compile(r"bugs on the \w+ speed up"), "speed monster"),
+                (re.compile(r"wand unsuccessfully fights your attempt"), "striking"),
+                (re.compile(r"engraving on the \w+ vanishes"), "vanishing"))
+# Rays fly on past what they hit and bounce off walls, back at the zapper (a ray of sleep or
+# death coming back is the end): zap one only down a line this many squares clear.
+RAY_WANDS = {"magic missile", "sleep", "fire", "cold", "lightning", "death"}
+# What a monster shrugs off (its mresists bits, NetHack's monflag.h MR_FIRE, MR_COLD, MR_SLEEP,
+# MR_ELEC), and how long one put to sleep or slowed stays so at the least (no second charge on
+# it before then).
+WAND_RESISTED = {"fire": 0x01, "cold": 0x02, "sleep": 0x04, "lightning": 0x10}
+WAND_LASTS = {"sleep": 12, "slow monster": 30}
+RAY_CLEAR = 7
+# Worth a wand's charge: a monster this hard (NetHack's difficulty: a rothe, a soldier ant, a
+# dwarf, a hill orc) once it has hurt us, anything when we are below half our hit points, or two
+# or more at once.
+WAND_DIFFICULTY = 4
+THIEVES = {ord("n"), ord("l")}  # nymphs (armor, wands) and leprechauns (gold)
 # A prayer that failed (too soon, or with bad luck or alignment): one too soon made the god
 # angry, and only a sacrifice appeases it (the 3 points of luck lost come back with time, the
 # anger does not); until then every prayer fails and angers it more (lost levels, curses, a
@@ -234,5 +261,12 @@ PRAYER_FAILED_RE = re.compile(r"You feel that \S.* is (?:displeased|bummed)\.|"
                               r"Thou art arrogant|Thou must relearn thy lessons|"
                               r"Thou durst call upon me")
 GUILTY_RE = re.compile(r"\bYou feel guilty\b")
+# Turned into a small or handless monster (a were's animal form, a polymorph trap), the hero
+# drops its armor and weapon where it stands (polyself.c's break_armor and drop_weapon).
+GEAR_DROPPED_RE = re.compile(r"(?:^|  )Your [\w ]+ (?:falls|slides? off|(?:is|are) pushed off)|"
+                             r"\bYou drop your gloves|\bYou find you must drop your|"
+                             r"\bYou shrink out of|\bYou can no longer hold your")
+ARTICLE_RE = re.compile(r"^(?:an?|the|\d+) ")
+WIELDED_RE = re.compile(r"^(?:an?|the|\d+) (.+?) \((?:weapon|wielded) in hands?")
 GUILT_TURNS = 1800
 KILL_RE = re.compile(r"You (?:kill|destroy) (?:the |an? )?(?:poor )?(.+?)!")

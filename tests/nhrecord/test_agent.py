@@ -845,3 +845,161 @@ def test_reads_race_and_role_from_the_attributes_screen_when_the_welcome_is_gone
     b.act(state(turn=1, top="Hello Agent, welcome to NetHack!  You are a neutral female human "
                             "Healer."))
     assert b.healer and not b.mines_ok and not b.asked_attributes
+
+
+def monster(name: str) -> int:
+    return nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS) if nh.permonst(i).mname == name)
+
+
+def test_engrave_tests_an_unknown_wand_and_learns_its_kind_from_the_message():
+    a = agent()
+    wand = ("f", nh.WAND_CLASS, "a brass wand")
+    assert a.act(carry(state(), wand)) == ord("E") and a.strategy == "explore"
+    ask = carry(state(top="What do you want to write with? [- f or ?*]", misc=(1, 0, 0)), wand)
+    assert a.act(ask) == ord("f")
+    text = carry(state(top="What do you want to write in the dust here?", misc=(0, 1, 0)), wand)
+    keys = [a.act(text)] + [a.act(carry(state(), wand)) for _ in range(8)]
+    assert bytes(keys).decode() == "Elbereth\r"
+    # NetHack tells what the wand did once the text is written
+    a.act(carry(state(turn=501, top="The bugs on the floor stop moving!"), wand))
+    assert a.wand_kinds == {"brass": "sleep"}
+    assert a.act(carry(state(turn=502), wand)) != ord("E")  # tested once
+    # hurt by a rothe (a hard monster): a sleep ray at it, the room clear behind it
+    fight = carry(state(hp=(12, 16), turn=503), wand)
+    fight["glyphs"][5, 11] = monster("rothe")
+    assert a.act(fight) == ord("z") and a.strategy == "fight"
+    assert a.act(carry(state(top="What do you want to zap? [f or ?*]", misc=(1, 0, 0)),
+                       wand)) == ord("f")
+    assert a.act(carry(state(top="In what direction?", misc=(1, 0, 0)), wand)) == ord("l")
+    # asleep now: no second charge on it at once
+    fight["blstats"][nh.NLE_BL_TIME] = 504
+    assert a.act(fight) == ord("l")  # melee
+
+
+@pytest.mark.parametrize("case", ["resists", "wall behind", "unhurt", "striking by the wall"])
+def test_zaps_an_attack_wand_only_where_it_is_worth_a_charge_and_cannot_bounce_back(case):
+    a = agent()
+    a.wand_kinds = {"brass": "sleep", "oak": "striking"}
+    hp, kind, room = (12, 16), "rothe", ((2, 5), (9, 20))
+    if case == "resists":
+        kind = "vampire bat"  # resists sleep
+    if case in ("wall behind", "striking by the wall"):
+        room = ((2, 5), (9, 14))  # the east wall 5 squares away: a ray would come back
+    if case == "unhurt":
+        hp = (16, 16)
+    wands = [("f", nh.WAND_CLASS, "a brass wand")]
+    if case == "striking by the wall":
+        wands.append(("g", nh.WAND_CLASS, "an oak wand"))  # striking does not bounce
+    obs = carry(state(hp=hp, room=room), *wands)
+    obs["glyphs"][5, 11] = monster(kind)
+    key = a.act(obs)
+    if case == "striking by the wall":
+        assert key == ord("z") and a.intent_letter == ord("g")
+    else:
+        assert key == ord("l") and a.strategy == "fight"  # melee instead
+
+
+def test_a_wand_that_did_nothing_is_not_zapped_again_and_speed_monster_hastes_us():
+    a = agent()
+    wand = ("f", nh.WAND_CLASS, "a wand of striking")
+    fight = carry(state(hp=(7, 16)), wand)  # below half, above the Elbereth line
+    fight["glyphs"][5, 11] = NEWT
+    assert a.act(fight) == ord("z")
+    a.act(carry(state(top="What do you want to zap? [f or ?*]", misc=(1, 0, 0)), wand))
+    nothing = carry(state(hp=(7, 16), turn=501, top="Nothing happens."), wand)
+    nothing["glyphs"][5, 11] = NEWT
+    assert a.act(nothing) == ord("l")  # empty: melee
+    b = agent()
+    b.wand_kinds = {"maple": "speed monster"}
+    maple = ("h", nh.WAND_CLASS, "a maple wand")
+    assert b.act(carry(state(), maple)) == ord("z") and b.strategy == "explore"
+    assert b.act(carry(state(top="What do you want to zap? [h or ?*]", misc=(1, 0, 0)),
+                       maple)) == ord("h")
+    assert b.act(carry(state(top="In what direction?", misc=(1, 0, 0)), maple)) == ord(".")
+    assert b.act(carry(state(turn=501), maple)) != ord("z")  # once
+
+
+def test_a_vault_guard_is_told_our_name_and_followed_out_without_the_gold():
+    a = agent()
+    ask = state(top='"Hello stranger, who are you?" -', misc=(0, 1, 0))
+    keys = [a.act(ask)]
+    assert a.strategy == "follow_guard"
+    keys += [a.act(state()) for _ in range(5)]
+    assert bytes(keys).decode() == "Agent\r"
+    guard = monster("guard")
+    rich = state(turn=501, top='"Please drop that gold and follow me."')
+    rich["blstats"][nh.NLE_BL_GOLD] = 474
+    rich["glyphs"][5, 11] = guard
+    assert a.act(rich) == ord("d") and a.strategy == "follow_guard"
+    assert a.act(state(top="What do you want to drop? [$a or ?*]", misc=(1, 0, 0))) == ord("$")
+    beside = state(turn=502)
+    beside["glyphs"][5, 11] = guard
+    assert a.act(beside) == ord("s")  # it digs on while we stand beside it
+    ahead = state(turn=503)
+    ahead["glyphs"][5, 13] = guard
+    # a step towards it with m (no autopickup: gold picked up again makes it attack)
+    assert a.act(ahead) == ord("m") and a.act(ahead) == ord("l")
+    assert a.strategy == "follow_guard"
+    # other text prompts still get Esc (nothing is ever named)
+    assert agent().act(state(top="What do you want to name this potion?", misc=(0, 1, 0))) == ESC
+
+
+def test_fetches_and_puts_on_again_the_armor_and_weapon_an_animal_form_dropped():
+    a = agent()
+    katana = ("a", nh.WEAPON_CLASS, "a +0 katana (weapon in hand)")
+    mail = ("b", nh.ARMOR_CLASS, "a +0 splint mail (being worn)")
+    a.act(carry(state(), katana, mail))  # what it has in hand is remembered
+    a.act(state(turn=501, top="You turn into a werejackal!  Your armor falls around you!"))
+    assert a.gear_at[1] == (5, 10)
+    assert a.polymorphed
+    a.act(state(pos=(5, 14), turn=560, top="You return to human form!"))
+    away = state(pos=(5, 13), turn=561)
+    assert a.act(away) == ord("h") and a.strategy == "explore"  # back to where it fell
+    assert a.act(state(pos=(5, 10), turn=564)) == ord(",")
+    menu = state(pos=(5, 10), turn=564, misc=(0, 0, 1),
+                 screen=(" Pick up what?", "", " a - a +0 splint mail", " b - a +0 katana",
+                         " c - a rock", "(end)"))
+    assert a.act(menu) == ord("a") and a.act(menu) == ord("b") and a.act(menu) == ENTER
+    both = (("a", nh.WEAPON_CLASS, "a +0 katana"), ("b", nh.ARMOR_CLASS, "a +0 splint mail"))
+    keys = [a.act(carry(state(pos=(5, 10), turn=566 + i), *both)) for i in range(2)]
+    assert ord("W") in keys and ord("w") in keys  # put on, then taken in hand
+
+
+def test_a_search_spot_out_of_reach_for_a_while_is_passed_over_only_a_while():
+    a = agent()
+    obs = state()
+    a.act(obs)
+    mem = a._level(obs)
+    pos = a._pos(obs)
+    spot = a._search_spot(obs, mem, pos)
+    assert spot is not None and spot != pos
+    # the way there blocked for now (a move that did nothing): the spot is passed over ...
+    for cell in [(y, x) for y in range(2, 10) for x in range(5, 21) if (y, x) != pos]:
+        mem.blocked[cell] = 30
+    a.search_spot = spot
+    a._search(obs, mem, pos)
+    assert spot in mem.search_skip and mem.searched[spot] < 100
+    mem.blocked.clear()
+    assert a._search_spot(obs, mem, pos) != spot
+    # ... and looked at again later (it was dropped for good before)
+    mem.steps += 1000
+    assert a._search_spot(obs, mem, pos) == spot
+
+
+def test_stuck_without_a_way_down_it_looks_at_the_terrain_for_stairs_under_an_object():
+    a = agent()
+    obs = state()
+    a.act(obs)
+    mem = a._level(obs)
+    mem.visited[:] = 1  # all explored, no staircase seen
+    mem.steps = 2 * a.level_budget
+    keys = [a.act(state(turn=501 + i)) for i in range(9)]
+    assert bytes(keys).decode() == "#terrain\r" and mem.terrain_viewed is not None
+    menu = state(misc=(0, 0, 1), screen=(" View which?", "", " a - known map without monsters, "
+                                         "objects, and traps", "(end)"))
+    assert a.act(menu) == ord("a")
+    room = state(top="Showing known terrain only...  (For instructions type a '?')")
+    room["tty_chars"][8, 17] = ord(">")  # screen row 8 is map row 7
+    assert a.act(room) == ESC
+    assert mem.terrain[7, 17] == 6  # DOWNSTAIRS
+    assert a.act(state(turn=520)) != ord("#")  # not again at once

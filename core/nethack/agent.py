@@ -29,12 +29,12 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is below
    200), else quaff a potion known to heal (a Healer's, a Tourist's), else, with a hostile
    adjacent, zap a wand known by name or by engrave-testing to stop it (sleep, striking, fire,
-   ...; never at what may be peaceful) or one of digging down (``emergency``); weak from hunger with nothing to eat: pray
-   when the last prayer is 500 turns old (250 when fainting; ``emergency``); no prayer ever again
-   after one that failed ("You feel that Mitra is displeased", "Thou art arrogant": the god is
-   angry until a sacrifice, and every prayer fails and angers it more), none for 1,800 turns after
-   a Monk's guilt over meat (alignment lost); a Healer below half its hit points casts healing on
-   itself (``emergency`` in a fight, else ``wait_out``); below 40% with a monster adjacent, or
+   ...; never at what may be peaceful) or one of digging down (``emergency``); weak from hunger
+   with nothing to eat: pray when the last prayer is 500 turns old (250 when fainting;
+   ``emergency``); no prayer ever again after one that failed ("You feel that Mitra is
+   displeased", "Thou art arrogant": the god is angry until a sacrifice, and every prayer fails
+   and angers it more); a Monk's guilt over meat (a point of alignment, which its kills win back)
+   bars no prayer; a Healer below half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``); below 40% with a monster adjacent, or
    below 70% with two or more: engrave Elbereth in the dust and rest on it while it holds
    (``emergency``). After writing, read it (``:``, no game time): a finger in the dust garbles each
    letter one time in 25, so a quarter of all Elbereths scare nobody, and one that reads wrong is
@@ -138,7 +138,7 @@ from .facts import (
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
-    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GUILTY_RE, GUILT_TURNS,
+    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE,
     GEAR_DROPPED_RE, WIELDED_RE, ARTICLE_RE, WAND_LOOK_RE, ENGRAVE_TEST, RAY_WANDS, RAY_CLEAR, WAND_DIFFICULTY, WAND_RESISTED, WAND_LASTS,
     THIEVES
 )
@@ -198,7 +198,6 @@ class SymbolicAgent:
         self.intent_letter: int | None = None
         self.intent_corpse: str | None = None
         self.last_pray_turn = -10_000
-        self.guilty_turn = -10_000  # alignment lost ("You feel guilty"): no prayer for a while
         self.god_angry = False  # a prayer failed: every later one fails too
         self.tried_items: set[str] = set()  # unidentified wands and potions tried as a last resort
         self.wand_kinds: dict[str, str | None] = {}  # appearance -> kind engrave-testing told
@@ -348,8 +347,6 @@ class SymbolicAgent:
             self.spent_wands.add(self.zapping)
         if PRAYER_FAILED_RE.search(message):
             self.god_angry = True
-        if GUILTY_RE.search(message):
-            self.guilty_turn = int(obs["blstats"][nh.NLE_BL_TIME])
         if "You feel feverish" in message:
             self.lycanthropy = True
         if "You feel purified" in message:
@@ -657,8 +654,8 @@ class SymbolicAgent:
         cond = int(bl[nh.NLE_BL_CONDITION])
         # A prayer that failed ("You feel that Mitra is displeased", "Thou art arrogant") angered
         # the god for good (only a sacrifice appeases it): every later prayer fails and angers it
-        # more (lost levels, curses, lightning). A Monk's guilt over meat bars prayer a while.
-        naughty = turn - self.guilty_turn < GUILT_TURNS or self.god_angry
+        # more (lost levels, curses, lightning).
+        naughty = self.god_angry
         # About to die (hit points below 1/7 or 6, or weak from hunger: "major trouble"), a god
         # listens when the prayer timeout is below 200. A prayer sets it to rnz(350), at most
         # 700 seven times in eight: 500 turns later a prayer is likely safe (one that comes too

@@ -254,13 +254,13 @@ THIEVES = {ord("n"), ord("l")}  # nymphs (armor, wands) and leprechauns (gold)
 # A prayer that failed (too soon, or with bad luck or alignment): one too soon made the god
 # angry, and only a sacrifice appeases it (the 3 points of luck lost come back with time, the
 # anger does not); until then every prayer fails and angers it more (lost levels, curses, a
-# minion, lightning). "You feel guilty" (a Monk eating meat) costs a point of alignment, which a
-# prayer needs at 0 or more: no prayer for GUILT_TURNS.
+# minion, lightning). A Monk's "You feel guilty" (meat eaten) costs a point of alignment, which
+# its kills win back (a prayer needs 0 or more, and one below fails without angering the god):
+# it bars no prayer.
 PRAYER_FAILED_RE = re.compile(r"You feel that \S.* is (?:displeased|bummed)\.|"
                               r"Thou hast angered me|Thou hast strayed from the path|"
                               r"Thou art arrogant|Thou must relearn thy lessons|"
                               r"Thou durst call upon me")
-GUILTY_RE = re.compile(r"\bYou feel guilty\b")
 # Turned into a small or handless monster (a were's animal form, a polymorph trap), the hero
 # drops its armor and weapon where it stands (polyself.c's break_armor and drop_weapon).
 GEAR_DROPPED_RE = re.compile(r"(?:^|  )Your [\w ]+ (?:falls|slides? off|(?:is|are) pushed off)|"
@@ -268,5 +268,4 @@ GEAR_DROPPED_RE = re.compile(r"(?:^|  )Your [\w ]+ (?:falls|slides? off|(?:is|ar
                              r"\bYou shrink out of|\bYou can no longer hold your")
 ARTICLE_RE = re.compile(r"^(?:an?|the|\d+) ")
 WIELDED_RE = re.compile(r"^(?:an?|the|\d+) (.+?) \((?:weapon|wielded) in hands?")
-GUILT_TURNS = 1800
 KILL_RE = re.compile(r"You (?:kill|destroy) (?:the |an? )?(?:poor )?(.+?)!")

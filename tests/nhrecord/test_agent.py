@@ -532,11 +532,15 @@ def test_after_a_prayer_failed_it_never_prays_again(failed):
     assert a.act(state(hp=(2, 20), turn=2700)) == PRAY
 
 
-def test_a_monks_guilt_bars_prayer_only_a_while():
+def test_a_monks_guilt_bars_no_prayer():
+    """Each meat meal costs a Monk a point of alignment ("You feel guilty") and each kill wins
+    one back: a ban on prayer after guilt (1,800 turns, renewed by every meal) starved Monks."""
     a = agent()
     a.act(state(turn=2000, top="You feel guilty."))
-    assert a.act(state(hp=(2, 20), turn=2700)) != PRAY
-    assert a.act(state(hp=(2, 20), turn=3900)) == PRAY
+    assert a.act(state(hp=(2, 20), turn=2700)) == PRAY
+    weak = agent()
+    weak.act(state(turn=2000, top="You feel guilty."))
+    assert weak.act(state(hunger=3, turn=2701)) == PRAY
 
 
 def test_weak_with_no_prayer_it_eats_an_egg_or_a_tin_it_keeps_otherwise():

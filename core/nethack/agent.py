@@ -8,13 +8,13 @@ a wall, a shop entered, a trap, a hit from a monster it took for peaceful), then
 order, each decision labelled with the paper's strategy names (strategies.py):
 
 1. the interface: ``--More--`` (Enter; before anything else, since NetHack ignores other keys
-   there), keys already decided (typed text, menu picks, the step back out of a shop), text
-   prompts (Elbereth when engraving; to a vault's guard, our own name: ``follow_guard``, below;
-   else Esc), y/n questions (answered by what the agent is
-   doing: "eat it?" only for the corpse it meant to eat, "Really attack?" no, "pray?" yes, the
-   item it chose to eat, wear, wield, read, throw, apply or drink, the direction it chose, else
-   Esc) and menus, also those that wait for a key (food and our own missiles from a pick-up
-   menu, the first spell when casting, else Esc). These keep the strategy that caused them;
+   there), keys already decided (typed text, menu picks, the step back out of a shop), text prompts
+   (Elbereth when engraving; to a vault's guard, our own name: ``follow_guard``, below; else Esc),
+   y/n questions (answered by what the agent is doing: "eat it?" only for the corpse it meant to
+   eat, "Really attack?" no, "pray?" yes, the item it chose to eat, wear, wield, read, throw, apply
+   or drink, the direction it chose, else Esc) and menus, also those that wait for a key (food and
+   our own missiles from a pick-up menu, the first spell when casting, else Esc). These keep the
+   strategy that caused them;
 2. stalled: when the game turn has not advanced for 40 steps, press Esc, search (which takes a
    turn) and move at random, in turn (the strategy stays); after 300 steps in one place, move or
    attack in random directions for a while (``explore``);
@@ -28,23 +28,23 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    pray as for food poisoning (``emergency``); hit points below 1/7 (or 6): pray when the last
    prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is below
    200), else quaff a potion known to heal (a Healer's, a Tourist's), else, with a hostile
-   adjacent, zap a wand known by name or by engrave-testing to stop it (sleep, striking, fire,
-   ...; never at what may be peaceful) or one of digging down (``emergency``); weak from hunger
-   with nothing to eat: pray when the last prayer is 500 turns old (250 when fainting;
-   ``emergency``); no prayer ever again after one that failed ("You feel that Mitra is
-   displeased", "Thou art arrogant": the god is angry until a sacrifice, and every prayer fails
-   and angers it more); a Monk's guilt over meat (a point of alignment, which its kills win back)
-   bars no prayer; a Healer below half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``); below 40% with a monster adjacent, or
-   below 70% with two or more: engrave Elbereth in the dust and rest on it while it holds
-   (``emergency``). After writing, read it (``:``, no game time): a finger in the dust garbles each
-   letter one time in 25, so a quarter of all Elbereths scare nobody, and one that reads wrong is
-   written anew. Hit on it, write it anew twice, then take it that it does not hold, read it (one
-   worn off since may be written anew) and fight back; where Elbereth does not hold, below 1/7 with
-   no prayer: zap each unidentified wand at the monster once, then quaff each unidentified potion
-   once (``emergency``); in a vault (its teleport trap brought us in) with its guard asking our
-   name: drop the gold, then keep beside the guard, stepping with ``m`` (no autopickup: gold
-   picked up again makes it attack), until it has led us out and gone (``follow_guard``;
-   "Croesus" would send it off and leave us walled in);
+   adjacent, zap a wand known by name or by engrave-testing to stop it (sleep, striking, fire, ...;
+   never at what may be peaceful) or one of digging down (``emergency``); weak from hunger with
+   nothing to eat: pray when the last prayer is 500 turns old (250 when fainting; ``emergency``);
+   no prayer ever again after one that failed ("You feel that Mitra is displeased", "Thou art
+   arrogant": the god is angry until a sacrifice, and every prayer fails and angers it more); a
+   Monk's guilt over meat (a point of alignment, which its kills win back) bars no prayer; a Healer
+   below half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``);
+   below 40% with a monster adjacent, or below 70% with two or more: engrave Elbereth in the dust
+   and rest on it while it holds (``emergency``). After writing, read it (``:``, no game time): a
+   finger in the dust garbles each letter one time in 25, so a quarter of all Elbereths scare
+   nobody, and one that reads wrong is written anew. Hit on it, write it anew twice, then take it
+   that it does not hold, read it (one worn off since may be written anew) and fight back; where
+   Elbereth does not hold, below 1/7 with no prayer: zap each unidentified wand at the monster
+   once, then quaff each unidentified potion once (``emergency``); in a vault (its teleport trap
+   brought us in) with its guard asking our name: drop the gold, then keep beside the guard,
+   stepping with ``m`` (no autopickup: gold picked up again makes it attack), until it has led us
+   out and gone (``follow_guard``; "Croesus" would send it off and leave us walled in);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
    we are not satiated and no hostile is within 6 squares (one corpse in 7 tastes rotten, and
    may knock us out for a while; ``ground_eat``). A kill is a corpse where one of its kind stood
@@ -54,59 +54,57 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    one up to 6 squares away, so that kills feed us before hunger comes (``ground_eat``); weak
    with no prayer to hand, an egg or a tin (eaten when its smell names a safe kind;
    ``inventory_eat``);
-7. fight (``fight``): zap a wand known to hurt or stop a monster (striking, sleep, magic
-   missile, fire, cold, lightning, death, slow monster) at an adjacent hostile when it is worth a
-   charge: below half our hit points, two or more adjacent below 80%, a hard one (difficulty 4
-   or more: a rothe, a soldier ant, a dwarf) once it has hurt us, or a thief (a nymph takes our
-   armor, a leprechaun our gold); a ray only down a line seven squares clear (rays bounce off
-   walls, back at us), never at a monster that resists it nor, a while, at one we put to sleep
-   or slowed; a wand that did nothing ("Nothing happens") is empty. Resting on Elbereth, leave alone what comes by until it hits us
-   (``wait_out``), and read it every 30 turns (the dust wears off) to write it anew when it
-   reads wrong. Standing on an Elbereth that holds, never attack what respects it (a blow, a
-   missile or a spell rubs it out and costs 5 points of alignment, "You feel like a hypocrite",
-   and a god does not listen to a hero below 0): rest on it while below 90%, else walk on. Shoot
-   at the nearest hostile monster in a straight line within 6 squares, with nothing (and no pet
-   behind it) in the way, never at what may be peaceful (humans, elves, angels, unicorns, our
-   kin in the Mines) nor at a gas spore next to such or to a pet: fire the quiver (arrows once
-   the bow is in hand, which a Ranger takes first; darts, daggers), throw a spare stack of
-   daggers or darts, or cast a Wizard's force bolt; at point blank only when melee is weaker (a
-   bow in hand, bare hands, the spell). Else attack an adjacent hostile monster, never a
-   floating eye, gas spore or mold (a kind that asked "Really attack?" is left alone until one
-   of it attacks us); boxed in by one of those for 60 steps: throw spare weapons or stones at
-   it, and after 400 steps, stuck on the level, melee it when hit points allow (after 1,000
-   steps in place, 25 hit points do); one within two squares: wait for it a few turns;
+7. fight (``fight``): zap a wand known to hurt or stop a monster (striking, sleep, magic missile,
+   fire, cold, lightning, death, slow monster) at an adjacent hostile when it is worth a charge:
+   below half our hit points, two or more adjacent below 80%, a hard one (difficulty 4 or more: a
+   rothe, a soldier ant, a dwarf) once it has hurt us, or a thief (a nymph takes our armor, a
+   leprechaun our gold); a ray only down a line seven squares clear (rays bounce off walls, back at
+   us), never at a monster that resists it nor, a while, at one we put to sleep or slowed; a wand
+   that did nothing ("Nothing happens") is empty. Resting on Elbereth, leave alone what comes by
+   until it hits us (``wait_out``), and read it every 30 turns (the dust wears off) to write it
+   anew when it reads wrong. Standing on an Elbereth that holds, never attack what respects it (a
+   blow, a missile or a spell rubs it out and costs 5 points of alignment, "You feel like a
+   hypocrite", and a god does not listen to a hero below 0): rest on it while below 90%, else walk
+   on. Shoot at the nearest hostile monster in a straight line within 6 squares, with nothing (and
+   no pet behind it) in the way, never at what may be peaceful (humans, elves, angels, unicorns,
+   our kin in the Mines) nor at a gas spore next to such or to a pet: fire the quiver (arrows once
+   the bow is in hand, which a Ranger takes first; darts, daggers), throw a spare stack of daggers
+   or darts, or cast a Wizard's force bolt; at point blank only when melee is weaker (a bow in
+   hand, bare hands, the spell). Else attack an adjacent hostile monster, never a floating eye, gas
+   spore or mold (a kind that asked "Really attack?" is left alone until one of it attacks us);
+   boxed in by one of those for 60 steps: throw spare weapons or stones at it, and after 400 steps,
+   stuck on the level, melee it when hit points allow (after 1,000 steps in place, 25 hit points
+   do); one within two squares: wait for it a few turns;
 8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it, searching a turn at a
    time (20 at a time where it does not hold or cannot be written; ``wait_out``);
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's pick-axe
-   in hand instead of the bullwhip; back in our own shape after an animal's (a were's, a
-   polymorph trap's), walk back to where our armor and weapon fell, pick them up, put the armor
-   on again and take the weapon in hand; with nobody within 6 squares and at half our hit
-   points or more, engrave with each unidentified wand once: the message tells its kind ("the
-   bugs stop moving": sleep or death; bullet holes: magic missile; ice cubes: cold; "fights
-   your attempt to write": striking; the bugs slow down or speed up), NetHack names digging,
-   fire, lightning and the wands without a direction itself, and the text written is Elbereth;
-   zap a wand of speed monster at ourselves once (fast for good); pick up food seen here, then the missiles we shot; kick
-   locked doors (not in the Mines, never a shop's "Closed for inventory", even half rubbed out;
-   after ten kicks in vain, again 300 steps later); follow the path already planned; take the
-   down staircase when the level is explored or has taken long enough, as long as the depth stays
-   below experience level + 1 (resting on it until hit points are at 80%); walk (breadth-first
-   paths over a per-level memory of the map, around known traps and shops, and around molds seen
-   before, which never move) to unseen frontier squares and useful items (gold, food, scrolls,
-   potions, wands, rings, amulets, armor for a free slot), pushing boulders when nothing else is
-   left, else to the down staircase. Stuck on a level for long with the way on blocked by a
-   floating eye, mold or gas spore (in a corridor or a doorway): walk up to it, throw spare
-   weapons at it (``fight``), wait for it to drift off, and after 200 turns, at 90% hit points or
-   more with nobody else near (or after 400, whoever is near), melee it (``fight``); a floating
-   eye only after 1,000 turns (its gaze freezes us for up to 127 turns). With nothing left to
-   explore and no way down known (100 steps on the level or more), look at NetHack's #terrain
-   view (the map as seen, without objects, monsters and traps; no game time; again each 800
-   steps): a down staircase under an
-   object or a mold shows there (one under an object is also noted when we step on it, "There
-   is a staircase down here"). With no way down found for long, read a scroll of magic mapping
-   (a Tourist's), later dig down with a pick-axe; with
-   nothing left to do, search for hidden passages where they are likeliest (dead ends, walls next
-   to unseen rock, searched least, nearest; one with no way to it now is passed over for 300
-   steps).
+   in hand instead of the bullwhip; back in our own shape after an animal's (a were's, a polymorph
+   trap's), walk back to where our armor and weapon fell, pick them up, put the armor on again and
+   take the weapon in hand; with nobody within 6 squares and at half our hit points or more,
+   engrave with each unidentified wand once: the message tells its kind ("the bugs stop moving":
+   sleep or death; bullet holes: magic missile; ice cubes: cold; "fights your attempt to write":
+   striking; the bugs slow down or speed up), NetHack names digging, fire, lightning and the wands
+   without a direction itself, and the text written is Elbereth; zap a wand of speed monster at
+   ourselves once (fast for good); pick up food seen here, then the missiles we shot; kick locked
+   doors (not in the Mines, never a shop's "Closed for inventory", even half rubbed out; after ten
+   kicks in vain, again 300 steps later); follow the path already planned; take the down staircase
+   when the level is explored or has taken long enough, as long as the depth stays below experience
+   level + 1 (resting on it until hit points are at 80%); walk (breadth-first paths over a
+   per-level memory of the map, around known traps and shops, and around molds seen before, which
+   never move) to unseen frontier squares and useful items (gold, food, scrolls, potions, wands,
+   rings, amulets, armor for a free slot), pushing boulders when nothing else is left, else to the
+   down staircase. Stuck on a level for long with the way on blocked by a floating eye, mold or gas
+   spore (in a corridor or a doorway): walk up to it, throw spare weapons at it (``fight``), wait
+   for it to drift off, and after 200 turns, at 90% hit points or more with nobody else near (or
+   after 400, whoever is near), melee it (``fight``); a floating eye only after 1,000 turns (its
+   gaze freezes us for up to 127 turns). With nothing left to explore and no way down known (100
+   steps on the level or more), look at NetHack's #terrain view (the map as seen, without objects,
+   monsters and traps; no game time; again each 800 steps): a down staircase under an object or a
+   mold shows there (one under an object is also noted when we step on it, "There is a staircase
+   down here"). With no way down found for long, read a scroll of magic mapping (a Tourist's),
+   later dig down with a pick-axe; with nothing left to do, search for hidden passages where they
+   are likeliest (dead ends, walls next to unseen rock, searched least, nearest; one with no way to
+   it now is passed over for 300 steps).
 
 The game's facts that these decisions use (keys, glyph classes, monster and object tables,
 message patterns) are in facts.py.
@@ -138,9 +136,9 @@ from .facts import (
     HEALING_RE,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
-    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE,
-    GEAR_DROPPED_RE, WIELDED_RE, ARTICLE_RE, WAND_LOOK_RE, ENGRAVE_TEST, RAY_WANDS, RAY_CLEAR, WAND_DIFFICULTY, WAND_RESISTED, WAND_LASTS,
-    THIEVES
+    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GEAR_DROPPED_RE, WIELDED_RE,
+    ARTICLE_RE, WAND_LOOK_RE, ENGRAVE_TEST, RAY_WANDS, RAY_CLEAR, WAND_DIFFICULTY, WAND_RESISTED,
+    WAND_LASTS, THIEVES
 )
 
 
@@ -351,10 +349,9 @@ class SymbolicAgent:
             self.lycanthropy = True
         if "You feel purified" in message:
             self.lycanthropy = self.were_form = False
-        if "You turn into a" in message and self.lycanthropy:
-            self.were_form = True
         if "You turn into a" in message:
             self.polymorphed = True
+            self.were_form = self.were_form or self.lycanthropy
         if "You return to" in message:
             self.were_form = self.polymorphed = False
         if GEAR_DROPPED_RE.search(message):
@@ -416,20 +413,17 @@ class SymbolicAgent:
         return None
 
     def _getlin(self, prompt: str) -> int:
-        if self.intent == "engrave_test" and ("write" in prompt or "engrave" in prompt or
-                                              "burn" in prompt):
-            # a wand tested: write Elbereth with it (burnt into the floor by fire or
-            # lightning, it lasts); most kinds tell themselves after the writing
-            self.intent = None
+        if self.intent in ("engrave", "engrave_test") and (
+                "write" in prompt or "engrave" in prompt or "burn" in prompt):
+            tested, self.intent = self.intent == "engrave_test", None
             self.queue.extend(ord(c) for c in "lbereth")
             self.queue.append(ENTER)
-            return ord("E")
-        if self.intent == "engrave" and ("write" in prompt or "engrave" in prompt):
-            self.intent = None
-            self.queue.extend(ord(c) for c in "lbereth")
-            # then read what was written: a finger in the dust garbles each letter one time
-            # in 25 (a quarter of all Elbereths), and a garbled one scares nobody
-            self.queue.extend((ENTER, LOOK))
+            # With a finger, read what was written: the dust garbles each letter one time in
+            # 25 (a quarter of all Elbereths), and a garbled one scares nobody. With a wand
+            # tested, NetHack tells its kind after the writing (burnt by fire or lightning,
+            # the Elbereth lasts).
+            if not tested:
+                self.queue.append(LOOK)
             return ord("E")
         if "who are you?" in prompt or "supply your name" in prompt:
             # A vault's guard: we came in by its teleport trap, and the vault has no way out
@@ -655,13 +649,12 @@ class SymbolicAgent:
         # A prayer that failed ("You feel that Mitra is displeased", "Thou art arrogant") angered
         # the god for good (only a sacrifice appeases it): every later prayer fails and angers it
         # more (lost levels, curses, lightning).
-        naughty = self.god_angry
         # About to die (hit points below 1/7 or 6, or weak from hunger: "major trouble"), a god
         # listens when the prayer timeout is below 200. A prayer sets it to rnz(350), at most
         # 700 seven times in eight: 500 turns later a prayer is likely safe (one that comes too
         # soon fails and leaves the god angry for good, see above).
         can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap \
-            and not naughty
+            and not self.god_angry
         hostiles = self._adjacent_hostiles(glyphs, pos, mem)
 
         # Moved since last step? A move that did nothing blocks its target for a while.
@@ -725,7 +718,7 @@ class SymbolicAgent:
                 return key
         if hunger >= 3 and not self._food_letter(obs) and (
                 can_pray_major or (hunger >= 4 and turn - self.last_pray_turn > 250
-                                   and not naughty)):
+                                   and not self.god_angry)):
             # (fainting: death is near, so a prayer that may come too soon is worth it)
             return self._pray(turn, "emergency")
         hurt_now = self.last_hp is not None and hp < self.last_hp
@@ -860,10 +853,10 @@ class SymbolicAgent:
             return ord("2")
         # 9. explore, pick up, descend, search (and put on armor picked up)
         self.strategy = "explore"
-        key = (self._wear(obs) or self._wield(obs) or self._rewield(obs)) \
-            if not near and not self.polymorphed else None
-        if key is None and not near and not self.polymorphed:
-            key = self._fetch_gear(obs, mem, pos)
+        key = None
+        if not near and not self.polymorphed:
+            key = self._wear(obs) or self._wield(obs) or self._rewield(obs) or \
+                self._fetch_gear(obs, mem, pos)
         if key is None and not near and hp * 2 >= hpmax and \
                 not cond & (nh.BL_MASK_BLIND | nh.BL_MASK_HALLU | nh.BL_MASK_LEV |
                             nh.BL_MASK_CONF | nh.BL_MASK_STUN) and \
@@ -1088,9 +1081,10 @@ class SymbolicAgent:
         """Zap a wand known to hurt or stop a monster (striking, sleep, magic missile, fire,
         cold, lightning, death, slow monster) at an adjacent hostile when it is worth a charge:
         below half our hit points, two or more adjacent below 80%, a hard one (difficulty
-        WAND_DIFFICULTY or more) once we are hurt, or a thief (a nymph, a leprechaun). A ray only down a line clear for RAY_CLEAR
-        squares (it bounces back off walls); never at a monster that resists it, nor one we put
-        to sleep or slowed a moment ago (WAND_LASTS). ``fight``."""
+        WAND_DIFFICULTY or more) once we are hurt, or a thief (a nymph, a leprechaun). A ray
+        only down a line clear for RAY_CLEAR squares (it bounces back off walls); never at a
+        monster that resists it, nor one we put to sleep or slowed a moment ago (WAND_LASTS).
+        ``fight``."""
         if not hostiles:
             return None
         hard = any(GCLASS[g] == G_MONSTER and
@@ -1179,14 +1173,11 @@ class SymbolicAgent:
     def _rewield(self, obs) -> int | None:
         """Remember what we have in hand; with nothing in hand, take it back in hand once it
         is in the inventory again (dropped when we turned into an animal)."""
-        for letter, text in zip(obs["inv_letters"], obs["inv_strs"]):
-            if letter == 0:
-                break
-            m = WIELDED_RE.search(bytes(text).split(b"\0", 1)[0].decode("latin-1"))
-            if m:
-                self.weapon_name = m.group(1)
-                return None
-        if self.weapon_name is None or self.polymorphed:
+        wielded = self._find_item(obs, WIELDED_RE)
+        if wielded is not None:
+            self.weapon_name = WIELDED_RE.search(wielded[1]).group(1)
+            return None
+        if self.weapon_name is None:
             return None
         found = self._find_item(obs, re.compile(re.escape(self.weapon_name)))
         if found is None:

@@ -50,10 +50,15 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    may knock us out for a while; ``ground_eat``). A kill is a corpse where one of its kind stood
    a step ago (ours or the pet's), unless one of its kind stands within two squares now (it
    walked off an old corpse); kills are forgotten on leaving the level; when hungry, food from
-   the inventory (``inventory_eat``), else such a corpse up to 10 squares away; not hungry yet,
-   one up to 6 squares away, so that kills feed us before hunger comes (``ground_eat``); weak
-   with no prayer to hand, an egg or a tin (eaten when its smell names a safe kind;
-   ``inventory_eat``);
+   the inventory (``inventory_eat``; with a hostile adjacent only once fainting: a meal takes
+   turns of free blows, and food over 30 turns old tastes rotten one time in 7), else such a
+   corpse up to 10 squares away; not hungry yet, one up to 6 squares away, so that kills feed
+   us before hunger comes (``ground_eat``); weak with no prayer to hand, an egg or a tin (eaten
+   when its smell names a safe kind; ``inventory_eat``). Safe kinds: not poisonous, acidic,
+   petrifying, polymorphing, a pet's kin, nor of our own race (read from the welcome: a human
+   eats gnomes, dwarves and elves, the food of the first levels, but no human; cannibalism
+   costs Luck for good, and a god does not listen below 0; a Caveman or an orc eats anyone),
+   nor, with lycanthropy, the rats, jackals and wolves of the were kinds;
 7. fight (``fight``): zap a wand known to hurt or stop a monster (striking, sleep, magic missile,
    fire, cold, lightning, death, slow monster) at an adjacent hostile when it is worth a charge:
    below half our hit points, two or more adjacent below 80%, a hard one (difficulty 4 or more: a
@@ -73,8 +78,10 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    hand, bare hands, the spell). Else attack an adjacent hostile monster, never a floating eye, gas
    spore or mold (a kind that asked "Really attack?" is left alone until one of it attacks us);
    boxed in by one of those for 60 steps: throw spare weapons or stones at it, and after 400 steps,
-   stuck on the level, melee it when hit points allow (after 1,000 steps in place, 25 hit points
-   do); one within two squares: wait for it a few turns;
+   stuck on the level, melee the one whose passive blows cost least (a yellow mold only stuns)
+   when hit points allow (its worst blow + 3, at 90% of our maximum; after 1,000 steps in place,
+   its worst - 3: a gas spore's 4d6 at 21 kills one time in 40, better than starving in place);
+   one within two squares: wait for it a few turns;
 8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it, searching a turn at a
    time (20 at a time where it does not hold or cannot be written; ``wait_out``);
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's pick-axe
@@ -131,9 +138,9 @@ from .facts import (
     G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, GCLASS, GKIND,
     IS_BODY, USEFUL_ITEM, ARMOR_ITEM,
     # monsters and objects
-    MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, NEVER_SHOOT, SHOOT_RANGE, safe_corpse, CORPSE_AGE,
-    CORPSE_AGE_HUNGRY, armor_slot, safe_armor, MISSILE_RE, MISSILE_COUNT_RE, AMMO, THROWN, PICK_RE,
-    HEALING_RE,
+    MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, PASSIVE_WORST, NEVER_SHOOT, SHOOT_RANGE, KIN_FLAG,
+    CORPSE_AGE, CORPSE_AGE_HUNGRY, armor_slot, safe_armor, MISSILE_RE, MISSILE_COUNT_RE, AMMO,
+    THROWN, PICK_RE, HEALING_RE, safe_corpse,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
     KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GEAR_DROPPED_RE, WIELDED_RE,
@@ -233,6 +240,7 @@ class SymbolicAgent:
         self.wear_tried: set[str] = set()  # inventory descriptions we tried to put on
         self.asked_attributes = False  # pressed ^X to read our race and role
         self.monk = False
+        self.kin = KIN_FLAG["human"]  # our race's monster flag: its corpses are not eaten
         self.wizard = False  # casts force bolt (its first spell) at what comes near
         self.healer = False  # casts healing (its first spell) on itself when hurt
         self.missile_word: str | None = None  # what we shoot ("arrow", "dart", ...): pick it up
@@ -276,6 +284,9 @@ class SymbolicAgent:
                 self.strategy = "explore"
                 return ATTRIBUTES
             self.mines_ok = bool(re.search(r"\b(dwarven|gnomish)\b", text))
+            race = re.search(r"\b(human|elven|dwarven|gnomish|orcish)\b", text)
+            # a Caveman may eat his kin, like an orc
+            self.kin = 0 if " Cave" in text else KIN_FLAG[race.group(1) if race else "human"]
             self.monk = " Monk" in text
             self.wizard = " Wizard" in text
             self.healer = " Healer" in text
@@ -452,13 +463,13 @@ class SymbolicAgent:
             if self.intent == "eat_ground":
                 self.intent = None
                 m = CORPSE_RE.search(prompt)
-                if m and safe_corpse(m.group(1)) and m.group(1) == self.intent_corpse:
+                if m and self._edible(m.group(1)) and m.group(1) == self.intent_corpse:
                     return ord("y")
             smell = TIN_SMELL_RE.search(prompt) or self.tin_smell
             self.tin_smell = None
             if p.startswith(("eat it?", "it smells like")) and smell is not None:
                 # a tin we opened: its meat, unless rotten or of a kind we never eat
-                return ord("y") if not smell.group(1) and safe_corpse(smell.group(2)) else ord("n")
+                return ord("y") if not smell.group(1) and self._edible(smell.group(2)) else ord("n")
             return ord("n")
         for verb, intent in (("eat", "eat_inv"), ("wear", "wear"), ("throw", "throw"),
                              ("wield", "wield"), ("read", "read"), ("use or apply", "apply"),
@@ -762,7 +773,7 @@ class SymbolicAgent:
         corpse = self.kills.get(pos)
         max_age = CORPSE_AGE_HUNGRY if hunger >= 2 else CORPSE_AGE
         # (not with a hostile in sight: one corpse in 7 tastes rotten, and may knock us out)
-        if 1 <= hunger and corpse and safe_corpse(corpse[0]) and turn - corpse[1] < max_age \
+        if 1 <= hunger and corpse and self._edible(corpse[0]) and turn - corpse[1] < max_age \
                 and not self._near_hostiles(glyphs, pos, mem, radius=6):
             del self.kills[pos]
             self.intent, self.intent_corpse = "eat_ground", corpse[0]
@@ -773,7 +784,9 @@ class SymbolicAgent:
             # weak and no prayer now: an egg (a cockatrice's is rare) or a tin (its smell says
             # what is in it) rather than faint and starve
             letter = self._food_letter(obs, last_resort=True)
-        if letter:
+        if letter and (hunger >= 4 or not hostiles):
+            # (not with a hostile adjacent before we faint: a meal takes turns of free blows,
+            # and food over 30 turns old tastes rotten one time in 7, and may knock us out)
             self.intent, self.intent_letter = "eat_inv", letter
             self.strategy = "inventory_eat"
             return EAT
@@ -822,14 +835,15 @@ class SymbolicAgent:
             if key is not None:
                 return key
             if self.same_pos > 400 and mem.steps > self.level_budget:
-                # nothing left to throw, it does not go away, and we are stuck on this level
-                for d in NEIGHBOURS:
-                    cell = (pos[0] + d[0], pos[1] + d[1])
-                    if 0 <= cell[0] < ROWS and 0 <= cell[1] < COLS and \
-                            self._blocker_name(int(glyphs[cell])):
-                        key = self._melee_blocker(obs, mem, pos, d)
-                        if key is not None:
-                            return key
+                # nothing left to throw, it does not go away, and we are stuck on this level:
+                # the one whose blows cost least first (a yellow mold before a gas spore)
+                boxes = [(PASSIVE_WORST[name], d) for d in NEIGHBOURS
+                         if 0 <= pos[0] + d[0] < ROWS and 0 <= pos[1] + d[1] < COLS and
+                         (name := self._blocker_name(int(glyphs[pos[0] + d[0], pos[1] + d[1]])))]
+                for _, d in sorted(boxes):
+                    key = self._melee_blocker(obs, mem, pos, d)
+                    if key is not None:
+                        return key
         near = self._near_hostiles(glyphs, pos, mem, radius=2)
         if near and hp * 2 >= hpmax and self.fight_waits < 6:
             self.fight_waits += 1
@@ -1441,13 +1455,16 @@ class SymbolicAgent:
             return int(letter)
         return None
 
+    def _edible(self, monster: str) -> bool:
+        return safe_corpse(monster, self.kin, self.lycanthropy)
+
     def _fresh_corpse(self, pos, turn, max_age=CORPSE_AGE, radius=6):
         best = None
         for cell, (mon, when) in list(self.kills.items()):
             if turn - when >= CORPSE_AGE_HUNGRY:
                 del self.kills[cell]
                 continue
-            if safe_corpse(mon) and turn - when < max_age and \
+            if self._edible(mon) and turn - when < max_age and \
                     max(abs(cell[0] - pos[0]), abs(cell[1] - pos[1])) <= radius:
                 best = cell
         return best
@@ -1587,14 +1604,16 @@ class SymbolicAgent:
         name = self._blocker_name(int(glyphs[pos[0] + d[0], pos[1] + d[1]]))
         bl = obs["blstats"]
         hp, hpmax = int(bl[nh.NLE_BL_HP]), max(1, int(bl[nh.NLE_BL_HPMAX]))
-        # Passive damage of a mold (up to 4d6 acid) or a gas spore's explosion (4d6) needs hit
-        # points to spare; a floating eye's paralysis (up to 127 turns) is survivable only with
-        # nobody coming by: it is the last thing tried, after eye_waits turns of waiting.
-        # Boxed in (not a step taken) for as long as a floating eye is waited out: a blow of
-        # up to 24 is better than starving in place (two gas spores once held a Valkyrie with
-        # 25 hit points in a corridor for 14,000 steps).
-        sturdy = hp * 10 >= hpmax * 9 and (hp > 26 or name == "floating eye" or
-                                           (self.same_pos >= self.eye_waits and hp > 24))
+        # The passive damage of a mold or jelly (a brown mold's cold, up to 24 a blow) or a
+        # gas spore's explosion (4d6) needs hit points to spare (a yellow mold only stuns); a
+        # floating eye's paralysis (up to 127 turns) is survivable only with nobody coming by:
+        # it is the last thing tried, after eye_waits turns of waiting. Boxed in (not a step
+        # taken) for as long as a floating eye is waited out, a blow that kills one time in 40
+        # (a spore's 4d6 at 21 hit points) is better than starving in place (a gas spore and a
+        # yellow mold held a Valkyrie of 23 hit points in a corridor for 4,000 turns).
+        worst = PASSIVE_WORST.get(name, 24)
+        sturdy = hp * 10 >= hpmax * 9 and (hp > worst + 2 or name == "floating eye" or
+                                           (self.same_pos >= self.eye_waits and hp > worst - 4))
         if name == "floating eye" and max(mem.blocker_waits, self.same_pos) < self.eye_waits:
             return None
         # (a monster near that has not come for us in 400 turns will not: a peaceful one)

@@ -166,27 +166,43 @@ MONSTER_CLASS = [ord(nh.class_sym.from_mlet(nh.permonst(i).mlet).sym) for i in r
 
 
 # Monsters never to melee (passive damage or paralysis), and corpses safe to eat.
-NEVER_MELEE = {"floating eye", "gas spore", "brown mold", "yellow mold",
-               "green mold", "red mold", "blue jelly", "spotted jelly", "ochre jelly"}
+# With the most a blow at one costs us (monst.c and uhitm.c's passive: a mold's or jelly's
+# d(level + 1, n), at levels a few above its base; a gas spore's 4d6 explosion; a yellow mold
+# only stuns; a floating eye's gaze paralyses instead).
+PASSIVE_WORST = {"floating eye": 0, "gas spore": 24, "brown mold": 24, "yellow mold": 0,
+                 "green mold": 16, "red mold": 20, "blue jelly": 36, "spotted jelly": 42,
+                 "ochre jelly": 18}
+NEVER_MELEE = set(PASSIVE_WORST)
 UNSAFE_CORPSES = {"cockatrice", "chickatrice", "green slime", "Medusa", "kobold", "large kobold",
                   "kobold lord", "kobold shaman", "homunculus", "soldier ant", "killer bee",
                   "scorpion", "giant beetle", "yellow mold", "green mold", "brown mold",
                   "red mold", "violet fungus", "spotted jelly", "blue jelly", "bat", "giant bat",
-                  "vampire bat", "rabid rat", "Woodland-elf", "Green-elf", "Grey-elf",
-                  "elf-lord", "dwarf", "dwarf lord", "dwarf king", "gnome", "gnome lord",
-                  "gnomish wizard", "gnome king", "hobbit", "little dog", "dog", "large dog",
-                  "kitten", "housecat", "large cat", "pony", "horse", "warhorse", "quasit",
-                  "tengu", "nurse", "leprechaun", "nymph", "water nymph", "wood nymph",
-                  "mountain nymph", "lizard",
+                  "vampire bat", "rabid rat", "little dog", "dog", "large dog", "kitten",
+                  "housecat", "large cat", "quasit", "tengu", "nurse", "leprechaun", "nymph",
+                  "water nymph", "wood nymph", "mountain nymph",
+                  # they polymorph the eater
+                  "chameleon", "doppelganger", "sandestin", "genetic engineer",
                   # acidic: up to 15 points of damage, a death at low hit points
                   "acid blob", "gray ooze", "black naga"}
+# The hero's own race (the race word of the welcome message -> the monster flag that marks its
+# kin): eating one's kin is cannibalism, which costs 2 to 5 points of Luck for good (a god does
+# not listen below 0) and aggravates monsters; a Caveman and an orc may (eat.c).
+KIN_FLAG = {"human": 0x08, "elven": 0x10, "dwarven": 0x20, "gnomish": 0x40, "orcish": 0}
+_KIN = {nh.permonst(i).mname: int(nh.permonst(i).mflags2) & 0xF8 for i in range(nh.NUMMONS)}
+# What a lycanthrope must not eat either: the animals of a were's kind (were.c, were_beastie; the
+# message that tells us we caught it does not say which were it was).
+WERE_KIN = {"sewer rat", "giant rat", "rabid rat", "jackal", "fox", "coyote", "wolf", "warg",
+            "winter wolf"}
 
 
-def safe_corpse(monster: str) -> bool:
-    """Corpses worth eating: not poisonous, acidic, petrifying, polymorphing, cannibalistic for some
-    races, hallucinogenic or a pet's kin (a blacklist of what an early game meets)."""
+def safe_corpse(monster: str, kin: int = KIN_FLAG["human"], lycanthrope: bool = False) -> bool:
+    """Corpses worth eating: not poisonous, acidic, petrifying, polymorphing, hallucinogenic, a
+    pet's kin (a blacklist of what an early game meets), nor of the hero's own race (``kin``, a
+    flag of KIN_FLAG; gnomes, dwarves and elves feed a human well) nor, for a lycanthrope, of
+    a were's animal kind."""
     return monster not in UNSAFE_CORPSES and not monster.startswith("were") and \
-        not monster.endswith(("zombie", "mummy")) and monster not in HUMANS
+        not monster.endswith(("zombie", "mummy")) and not _KIN.get(monster, 0) & kin and \
+        not (lycanthrope and monster in WERE_KIN)
 
 
 # Corpses rot: one older than 50 turns may be tainted (deadly food poisoning). Eat those under
@@ -204,7 +220,6 @@ PICK_RE = re.compile(r"\bpick-axe\b")
 HEALING_RE = re.compile(r"\bpotions? of (?:extra |full )?healing\b")
 NEVER_SHOOT = {ord("@"), ord("A"), ord("u")}
 SHOOT_RANGE = 6
-HUMANS = {nh.permonst(i).mname for i in range(nh.NUMMONS) if MONSTER_CLASS[i] == ord("@")}
 MORE_RE = re.compile(rb"--More--")
 MENU_END_RE = re.compile(rb"\((end|\d+ of \d+)\)")
 MENU_ITEM_RE = re.compile(r"(?:^|\s)([a-zA-Z]) - (.+)$")

@@ -317,6 +317,27 @@ def test_boxed_in_by_two_gas_spores_with_25_hit_points_it_melees_one_after_very_
     assert first is not None and first > 1000
 
 
+@pytest.mark.parametrize("hp, melee", [(23, "h"), (21, "h"), (20, None)])
+def test_boxed_in_it_melees_the_blocker_whose_blows_cost_least_first(hp, melee):
+    """A yellow mold only stuns (no passive damage): boxed in between it and a gas spore, hit
+    the mold, even with 23 hit points; with only a spore (4d6) to hit, 21 will do after very
+    long (a death one time in 40), 20 will not."""
+    obs = state(pos=(5, 11), room=((5, 10), (5, 12)), hp=(hp, hp), turn=500)
+    obs["glyphs"][5, 12] = monster("gas spore")
+    obs["glyphs"][5, 10] = monster("yellow mold" if hp == 23 else "gas spore")
+    a = SymbolicAgent(np.random.default_rng(0), level_budget=0)
+    keys = []
+    for t in range(2400):
+        obs["blstats"][nh.NLE_BL_TIME] = 500 + t
+        keys.append((a.act(obs), a.strategy))
+    hits = [(i, chr(key)) for i, (key, s) in enumerate(keys)
+            if key in (ord("h"), ord("l")) and s == "fight"]
+    if melee is None:
+        assert not hits
+    else:
+        assert hits and hits[0][1] == melee and hits[0][0] > (1000 if hp < 23 else 400)
+
+
 def test_a_mold_out_of_sight_in_a_dark_corridor_still_blocks_the_way():
     """Seen once, a mold is planned around where it stood (it never moves), not walked into
     when it comes in sight again; next to its square, shown empty, it is forgotten."""
@@ -497,6 +518,40 @@ def test_never_eats_an_acidic_corpse(kind):
     a = agent()
     a.kills[(5, 10)] = (kind, 495)  # our kill, 5 turns ago, under us, and we are hungry
     assert a.act(state(hunger=2)) != ord("e")
+
+
+@pytest.mark.parametrize("race, kind, eats", [
+    ("human", "gnome lord", True), ("human", "dwarf", True), ("human", "Woodland-elf", True),
+    ("human", "hobbit", True), ("human", "pony", True), ("human", "watchman", False),
+    ("gnomish", "gnome lord", False), ("gnomish", "dwarf", True), ("dwarven", "dwarf", False),
+    ("elven", "Woodland-elf", False), ("elven", "watchman", True), ("orcish", "hill orc", True),
+    ("human", "kitten", False)])
+def test_eats_the_kin_of_other_races_never_its_own(race, kind, eats):
+    """Gnomes, dwarves and elves are the food of the first levels; only one's own race is
+    cannibalism (Luck lost for good), and an orc may eat anyone."""
+    a = agent()
+    a.act(state(turn=1, top=f"Hello Agent, welcome to NetHack!  You are a neutral female {race} "
+                            "Ranger."))
+    a.kills[(5, 10)] = (kind, 495)  # our kill, 5 turns ago, under us, and we are hungry
+    assert (a.act(state(hunger=2)) == ord("e")) is eats
+
+
+def test_a_lycanthrope_leaves_the_corpses_of_the_were_kinds():
+    for infected in (False, True):
+        a = agent()
+        a.lycanthropy, a.last_pray_turn = infected, 400  # (no prayer to cure it yet)
+        a.kills[(5, 10)] = ("jackal", 495)
+        assert (a.act(state(hunger=2, turn=500)) == ord("e")) is not infected
+
+
+def test_hungry_it_fights_an_adjacent_monster_before_eating_unless_fainting():
+    """A meal takes turns of free blows, and old food can knock us out for a while."""
+    a = agent()
+    obs = state(hunger=2, food=("f", "an uncursed food ration"))
+    obs["glyphs"][5, 11] = NEWT
+    assert a.act(obs) == ord("l") and a.strategy == "fight"
+    obs["blstats"][nh.NLE_BL_HUNGER] = 4  # fainting: eat now
+    assert a.act(obs) == ord("e") and a.strategy == "inventory_eat"
 
 
 def test_not_hungry_yet_it_walks_to_a_fresh_corpse_of_its_kill():

@@ -72,16 +72,17 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    hypocrite", and a god does not listen to a hero below 0): rest on it while below 90%, else walk
    on. Shoot at the nearest hostile monster in a straight line within 6 squares, with nothing (and
    no pet behind it) in the way, never at what may be peaceful (humans, elves, angels, unicorns,
-   our kin in the Mines) nor at a gas spore next to such or to a pet: fire the quiver (arrows once
-   the bow is in hand, which a Ranger takes first; darts, daggers), throw a spare stack of daggers
-   or darts, or cast a Wizard's force bolt; at point blank only when melee is weaker (a bow in
-   hand, bare hands, the spell). Else attack an adjacent hostile monster, never a floating eye, gas
-   spore or mold (a kind that asked "Really attack?" is left alone until one of it attacks us);
-   boxed in by one of those for 60 steps: throw spare weapons or stones at it, and after 400 steps,
-   stuck on the level, melee the one whose passive blows cost least (a yellow mold only stuns)
-   when hit points allow (its worst blow + 3, at 90% of our maximum; after 1,000 steps in place,
-   its worst - 3: a gas spore's 4d6 at 21 kills one time in 40, better than starving in place);
-   one within two squares: wait for it a few turns;
+   our kin in the Mines, unless one of its kind attacked us on this level: a were in its human
+   shape) nor at a gas spore next to such or to a pet: fire the quiver (arrows once the bow is in
+   hand, which a Ranger takes first; darts, daggers), throw a spare stack of daggers or darts, or
+   cast a Wizard's force bolt; at point blank only when melee is weaker (a bow in hand, bare hands,
+   the spell). Else attack an adjacent hostile monster (a were first: it calls rats or jackals
+   while it lives), never a floating eye, gas spore or mold (a kind that asked "Really attack?" is
+   left alone until one of it attacks us); boxed in by one of those for 60 steps: throw spare
+   weapons or stones at it, and after 400 steps, stuck on the level, melee the one whose passive
+   blows cost least (a yellow mold only stuns) when hit points allow (its worst blow + 3, at 90% of
+   our maximum; after 1,000 steps in place, its worst - 3: a gas spore's 4d6 at 21 kills one time
+   in 40, better than starving in place); one within two squares: wait for it a few turns;
 8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it, searching a turn at a
    time (20 at a time where it does not hold or cannot be written; ``wait_out``);
 9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's pick-axe
@@ -143,9 +144,9 @@ from .facts import (
     THROWN, PICK_RE, HEALING_RE, safe_corpse,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
-    KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GEAR_DROPPED_RE, WIELDED_RE,
-    ARTICLE_RE, WAND_LOOK_RE, ENGRAVE_TEST, RAY_WANDS, RAY_CLEAR, WAND_DIFFICULTY, WAND_RESISTED,
-    WAND_LASTS, THIEVES
+    HIT_US_RE, KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GEAR_DROPPED_RE,
+    WIELDED_RE, ARTICLE_RE, WAND_LOOK_RE, ENGRAVE_TEST, RAY_WANDS, RAY_CLEAR, WAND_DIFFICULTY,
+    WAND_RESISTED, WAND_LASTS, THIEVES
 )
 
 
@@ -176,6 +177,7 @@ class LevelMemory:
         self.last_glyphs: np.ndarray | None = None
         self.avoid: set[tuple[int, int]] = set()  # staircases into the Gnomish Mines
         self.peaceful: set[int] = set()  # monster glyphs that asked "Really attack?"
+        self.attackers: set[str] = set()  # kinds that attacked us here: hostile, whatever class
         self.blocker_waits = 0  # turns spent next to a monster we must not melee that blocks us
         self.molds: dict[tuple[int, int], int] = {}  # cell -> glyph of a mold seen there
         self.missile_spots: set[tuple[int, int]] = set()  # where what we shot may lie
@@ -336,11 +338,12 @@ class SymbolicAgent:
             if 0 <= cell[0] < ROWS and 0 <= cell[1] < COLS:
                 mem.terrain[cell] = WALL
             self.plan = []
-        if mem.peaceful:
-            for m in HIT_RE.finditer(message):
-                # A monster of a kind we took for peaceful attacks us: this one is not.
-                mem.peaceful -= {g for g in mem.peaceful
-                                 if MONSTER_NAMES[nh.glyph_to_mon(g)] == m.group(1)}
+        for m in HIT_RE.finditer(message):
+            # A monster of a kind we took for peaceful attacks us: this one is not.
+            mem.peaceful -= {g for g in mem.peaceful
+                             if MONSTER_NAMES[nh.glyph_to_mon(g)] == m.group(1)}
+        # Nor is one of a kind that may be peaceful (a were in its human shape): shoot at it.
+        mem.attackers.update(m.group(1) for m in HIT_US_RE.finditer(message))
         if "You have no ammunition" in message or "You don't have enough energy" in message \
                 or "You are too impaired" in message:
             self.no_shoot_until = int(obs["blstats"][nh.NLE_BL_TIME]) + 200
@@ -826,7 +829,10 @@ class SymbolicAgent:
         targets = self._ignore_elbereth(hostiles) if on_elbereth else hostiles
         if targets:
             self.fight_waits = 0
-            return self._attack(targets[0][0], "fight")
+            # a were first: while it lives it calls rats or jackals to it
+            were = [d for d, g in targets if GCLASS[g] == G_MONSTER and
+                    MONSTER_NAMES[nh.glyph_to_mon(g)].startswith("were")]
+            return self._attack((were or [targets[0][0]])[0], "fight")
         if hostiles and hp * 10 < hpmax * 9:
             self.strategy = "wait_out"
             return SEARCH
@@ -1377,11 +1383,13 @@ class SymbolicAgent:
         return False
 
     def _may_be_peaceful(self, g: int, mem: LevelMemory) -> bool:
-        """A monster glyph that asked "Really attack?", or a kind that may be peaceful: humans
-        and elves, angels, unicorns, our kin in the Mines."""
-        cls = MONSTER_CLASS[nh.glyph_to_mon(g)]
-        return g in mem.peaceful or cls in NEVER_SHOOT or (
-            bool(self.mines_ok) and cls in (ord("h"), ord("G")))
+        """A monster glyph that asked "Really attack?", or a kind that may be peaceful (humans
+        and elves, angels, unicorns, our kin in the Mines) unless one of it attacked us here."""
+        mon = nh.glyph_to_mon(g)
+        cls = MONSTER_CLASS[mon]
+        return g in mem.peaceful or (cls in NEVER_SHOOT or (
+            bool(self.mines_ok) and cls in (ord("h"), ord("G")))) and \
+            MONSTER_NAMES[mon] not in mem.attackers
 
     def _shootable(self, g: int, mem: LevelMemory, dist: int) -> bool:
         if self._may_be_peaceful(g, mem):

@@ -233,6 +233,9 @@ READ_RE = re.compile(r'You read: "([^"]*)"')  # an engraving under us
 SHOP_RE = re.compile(r"Welcome(?: again)? to [\w .'-]+'s? ")
 HIT_RE = re.compile(r"The (.+?) (?:hits|bites|stings|kicks|butts|claws|touches|thrusts|swings|"
                     r"misses|just misses|grabs)")
+# ... at us: "The wererat hits!" ("The watchman hits the jackal." is at another monster)
+HIT_US_RE = re.compile(r"The ([^.!]+?) (?:hits|bites|stings|kicks|butts|claws|touches|misses|"
+                       r"just misses|grabs you)!")
 # Wands: identified ones by name; those that stop an adjacent monster when zapped at it (kill,
 # put to sleep, slow or send it elsewhere); and one known to be empty.
 WAND_RE = re.compile(r"\bwand of ([a-z ]+?)(?: \(|$)")

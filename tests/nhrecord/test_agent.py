@@ -8,6 +8,7 @@ from nle import nethack as nh
 
 from papertools.core.nethack import strategies
 from papertools.core.nethack.agent import ENTER, ESC, PRAY, SymbolicAgent
+from papertools.core.nethack.facts import MONSTER_CLASS
 
 STONE = nh.GLYPH_CMAP_OFF + 0
 VWALL, HWALL, FLOOR, DOWNSTAIR = (nh.GLYPH_CMAP_OFF + i for i in (1, 2, 19, 24))
@@ -63,6 +64,14 @@ def test_attacks_an_adjacent_monster():
     obs["glyphs"][5, 11] = FLOOR
     obs["glyphs"][6, 9] = NEWT  # south-west
     assert a.act(obs) == ord("b") and a.strategy == "fight"
+
+
+def test_attacks_a_were_before_the_animals_it_called():
+    a = agent()
+    obs = state()
+    obs["glyphs"][4, 10] = monster("jackal")  # north, first in turn
+    obs["glyphs"][5, 11] = monster("werejackal")  # east
+    assert a.act(obs) == ord("l") and a.strategy == "fight"
 
 
 def test_walks_to_the_staircase_of_an_explored_level_and_descends():
@@ -408,6 +417,24 @@ def test_never_shoots_at_what_may_be_peaceful_or_past_a_pet():
     obs["glyphs"][5, 14] = NEWT
     obs["glyphs"][5, 12] = kitten  # in the line of fire
     assert a.act(obs) != ord("f")
+
+
+def test_shoots_at_a_kind_that_may_be_peaceful_once_one_of_it_attacked_us_on_the_level():
+    """A were in its human shape (an @) hits with a weapon and shrugs off Elbereth: a Tourist
+    punching it bare-handed loses; its darts do better."""
+    were = nh.GLYPH_MON_OFF + next(i for i in range(nh.NUMMONS) if MONSTER_CLASS[i] == ord("@")
+                                   and nh.permonst(i).mname == "wererat")
+    a = agent()
+    obs = carry(state(turn=500), DARTS, CAMERA)
+    obs["glyphs"][5, 13] = were  # three squares east, not yet known for hostile
+    assert a.act(obs) != ord("f")
+    obs = carry(state(turn=501, top="The wererat hits!"), DARTS, CAMERA)
+    obs["glyphs"][5, 11] = were  # it came and hit us
+    assert a.act(obs) == ord("f") and a.strategy == "fight"
+    below = carry(state(turn=502), DARTS, CAMERA)  # another level: not known there
+    below["blstats"][nh.NLE_BL_DLEVEL] = below["blstats"][nh.NLE_BL_DEPTH] = 2
+    below["glyphs"][5, 13] = were
+    assert a.act(below) != ord("f")
 
 
 @pytest.mark.parametrize("beside", [None, "watchman", "kitten"])

@@ -45,7 +45,7 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    brought us in) with its guard asking our name: drop the gold, then keep beside the guard,
    stepping with ``m`` (no autopickup: gold picked up again makes it attack), until it has led us
    out and gone (``follow_guard``; "Croesus" would send it off and leave us walled in);
-6. food: a fresh corpse of a safe monster (under 30 turns old; 45 when hungry) under us whenever
+6. food: a fresh corpse of a safe monster (under 30 turns old; 55 when hungry) under us whenever
    we are not satiated and no hostile is within 6 squares (one corpse in 7 tastes rotten, and
    may knock us out for a while; ``ground_eat``). A kill is a corpse where one of its kind stood
    a step ago (ours or the pet's), unless one of its kind stands within two squares now (it

@@ -205,9 +205,10 @@ def safe_corpse(monster: str, kin: int = KIN_FLAG["human"], lycanthrope: bool = 
         not (lycanthrope and monster in WERE_KIN)
 
 
-# Corpses rot: one older than 50 turns may be tainted (deadly food poisoning). Eat those under
-# 30 turns old whenever not satiated, and, when hungry, those under 45.
-CORPSE_AGE, CORPSE_AGE_HUNGRY = 30, 45
+# Corpses rot: one 60 turns old or more may be tainted (deadly food poisoning; eat.c divides the
+# age by 10 to 29 and taints above 5), one over 40 may make us mildly ill (up to 8 hit points).
+# Eat those under 30 turns old whenever not satiated, and, when hungry, those under 55.
+CORPSE_AGE, CORPSE_AGE_HUNGRY = 30, 55
 # What we shoot: the word that names it (singular), the kinds that need a launcher, the kinds
 # worth throwing by hand from a spare stack, the monster classes never shot at (they may be
 # peaceful: humans and elves, angels, unicorns) and the reach.

@@ -503,6 +503,10 @@ def test_hungry_eats_an_older_corpse_that_it_would_leave_when_not_hungry():
     assert a.act(state(hunger=1)) != ord("e")
     a.kills[(5, 10)] = ("jackal", 460)
     assert a.act(state(hunger=2)) == ord("e") and a.strategy == "ground_eat"
+    for age, eats in ((52, True), (58, False)):  # never tainted under 60 turns: 55 for margin
+        a = agent()
+        a.kills[(5, 10)] = ("jackal", 500 - age)
+        assert (a.act(state(hunger=2)) == ord("e")) is eats
 
 
 def test_eats_its_kill_only_with_no_hostile_in_sight():

@@ -1385,11 +1385,12 @@ class SymbolicAgent:
     def _may_be_peaceful(self, g: int, mem: LevelMemory) -> bool:
         """A monster glyph that asked "Really attack?", or a kind that may be peaceful (humans
         and elves, angels, unicorns, our kin in the Mines) unless one of it attacked us here."""
+        if g in mem.peaceful:
+            return True
         mon = nh.glyph_to_mon(g)
         cls = MONSTER_CLASS[mon]
-        return g in mem.peaceful or (cls in NEVER_SHOOT or (
-            bool(self.mines_ok) and cls in (ord("h"), ord("G")))) and \
-            MONSTER_NAMES[mon] not in mem.attackers
+        maybe = cls in NEVER_SHOOT or (bool(self.mines_ok) and cls in (ord("h"), ord("G")))
+        return maybe and MONSTER_NAMES[mon] not in mem.attackers
 
     def _shootable(self, g: int, mem: LevelMemory, dist: int) -> bool:
         if self._may_be_peaceful(g, mem):

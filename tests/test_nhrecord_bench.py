@@ -28,3 +28,22 @@ def test_the_old_agent_is_unpacked_with_its_crash_fixes_applied(tmp_path):
                           "--no-screens", "-q"], env=env, cwd=tmp_path, capture_output=True)
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     assert len(run.stdout.splitlines()) == 50
+
+
+def test_the_development_loop_plays_resumes_and_compares(tmp_path, capsys):
+    import nhrecord_dev as dev
+
+    out = tmp_path / "dev"
+    dev.main(["play", str(out), "--seeds", "5", "--episodes", "2", "--max-steps", "150",
+              "--workers", "1"])
+    first = sorted(p.name for p in (out / "seed-5").iterdir())
+    assert "done" in first and sum(n.startswith("game-") for n in first) == 2
+    marker = (out / "seed-5" / "done").stat().st_mtime_ns
+    dev.main(["play", str(out), "--seeds", "5", "--episodes", "2", "--max-steps", "150"])
+    assert (out / "seed-5" / "done").stat().st_mtime_ns == marker  # finished: not played again
+    capsys.readouterr()
+    dev.main(["compare", str(out), str(out)])
+    text = capsys.readouterr().out
+    assert "2 games, median" in text and "0 better, 0 worse, 2 the same" in text
+    with pytest.raises(SystemExit):
+        dev.main(["play", str(out), "--seeds", "31337"])  # the evaluation games: never

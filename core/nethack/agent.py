@@ -17,7 +17,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    strategy that caused them;
 2. stalled: when the game turn has not advanced for 40 steps, press Esc, search (which takes a
    turn) and move at random, in turn (the strategy stays); after 300 steps in one place, move or
-   attack in random directions for a while (``explore``);
+   attack in random directions for a while (``explore``), unless resting on our Elbereth with
+   monsters beside it (a blow rubs it out, and the crowd that it kept off comes in);
 3. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
    main dungeon's other staircase (``explore``);
 4. engulfed: attack (``engulfed_fight``);
@@ -27,7 +28,9 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    once when it has turned us into the animal (``cure_disease``); stoning, sliming, strangling:
    pray as for food poisoning (``emergency``); hit points below 1/7 (or 6): pray when the last
    prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is below
-   200), else quaff a potion known to heal (a Healer's, a Tourist's), else, with a hostile
+   200); hit again while below 1/7, when the last prayer is 300 turns old (the timeout is then
+   below 200 about two times in three: better than the next blow); else quaff a potion known
+   to heal (a Healer's, a Tourist's), else, with a hostile
    adjacent, zap a wand known by name or by engrave-testing to stop it (sleep, striking, fire, ...;
    never at what may be peaceful) or one of digging down (``emergency``); weak from hunger with
    nothing to eat: pray when the last prayer is 500 turns old (250 when fainting; ``emergency``);
@@ -49,7 +52,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    we are not satiated and no hostile is within 6 squares (one corpse in 7 tastes rotten, and
    may knock us out for a while; ``ground_eat``). A kill is a corpse where one of its kind stood
    a step ago (ours or the pet's), unless one of its kind stands within two squares now (it
-   walked off an old corpse); kills are forgotten on leaving the level; when hungry, food from
+   walked off an old corpse), never one killed from inside it (an engulfer), and not where the
+   way proves solid stone; kills are forgotten on leaving the level; when hungry, food from
    the inventory (``inventory_eat``; with a hostile adjacent only once fainting: a meal takes
    turns of free blows, and food over 30 turns old tastes rotten one time in 7), else such a
    corpse up to 10 squares away; not hungry yet, one up to 6 squares away, so that kills feed
@@ -75,7 +79,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    our kin in the Mines, unless one of its kind attacked us on this level: a were in its human
    shape) nor at a gas spore next to such or to a pet: fire the quiver (arrows once the bow is in
    hand, which a Ranger takes first; darts, daggers), throw a spare stack of daggers or darts, or
-   cast a Wizard's force bolt; at point blank only when melee is weaker (a bow in hand, bare hands,
+   cast a Wizard's force bolt (not for 200 turns after "too hungry to cast", no energy, no hands
+   or no ammunition); at point blank only when melee is weaker (a bow in hand, bare hands,
    the spell). Else attack an adjacent hostile monster (a were first: it calls rats or jackals
    while it lives), never a floating eye, gas spore or mold (a kind that asked "Really attack?" is
    left alone until one of it attacks us); boxed in by one of those for 60 steps: throw spare
@@ -84,35 +89,42 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    our maximum; after 1,000 steps in place, its worst - 3: a gas spore's 4d6 at 21 kills one time
    in 40, better than starving in place); one within two squares: wait for it a few turns;
 8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it, searching a turn at a
-   time (20 at a time where it does not hold or cannot be written; ``wait_out``);
-9. otherwise ``explore``: with nobody near, put on safe armor and take an Archeologist's pick-axe
-   in hand instead of the bullwhip; back in our own shape after an animal's (a were's, a polymorph
-   trap's), walk back to where our armor and weapon fell, pick them up, put the armor on again and
-   take the weapon in hand; with nobody within 6 squares and at half our hit points or more,
-   engrave with each unidentified wand once: the message tells its kind ("the bugs stop moving":
-   sleep or death; bullet holes: magic missile; ice cubes: cold; "fights your attempt to write":
-   striking; the bugs slow down or speed up), NetHack names digging, fire, lightning and the wands
-   without a direction itself, and the text written is Elbereth; zap a wand of speed monster at
-   ourselves once (fast for good); pick up food seen here, then the missiles we shot; kick locked
-   doors (not in the Mines, never a shop's "Closed for inventory", even half rubbed out; after ten
-   kicks in vain, again 300 steps later); follow the path already planned; take the down staircase
-   when the level is explored or has taken long enough, as long as the depth stays below experience
-   level + 1 (resting on it until hit points are at 80%); walk (breadth-first paths over a
-   per-level memory of the map, around known traps and shops, and around molds seen before, which
-   never move) to unseen frontier squares and useful items (gold, food, scrolls, potions, wands,
-   rings, amulets, armor for a free slot), pushing boulders when nothing else is left, else to the
-   down staircase. Stuck on a level for long with the way on blocked by a floating eye, mold or gas
-   spore (in a corridor or a doorway): walk up to it, throw spare weapons at it (``fight``), wait
-   for it to drift off, and after 200 turns, at 90% hit points or more with nobody else near (or
-   after 400, whoever is near), melee it (``fight``); a floating eye only after 1,000 turns (its
-   gaze freezes us for up to 127 turns). With nothing left to explore and no way down known (100
-   steps on the level or more), look at NetHack's #terrain view (the map as seen, without objects,
-   monsters and traps; no game time; again each 800 steps): a down staircase under an object or a
-   mold shows there (one under an object is also noted when we step on it, "There is a staircase
-   down here"). With no way down found for long, read a scroll of magic mapping (a Tourist's),
-   later dig down with a pick-axe; with nothing left to do, search for hidden passages where they
-   are likeliest (dead ends, walls next to unseen rock, searched least, nearest; one with no way to
-   it now is passed over for 300 steps).
+   time (20 at a time where it does not hold or cannot be written; ``wait_out``); not once
+   fainting, nor weak with an angry god (then look for food; weak, a prayer will come);
+9. otherwise ``explore``: with nobody near, put on safe armor (the best first, body armor before a
+   cloak) and take an Archeologist's pick-axe in hand instead of the bullwhip; with nobody within 6
+   squares and at half our hit points or more, a body armor or helm in the pack with a better base
+   armor class than the one worn (a hard hat over a fedora, a mithril-coat over a leather jacket;
+   no metal body armor for a Wizard, whose spells it hinders): take the worn one off (a cloak
+   first, which goes back on over it), put the better one on and drop the old (never picked up
+   again; a cursed piece that will not come off is left on); back in our own shape after an
+   animal's (a were's, a polymorph trap's), walk back to where our armor and weapon fell, pick them
+   up, put the armor on again and take the weapon in hand; with nobody within 6 squares and at half
+   our hit points or more, engrave with each unidentified wand once: the message tells its kind
+   ("the bugs stop moving": sleep or death; bullet holes: magic missile; ice cubes: cold; "fights
+   your attempt to write": striking; the bugs slow down or speed up), NetHack names digging, fire,
+   lightning and the wands without a direction itself, and the text written is Elbereth; zap a wand
+   of speed monster at ourselves once (fast for good); pick up food seen here, then the missiles we
+   shot; kick locked doors (not in the Mines, never a shop's "Closed for inventory", even half
+   rubbed out; after ten kicks in vain, again 300 steps later); follow the path already planned;
+   take the down staircase when the level is explored or has taken long enough, as long as the
+   depth stays below experience level + 1 (resting on it until hit points are at 80%); walk
+   (breadth-first paths over a per-level memory of the map, around known traps and shops, and
+   around molds seen before, which never move) to unseen frontier squares and useful items (gold,
+   food, scrolls, potions, wands, rings, amulets, armor for a free slot or better than the worn),
+   pushing boulders when nothing else is left, else to the down staircase. Stuck on a level for
+   long with the way on blocked by a floating eye, mold or gas spore (in a corridor or a doorway):
+   walk up to it, throw spare weapons at it (``fight``), wait for it to drift off, and after 200
+   turns, at 90% hit points or more with nobody else near (or after 400, whoever is near), melee it
+   (``fight``); a floating eye only after 1,000 turns (its gaze freezes us for up to 127 turns).
+   With nothing left to explore and no way down known (100 steps on the level or more), look at
+   NetHack's #terrain view (the map as seen, without objects, monsters and traps; no game time;
+   again each 800 steps): a down staircase under an object or a mold shows there (one under an
+   object is also noted when we step on it, "There is a staircase down here"). With no way down
+   found for long, read a scroll of magic mapping (a Tourist's), later dig down with a pick-axe;
+   with nothing left to do, search for hidden passages where they are likeliest (dead ends, walls
+   next to unseen rock, searched least, nearest; one with no way to it now is passed over for 300
+   steps).
 
 The game's facts that these decisions use (keys, glyph classes, monster and object tables,
 message patterns) are in facts.py.
@@ -140,13 +152,14 @@ from .facts import (
     IS_BODY, USEFUL_ITEM, ARMOR_ITEM,
     # monsters and objects
     MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, PASSIVE_WORST, NEVER_SHOOT, SHOOT_RANGE, KIN_FLAG,
-    CORPSE_AGE, CORPSE_AGE_HUNGRY, armor_slot, safe_armor, MISSILE_RE, MISSILE_COUNT_RE, AMMO,
-    THROWN, PICK_RE, HEALING_RE, safe_corpse,
+    CORPSE_AGE, CORPSE_AGE_HUNGRY, armor_slot, safe_armor, armor_ac,
+    ARMOR_GLYPH_AC, METAL_ARMOR, UPGRADE_SLOTS, MISSILE_RE, MISSILE_COUNT_RE, AMMO, THROWN,
+    PICK_RE, HEALING_RE, safe_corpse,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
-    HIT_US_RE, KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, GEAR_DROPPED_RE,
-    WIELDED_RE, ARTICLE_RE, WAND_LOOK_RE, ENGRAVE_TEST, RAY_WANDS, RAY_CLEAR, WAND_DIFFICULTY,
-    WAND_RESISTED, WAND_LASTS, THIEVES
+    HIT_US_RE, KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE,
+    GEAR_DROPPED_RE, WIELDED_RE, ARTICLE_RE, WAND_LOOK_RE, ENGRAVE_TEST, RAY_WANDS, RAY_CLEAR,
+    WAND_DIFFICULTY, WAND_RESISTED, WAND_LASTS, THIEVES
 )
 
 
@@ -240,6 +253,10 @@ class SymbolicAgent:
         self.were_form = False  # lycanthropy has turned us into the animal
         self.free_slots: set[str] = set()  # armor slots we could fill now
         self.wear_tried: set[str] = set()  # inventory descriptions we tried to put on
+        self.worn_ac: dict[str, int] = {}  # base armor class worn in each slot (99: unknown)
+        self.stuck_slots: set[str] = set()  # a cursed piece there (or over it) will not come off
+        self.taking_off: str | None = None  # the slot we take a piece off for a better one
+        self.discarded: set[str] = set()  # armor we took off for a better piece and dropped
         self.asked_attributes = False  # pressed ^X to read our race and role
         self.monk = False
         self.kin = KIN_FLAG["human"]  # our race's monster flag: its corpses are not eaten
@@ -255,6 +272,7 @@ class SymbolicAgent:
         self.tin_smell = None  # "It smells like newt." before a tin's "Eat it?"
         self.closed_shop_at = None  # (level, square) where we read "Closed for inventory"
         self.major_prayer_gap = major_prayer_gap  # turns between prayers in major trouble
+        self.desperate_prayer_gap = 300  # ... when still hit at death's door
         self.elbereth_renewals = 2  # engravings anew on one square after being hit on it
         self.elbereth_renewed = 0
         self.elbereth_read = -1  # the turn we last read the Elbereth we rest on
@@ -308,7 +326,8 @@ class SymbolicAgent:
             return
         mem = self._level(obs)
         match = KILL_RE.search(message)
-        if match and self.last_move is not None:
+        if match and self.last_move is not None and self.strategy != "engulfed_fight":
+            # (not an engulfer killed from inside: no corpse lies in the direction we struck)
             y, x = self._pos(obs)
             cell = (y + self.last_move[0], x + self.last_move[1])
             self.kills[cell] = (match.group(1), int(obs["blstats"][nh.NLE_BL_TIME]))
@@ -337,6 +356,7 @@ class SymbolicAgent:
             cell = (y + self.last_move[0], x + self.last_move[1])
             if 0 <= cell[0] < ROWS and 0 <= cell[1] < COLS:
                 mem.terrain[cell] = WALL
+            self.kills.pop(cell, None)  # no corpse to walk to in rock
             self.plan = []
         for m in HIT_RE.finditer(message):
             # A monster of a kind we took for peaceful attacks us: this one is not.
@@ -345,6 +365,7 @@ class SymbolicAgent:
         # Nor is one of a kind that may be peaceful (a were in its human shape): shoot at it.
         mem.attackers.update(m.group(1) for m in HIT_US_RE.finditer(message))
         if "You have no ammunition" in message or "You don't have enough energy" in message \
+                or "too hungry to cast" in message or "without hands" in message \
                 or "You are too impaired" in message:
             self.no_shoot_until = int(obs["blstats"][nh.NLE_BL_TIME]) + 200
         if "too hard to dig in" in message or "cannot stay on the" in message or \
@@ -374,6 +395,10 @@ class SymbolicAgent:
             self.gear_at = (self._level_key(obs), self._pos(obs))
             self.wear_tried.clear()
             self.polymorphed = True
+        if self.taking_off is not None and "You can't." in message:
+            # "You can't.  It is cursed." (a cursed cloak keeps the body armor under it too)
+            self.stuck_slots.update(("cloak", "body") if self.taking_off == "cloak"
+                                    else (self.taking_off,))
         if "You can't do that while carrying so much" in message or \
                 "You don't have anything to eat" in message:
             self.no_eat_until = int(obs["blstats"][nh.NLE_BL_TIME]) + 100
@@ -476,7 +501,8 @@ class SymbolicAgent:
             return ord("n")
         for verb, intent in (("eat", "eat_inv"), ("wear", "wear"), ("throw", "throw"),
                              ("wield", "wield"), ("read", "read"), ("use or apply", "apply"),
-                             ("drink", "quaff"), ("zap", "zap"), ("drop", "drop")):
+                             ("drink", "quaff"), ("zap", "zap"), ("drop", "drop"),
+                             ("take off", "takeoff")):
             if f"what do you want to {verb}" in p:  # the item the agent chose, else nothing
                 letter = self.intent_letter if self.intent == intent else None
                 self.intent, self.intent_letter = None, None
@@ -525,11 +551,14 @@ class SymbolicAgent:
     def _wanted(self, item: str) -> bool:
         if "for sale" in item:
             return False
+        if any(name in item for name in self.discarded):
+            return False  # taken off for a better piece
         if (self.weapon_name and self.weapon_name in item) or self._worn_before(item):
             return True  # the weapon or armor we dropped
         slot = safe_armor(item)
         if slot is not None:
-            return slot in self.free_slots
+            return slot in self.free_slots or self._better(slot, armor_ac(item),
+                                                           any(m in item for m in METAL_ARMOR))
         item = item.lower()
         if self.missile_word and re.search(rf"\b{self.missile_word}s?\b", item):
             return True  # what we shot, back into the quiver
@@ -670,6 +699,8 @@ class SymbolicAgent:
         can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap \
             and not self.god_angry
         hostiles = self._adjacent_hostiles(glyphs, pos, mem)
+        hurt_now = self.last_hp is not None and hp < self.last_hp
+        self.last_hp = hp
 
         # Moved since last step? A move that did nothing blocks its target for a while.
         if self.last_move is not None and self.last_pos == pos and self.plan and not hostiles \
@@ -679,9 +710,11 @@ class SymbolicAgent:
         self.same_pos = self.same_pos + 1 if pos == self.last_pos else 0
         self.last_pos = pos
         self.last_move = None
-        if self.same_pos > 300 and self.same_pos % 50 < 10:
+        if self.same_pos > 300 and self.same_pos % 50 < 10 and not (
+                hostiles and self.elbereth_at == (self._level_key(obs), pos)):
             # 2. Stuck in one place for long (a niche behind a monster we avoid, a shop door):
-            # step or attack in random directions for a few turns.
+            # step or attack in random directions for a few turns; not from an Elbereth we
+            # rest on with monsters beside it (a blow rubs it out, and a crowd comes in).
             self.strategy = "explore"
             return self._attack(self._random_direction(obs), "explore")
 
@@ -720,6 +753,12 @@ class SymbolicAgent:
         low = hp <= 5 or hp * 7 <= hpmax
         if low and can_pray_major:
             return self._pray(turn, "emergency")
+        if low and hurt_now and turn > 110 and not self.god_angry and \
+                turn - self.last_pray_turn > self.desperate_prayer_gap:
+            # At death's door and still being hit, whatever we do: a prayer that may come too
+            # soon beats the next blow (300 turns after the last, the timeout of rnz(350) is
+            # below 200 about two times in three).
+            return self._pray(turn, "emergency")
         if low:  # no prayer now: a potion known to heal (a Healer's, a Tourist's)
             potion = self._find_item(obs, HEALING_RE)
             if potion is not None:
@@ -735,8 +774,6 @@ class SymbolicAgent:
                                    and not self.god_angry)):
             # (fainting: death is near, so a prayer that may come too soon is worth it)
             return self._pray(turn, "emergency")
-        hurt_now = self.last_hp is not None and hp < self.last_hp
-        self.last_hp = hp
         if self.healer and hp * 2 < hpmax and int(bl[nh.NLE_BL_ENE]) >= 5 and \
                 turn >= self.no_shoot_until:
             # A Healer's first spell heals (6d4): cast it on ourselves.
@@ -805,7 +842,11 @@ class SymbolicAgent:
         # 7. fight: shoot at what comes in line (missiles, a wizard's force bolt), else melee;
         # not while resting on Elbereth: what comes by flees, and an attack would rub it out
         here = (self._level_key(obs), pos)
-        if self.resting and self.elbereth_at == here and hunger < 3 and \
+        # Resting costs food: not once fainting, nor while weak when no prayer will feed us (a
+        # failed one angered the god): then look for food. Weak, the prayer comes (at 500 turns
+        # from the last, or 250 once fainting) and finds us rested.
+        can_rest = hunger < 3 or (hunger == 3 and not self.god_angry)
+        if self.resting and self.elbereth_at == here and can_rest and \
                 not self._ignore_elbereth(hostiles):
             if not hurt_now:
                 self.strategy = "wait_out"
@@ -862,7 +903,7 @@ class SymbolicAgent:
             self.resting = True
         elif hp * 10 >= hpmax * 9:
             self.resting = False
-        if self.resting and hunger < 3:
+        if self.resting and can_rest:
             self.strategy = "wait_out"
             here = (self._level_key(obs), pos)
             if self.elbereth_at not in (here, (here, "broken")) and \
@@ -875,8 +916,9 @@ class SymbolicAgent:
         self.strategy = "explore"
         key = None
         if not near and not self.polymorphed:
-            key = self._wear(obs) or self._wield(obs) or self._rewield(obs) or \
-                self._fetch_gear(obs, mem, pos)
+            calm = hp * 2 >= hpmax and not self._near_hostiles(glyphs, pos, mem, radius=6)
+            key = self._wear(obs) or (self._upgrade(obs) if calm else None) or \
+                self._wield(obs) or self._rewield(obs) or self._fetch_gear(obs, mem, pos)
         if key is None and not near and hp * 2 >= hpmax and \
                 not cond & (nh.BL_MASK_BLIND | nh.BL_MASK_HALLU | nh.BL_MASK_LEV |
                             nh.BL_MASK_CONF | nh.BL_MASK_STUN) and \
@@ -963,6 +1005,7 @@ class SymbolicAgent:
     def _update_slots(self, obs) -> list[tuple[int, str, str]]:
         """Work out the free armor slots; return the unworn safe pieces (letter, text, slot)."""
         worn, spare, two_handed, cloak = set(), [], False, False
+        worn_ac: dict[str, int] = {}
         for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
             if letter == 0:
                 break
@@ -974,6 +1017,8 @@ class SymbolicAgent:
             if "(being worn)" in desc:
                 slot = armor_slot(desc)
                 worn.add(slot or "body")
+                ac = armor_ac(desc)
+                worn_ac[slot or "body"] = 99 if ac is None else ac
                 cloak |= slot == "cloak"
                 self.worn_before.add(ARTICLE_RE.sub("", desc.replace(" (being worn)", "")))
             else:
@@ -991,15 +1036,62 @@ class SymbolicAgent:
         if self.monk:
             free -= {"body", "shield"}  # martial arts suffer in body armor
         self.free_slots = free
+        self.worn_ac = worn_ac
         return spare
 
     def _wear(self, obs) -> int | None:
-        """Put on a safe armor piece from the inventory whose slot is free (once per piece)."""
-        for letter, desc, slot in self._update_slots(obs):
+        """Put on a safe armor piece from the inventory whose slot is free (once per piece):
+        the best first, and body armor before a cloak (it goes under it)."""
+        spare = sorted(self._update_slots(obs),
+                       key=lambda s: (s[2] == "cloak", -(armor_ac(s[1]) or 0)))
+        for letter, desc, slot in spare:
             if slot in self.free_slots and desc not in self.wear_tried:
                 self.wear_tried.add(desc)
                 self.intent, self.intent_letter = "wear", letter
                 return ord("W")
+        return None
+
+    def _better(self, slot: str | None, ac: int | None, metal: bool = False) -> bool:
+        """Would a piece of this slot and base armor class be better than the one worn there?
+        (Body armor or a helm; not metal body armor for a Wizard, whose spells it hinders; no
+        body armor for a Monk.)"""
+        if slot not in UPGRADE_SLOTS or ac is None or slot in self.stuck_slots:
+            return False
+        if slot == "body" and (self.monk or (self.wizard and metal)):
+            return False
+        return ac > self.worn_ac.get(slot, 0)
+
+    def _upgrade(self, obs) -> int | None:
+        """A better body armor or helm in the pack than the one worn (``_better``): take the
+        worn one off (a cloak first, which goes back on over the new body armor; ``_wear``
+        puts the pieces on), and drop a piece taken off for a better one (``explore``)."""
+        self.taking_off = None
+        worn, best, spare = {}, {}, []
+        for letter, _, desc in self._items(obs, nh.ARMOR_CLASS):
+            if "(being worn)" in desc:
+                worn[armor_slot(desc) or "body"] = (letter, desc)
+            else:
+                spare.append((letter, desc))
+        for letter, desc in spare:
+            slot, ac = safe_armor(desc), armor_ac(desc)
+            if slot in UPGRADE_SLOTS and ac is not None:
+                if self._better(slot, ac, any(m in desc for m in METAL_ARMOR)):
+                    if ac > best.get(slot, (-1,))[0]:
+                        best[slot] = (ac, desc)
+                elif self._worn_before(desc) and slot in worn:
+                    # taken off for a better one: drop it (and never pick it up again)
+                    self.discarded.add(ARTICLE_RE.sub("", desc))
+                    self.intent, self.intent_letter = "drop", letter
+                    return ord("d")
+        for slot in best:
+            self.taking_off = "cloak" if slot == "body" and "cloak" in worn else slot
+            if self.taking_off not in worn:
+                self.taking_off = None
+                continue  # the slot is free: ``_wear`` puts the piece on
+            letter, desc = worn[self.taking_off]
+            self.wear_tried.discard(desc.replace(" (being worn)", ""))  # it goes on again
+            self.intent, self.intent_letter = "takeoff", letter
+            return ord("T")
         return None
 
     # ------------------------------------------------------------------ tools
@@ -1451,18 +1543,22 @@ class SymbolicAgent:
     def _food_letter(self, obs, last_resort: bool = False) -> int | None:
         """An inventory letter of food: not corpses (lichens and lizards aside), nor, unless
         ``last_resort``, eggs and tins."""
-        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
-            if letter == 0:
-                break
-            if int(cls) != nh.FOOD_CLASS:
-                continue
-            name = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+        for letter, _, name in self._items(obs, nh.FOOD_CLASS):
             if "corpse" in name and "lichen" not in name and "lizard" not in name:
                 continue
             if (" tin" in " " + name or "egg" in name) and not last_resort:
                 continue
-            return int(letter)
+            return letter
         return None
+
+    @staticmethod
+    def _items(obs, oclass: int | None = None):
+        """The inventory's (letter, object class, description), of one class when given."""
+        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
+            if letter == 0:
+                break
+            if oclass is None or int(cls) == oclass:
+                yield int(letter), int(cls), bytes(text).split(b"\0", 1)[0].decode("latin-1")
 
     def _edible(self, monster: str) -> bool:
         return safe_corpse(monster, self.kin, self.lycanthropy)
@@ -1650,7 +1746,8 @@ class SymbolicAgent:
         cells = {(int(a), int(b)) for a, b in np.argwhere(frontier)}
         for a, b in np.argwhere((GCLASS[glyphs] == G_OBJECT) & (mem.visited == 0)):
             g = glyphs[a, b]
-            if USEFUL_ITEM[g] or (ARMOR_ITEM[g] and self.free_slots):
+            if USEFUL_ITEM[g] or (ARMOR_ITEM[g] and self.free_slots) or \
+                    (g in ARMOR_GLYPH_AC and self._better(*ARMOR_GLYPH_AC[g])):
                 cells.add((int(a), int(b)))
         cells.discard(pos)
         return {c for c in cells if c not in mem.blocked}

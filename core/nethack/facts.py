@@ -122,6 +122,18 @@ SAFE_ARMOR = {
     "walking shoes": "boots", "low boots": "boots", "jackboots": "boots",
     "high boots": "boots", "hard shoes": "boots", "iron shoes": "boots",
 }
+# Their armor class before enchantment (objects.c), by name and appearance, to put on a better
+# body armor or helm than the one worn; the metal ones hinder a Wizard's spells.
+ARMOR_AC = {
+    "leather hat": 1, "elven leather helm": 1, "iron skull cap": 1, "orcish helm": 1,
+    "hard hat": 2, "dwarvish iron helm": 2, "fedora": 0, "dented pot": 1,
+    "leather jacket": 1, "leather armor": 2, "crude ring mail": 2, "orcish ring mail": 2,
+    "studded leather armor": 3, "ring mail": 3, "scale mail": 4, "dwarvish mithril-coat": 4,
+    "elven mithril-coat": 5,
+}
+METAL_ARMOR = {"crude ring mail", "orcish ring mail", "ring mail", "scale mail",
+               "dwarvish mithril-coat", "elven mithril-coat"}
+UPGRADE_SLOTS = ("body", "helm")
 SLOT_WORDS = (("shield", ("shield",)), ("boots", ("boots", "shoes")),
               ("gloves", ("gloves", "gauntlets")),
               ("cloak", ("cloak", "cape", "cope", "pall", "mantelet", "robe", "apron", "cloth",
@@ -147,6 +159,14 @@ def safe_armor(text: str) -> str | None:
     return None
 
 
+def armor_ac(text: str) -> int | None:
+    """The base armor class of a piece in ARMOR_AC named in ``text``, else None."""
+    for name in sorted(ARMOR_AC, key=len, reverse=True):
+        if name in text:
+            return ARMOR_AC[name]
+    return None
+
+
 def _armor_targets():
     wanted = np.zeros(nh.MAX_GLYPH, bool)
     for g in range(nh.MAX_GLYPH):
@@ -159,6 +179,20 @@ def _armor_targets():
 
 
 ARMOR_ITEM = _armor_targets()
+
+
+def _armor_glyph_ac():
+    """Each armor glyph's (slot, base armor class, metal?) where ARMOR_AC knows it."""
+    out = {}
+    for g in np.flatnonzero(ARMOR_ITEM):
+        d = nh.objdescr.from_idx(nh.glyph_to_obj(int(g)))
+        name = d.oc_name if d.oc_name in ARMOR_AC else d.oc_descr
+        if name in ARMOR_AC:
+            out[int(g)] = (SAFE_ARMOR[name], ARMOR_AC[name], d.oc_name in METAL_ARMOR)
+    return out
+
+
+ARMOR_GLYPH_AC = _armor_glyph_ac()
 IS_BODY = np.array([bool(nh.glyph_is_body(g)) for g in range(nh.MAX_GLYPH)])
 MONSTER_NAMES = [nh.permonst(i).mname for i in range(nh.NUMMONS)]
 # The symbol of each monster's class ("@", "F", ...).

@@ -205,6 +205,16 @@ def test_engulfed_fights():
     a = agent()
     a.act(obs)
     assert a.strategy == "engulfed_fight"
+    a.act(state(top="You destroy the fog cloud!"))
+    assert not a.kills  # killed from inside: no corpse lies where we struck
+
+
+def test_a_kill_remembered_in_rock_is_forgotten_when_the_way_is_solid_stone():
+    a = agent()
+    a.kills[(4, 10)] = ("jackal", 495)  # remembered there somehow, but it is rock
+    a.last_move = (-1, 0)
+    a.act(state(top="It's solid stone."))
+    assert (4, 10) not in a.kills
 
 
 def test_never_stalls_on_a_frozen_screen():
@@ -495,6 +505,12 @@ def test_wizard_casts_force_bolt_from_the_spell_menu():
     tired = state(turn=501)  # no energy left: melee
     tired["glyphs"][5, 11] = NEWT
     assert a.act(tired) == ord("l")
+    a = agent()
+    a.act(state(top=welcome))
+    hungry = state(turn=502, top="You are too hungry to cast that spell.")
+    hungry["blstats"][nh.NLE_BL_ENE] = 7
+    hungry["glyphs"][5, 11] = NEWT
+    assert a.act(hungry) == ord("l")  # melee, not the spell menu again and again
 
 
 def test_hungry_eats_an_older_corpse_that_it_would_leave_when_not_hungry():
@@ -683,6 +699,61 @@ def test_archeologist_takes_the_pick_axe_in_hand():
     assert a.act(ask) == ord("e")
 
 
+def test_puts_on_a_better_body_armor_and_helm_and_drops_the_old_ones():
+    a = agent()
+    jacket = ("d", nh.ARMOR_CLASS, "an uncursed +0 leather jacket (being worn)")
+    fedora = ("e", nh.ARMOR_CLASS, "an uncursed +0 fedora (being worn)")
+    coat = ("f", nh.ARMOR_CLASS, "a dwarvish mithril-coat")
+    assert a.act(carry(state(), jacket, fedora, coat)) == ord("T")  # the jacket off
+    ask = carry(state(top="What do you want to take off? [de or ?*]", misc=(1, 0, 0)),
+                jacket, fedora, coat)
+    assert a.act(ask) == ord("d")
+    off = ("d", nh.ARMOR_CLASS, "an uncursed +0 leather jacket")
+    assert a.act(carry(state(turn=501), off, fedora, coat)) == ord("W")  # the coat on
+    ask = carry(state(top="What do you want to wear? [df or ?*]", misc=(1, 0, 0)),
+                off, fedora, coat)
+    assert a.act(ask) == ord("f")
+    on = ("f", nh.ARMOR_CLASS, "a +0 dwarvish mithril-coat (being worn)")
+    assert a.act(carry(state(turn=502), off, fedora, on)) == ord("d")  # the jacket dropped
+    ask = carry(state(top="What do you want to drop? [$d-f or ?*]", misc=(1, 0, 0)),
+                fedora, on)
+    assert a.act(ask) == ord("d")
+    assert not a._wanted("an uncursed +0 leather jacket")  # never picked up again
+    assert a._wanted("a hard hat") and not a._wanted("a fedora")  # 2 against the fedora's 0
+    assert not a._wanted("a ring mail")  # 3 against the coat's 4
+
+
+def test_takes_a_cloak_off_for_body_armor_under_it_and_puts_it_on_again():
+    welcome = "Hello Agent, welcome to NetHack!  You are a neutral male elven Wizard."
+    cloak = ("c", nh.ARMOR_CLASS, "a +1 cloak of magic resistance (being worn)")
+    mail = ("g", nh.ARMOR_CLASS, "an elven mithril-coat")
+    a = agent()
+    a.act(state(top=welcome))
+    assert a.act(carry(state(), cloak, mail)) != ord("T")  # metal hinders a Wizard's spells
+    a = agent()
+    a.act(state(top=welcome))
+    leather = ("g", nh.ARMOR_CLASS, "a studded leather armor")
+    assert a.act(carry(state(), cloak, leather)) == ord("T")  # the cloak off (no prompt)
+    off = ("c", nh.ARMOR_CLASS, "a +1 cloak of magic resistance")
+    assert a.act(carry(state(turn=501), off, leather)) == ord("W")
+    ask = carry(state(top="What do you want to wear? [cg or ?*]", misc=(1, 0, 0)), off, leather)
+    assert a.act(ask) == ord("g")  # the body armor first
+    on = ("g", nh.ARMOR_CLASS, "a +0 studded leather armor (being worn)")
+    assert a.act(carry(state(turn=502), off, on)) == ord("W")
+    ask = carry(state(top="What do you want to wear? [c or ?*]", misc=(1, 0, 0)), off, on)
+    assert a.act(ask) == ord("c")  # the cloak on again, over it
+
+
+def test_a_cursed_piece_that_will_not_come_off_is_left_on():
+    a = agent()
+    jacket = ("d", nh.ARMOR_CLASS, "a leather jacket (being worn)")
+    coat = ("f", nh.ARMOR_CLASS, "an elven mithril-coat")
+    assert a.act(carry(state(), jacket, coat)) == ord("T")
+    a.act(carry(state(turn=501, top="You can't.  It is cursed."), jacket, coat))
+    assert all(a.act(carry(state(turn=502 + i), jacket, coat)) != ord("T") for i in range(3))
+    assert not a._wanted("a dwarvish mithril-coat")
+
+
 def test_stuck_without_a_way_down_it_reads_magic_mapping_then_digs_down():
     items = (("h", nh.SCROLL_CLASS, "4 uncursed scrolls of magic mapping"),
              ("e", nh.TOOL_CLASS, "a +0 pick-axe"))
@@ -728,6 +799,17 @@ def test_resting_on_elbereth_leaves_passers_by_alone_until_hit():
     assert a.act(hit) in (ord("l"), ord("E"))  # fight back, or write it anew
 
 
+def test_long_on_its_elbereth_amid_monsters_it_never_strikes_out_at_random():
+    a = agent()
+    a.act(state(hp=(8, 20)))  # hurt: engraves Elbereth to rest on
+    a.queue.clear()
+    for i in range(400):
+        obs = state(hp=(9, 20), turn=510 + i)
+        obs["glyphs"][5, 11] = obs["glyphs"][4, 10] = NEWT  # they come by and flee, on and on
+        assert a.act(obs) in (ord("s"), ord(":")), i
+    assert a.same_pos > 300
+
+
 def test_engraves_elbereth_when_surrounded_before_hit_points_run_low():
     obs = state(hp=(11, 16))  # 69%: one newt alone is fought...
     obs["glyphs"][5, 11] = NEWT
@@ -755,6 +837,16 @@ def test_reads_the_elbereth_it_wrote_and_writes_a_garbled_one_anew(written, agai
     assert bytes(typed[:8]) == b"Elbereth" and typed[8:] == [ENTER, ord(":")]
     key = a.act(low(f'Something is written here in the dust.  You read: "{written}".'))
     assert key == (ord("E") if again else ord("s")) and a.strategy == "emergency"
+
+
+@pytest.mark.parametrize("hunger, angry, rests", [(3, False, True), (3, True, False),
+                                                   (4, False, False)])
+def test_hurt_and_weak_it_rests_only_when_a_prayer_will_feed_it(hunger, angry, rests):
+    a = agent()
+    a.last_pray_turn = 300  # 200 turns ago: no prayer yet for hunger or hit points
+    a.god_angry = angry
+    key = a.act(state(hp=(7, 20), hunger=hunger))  # hurt, weak (or fainting), nothing to eat
+    assert (key == ord("E") and a.strategy == "wait_out") == rests
 
 
 def test_reads_its_elbereth_again_after_each_rest():
@@ -841,6 +933,25 @@ def test_hit_on_its_elbereth_it_reads_it_and_writes_a_worn_one_anew():
     worn = state(hp=(7, 20), turn=512, top='You read: "Elbe?eth".')
     worn["glyphs"][5, 11] = NEWT
     assert a.act(worn) == ord("E")  # worn off, not ignored: written anew
+
+
+def test_at_deaths_door_and_still_hit_it_prays_300_turns_after_the_last():
+    def hit(a, turn):
+        for hp in (7, 4):  # 4 of 40: below 1/7, and the newt's bite came through
+            obs = state(hp=(hp, 40), turn=turn, top="The newt bites!" if hp == 4 else "")
+            obs["glyphs"][5, 11] = NEWT
+            key = a.act(obs)
+        return key
+    a = agent()
+    a.last_pray_turn = 700  # 300 turns ago: too soon for the usual 500
+    assert hit(a, 1000) != PRAY
+    a = agent()
+    a.last_pray_turn = 650  # 350 turns ago
+    assert hit(a, 1000) == PRAY and a.strategy == "emergency"
+    a = agent()
+    a.last_pray_turn = 650
+    a.god_angry = True  # a prayer failed: never again
+    assert hit(a, 1000) != PRAY
 
 
 def test_quaffs_a_known_healing_potion_when_about_to_die_and_prayer_is_spent():

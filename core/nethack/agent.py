@@ -96,8 +96,9 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    squares and at half our hit points or more, a body armor or helm in the pack with a better base
    armor class than the one worn (a hard hat over a fedora, a mithril-coat over a leather jacket;
    no metal body armor for a Wizard, whose spells it hinders): take the worn one off (a cloak
-   first, which goes back on over it), put the better one on and drop the old (never picked up
-   again; a cursed piece that will not come off is left on); back in our own shape after an
+   first, which goes back on over it only once the swap is done), put the better one on and drop
+   the old (never picked up again; a cursed piece that will not come off is left on, a piece that
+   would not go on is not tried again); back in our own shape after an
    animal's (a were's, a polymorph trap's), walk back to where our armor and weapon fell, pick them
    up, put the armor on again and take the weapon in hand; with nobody within 6 squares and at half
    our hit points or more, engrave with each unidentified wand once: the message tells its kind
@@ -153,7 +154,7 @@ from .facts import (
     # monsters and objects
     MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, PASSIVE_WORST, NEVER_SHOOT, SHOOT_RANGE, KIN_FLAG,
     CORPSE_AGE, CORPSE_AGE_HUNGRY, armor_slot, safe_armor, armor_ac,
-    ARMOR_GLYPH_AC, METAL_ARMOR, UPGRADE_SLOTS, MISSILE_RE, MISSILE_COUNT_RE, AMMO, THROWN,
+    ARMOR_GLYPH_AC, metal_armor, UPGRADE_SLOTS, MISSILE_RE, MISSILE_COUNT_RE, AMMO, THROWN,
     PICK_RE, HEALING_RE, safe_corpse,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
@@ -254,6 +255,7 @@ class SymbolicAgent:
         self.free_slots: set[str] = set()  # armor slots we could fill now
         self.wear_tried: set[str] = set()  # inventory descriptions we tried to put on
         self.worn_ac: dict[str, int] = {}  # base armor class worn in each slot (99: unknown)
+        self.worn_pieces: dict[str, tuple[int, str]] = {}  # slot -> (letter, text) worn there
         self.stuck_slots: set[str] = set()  # a cursed piece there (or over it) will not come off
         self.taking_off: str | None = None  # the slot we take a piece off for a better one
         self.discarded: set[str] = set()  # armor we took off for a better piece and dropped
@@ -558,7 +560,7 @@ class SymbolicAgent:
         slot = safe_armor(item)
         if slot is not None:
             return slot in self.free_slots or self._better(slot, armor_ac(item),
-                                                           any(m in item for m in METAL_ARMOR))
+                                                           metal_armor(item))
         item = item.lower()
         if self.missile_word and re.search(rf"\b{self.missile_word}s?\b", item):
             return True  # what we shot, back into the quiver
@@ -916,8 +918,10 @@ class SymbolicAgent:
         self.strategy = "explore"
         key = None
         if not near and not self.polymorphed:
+            # (an upgrade before putting on what is free: a cloak taken off for the body armor
+            # under it goes on again only once that is done)
             calm = hp * 2 >= hpmax and not self._near_hostiles(glyphs, pos, mem, radius=6)
-            key = self._wear(obs) or (self._upgrade(obs) if calm else None) or \
+            key = (self._upgrade(obs) if calm else None) or self._wear(obs) or \
                 self._wield(obs) or self._rewield(obs) or self._fetch_gear(obs, mem, pos)
         if key is None and not near and hp * 2 >= hpmax and \
                 not cond & (nh.BL_MASK_BLIND | nh.BL_MASK_HALLU | nh.BL_MASK_LEV |
@@ -1005,27 +1009,25 @@ class SymbolicAgent:
     def _update_slots(self, obs) -> list[tuple[int, str, str]]:
         """Work out the free armor slots; return the unworn safe pieces (letter, text, slot)."""
         worn, spare, two_handed, cloak = set(), [], False, False
-        worn_ac: dict[str, int] = {}
-        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
-            if letter == 0:
-                break
-            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+        self.worn_pieces, self.worn_ac = {}, {}
+        for letter, cls, desc in self._items(obs):
             if "weapons in hands" in desc:
                 two_handed = True
-            if int(cls) != nh.ARMOR_CLASS:
+            if cls != nh.ARMOR_CLASS:
                 continue
             if "(being worn)" in desc:
                 slot = armor_slot(desc)
                 worn.add(slot or "body")
+                self.worn_pieces[slot or "body"] = (letter, desc)
                 ac = armor_ac(desc)
-                worn_ac[slot or "body"] = 99 if ac is None else ac
+                self.worn_ac[slot or "body"] = 99 if ac is None else ac
                 cloak |= slot == "cloak"
                 self.worn_before.add(ARTICLE_RE.sub("", desc.replace(" (being worn)", "")))
             else:
                 slot = safe_armor(desc) or (armor_slot(desc) or "body" if self._worn_before(desc)
                                             else None)
                 if slot is not None:
-                    spare.append((int(letter), desc, slot))
+                    spare.append((letter, desc, slot))
         free = {"helm", "body", "cloak", "shield", "boots"} - worn
         if "gloves" not in worn and any(slot == "gloves" for _, _, slot in spare):
             free.add("gloves")  # ours, dropped (we never pick up gloves of unknown make)
@@ -1036,7 +1038,6 @@ class SymbolicAgent:
         if self.monk:
             free -= {"body", "shield"}  # martial arts suffer in body armor
         self.free_slots = free
-        self.worn_ac = worn_ac
         return spare
 
     def _wear(self, obs) -> int | None:
@@ -1066,24 +1067,20 @@ class SymbolicAgent:
         worn one off (a cloak first, which goes back on over the new body armor; ``_wear``
         puts the pieces on), and drop a piece taken off for a better one (``explore``)."""
         self.taking_off = None
-        worn, best, spare = {}, {}, []
-        for letter, _, desc in self._items(obs, nh.ARMOR_CLASS):
-            if "(being worn)" in desc:
-                worn[armor_slot(desc) or "body"] = (letter, desc)
-            else:
-                spare.append((letter, desc))
-        for letter, desc in spare:
-            slot, ac = safe_armor(desc), armor_ac(desc)
+        spare = self._update_slots(obs)
+        better, worn = [], self.worn_pieces
+        for letter, desc, slot in spare:
+            ac = armor_ac(desc)
             if slot in UPGRADE_SLOTS and ac is not None:
-                if self._better(slot, ac, any(m in desc for m in METAL_ARMOR)):
-                    if ac > best.get(slot, (-1,))[0]:
-                        best[slot] = (ac, desc)
+                if self._better(slot, ac, metal_armor(desc)):
+                    if desc not in self.wear_tried:  # (one that would not go on: not again)
+                        better.append(slot)
                 elif self._worn_before(desc) and slot in worn:
                     # taken off for a better one: drop it (and never pick it up again)
                     self.discarded.add(ARTICLE_RE.sub("", desc))
                     self.intent, self.intent_letter = "drop", letter
                     return ord("d")
-        for slot in best:
+        for slot in better:
             self.taking_off = "cloak" if slot == "body" and "cloak" in worn else slot
             if self.taking_off not in worn:
                 self.taking_off = None
@@ -1098,13 +1095,19 @@ class SymbolicAgent:
     @staticmethod
     def _find_item(obs, pattern: re.Pattern) -> tuple[int, str] | None:
         """(letter, description) of the first inventory item that ``pattern`` matches."""
-        for letter, text in zip(obs["inv_letters"], obs["inv_strs"]):
+        for letter, _, desc in SymbolicAgent._items(obs):
+            if pattern.search(desc):
+                return letter, desc
+        return None
+
+    @staticmethod
+    def _items(obs, oclass: int | None = None):
+        """The inventory's (letter, object class, description), of one class when given."""
+        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
             if letter == 0:
                 break
-            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
-            if pattern.search(desc):
-                return int(letter), desc
-        return None
+            if oclass is None or int(cls) == oclass:
+                yield int(letter), int(cls), bytes(text).split(b"\0", 1)[0].decode("latin-1")
 
     def _last_resort(self, obs, hostiles, known_only: bool) -> int | None:
         """About to die, no prayer: zap a wand known to stop a monster at the first adjacent
@@ -1126,14 +1129,10 @@ class SymbolicAgent:
             return self._zap(letter, desc, direction)
         if known_only:
             return None
-        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
-            if letter == 0:
-                break
-            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
-            if int(cls) == nh.POTION_CLASS and " of " not in desc and "clear" not in desc and \
-                    desc not in self.tried_items:
+        for letter, _, desc in self._items(obs, nh.POTION_CLASS):
+            if " of " not in desc and "clear" not in desc and desc not in self.tried_items:
                 self.tried_items.add(desc)
-                self.intent, self.intent_letter = "quaff", int(letter)
+                self.intent, self.intent_letter = "quaff", letter
                 self.strategy = "emergency"
                 return QUAFF
         return None
@@ -1149,13 +1148,9 @@ class SymbolicAgent:
 
     def _wands(self, obs):
         """(letter, description, kind) of each wand not known to be empty."""
-        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
-            if letter == 0:
-                break
-            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
-            if int(cls) == nh.WAND_CLASS and not EMPTY_WAND_RE.search(desc) and \
-                    desc not in self.spent_wands:
-                yield int(letter), desc, self._wand_kind(desc)
+        for letter, _, desc in self._items(obs, nh.WAND_CLASS):
+            if not EMPTY_WAND_RE.search(desc) and desc not in self.spent_wands:
+                yield letter, desc, self._wand_kind(desc)
 
     def _zap(self, letter: int, desc: str, direction: int) -> int:
         self.intent, self.intent_letter = "zap", letter
@@ -1352,23 +1347,20 @@ class SymbolicAgent:
             self.missile_word = None
             return ord("Z"), None, True
         wielded, quiver, stack, alternate = "", None, None, ""
-        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
-            if letter == 0:
-                break
-            desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
+        for letter, cls, desc in self._items(obs):
             if "(weapon in hand" in desc or "(wielded" in desc:
                 wielded = desc
                 continue
             if "(alternate weapon" in desc:
                 alternate = desc
-            if int(cls) == nh.WEAPON_CLASS:
+            if cls == nh.WEAPON_CLASS:
                 missile = MISSILE_RE.search(desc)
                 if missile is None:
                     continue
                 if "(in quiver" in desc or "(at the ready)" in desc:
                     quiver = missile.group(1)
                 elif MISSILE_COUNT_RE.match(desc) and missile.group(1) in THROWN:
-                    stack = (int(letter), missile.group(1))
+                    stack = (letter, missile.group(1))
         launcher = any(w in wielded for w in ("bow", "yumi", "sling"))
         if quiver in ("arrow", "ya") and not launcher and "bow" in alternate and \
                 "crossbow" not in alternate and not self.swapped:
@@ -1527,14 +1519,10 @@ class SymbolicAgent:
             name = MONSTER_NAMES[nh.glyph_to_mon(g)]
             if name not in NEVER_MELEE or name == "gas spore":  # a spore explodes next to us
                 continue
-            for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"],
-                                         obs["inv_strs"]):
-                if letter == 0:
-                    break
-                desc = bytes(text).split(b"\0", 1)[0].decode("latin-1")
-                if int(cls) in (nh.WEAPON_CLASS, nh.GEM_CLASS) and "in hand" not in desc \
+            for letter, cls, desc in self._items(obs):
+                if cls in (nh.WEAPON_CLASS, nh.GEM_CLASS) and "in hand" not in desc \
                         and "(wielded" not in desc:
-                    self.intent, self.intent_letter = "throw", int(letter)
+                    self.intent, self.intent_letter = "throw", letter
                     self.pending_direction = DIRS[d]
                     self.strategy = "fight"
                     return ord("t")
@@ -1550,15 +1538,6 @@ class SymbolicAgent:
                 continue
             return letter
         return None
-
-    @staticmethod
-    def _items(obs, oclass: int | None = None):
-        """The inventory's (letter, object class, description), of one class when given."""
-        for letter, cls, text in zip(obs["inv_letters"], obs["inv_oclasses"], obs["inv_strs"]):
-            if letter == 0:
-                break
-            if oclass is None or int(cls) == oclass:
-                yield int(letter), int(cls), bytes(text).split(b"\0", 1)[0].decode("latin-1")
 
     def _edible(self, monster: str) -> bool:
         return safe_corpse(monster, self.kin, self.lycanthropy)

@@ -167,6 +167,11 @@ def armor_ac(text: str) -> int | None:
     return None
 
 
+def metal_armor(text: str) -> bool:
+    """Does ``text`` name a piece of METAL_ARMOR?"""
+    return any(name in text for name in METAL_ARMOR)
+
+
 def _armor_targets():
     wanted = np.zeros(nh.MAX_GLYPH, bool)
     for g in range(nh.MAX_GLYPH):

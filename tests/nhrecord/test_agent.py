@@ -744,6 +744,54 @@ def test_takes_a_cloak_off_for_body_armor_under_it_and_puts_it_on_again():
     assert a.act(ask) == ord("c")  # the cloak on again, over it
 
 
+def test_body_armor_under_a_cloak_is_swapped_without_putting_the_cloak_on_between():
+    a = agent()  # an Archeologist in a jacket, a fedora and a cloak finds a leather armor
+    fedora = ("c", nh.ARMOR_CLASS, "an uncursed +0 fedora (being worn)")
+    new = ("o", nh.ARMOR_CLASS, "a leather armor")
+
+    def step(turn, *items, top="", misc=(0, 0, 0)):
+        return a.act(carry(state(turn=turn, top=top, misc=misc), *items))
+
+    jacket, cloak = ("b", nh.ARMOR_CLASS, "an uncursed +0 leather jacket (being worn)"), \
+        ("n", nh.ARMOR_CLASS, "a +0 leather cloak (being worn)")
+    assert step(501, jacket, fedora, cloak, new) == ord("T")
+    assert step(501, jacket, fedora, cloak, new, top="What do you want to take off? [bcn or ?*]",
+                misc=(1, 0, 0)) == ord("n")  # the cloak first
+    cloak = ("n", nh.ARMOR_CLASS, "a +0 leather cloak")
+    assert step(502, jacket, fedora, cloak, new) == ord("T")  # then the jacket, cloak still off
+    assert step(502, jacket, fedora, cloak, new, top="What do you want to take off? [bc or ?*]",
+                misc=(1, 0, 0)) == ord("b")
+    jacket = ("b", nh.ARMOR_CLASS, "an uncursed +0 leather jacket")
+    assert step(503, jacket, fedora, cloak, new) == ord("W")
+    assert step(503, jacket, fedora, cloak, new, top="What do you want to wear? [bno or ?*]",
+                misc=(1, 0, 0)) == ord("o")  # the better armor
+    new = ("o", nh.ARMOR_CLASS, "a +0 leather armor (being worn)")
+    assert step(504, jacket, fedora, cloak, new) == ord("d")  # the jacket dropped
+    assert step(504, jacket, fedora, cloak, new, top="What do you want to drop? [$bno or ?*]",
+                misc=(1, 0, 0)) == ord("b")
+    assert step(505, fedora, cloak, new) == ord("W")
+    assert step(505, fedora, cloak, new, top="What do you want to wear? [n or ?*]",
+                misc=(1, 0, 0)) == ord("n")  # the cloak on again, over it
+    cloak = ("n", nh.ARMOR_CLASS, "a +0 leather cloak (being worn)")
+    assert step(506, fedora, cloak, new) not in (ord("T"), ord("W"))  # done
+
+
+def test_a_better_piece_that_would_not_go_on_is_not_tried_again():
+    a = agent()
+    jacket = ("b", nh.ARMOR_CLASS, "a leather jacket (being worn)")
+    new = ("o", nh.ARMOR_CLASS, "a leather armor")
+    assert a.act(carry(state(), jacket, new)) == ord("T")
+    off = ("b", nh.ARMOR_CLASS, "a leather jacket")
+    assert a.act(carry(state(turn=501), off, new)) == ord("W")
+    a.act(carry(state(turn=501, top="What do you want to wear? [bo or ?*]", misc=(1, 0, 0)),
+                off, new))  # it did not go on (say, our shape cannot wear it)
+    assert a.act(carry(state(turn=502), off, new)) == ord("W")  # the jacket on again
+    a.act(carry(state(turn=502, top="What do you want to wear? [bo or ?*]", misc=(1, 0, 0)),
+                off, new))
+    keys = [a.act(carry(state(turn=503 + i), jacket, new)) for i in range(3)]
+    assert ord("T") not in keys  # no take-off and put-on loop
+
+
 def test_a_cursed_piece_that_will_not_come_off_is_left_on():
     a = agent()
     jacket = ("d", nh.ARMOR_CLASS, "a leather jacket (being worn)")

@@ -13,7 +13,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    y/n questions (answered by what the agent is doing: "eat it?" only for the corpse it meant to
    eat, "Really attack?" no, "pray?" yes, the item it chose to eat, wear, wield, read, throw, apply
    or drink, the direction it chose, else Esc) and menus, also those that wait for a key (food and
-   our own missiles from a pick-up menu, the first spell when casting, else Esc). These keep the
+   our own missiles from a pick-up menu, the first spell when casting, the first skill #enhance
+   offers, turning its pages to find one, else Esc). These keep the
    strategy that caused them;
 2. stalled: when the game turn has not advanced for 40 steps, press Esc, search (which takes a
    turn) and move at random, in turn (the strategy stays); after 300 steps in one place, move or
@@ -38,7 +39,14 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    arrogant": the god is angry until a sacrifice, and every prayer fails and angers it more); a
    Monk's guilt over meat (a point of alignment, which its kills win back) bars no prayer; a Healer
    below half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``);
-   below 40% with a monster adjacent, or below 70% with two or more: engrave Elbereth in the dust
+   below 40% with a monster adjacent, or below 70% with two or more, or below 1/7 with no prayer:
+   climb the up staircase we stand on (known when seen, or because we came down by it), or walk
+   to one a step away, or up to 6 steps away where Elbereth does not hold (what is beside us
+   ignores it, or it failed here); only stalkers follow a hero up the stairs, and only from
+   beside it (zombies, soldiers, trolls, demons; no rothe, ant, bat, jackal, were or orc);
+   never from the first level, whose staircase leaves the dungeon; a climb that fails (a heavy
+   load, a trap) is not tried again for 100 turns (``emergency``; upstairs, the hero rests as
+   when hurt, below, and comes down again at 80%); else engrave Elbereth in the dust
    and rest on it while it holds (``emergency``). After writing, read it (``:``, no game time): a
    finger in the dust garbles each letter one time in 25, so a quarter of all Elbereths scare
    nobody, and one that reads wrong is written anew. Hit on it, write it anew twice, then take it
@@ -91,14 +99,16 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it, searching a turn at a
    time (20 at a time where it does not hold or cannot be written; ``wait_out``); not once
    fainting, nor weak with an angry god (then look for food; weak, a prayer will come);
-9. otherwise ``explore``: with nobody near, put on safe armor (the best first, body armor before a
-   cloak) and take an Archeologist's pick-axe in hand instead of the bullwhip; with nobody within 6
-   squares and at half our hit points or more, a body armor or helm in the pack with a better base
-   armor class than the one worn (a hard hat over a fedora, a mithril-coat over a leather jacket;
-   no metal body armor for a Wizard, whose spells it hinders): take the worn one off (a cloak
-   first, which goes back on over it only once the swap is done), put the better one on and drop
-   the old (never picked up again; a cursed piece that will not come off is left on, a piece that
-   would not go on is not tried again); back in our own shape after an
+9. otherwise ``explore``: with nobody near, advance a skill once NetHack says one may be ("You
+   feel more confident in your weapon skills": #enhance, no game time, one skill a menu, until the
+   menu offers none: Skilled is +2 to hit and +1 damage over Basic), put on safe armor (the best
+   first, body armor before a cloak) and take an Archeologist's pick-axe in hand instead of the
+   bullwhip; with nobody within 6 squares and at half our hit points or more, a body armor or helm
+   in the pack with a better base armor class than the one worn (a hard hat over a fedora, a
+   mithril-coat over a leather jacket; no metal body armor for a Wizard, whose spells it hinders):
+   take the worn one off (a cloak first, which goes back on over it only once the swap is done), put
+   the better one on and drop the old (never picked up again; a cursed piece that will not come off
+   is left on, a piece that would not go on is not tried again); back in our own shape after an
    animal's (a were's, a polymorph trap's), walk back to where our armor and weapon fell, pick them
    up, put the armor on again and take the weapon in hand; with nobody within 6 squares and at half
    our hit points or more, engrave with each unidentified wand once: the message tells its kind
@@ -148,7 +158,8 @@ from .facts import (
     ROWS, COLS, DIRS, NEIGHBOURS, ESC, ENTER, SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK, PRAY,
     APPLY, QUAFF, LOOK, ATTRIBUTES,
     # terrain and glyphs
-    UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, TRAP, PASSABLE, DOORS,
+    UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, UPSTAIRS, TRAP, PASSABLE,
+    DOORS,
     G_TERRAIN, G_MONSTER, G_PET, G_OBJECT, G_BOULDER, G_SWALLOW, G_INVISIBLE, GCLASS, GKIND,
     IS_BODY, USEFUL_ITEM, ARMOR_ITEM,
     # monsters and objects
@@ -173,6 +184,7 @@ SEARCH_SKIP = 300
 TERRAIN_AFTER, TERRAIN_EVERY = 100, 800
 # Steps to follow a vault's guard out after it asked our name (it leads us out in a few dozen).
 GUARD_STEPS = 400
+ENHANCE_TRIES = 3  # #enhance menus opened after "You feel more confident" (one skill each)
 
 
 class LevelMemory:
@@ -283,6 +295,11 @@ class SymbolicAgent:
         self.eye_waits = 1000  # turns blocked by a floating eye before meleeing it
         self.eat_ahead = True  # walk to fresh corpses when not hungry yet, not only when hungry
         self.descend_margin = 1  # go down from depth d only while d < experience level + this
+        self.took_stairs = None  # (level key, DOWN or UP) of the staircase key just pressed
+        self.no_climb_until = -1  # a climb that failed (a heavy load, a trap): not again till
+        self.retreat_reach = 6  # steps to an up staircase when Elbereth does not hold here
+        self.enhance_tries = 0  # #enhance menus still to open ("You feel more confident")
+        self.enhance_pages = 0  # pages turned in the #enhance menu looking for a skill to pick
 
     # ------------------------------------------------------------------ entry point
     def act(self, obs: dict) -> int:
@@ -326,6 +343,8 @@ class SymbolicAgent:
     def _read_message(self, obs, message: str) -> None:
         if not message:
             return
+        if "more confident in your" in message:  # a skill may be advanced: #enhance it
+            self.enhance_tries = ENHANCE_TRIES
         mem = self._level(obs)
         match = KILL_RE.search(message)
         if match and self.last_move is not None and self.strategy != "engulfed_fight":
@@ -531,6 +550,17 @@ class SymbolicAgent:
         text = "\n".join(rows)
         if "View which?" in text:
             return ord("a")  # #terrain: the known map without monsters, objects and traps
+        if "Current skills:" in text:
+            self.enhance_tries = 0  # nothing (more) to advance
+        if "Pick a skill to advance:" in text:
+            # the first skill that may be advanced (then look again); it may be on a later page
+            if any(MENU_ITEM_RE.search(row.rstrip()) for row in rows):
+                return ord("a")
+            self.enhance_pages += 1
+            if self.enhance_pages <= 5:
+                return ord(">")
+            self.enhance_tries = 0
+            return ESC
         if "Choose which spell to cast" in text:
             cast, self.intent = self.intent == "cast", None
             return ord("a") if cast else ESC  # a wizard's first spell is force bolt
@@ -702,6 +732,14 @@ class SymbolicAgent:
             and not self.god_angry
         hostiles = self._adjacent_hostiles(glyphs, pos, mem)
         hurt_now = self.last_hp is not None and hp < self.last_hp
+        if self.took_stairs is not None:
+            from_key, way = self.took_stairs
+            self.took_stairs = None
+            if from_key != self._level_key(obs):
+                if way == DOWN and mem.terrain[pos] in (UNKNOWN, FLOOR):
+                    mem.terrain[pos] = UPSTAIRS  # we stand on the staircase we came down by
+            elif way == UP:
+                self.no_climb_until = turn + 100  # the climb failed (a heavy load, a trap)
         self.last_hp = hp
 
         # Moved since last step? A move that did nothing blocks its target for a while.
@@ -783,6 +821,12 @@ class SymbolicAgent:
             self.strategy = "emergency" if hostiles else "wait_out"
             return ord("Z")
         crowd = len(hostiles) >= self.elbereth_crowd and hp * 100 < hpmax * 70
+        if (hp * 100 < hpmax * self.elbereth_percent or crowd or low) and hostiles:
+            # An up staircase at hand: climb it. Only stalkers follow (zombies, soldiers,
+            # demons, trolls; no rothe, ant, bat, jackal, were or orc), and only from beside us.
+            key = self._retreat_up(obs, mem, pos, hostiles, turn)
+            if key is not None:
+                return key
         if (hp * 100 < hpmax * self.elbereth_percent or crowd) and hostiles:
             here = (self._level_key(obs), pos)
             scary = self._ignore_elbereth(hostiles)
@@ -921,7 +965,7 @@ class SymbolicAgent:
             # (an upgrade before putting on what is free: a cloak taken off for the body armor
             # under it goes on again only once that is done)
             calm = hp * 2 >= hpmax and not self._near_hostiles(glyphs, pos, mem, radius=6)
-            key = (self._upgrade(obs) if calm else None) or self._wear(obs) or \
+            key = self._enhance() or (self._upgrade(obs) if calm else None) or self._wear(obs) or \
                 self._wield(obs) or self._rewield(obs) or self._fetch_gear(obs, mem, pos)
         if key is None and not near and hp * 2 >= hpmax and \
                 not cond & (nh.BL_MASK_BLIND | nh.BL_MASK_HALLU | nh.BL_MASK_LEV |
@@ -947,6 +991,43 @@ class SymbolicAgent:
         needed."""
         self.elbereth_at = (here, "broken")
         self.queue.append(LOOK)
+
+    def _enhance(self) -> int | None:
+        """A skill may be advanced: open NetHack's #enhance menu (no game time; ``_menu``
+        picks the first skill it offers), again until it offers none or the tries run out."""
+        if self.enhance_tries <= 0:
+            return None
+        self.enhance_tries -= 1
+        self.enhance_pages = 0
+        self.queue.extend(ord(c) for c in "enhance")
+        self.queue.append(ENTER)
+        return ord("#")
+
+    def _retreat_up(self, obs, mem: LevelMemory, pos, hostiles, turn: int) -> int | None:
+        """Hurt in a fight: climb an up staircase we stand on, or walk to one a step away (as
+        many as ``retreat_reach`` where Elbereth does not hold: what is beside us ignores it,
+        or it failed here). Never from the first level (that way out ends the game)."""
+        key = self._level_key(obs)
+        if key[:2] == (0, 1) or turn < self.no_climb_until:
+            return None
+        ups = {(int(a), int(b)) for a, b in np.argwhere(mem.terrain == UPSTAIRS)}
+        if pos in ups:
+            self.plan = []
+            self.took_stairs = (key, UP)
+            self.strategy = "emergency"
+            return UP
+        holds = not self._ignore_elbereth(hostiles) and \
+            self.elbereth_at != ((key, pos), "broken")
+        reach = 1 if holds else self.retreat_reach
+        near = {c for c in ups if max(abs(c[0] - pos[0]), abs(c[1] - pos[1])) <= reach}
+        if not near:
+            return None
+        step = self._go(obs, mem, near, "retreat")
+        if step is not None and len(self.plan) <= reach:
+            self.strategy = "emergency"
+            return step
+        self.plan = []
+        return None
 
     def _level_key(self, obs):
         bl = obs["blstats"]
@@ -1611,6 +1692,7 @@ class SymbolicAgent:
                 return SEARCH
             self.plan = []
             self.descended_from = (self._level_key(obs), pos)
+            self.took_stairs = (self._level_key(obs), DOWN)
             return DOWN
         if not descend:
             targets = self._targets(obs, mem, pos)

@@ -7,7 +7,7 @@ import pytest
 from nle import nethack as nh
 
 from papertools.core.nethack import strategies
-from papertools.core.nethack.agent import ENTER, ESC, PRAY, SymbolicAgent
+from papertools.core.nethack.agent import ENTER, ESC, PRAY, LevelMemory, SymbolicAgent
 from papertools.core.nethack.facts import MONSTER_CLASS
 
 STONE = nh.GLYPH_CMAP_OFF + 0
@@ -1252,3 +1252,73 @@ def test_stuck_without_a_way_down_it_looks_at_the_terrain_for_stairs_under_an_ob
     assert a.act(room) == ESC
     assert mem.terrain[7, 17] == 6  # DOWNSTAIRS
     assert a.act(state(turn=520)) != ord("#")  # not again at once
+
+
+UPSTAIR = nh.GLYPH_CMAP_OFF + 23
+
+
+def deeper(obs, dlevel=3):
+    obs["blstats"][nh.NLE_BL_DEPTH] = obs["blstats"][nh.NLE_BL_DLEVEL] = dlevel
+    return obs
+
+
+def test_hurt_on_the_staircase_it_came_down_by_it_climbs_back_up():
+    a = agent()
+    a.last_pray_turn = 450  # no prayer now
+    a.took_stairs = ((0, 2, 0), ord(">"))  # it pressed '>' on level 2
+    obs = deeper(state(hp=(12, 16)))  # arrived: the hero covers the up staircase
+    obs["glyphs"][5, 11] = monster("rothe")
+    assert a.act(obs) == ord("l") and a.strategy == "fight"  # 75%: fight
+    low = deeper(state(hp=(5, 16), turn=501))
+    low["glyphs"][5, 11] = monster("rothe")
+    assert a.act(low) == ord("<") and a.strategy == "emergency"  # a rothe never follows
+
+
+def test_climbs_no_staircase_out_of_the_dungeon_and_none_it_did_not_come_by():
+    a = agent()
+    a.last_pray_turn = 450
+    a.took_stairs = ((0, 1, 0), ord(">"))
+    low = deeper(state(hp=(5, 16)))
+    low["glyphs"][5, 11] = monster("rothe")
+    low["blstats"][nh.NLE_BL_DEPTH] = low["blstats"][nh.NLE_BL_DLEVEL] = 1  # same level:
+    assert a.act(low) == ord("E")  # '>' did nothing, and level 1's up staircase leaves
+    b = agent()
+    b.last_pray_turn = 450
+    obs = deeper(state(hp=(5, 16)))  # fell here: nothing known of an up staircase
+    obs["glyphs"][5, 11] = monster("rothe")
+    assert b.act(obs) == ord("E")
+
+
+@pytest.mark.parametrize("foe, key", [("rothe", ord("E")), ("watchman", ord("y"))])
+def test_walks_to_an_up_staircase_where_elbereth_does_not_hold(foe, key):
+    a = agent()
+    a.last_pray_turn = 450
+    obs = deeper(state(hp=(5, 16)))
+    obs["glyphs"][3, 8] = UPSTAIR  # two steps north-west
+    obs["glyphs"][6, 10] = monster(foe)
+    a.levels[(0, 3)] = mem = LevelMemory()
+    mem.attackers.add(foe)  # it attacked us: hostile, whatever it looks like
+    assert a.act(obs) == key and a.strategy == "emergency"
+
+
+def test_advances_a_skill_when_it_feels_more_confident():
+    a = agent()
+    obs = state(top="You feel more confident in your weapon skills.")
+    assert a.act(obs) == ord("#") and a.strategy == "explore"  # #enhance: no game time
+    typed = bytes(a.act(state()) for _ in range(8))
+    assert typed == b"enhance\r"
+    page = (" Pick a skill to advance:", "", " Weapon Skills", "       dagger [Unskilled]",
+            "       long sword [Basic]", " (1 of 2)")
+    assert a.act(state(screen=page)) == ord(">")  # the skill to pick is on the next page
+    page = (" Pick a skill to advance:", "", " a - long sword [Basic]", " (2 of 2)")
+    assert a.act(state(screen=page)) == ord("a")
+    assert a.act(state(top="You are now more skilled in long sword.")) == ord("#")  # again
+    assert bytes(a.act(state()) for _ in range(8)) == b"enhance\r"
+    done = (" Current skills:", "", " Weapon Skills", "       long sword [Skilled]", " (end)")
+    assert a.act(state(screen=done)) == ESC
+    assert a.act(state()) != ord("#")  # nothing more to advance
+
+
+def test_never_enhances_unasked():
+    a = agent()
+    assert a.act(state()) != ord("#")

@@ -8,7 +8,7 @@ from nle import nethack as nh
 
 from papertools.core.nethack import strategies
 from papertools.core.nethack.agent import ENTER, ESC, PRAY, LevelMemory, SymbolicAgent
-from papertools.core.nethack.facts import MONSTER_CLASS
+from papertools.core.nethack.facts import MONSTER_CLASS, UPSTAIRS
 
 STONE = nh.GLYPH_CMAP_OFF + 0
 VWALL, HWALL, FLOOR, DOWNSTAIR = (nh.GLYPH_CMAP_OFF + i for i in (1, 2, 19, 24))
@@ -1276,17 +1276,23 @@ def test_hurt_on_the_staircase_it_came_down_by_it_climbs_back_up():
 
 def test_climbs_no_staircase_out_of_the_dungeon_and_none_it_did_not_come_by():
     a = agent()
-    a.last_pray_turn = 450
-    a.took_stairs = ((0, 1, 0), ord(">"))
-    low = deeper(state(hp=(5, 16)))
+    a.last_pray_turn = 450  # no prayer now
+    a.levels[(0, 1)] = mem = LevelMemory()
+    mem.terrain[5, 10] = UPSTAIRS  # on level 1's up staircase: it leaves the dungeon
+    low = state(hp=(5, 16))
     low["glyphs"][5, 11] = monster("rothe")
-    low["blstats"][nh.NLE_BL_DEPTH] = low["blstats"][nh.NLE_BL_DLEVEL] = 1  # same level:
-    assert a.act(low) == ord("E")  # '>' did nothing, and level 1's up staircase leaves
+    assert a.act(low) == ord("E")
     b = agent()
     b.last_pray_turn = 450
-    obs = deeper(state(hp=(5, 16)))  # fell here: nothing known of an up staircase
+    b.took_stairs = ((0, 3, 0), ord(">"))  # '>' pressed here did nothing: no staircase up
+    obs = deeper(state(hp=(5, 16)))
     obs["glyphs"][5, 11] = monster("rothe")
     assert b.act(obs) == ord("E")
+    c = agent()
+    c.last_pray_turn = 450
+    c.levels[(0, 3)] = LevelMemory()
+    c.levels[(0, 3)].terrain[5, 10] = UPSTAIRS
+    assert c.act(obs) == ord("<")  # (the same state on a known up staircase of level 3)
 
 
 @pytest.mark.parametrize("foe, key", [("rothe", ord("E")), ("watchman", ord("y"))])
@@ -1318,7 +1324,3 @@ def test_advances_a_skill_when_it_feels_more_confident():
     assert a.act(state(screen=done)) == ESC
     assert a.act(state()) != ord("#")  # nothing more to advance
 
-
-def test_never_enhances_unasked():
-    a = agent()
-    assert a.act(state()) != ord("#")

@@ -8,7 +8,8 @@ a wall, a shop entered, a trap, a hit from a monster it took for peaceful), then
 order, each decision labelled with the paper's strategy names (strategies.py):
 
 1. the interface: ``--More--`` (Enter; before anything else, since NetHack ignores other keys
-   there), keys already decided (typed text, menu picks, the step back out of a shop), text prompts
+   there), keys already decided (typed text, menu picks, the step back out of a shop; a look at
+   the engraving queued with an action waits until that action's prompt is answered), text prompts
    (Elbereth when engraving; to a vault's guard, our own name: ``follow_guard``, below; else Esc),
    y/n questions (answered by what the agent is doing: "eat it?" only for the corpse it meant to
    eat, "Really attack?" no, "pray?" yes, the item it chose to eat, wear, wield, read, throw, apply
@@ -19,7 +20,10 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 2. stalled: when the game turn has not advanced for 40 steps, press Esc, search (which takes a
    turn) and move at random, in turn (the strategy stays); after 300 steps in one place, move or
    attack in random directions for a while (``explore``), unless resting on our Elbereth with
-   monsters beside it (a blow rubs it out, and the crowd that it kept off comes in);
+   monsters beside it (a blow rubs it out, and the crowd that it kept off comes in); then, once
+   NetHack says a skill may be advanced ("You feel more confident in your weapon skills"):
+   #enhance at once, even in a fight (no game time), one skill a menu, turning its pages to find
+   one, until the menu offers none (Skilled is +2 to hit and +1 damage over Basic; ``explore``);
 3. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
    main dungeon's other staircase (``explore``);
 4. engulfed: attack (``engulfed_fight``);
@@ -33,7 +37,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    below 200 about two times in three: better than the next blow); else quaff a potion known
    to heal (a Healer's, a Tourist's), else, with a hostile
    adjacent, zap a wand known by name or by engrave-testing to stop it (sleep, striking, fire, ...;
-   never at what may be peaceful) or one of digging down (``emergency``); weak from hunger with
+   never at what may be peaceful) or one of digging down, unless on a staircase, where the beam
+   bounces off and brings a rock down on us (``emergency``); weak from hunger with
    nothing to eat: pray when the last prayer is 500 turns old (250 when fainting; ``emergency``);
    no prayer ever again after one that failed ("You feel that Mitra is displeased", "Thou art
    arrogant": the god is angry until a sacrifice, and every prayer fails and angers it more); a
@@ -41,7 +46,7 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    below half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``);
    below 40% with a monster adjacent, or below 70% with two or more, or below 1/7 with no prayer:
    climb the up staircase we stand on (known when seen, or because we came down by it), or walk
-   to one a step away, or up to 6 steps away where Elbereth does not hold (what is beside us
+   to one up to 3 steps away, or up to 6 where Elbereth does not hold (what is beside us
    ignores it, or it failed here); only stalkers follow a hero up the stairs, and only from
    beside it (zombies, soldiers, trolls, demons; no rothe, ant, bat, jackal, were or orc);
    never from the first level, whose staircase leaves the dungeon; a climb that fails (a heavy
@@ -96,17 +101,17 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    blows cost least (a yellow mold only stuns) when hit points allow (its worst blow + 3, at 90% of
    our maximum; after 1,000 steps in place, its worst - 3: a gas spore's 4d6 at 21 kills one time
    in 40, better than starving in place); one within two squares: wait for it a few turns;
-8. hurt (below 60% until back at 90%): engrave Elbereth and rest on it, searching a turn at a
-   time (20 at a time where it does not hold or cannot be written; ``wait_out``); not once
-   fainting, nor weak with an angry god (then look for food; weak, a prayer will come);
-9. otherwise ``explore``: with nobody near, advance a skill once NetHack says one may be ("You
-   feel more confident in your weapon skills": #enhance, no game time, one skill a menu, until the
-   menu offers none: Skilled is +2 to hit and +1 damage over Basic), put on safe armor (the best
-   first, body armor before a cloak) and take an Archeologist's pick-axe in hand instead of the
-   bullwhip; with nobody within 6 squares and at half our hit points or more, a body armor or helm
-   in the pack with a better base armor class than the one worn (a hard hat over a fedora, a
-   mithril-coat over a leather jacket; no metal body armor for a Wizard, whose spells it hinders):
-   take the worn one off (a cloak first, which goes back on over it only once the swap is done), put
+8. hurt (below 60% until back at 90%): with nobody within 6 squares, walk to a known up
+   staircase up to 20 steps away (not on the first level) to rest there, so that what comes
+   while we are weak finds us on the way out (above); engrave Elbereth and rest on it, searching
+   a turn at a time (20 at a time where it does not hold or cannot be written; ``wait_out``);
+   not once fainting, nor weak with an angry god (then look for food; weak, a prayer will come);
+9. otherwise ``explore``: with nobody near, put on safe armor (the best first, body armor before
+   a cloak) and take an Archeologist's pick-axe in hand instead of the bullwhip; with nobody
+   within 6 squares and at half our hit points or more, a body armor or helm in the pack with a
+   better base armor class than the one worn (a hard hat over a fedora, a mithril-coat over a
+   leather jacket; no metal body armor for a Wizard, whose spells it hinders): take the worn one
+   off (a cloak first, which goes back on over it only once the swap is done), put
    the better one on and drop the old (never picked up again; a cursed piece that will not come off
    is left on, a piece that would not go on is not tried again); back in our own shape after an
    animal's (a were's, a polymorph trap's), walk back to where our armor and weapon fell, pick them
@@ -297,7 +302,9 @@ class SymbolicAgent:
         self.descend_margin = 1  # go down from depth d only while d < experience level + this
         self.took_stairs = None  # (level key, DOWN or UP) of the staircase key just pressed
         self.no_climb_until = -1  # a climb that failed (a heavy load, a trap): not again till
+        self.retreat_reach_holds = 3  # steps to an up staircase in a fight where Elbereth holds
         self.retreat_reach = 6  # steps to an up staircase when Elbereth does not hold here
+        self.rest_reach = 20  # steps to an up staircase to rest on when hurt
         self.enhance_tries = 0  # #enhance menus still to open ("You feel more confident")
         self.enhance_pages = 0  # pages turned in the #enhance menu looking for a skill to pick
 
@@ -454,7 +461,9 @@ class SymbolicAgent:
         menu = not more and MENU_END_RE.search(screen)
         if more or (waiting and not menu):
             return ENTER
-        if self.queue:  # (menu picks go to the open menu)
+        if self.queue and not (in_yn and self.queue[0] == LOOK):
+            # (menu picks go to the open menu; a look at the engraving queued with an action
+            # waits until that action's prompt is answered: ':' is no direction, no item)
             return self.queue.popleft()
         top = bytes(tty[0]).decode("latin-1")
         if "Showing known terrain only" in top:
@@ -758,6 +767,10 @@ class SymbolicAgent:
             self.strategy = "explore"
             return self._attack(self._random_direction(obs), "explore")
 
+        if self.enhance_tries > 0:  # a skill may be advanced: at once, even in a fight
+            self.strategy = "explore"  # (no game time)
+            return self._enhance()
+
         # 3. arrived in the Gnomish Mines (hordes of armed gnomes and dwarves, hostile unless we
         # are one of them): go back up and look for the main dungeon's other staircase.
         if int(bl[nh.NLE_BL_DNUM]) == 2 and not self.mines_ok and self.descended_from and \
@@ -951,9 +964,12 @@ class SymbolicAgent:
             self.resting = False
         if self.resting and can_rest:
             self.strategy = "wait_out"
+            key = self._rest_upstairs(obs, mem, pos)
+            if key is not None:
+                return key
             here = (self._level_key(obs), pos)
             if self.elbereth_at not in (here, (here, "broken")) and \
-                    mem.terrain[pos] in (FLOOR, DOORWAY):
+                    mem.terrain[pos] in (FLOOR, DOORWAY, UPSTAIRS):
                 # Rest on Elbereth: most monsters that come by will not melee us there.
                 return self._engrave(here, turn)
             self.queue.extend((ord("0"), SEARCH))
@@ -965,7 +981,7 @@ class SymbolicAgent:
             # (an upgrade before putting on what is free: a cloak taken off for the body armor
             # under it goes on again only once that is done)
             calm = hp * 2 >= hpmax and not self._near_hostiles(glyphs, pos, mem, radius=6)
-            key = self._enhance() or (self._upgrade(obs) if calm else None) or self._wear(obs) or \
+            key = (self._upgrade(obs) if calm else None) or self._wear(obs) or \
                 self._wield(obs) or self._rewield(obs) or self._fetch_gear(obs, mem, pos)
         if key is None and not near and hp * 2 >= hpmax and \
                 not cond & (nh.BL_MASK_BLIND | nh.BL_MASK_HALLU | nh.BL_MASK_LEV |
@@ -1004,13 +1020,14 @@ class SymbolicAgent:
         return ord("#")
 
     def _retreat_up(self, obs, mem: LevelMemory, pos, hostiles, turn: int) -> int | None:
-        """Hurt in a fight: climb an up staircase we stand on, or walk to one a step away (as
-        many as ``retreat_reach`` where Elbereth does not hold: what is beside us ignores it,
-        or it failed here). Never from the first level (that way out ends the game)."""
+        """Hurt in a fight: climb an up staircase we stand on, or walk to one up to
+        ``retreat_reach_holds`` steps away (``retreat_reach`` where Elbereth does not hold: what
+        is beside us ignores it, or it failed here). Never from the first level (that way out
+        ends the game)."""
         key = self._level_key(obs)
         if key[:2] == (0, 1) or turn < self.no_climb_until:
             return None
-        ups = {(int(a), int(b)) for a, b in np.argwhere(mem.terrain == UPSTAIRS)}
+        ups = self._upstairs(mem)
         if pos in ups:
             self.plan = []
             self.took_stairs = (key, UP)
@@ -1018,13 +1035,34 @@ class SymbolicAgent:
             return UP
         holds = not self._ignore_elbereth(hostiles) and \
             self.elbereth_at != ((key, pos), "broken")
-        reach = 1 if holds else self.retreat_reach
+        reach = self.retreat_reach_holds if holds else self.retreat_reach
         near = {c for c in ups if max(abs(c[0] - pos[0]), abs(c[1] - pos[1])) <= reach}
         if not near:
             return None
         step = self._go(obs, mem, near, "retreat")
         if step is not None and len(self.plan) <= reach:
             self.strategy = "emergency"
+            return step
+        self.plan = []
+        return None
+
+    @staticmethod
+    def _upstairs(mem: LevelMemory) -> set:
+        """The up staircases known on the level (seen, or the one we came down by)."""
+        return {(int(a), int(b)) for a, b in np.argwhere(mem.terrain == UPSTAIRS)}
+
+    def _rest_upstairs(self, obs, mem: LevelMemory, pos) -> int | None:
+        """Hurt, with nobody near: walk to a known up staircase at most ``rest_reach`` steps
+        away and rest there (on Elbereth), so that what comes while we are weak finds us on the
+        way out (``_retreat_up``). Not on the first level (its up staircase leaves the game)."""
+        key = self._level_key(obs)
+        if key[:2] == (0, 1) or self._near_hostiles(obs["glyphs"], pos, mem, radius=6):
+            return None
+        ups = self._upstairs(mem)
+        if not ups or pos in ups:
+            return None
+        step = self._go(obs, mem, ups, "rest_stairs")
+        if step is not None and len(self.plan) <= self.rest_reach:
             return step
         self.plan = []
         return None
@@ -1195,9 +1233,12 @@ class SymbolicAgent:
         hostile, or one of digging down (a hole to the level below); unless ``known_only``,
         also each unidentified wand once, then each unidentified potion once
         (``emergency``)."""
-        target = self._zap_target(self._level(obs), hostiles)
+        mem = self._level(obs)
+        target = self._zap_target(mem, hostiles)
+        stairs = mem.terrain[self._pos(obs)] in (DOWNSTAIRS, UPSTAIRS)
         for letter, desc, kind in self._wands(obs):
-            if kind == "digging" and int(obs["blstats"][nh.NLE_BL_DNUM]) == 0:
+            if kind == "digging" and int(obs["blstats"][nh.NLE_BL_DNUM]) == 0 and not stairs:
+                # (not on a staircase: the beam bounces off it and brings a rock down on us)
                 direction = DOWN
             elif target is not None and (kind in ATTACK_WANDS or (
                     kind in (None, "vanishing") and not known_only

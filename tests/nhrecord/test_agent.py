@@ -1295,12 +1295,16 @@ def test_climbs_no_staircase_out_of_the_dungeon_and_none_it_did_not_come_by():
     assert c.act(obs) == ord("<")  # (the same state on a known up staircase of level 3)
 
 
-@pytest.mark.parametrize("foe, key", [("rothe", ord("E")), ("watchman", ord("y"))])
-def test_walks_to_an_up_staircase_where_elbereth_does_not_hold(foe, key):
+@pytest.mark.parametrize("foe, stairs, key", [
+    ("rothe", (3, 8), ord("y")),  # two steps north-west: walk there, Elbereth or not
+    ("rothe", (5, 5), ord("E")),  # five steps west: Elbereth holds here, engrave it
+    ("watchman", (5, 5), ord("h")),  # ... a watchman ignores it: walk
+])
+def test_walks_to_an_up_staircase_where_elbereth_does_not_hold(foe, stairs, key):
     a = agent()
     a.last_pray_turn = 450
     obs = deeper(state(hp=(5, 16)))
-    obs["glyphs"][3, 8] = UPSTAIR  # two steps north-west
+    obs["glyphs"][stairs] = UPSTAIR
     obs["glyphs"][6, 10] = monster(foe)
     a.levels[(0, 3)] = mem = LevelMemory()
     mem.attackers.add(foe)  # it attacked us: hostile, whatever it looks like
@@ -1324,3 +1328,62 @@ def test_advances_a_skill_when_it_feels_more_confident():
     assert a.act(state(screen=done)) == ESC
     assert a.act(state()) != ord("#")  # nothing more to advance
 
+
+
+def test_advances_a_skill_at_once_even_in_a_fight():
+    """#enhance takes no game time: it comes before the next blow, not after the fight."""
+    a = agent()
+    obs = state(top="You feel more confident in your weapon skills.")
+    obs["glyphs"][5, 11] = NEWT
+    assert a.act(obs) == ord("#")
+    assert bytes(a.act(state()) for _ in range(8)) == b"enhance\r"
+
+
+def test_a_look_queued_with_a_shot_waits_for_the_shots_direction():
+    """Hit on its Elbereth, the hero reads it back (``:``) and shoots: the direction prompt
+    gets the direction, and the look comes after (':' is no direction)."""
+    a = agent()
+    a.elbereth_at = here = ((0, 1, 0), (5, 10))
+    a.last_hp = 16
+    obs = carry(state(hp=(15, 16)), DARTS)
+    obs["glyphs"][5, 11] = NEWT
+    assert a.act(obs) == ord("f") and a.elbereth_at == (here, "broken")
+    ask = carry(state(hp=(15, 16), top="In what direction?", misc=(1, 0, 0)), DARTS)
+    assert a.act(ask) == ord("l")
+    assert a.act(carry(state(hp=(15, 16)), DARTS)) == ord(":")
+
+
+def test_about_to_die_it_digs_down_but_never_on_a_staircase():
+    """A wand of digging zapped down on stairs bounces off them and drops a rock on us."""
+    wand = ("f", nh.WAND_CLASS, "a wand of digging (0:5)")
+    for stairs, key in ((False, ord("z")), (True, None)):
+        a = agent()
+        a.last_pray_turn = 400
+        a.elbereth_at = (((0, 3, 0), (5, 10)), "broken")  # Elbereth does not hold here
+        obs = deeper(carry(state(hp=(2, 20)), wand))
+        obs["glyphs"][5, 11] = monster("rothe")
+        if stairs:
+            a._level(obs).terrain[5, 10] = UPSTAIRS
+            a.no_climb_until = 10**6  # (no climb either: a climb just failed)
+        got = a.act(obs)
+        assert (got == key) if key else (got != ord("z") or a.pending_direction != ord(">"))
+
+
+@pytest.mark.parametrize("dlevel, stairs, key", [
+    (3, (5, 5), ord("h")),  # five steps west: walk there to rest
+    (1, (5, 5), ord("E")),  # the first level's up staircase leaves the game: rest here
+    (3, None, ord("E")),  # none known: rest here
+])
+def test_hurt_with_nobody_near_it_rests_on_a_known_up_staircase(dlevel, stairs, key):
+    a = agent()
+    obs = deeper(state(hp=(8, 16)), dlevel)
+    if stairs:
+        obs["glyphs"][stairs] = UPSTAIR
+    assert a.act(obs) == key and a.strategy == "wait_out"
+
+
+def test_resting_on_the_up_staircase_it_writes_elbereth_there():
+    a = agent()
+    obs = deeper(state(hp=(8, 16)))
+    a._level(obs).terrain[5, 10] = UPSTAIRS  # under the hero
+    assert a.act(obs) == ord("E") and a.strategy == "wait_out"

@@ -1024,10 +1024,10 @@ class SymbolicAgent:
         ``retreat_reach_holds`` steps away (``retreat_reach`` where Elbereth does not hold: what
         is beside us ignores it, or it failed here). Never from the first level (that way out
         ends the game)."""
-        key = self._level_key(obs)
-        if key[:2] == (0, 1) or turn < self.no_climb_until:
+        if turn < self.no_climb_until:
             return None
-        ups = self._upstairs(mem)
+        key = self._level_key(obs)
+        ups = self._upstairs(obs, mem)
         if pos in ups:
             self.plan = []
             self.took_stairs = (key, UP)
@@ -1046,19 +1046,20 @@ class SymbolicAgent:
         self.plan = []
         return None
 
-    @staticmethod
-    def _upstairs(mem: LevelMemory) -> set:
-        """The up staircases known on the level (seen, or the one we came down by)."""
+    def _upstairs(self, obs, mem: LevelMemory) -> set:
+        """The up staircases known on the level (seen, or the one we came down by) that lead
+        to a level above: none on the first level, whose staircase leaves the game."""
+        if self._level_key(obs)[:2] == (0, 1):
+            return set()
         return {(int(a), int(b)) for a, b in np.argwhere(mem.terrain == UPSTAIRS)}
 
     def _rest_upstairs(self, obs, mem: LevelMemory, pos) -> int | None:
         """Hurt, with nobody near: walk to a known up staircase at most ``rest_reach`` steps
         away and rest there (on Elbereth), so that what comes while we are weak finds us on the
         way out (``_retreat_up``). Not on the first level (its up staircase leaves the game)."""
-        key = self._level_key(obs)
-        if key[:2] == (0, 1) or self._near_hostiles(obs["glyphs"], pos, mem, radius=6):
+        if self._near_hostiles(obs["glyphs"], pos, mem, radius=6):
             return None
-        ups = self._upstairs(mem)
+        ups = self._upstairs(obs, mem)
         if not ups or pos in ups:
             return None
         step = self._go(obs, mem, ups, "rest_stairs")

@@ -1329,7 +1329,6 @@ def test_advances_a_skill_when_it_feels_more_confident():
     assert a.act(state()) != ord("#")  # nothing more to advance
 
 
-
 def test_advances_a_skill_at_once_even_in_a_fight():
     """#enhance takes no game time: it comes before the next blow, not after the fight."""
     a = agent()

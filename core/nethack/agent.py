@@ -39,12 +39,16 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    adjacent, zap a wand known by name or by engrave-testing to stop it (sleep, striking, fire, ...;
    never at what may be peaceful) or one of digging down, unless on a staircase, where the beam
    bounces off and brings a rock down on us (``emergency``); weak from hunger with
-   nothing to eat: pray when the last prayer is 500 turns old (250 when fainting; ``emergency``);
+   nothing to eat: pray when the last prayer is 500 turns old (250 when fainting; ``emergency``),
+   and with food but a hostile adjacent, when it is 500 turns old (a meal takes turns of free
+   blows; a prayer that is heard shields us while we pray);
    no prayer ever again after one that failed ("You feel that Mitra is displeased", "Thou art
    arrogant": the god is angry until a sacrifice, and every prayer fails and angers it more); a
    Monk's guilt over meat (a point of alignment, which its kills win back) bars no prayer; a Healer
    below half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``);
-   below 40% with a monster adjacent, or below 70% with two or more, or below 1/7 with no prayer:
+   below 40% with a monster adjacent, or below 70% with two or more, or below 1/7 with no prayer,
+   or where two more blows like the worst of the last 3 turns would kill us (a rothe's three bites,
+   a mattock: the blow that takes us from 60% to death comes before 40% is seen):
    climb the up staircase we stand on (known when seen, or because we came down by it), or walk
    to one up to 3 steps away, or up to 6 where Elbereth does not hold (what is beside us
    ignores it, or it failed here); only stalkers follow a hero up the stairs, and only from
@@ -71,7 +75,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    turns of free blows, and food over 30 turns old tastes rotten one time in 7), else such a
    corpse up to 10 squares away; not hungry yet, one up to 6 squares away, so that kills feed
    us before hunger comes (``ground_eat``); weak with no prayer to hand, an egg or a tin (eaten
-   when its smell names a safe kind; ``inventory_eat``). Safe kinds: not poisonous, acidic,
+   when its smell names a safe kind; ``inventory_eat``). Safe kinds: not poisonous (each kind
+   the game marks so: kobolds, giant spiders, xans, ...), acidic,
    petrifying, polymorphing, a pet's kin, nor of our own race (read from the welcome: a human
    eats gnomes, dwarves and elves, the food of the first levels, but no human; cannibalism
    costs Luck for good, and a god does not listen below 0; a Caveman or an orc eats anyone),
@@ -120,27 +125,27 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    ("the bugs stop moving": sleep or death; bullet holes: magic missile; ice cubes: cold; "fights
    your attempt to write": striking; the bugs slow down or speed up), NetHack names digging, fire,
    lightning and the wands without a direction itself, and the text written is Elbereth; zap a wand
-   of speed monster at ourselves once (fast for good); pick up food seen here, then the missiles we
-   shot; kick locked doors (not in the Mines, never a shop's "Closed for inventory", even half
-   rubbed out; after ten kicks in vain, again 300 steps later); follow the path already planned;
-   take the down staircase when the level is explored or has taken long enough, as long as the
-   depth stays below experience level + 1 (resting on it until hit points are at 80%); walk
-   (breadth-first paths over a per-level memory of the map, around known traps and shops, and
-   around molds seen before, which never move) to unseen frontier squares and useful items (gold,
-   food, scrolls, potions, wands, rings, amulets, armor for a free slot or better than the worn),
-   pushing boulders when nothing else is left, else to the down staircase. Stuck on a level for
-   long with the way on blocked by a floating eye, mold or gas spore (in a corridor or a doorway):
-   walk up to it, throw spare weapons at it (``fight``), wait for it to drift off, and after 200
-   turns, at 90% hit points or more with nobody else near (or after 400, whoever is near), melee it
-   (``fight``); a floating eye only after 1,000 turns (its gaze freezes us for up to 127 turns).
-   With nothing left to explore and no way down known (100 steps on the level or more), look at
-   NetHack's #terrain view (the map as seen, without objects, monsters and traps; no game time;
-   again each 800 steps): a down staircase under an object or a mold shows there (one under an
-   object is also noted when we step on it, "There is a staircase down here"). With no way down
-   found for long, read a scroll of magic mapping (a Tourist's), later dig down with a pick-axe;
-   with nothing left to do, search for hidden passages where they are likeliest (dead ends, walls
-   next to unseen rock, searched least, nearest; one with no way to it now is passed over for 300
-   steps).
+   of speed monster at ourselves once (fast for good); pick up food seen here (a lichen corpse too:
+   it never rots), then the missiles we shot; kick locked doors (not in the Mines, never a shop's
+   "Closed for inventory", even half rubbed out; after ten kicks in vain, again 300 steps later);
+   follow the path already planned; take the down staircase when the level is explored or has taken
+   long enough, as long as the depth stays below experience level + 1 (resting on it until hit
+   points are at 80%); walk (breadth-first paths over a per-level memory of the map, around known
+   traps and shops, and around molds seen before, which never move) to unseen frontier squares and
+   useful items (gold, food, scrolls, potions, wands, rings, amulets, armor for a free slot or
+   better than the worn), pushing boulders when nothing else is left, else to the down staircase.
+   Stuck on a level for long with the way on blocked by a floating eye, mold or gas spore (in a
+   corridor or a doorway): walk up to it, throw spare weapons at it (``fight``), wait for it to
+   drift off, and after 200 turns, at 90% hit points or more with nobody else near (or after 400,
+   whoever is near), melee it (``fight``); a floating eye only after 1,000 turns (its gaze freezes
+   us for up to 127 turns). With nothing left to explore and no way down known (100 steps on the
+   level or more), look at NetHack's #terrain view (the map as seen, without objects, monsters and
+   traps; no game time; again each 800 steps): a down staircase under an object or a mold shows
+   there (one under an object is also noted when we step on it, "There is a staircase down here").
+   With no way down found for long, read a scroll of magic mapping (a Tourist's), later dig down
+   with a pick-axe; with nothing left to do, search for hidden passages where they are likeliest
+   (dead ends, walls next to unseen rock, searched least, nearest; one with no way to it now is
+   passed over for 300 steps).
 
 The game's facts that these decisions use (keys, glyph classes, monster and object tables,
 message patterns) are in facts.py.
@@ -265,6 +270,7 @@ class SymbolicAgent:
         self.kick_target: tuple[int, int] | None = None
         self.same_pos = 0
         self.last_hp: int | None = None
+        self.blows: deque = deque()  # (turn, hit points lost) over the last few turns
         self.resting = False
         self.last_obs = None
         self.lycanthropy = False
@@ -603,8 +609,8 @@ class SymbolicAgent:
         item = item.lower()
         if self.missile_word and re.search(rf"\b{self.missile_word}s?\b", item):
             return True  # what we shot, back into the quiver
-        if "corpse" in item or "tin" in item.split():
-            return False
+        if ("corpse" in item and "lichen corpse" not in item) or "tin" in item.split():
+            return False  # (a lichen's never rots)
         food = ("food ration", "cram", "lembas", "fortune cookie", "apple", "orange", "banana",
                 "melon", "carrot", "pear", "cream pie", "candy bar", "pancake", "tripe",
                 "meatball", "egg", "slime mold", "kelp", "lichen corpse", "k-ration", "c-ration",
@@ -741,6 +747,12 @@ class SymbolicAgent:
             and not self.god_angry
         hostiles = self._adjacent_hostiles(glyphs, pos, mem)
         hurt_now = self.last_hp is not None and hp < self.last_hp
+        if hurt_now:
+            self.blows.append((turn, self.last_hp - hp))
+        while self.blows and turn - self.blows[0][0] > 3:
+            self.blows.popleft()
+        # Burst: two more blows like the worst of the last 3 turns would kill us.
+        burst = bool(self.blows) and hp <= 2 * max(b for _, b in self.blows)
         if self.took_stairs is not None:
             from_key, way = self.took_stairs
             self.took_stairs = None
@@ -822,10 +834,13 @@ class SymbolicAgent:
             key = self._last_resort(obs, hostiles, known_only=True)  # a wand we know
             if key is not None:
                 return key
-        if hunger >= 3 and not self._food_letter(obs) and (
-                can_pray_major or (hunger >= 4 and turn - self.last_pray_turn > 250
-                                   and not self.god_angry)):
-            # (fainting: death is near, so a prayer that may come too soon is worth it)
+        food = self._food_letter(obs) if hunger >= 3 else None
+        fainting_prayer = hunger >= 4 and turn - self.last_pray_turn > 250 and not self.god_angry
+        if hunger >= 3 and ((not food and (can_pray_major or fainting_prayer)) or
+                            (food and hostiles and can_pray_major)):
+            # (fainting: death is near, so a prayer that may come too soon is worth it; weak
+            # with food but a hostile beside us: a meal takes turns of free blows, while a
+            # prayer that is heard shields us as we pray)
             return self._pray(turn, "emergency")
         if self.healer and hp * 2 < hpmax and int(bl[nh.NLE_BL_ENE]) >= 5 and \
                 turn >= self.no_shoot_until:
@@ -833,7 +848,7 @@ class SymbolicAgent:
             self.intent, self.pending_direction = "cast", ord(".")
             self.strategy = "emergency" if hostiles else "wait_out"
             return ord("Z")
-        crowd = len(hostiles) >= self.elbereth_crowd and hp * 100 < hpmax * 70
+        crowd = (len(hostiles) >= self.elbereth_crowd and hp * 100 < hpmax * 70) or burst
         if (hp * 100 < hpmax * self.elbereth_percent or crowd or low) and hostiles:
             # An up staircase at hand: climb it. Only stalkers follow (zombies, soldiers,
             # demons, trolls; no rothe, ant, bat, jackal, were or orc), and only from beside us.

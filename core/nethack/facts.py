@@ -212,17 +212,21 @@ PASSIVE_WORST = {"floating eye": 0, "gas spore": 24, "brown mold": 24, "yellow m
                  "green mold": 16, "red mold": 20, "blue jelly": 36, "spotted jelly": 42,
                  "ochre jelly": 18}
 NEVER_MELEE = set(PASSIVE_WORST)
-UNSAFE_CORPSES = {"cockatrice", "chickatrice", "green slime", "Medusa", "kobold", "large kobold",
-                  "kobold lord", "kobold shaman", "homunculus", "soldier ant", "killer bee",
-                  "scorpion", "giant beetle", "yellow mold", "green mold", "brown mold",
-                  "red mold", "violet fungus", "spotted jelly", "blue jelly", "bat", "giant bat",
-                  "vampire bat", "rabid rat", "little dog", "dog", "large dog", "kitten",
-                  "housecat", "large cat", "quasit", "tengu", "nurse", "leprechaun", "nymph",
-                  "water nymph", "wood nymph", "mountain nymph",
+# Corpses never eaten (petrifying, sliming, stunning, hallucinogenic, teleportitic, a pet's kin,
+# polymorphing, acidic: up to 15 points of damage, a death at low hit points) ...
+UNSAFE_CORPSES = {"cockatrice", "chickatrice", "green slime", "Medusa", "yellow mold",
+                  "green mold", "brown mold", "red mold", "violet fungus", "spotted jelly",
+                  "blue jelly", "bat", "giant bat", "vampire bat", "little dog", "dog",
+                  "large dog", "kitten", "housecat", "large cat", "quasit", "tengu", "nurse",
+                  "leprechaun", "nymph", "water nymph", "wood nymph", "mountain nymph",
                   # they polymorph the eater
                   "chameleon", "doppelganger", "sandestin", "genetic engineer",
-                  # acidic: up to 15 points of damage, a death at low hit points
                   "acid blob", "gray ooze", "black naga"}
+# ... nor poisonous ones (eat.c: four times in five one costs up to 4 points of Strength and 15
+# hit points): every kind the game marks poisonous (kobolds, soldier ants, killer bees, and those
+# the list above missed: giant spiders, xans, gremlins, ...).
+POISONOUS_CORPSES = {nh.permonst(i).mname for i in range(nh.NUMMONS)
+                     if nh.permonst(i).mflags1 & 0x10000000}  # M1_POIS
 # The hero's own race (the race word of the welcome message -> the monster flag that marks its
 # kin): eating one's kin is cannibalism, which costs 2 to 5 points of Luck for good (a god does
 # not listen below 0) and aggravates monsters; a Caveman and an orc may (eat.c).
@@ -235,11 +239,12 @@ WERE_KIN = {"sewer rat", "giant rat", "rabid rat", "jackal", "fox", "coyote", "w
 
 
 def safe_corpse(monster: str, kin: int = KIN_FLAG["human"], lycanthrope: bool = False) -> bool:
-    """Corpses worth eating: not poisonous, acidic, petrifying, polymorphing, hallucinogenic, a
-    pet's kin (a blacklist of what an early game meets), nor of the hero's own race (``kin``, a
-    flag of KIN_FLAG; gnomes, dwarves and elves feed a human well) nor, for a lycanthrope, of
-    a were's animal kind."""
-    return monster not in UNSAFE_CORPSES and not monster.startswith("were") and \
+    """Corpses worth eating: not poisonous (every kind the game marks so), acidic, petrifying,
+    polymorphing, hallucinogenic, a pet's kin (a blacklist of what an early game meets), nor of
+    the hero's own race (``kin``, a flag of KIN_FLAG; gnomes, dwarves and elves feed a human well)
+    nor, for a lycanthrope, of a were's animal kind."""
+    return monster not in UNSAFE_CORPSES and monster not in POISONOUS_CORPSES and \
+        not monster.startswith("were") and \
         not monster.endswith(("zombie", "mummy")) and not _KIN.get(monster, 0) & kin and \
         not (lycanthrope and monster in WERE_KIN)
 

@@ -594,10 +594,24 @@ def test_a_lycanthrope_leaves_the_corpses_of_the_were_kinds():
 def test_hungry_it_fights_an_adjacent_monster_before_eating_unless_fainting():
     """A meal takes turns of free blows, and old food can knock us out for a while."""
     a = agent()
+    a.last_pray_turn = 300  # 200 turns ago: no prayer to hand
     obs = state(hunger=2, food=("f", "an uncursed food ration"))
     obs["glyphs"][5, 11] = NEWT
     assert a.act(obs) == ord("l") and a.strategy == "fight"
     obs["blstats"][nh.NLE_BL_HUNGER] = 4  # fainting: eat now
+    assert a.act(obs) == ord("e") and a.strategy == "inventory_eat"
+
+
+def test_weak_with_food_and_a_monster_beside_it_prays_when_a_prayer_would_be_heard():
+    """Its food would cost turns of free blows; a prayer that is heard shields the hero."""
+    obs = state(hunger=3, turn=1000, food=("f", "an uncursed food ration"))
+    obs["glyphs"][5, 11] = NEWT
+    assert agent().act(obs) == PRAY
+    a = agent()
+    a.last_pray_turn = 800  # 200 turns ago: fight (and eat once fainting)
+    assert a.act(obs) == ord("l") and a.strategy == "fight"
+    obs["glyphs"][5, 11] = FLOOR  # nobody near: the food, keeping the prayer
+    a = agent()
     assert a.act(obs) == ord("e") and a.strategy == "inventory_eat"
 
 
@@ -866,6 +880,29 @@ def test_engraves_elbereth_when_surrounded_before_hit_points_run_low():
     obs["glyphs"][4, 10] = NEWT  # ... two at once are not
     obs["blstats"][nh.NLE_BL_TIME] += 1
     assert a.act(obs) == ord("E") and a.strategy == "emergency"
+
+
+def test_hit_hard_it_writes_elbereth_before_hit_points_run_low():
+    """Two more blows like the last one would kill: Elbereth now, not once below 40%."""
+    rothe = monster("rothe")
+    a = agent()
+    obs = state(hp=(30, 30))
+    obs["glyphs"][5, 11] = rothe
+    assert a.act(obs) == ord("l") and a.strategy == "fight"
+    hit = state(hp=(18, 30), turn=501, top="The rothe bites!")  # 60%, one hostile
+    hit["glyphs"][5, 11] = rothe
+    assert a.act(hit) == ord("E") and a.strategy == "emergency"
+    a = agent()  # a graze of 2 points: fight on
+    a.act(obs)
+    hit = state(hp=(28, 30), turn=501, top="The rothe bites!")
+    hit["glyphs"][5, 11] = rothe
+    assert a.act(hit) == ord("l") and a.strategy == "fight"
+    a = agent()  # the same blow 4 turns ago (a falling rock, say): fight on
+    a.act(obs)
+    a.act(state(hp=(18, 30), turn=501))
+    late = state(hp=(18, 30), turn=505)
+    late["glyphs"][5, 11] = rothe
+    assert a.act(late) == ord("l") and a.strategy == "fight"
 
 
 @pytest.mark.parametrize("written, again", [("Elbereth", False), ("Elbcreth", True),
@@ -1385,3 +1422,17 @@ def test_resting_on_the_up_staircase_it_writes_elbereth_there():
     obs = deeper(state(hp=(8, 16)))
     a._level(obs).terrain[5, 10] = UPSTAIRS  # under the hero
     assert a.act(obs) == ord("E") and a.strategy == "wait_out"
+
+
+def test_picks_up_a_lichen_corpse_which_never_rots_but_no_other():
+    a = agent()
+    assert a._wanted("a lichen corpse") and a._wanted("2 lichen corpses")
+    assert not a._wanted("a jackal corpse") and not a._wanted("a newt corpse")
+
+
+@pytest.mark.parametrize("kind, safe", [("giant spider", False), ("xan", False),
+                                        ("kobold", False), ("killer bee", False),
+                                        ("jackal", True), ("gnome", True), ("lichen", True)])
+def test_never_eats_a_poisonous_corpse(kind, safe):
+    """Every kind the game marks poisonous (the old list missed giant spiders and xans)."""
+    assert agent()._edible(kind) is safe

@@ -848,14 +848,15 @@ class SymbolicAgent:
             self.intent, self.pending_direction = "cast", ord(".")
             self.strategy = "emergency" if hostiles else "wait_out"
             return ord("Z")
-        crowd = (len(hostiles) >= self.elbereth_crowd and hp * 100 < hpmax * 70) or burst
-        if (hp * 100 < hpmax * self.elbereth_percent or crowd or low) and hostiles:
+        crowd = len(hostiles) >= self.elbereth_crowd and hp * 100 < hpmax * 70
+        pressed = hp * 100 < hpmax * self.elbereth_percent or crowd or burst
+        if (pressed or low) and hostiles:
             # An up staircase at hand: climb it. Only stalkers follow (zombies, soldiers,
             # demons, trolls; no rothe, ant, bat, jackal, were or orc), and only from beside us.
             key = self._retreat_up(obs, mem, pos, hostiles, turn)
             if key is not None:
                 return key
-        if (hp * 100 < hpmax * self.elbereth_percent or crowd) and hostiles:
+        if pressed and hostiles:
             here = (self._level_key(obs), pos)
             scary = self._ignore_elbereth(hostiles)
             if not scary and self.elbereth_at not in (here, (here, "broken")):

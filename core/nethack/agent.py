@@ -42,8 +42,11 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    nothing to eat: pray when the last prayer is 500 turns old (250 when fainting; ``emergency``),
    and with food but a hostile adjacent, when it is 500 turns old (a meal takes turns of free
    blows; a prayer that is heard shields us while we pray);
-   no prayer ever again after one that failed ("You feel that Mitra is displeased", "Thou art
-   arrogant": the god is angry until a sacrifice, and every prayer fails and angers it more); a
+   no prayer ever again after one that failed too soon ("You feel that Mitra is displeased",
+   "Thou art arrogant": the god is angry until a sacrifice, and every prayer fails and angers it
+   more); but the first prayer, or one 1,000 turns after the last, cannot come too soon (the
+   timeout starts at 300 and falls by one a turn): it failed on Luck or alignment below 0 (a pet
+   or a peaceful killed), which leaves the god calm, so pray again, once, 1,000 turns later; a
    Monk's guilt over meat (a point of alignment, which its kills win back) bars no prayer; a Healer
    below half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``);
    below 40% with a monster adjacent, or below 70% with two or more, or below 1/7 with no prayer,
@@ -65,6 +68,9 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    brought us in) with its guard asking our name: drop the gold, then keep beside the guard,
    stepping with ``m`` (no autopickup: gold picked up again makes it attack), until it has led us
    out and gone (``follow_guard``; "Croesus" would send it off and leave us walled in);
+   confused (rotten food) or stunned with no hostile adjacent: search until it passes, since a
+   step may go astray into the pet (its death costs 15 alignment, and no prayer is heard below
+   0) or a peaceful (``wait_out``);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 55 when hungry) under us whenever
    we are not satiated and no hostile is within 6 squares (one corpse in 7 tastes rotten, and
    may knock us out for a while; ``ground_eat``). A kill is a corpse where one of its kind stood
@@ -94,9 +100,12 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    hypocrite", and a god does not listen to a hero below 0): rest on it while below 90%, else walk
    on. Shoot at the nearest hostile monster in a straight line within 6 squares, with nothing (and
    no pet behind it) in the way, never at what may be peaceful (humans, elves, angels, unicorns,
-   our kin in the Mines, unless one of its kind attacked us on this level: a were in its human
-   shape) nor at a gas spore next to such or to a pet: fire the quiver (arrows once the bow is in
-   hand, which a Ranger takes first; darts, daggers), throw a spare stack of daggers or darts, or
+   our kin in the Mines, and each kind the game may make peaceful to us: of our alignment, not
+   always hostile, or of a race ours loves, read from the game's own monster table; a kill from
+   afar, where no "Really attack?" warns, costs 5 alignment and may cost Luck, and with them
+   the prayers; unless one of its kind attacked us on this level: a were in its human shape) nor
+   at a gas spore next to such or to a pet: fire the quiver (arrows once the bow is in hand, which
+   a Ranger takes first; darts, daggers), throw a spare stack of daggers or darts, or
    cast a Wizard's force bolt (not for 200 turns after "too hungry to cast", no energy, no hands
    or no ammunition); at point blank only when melee is weaker (a bow in hand, bare hands,
    the spell). Else attack an adjacent hostile monster (a were first: it calls rats or jackals
@@ -130,10 +139,11 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    "Closed for inventory", even half rubbed out; after ten kicks in vain, again 300 steps later);
    follow the path already planned; take the down staircase when the level is explored or has taken
    long enough, as long as the depth stays below experience level + 1 (resting on it until hit
-   points are at 80%); walk (breadth-first paths over a per-level memory of the map, around known
-   traps and shops, and around molds seen before, which never move) to unseen frontier squares and
-   useful items (gold, food, scrolls, potions, wands, rings, amulets, armor for a free slot or
-   better than the worn), pushing boulders when nothing else is left, else to the down staircase.
+   points are full: a new level's first fights come at once); walk (breadth-first paths over a
+   per-level memory of the map, around known traps and shops, and around molds seen before, which
+   never move) to unseen frontier squares and useful items (gold, food, scrolls, potions, wands,
+   rings, amulets, armor for a free slot or better than the worn), pushing boulders when nothing
+   else is left, else to the down staircase.
    Stuck on a level for long with the way on blocked by a floating eye, mold or gas spore (in a
    corridor or a doorway): walk up to it, throw spare weapons at it (``fight``), wait for it to
    drift off, and after 200 turns, at 90% hit points or more with nobody else near (or after 400,
@@ -176,7 +186,7 @@ from .facts import (
     MONSTER_NAMES, MONSTER_CLASS, NEVER_MELEE, PASSIVE_WORST, NEVER_SHOOT, SHOOT_RANGE, KIN_FLAG,
     CORPSE_AGE, CORPSE_AGE_HUNGRY, armor_slot, safe_armor, armor_ac,
     ARMOR_GLYPH_AC, metal_armor, UPGRADE_SLOTS, MISSILE_RE, MISSILE_COUNT_RE, AMMO, THROWN,
-    PICK_RE, HEALING_RE, safe_corpse,
+    PICK_RE, HEALING_RE, safe_corpse, may_be_born_peaceful,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
     HIT_US_RE, KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE,
@@ -195,6 +205,9 @@ TERRAIN_AFTER, TERRAIN_EVERY = 100, 800
 # Steps to follow a vault's guard out after it asked our name (it leads us out in a few dozen).
 GUARD_STEPS = 400
 ENHANCE_TRIES = 3  # #enhance menus opened after "You feel more confident" (one skill each)
+# A failed prayer this long after the last (or the first) did not come too soon; pray again
+# this long after it (Luck below 0 comes back by one each 600 turns).
+NAUGHTY_GAP, NAUGHTY_WAIT = 1_000, 1_000
 
 
 class LevelMemory:
@@ -242,12 +255,17 @@ class SymbolicAgent:
         self.intent_corpse: str | None = None
         self.last_pray_turn = -10_000
         self.god_angry = False  # a prayer failed: every later one fails too
+        self.prev_pray_turn = -10_000  # the prayer before the last
+        self.naughty_until = -1  # a prayer failed on bad Luck or alignment: none till then
+        self.failed_prayer = None  # the (last) prayer whose failure we have read
         self.tried_items: set[str] = set()  # unidentified wands and potions tried as a last resort
         self.wand_kinds: dict[str, str | None] = {}  # appearance -> kind engrave-testing told
         self.wand_testing: str | None = None  # the appearance being engrave-tested
         self.zapping: str | None = None  # the wand we zap now (its inventory description)
         self.spent_wands: set[str] = set()  # zapped and "Nothing happens"
         self.hasted = False  # zapped ourselves with a wand of speed monster
+        self.race = "human"  # the race word of the welcome ("orcish", ...)
+        self.alignment: int | None = None  # its sign: 1 lawful, 0 neutral, -1 chaotic
         self.zapped_at: dict[tuple[int, str], int] = {}  # (monster glyph, wand kind) -> turn
         self.weapon_name: str | None = None  # what we last had in hand ("+0 katana")
         self.gear_at = None  # (level, square) where our armor and weapon fell off
@@ -339,6 +357,10 @@ class SymbolicAgent:
             race = re.search(r"\b(human|elven|dwarven|gnomish|orcish)\b", text)
             # a Caveman may eat his kin, like an orc
             self.kin = 0 if " Cave" in text else KIN_FLAG[race.group(1) if race else "human"]
+            self.race = race.group(1) if race else "human"
+            align = re.search(r"\b(lawful|neutral|chaotic)\b", text)
+            self.alignment = {"lawful": 1, "neutral": 0, "chaotic": -1}[align.group(1)] \
+                if align else None
             self.monk = " Monk" in text
             self.wizard = " Wizard" in text
             self.healer = " Healer" in text
@@ -412,8 +434,19 @@ class SymbolicAgent:
                     self.wand_kinds[self.wand_testing] = kind
         if self.zapping is not None and "Nothing happens" in message:
             self.spent_wands.add(self.zapping)
-        if PRAYER_FAILED_RE.search(message):
-            self.god_angry = True
+        if PRAYER_FAILED_RE.search(message) and self.failed_prayer != self.last_pray_turn:
+            # Too soon (the prayer timeout was above 200): the god is angry from now on. But
+            # the first prayer, or one NAUGHTY_GAP turns after the last, cannot come too soon
+            # (the timeout starts at 300 and falls by one a turn): it failed on Luck or
+            # alignment below 0 (a pet or a peaceful killed, a step astray while confused),
+            # which leaves the god calm, and Luck and alignment come back with time and kills:
+            # pray again, once, NAUGHTY_WAIT turns later.
+            if self.last_pray_turn - self.prev_pray_turn >= NAUGHTY_GAP and \
+                    self.naughty_until < 0:
+                self.naughty_until = self.last_pray_turn + NAUGHTY_WAIT
+            else:
+                self.god_angry = True
+            self.failed_prayer = self.last_pray_turn
         if "You feel feverish" in message:
             self.lycanthropy = True
         if "You feel purified" in message:
@@ -743,8 +776,9 @@ class SymbolicAgent:
         # listens when the prayer timeout is below 200. A prayer sets it to rnz(350), at most
         # 700 seven times in eight: 500 turns later a prayer is likely safe (one that comes too
         # soon fails and leaves the god angry for good, see above).
+        listens = not self.god_angry and turn >= self.naughty_until
         can_pray_major = turn > 110 and turn - self.last_pray_turn > self.major_prayer_gap \
-            and not self.god_angry
+            and listens
         hostiles = self._adjacent_hostiles(glyphs, pos, mem)
         hurt_now = self.last_hp is not None and hp < self.last_hp
         if hurt_now:
@@ -806,7 +840,7 @@ class SymbolicAgent:
         # sooner: a prayer that may come too soon is better than none (each is "major trouble",
         # like lycanthropy, which is not deadly at once, but turns us into a rat or a jackal
         # that drops its weapon and armor and collapses under its load).
-        deadly = turn > 110 and turn - self.last_pray_turn > 50 and not self.god_angry
+        deadly = turn > 110 and turn - self.last_pray_turn > 50 and listens
         # (lycanthropy turns us only some 80 turns later on average: while the were that bit
         # us, or what it summoned, is near, a prayer would be spent on a bite that comes again)
         if (cond & (nh.BL_MASK_FOODPOIS | nh.BL_MASK_TERMILL) and deadly) or \
@@ -818,7 +852,7 @@ class SymbolicAgent:
         low = hp <= 5 or hp * 7 <= hpmax
         if low and can_pray_major:
             return self._pray(turn, "emergency")
-        if low and hurt_now and turn > 110 and not self.god_angry and \
+        if low and hurt_now and turn > 110 and listens and \
                 turn - self.last_pray_turn > self.desperate_prayer_gap:
             # At death's door and still being hit, whatever we do: a prayer that may come too
             # soon beats the next blow (300 turns after the last, the timeout of rnz(350) is
@@ -835,7 +869,7 @@ class SymbolicAgent:
             if key is not None:
                 return key
         food = self._food_letter(obs) if hunger >= 3 else None
-        fainting_prayer = hunger >= 4 and turn - self.last_pray_turn > 250 and not self.god_angry
+        fainting_prayer = hunger >= 4 and turn - self.last_pray_turn > 250 and listens
         if hunger >= 3 and ((not food and (can_pray_major or fainting_prayer)) or
                             (food and hostiles and can_pray_major)):
             # (fainting: death is near, so a prayer that may come too soon is worth it; weak
@@ -884,6 +918,11 @@ class SymbolicAgent:
             key = self._follow_guard(obs, mem, pos)
             if key is not None:
                 return key
+        if cond & (nh.BL_MASK_CONF | nh.BL_MASK_STUN) and not hostiles:
+            # Confused (rotten food) or stunned, a step may go astray: into the pet (killing it
+            # costs 15 alignment, and no prayer is heard below 0) or a peaceful. Wait it out.
+            self.strategy = "wait_out"
+            return SEARCH
         # 6. hunger (a fresh safe corpse is eaten whenever we are not satiated)
         corpse = self.kills.get(pos)
         max_age = CORPSE_AGE_HUNGRY if hunger >= 2 else CORPSE_AGE
@@ -920,7 +959,7 @@ class SymbolicAgent:
         # Resting costs food: not once fainting, nor while weak when no prayer will feed us (a
         # failed one angered the god): then look for food. Weak, the prayer comes (at 500 turns
         # from the last, or 250 once fainting) and finds us rested.
-        can_rest = hunger < 3 or (hunger == 3 and not self.god_angry)
+        can_rest = hunger < 3 or (hunger == 3 and listens)
         if self.resting and self.elbereth_at == here and can_rest and \
                 not self._ignore_elbereth(hostiles):
             if not hurt_now:
@@ -1089,7 +1128,7 @@ class SymbolicAgent:
         return (int(bl[nh.NLE_BL_DNUM]), int(bl[nh.NLE_BL_DLEVEL]), 0)
 
     def _pray(self, turn: int, strategy: str) -> int:
-        self.last_pray_turn = turn
+        self.prev_pray_turn, self.last_pray_turn = self.last_pray_turn, turn
         self.strategy = strategy
         return PRAY
 
@@ -1607,12 +1646,16 @@ class SymbolicAgent:
 
     def _may_be_peaceful(self, g: int, mem: LevelMemory) -> bool:
         """A monster glyph that asked "Really attack?", or a kind that may be peaceful (humans
-        and elves, angels, unicorns, our kin in the Mines) unless one of it attacked us here."""
+        and elves, angels, unicorns, our kin in the Mines, and each kind the game may make
+        peaceful to us: of our alignment, or loved by our race; killing one from afar, where no
+        "Really attack?" warns, costs 5 alignment and may cost Luck, after which no prayer is
+        heard) unless one of it attacked us here."""
         if g in mem.peaceful:
             return True
         mon = nh.glyph_to_mon(g)
         cls = MONSTER_CLASS[mon]
-        maybe = cls in NEVER_SHOOT or (bool(self.mines_ok) and cls in (ord("h"), ord("G")))
+        maybe = cls in NEVER_SHOOT or (bool(self.mines_ok) and cls in (ord("h"), ord("G"))) or \
+            (self.alignment is not None and may_be_born_peaceful(mon, self.race, self.alignment))
         return maybe and MONSTER_NAMES[mon] not in mem.attackers
 
     def _shootable(self, g: int, mem: LevelMemory, dist: int) -> bool:
@@ -1745,7 +1788,7 @@ class SymbolicAgent:
                 return key
         if pos == mem.downstairs and level_ok and (descend or not self._targets(obs, mem, pos)):
             hp, hpmax = int(obs["blstats"][nh.NLE_BL_HP]), int(obs["blstats"][nh.NLE_BL_HPMAX])
-            if hp * 10 < hpmax * 8:
+            if hp < hpmax:
                 self.strategy = "wait_out"
                 return SEARCH
             self.plan = []

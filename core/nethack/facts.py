@@ -204,6 +204,77 @@ MONSTER_NAMES = [nh.permonst(i).mname for i in range(nh.NUMMONS)]
 MONSTER_CLASS = [ord(nh.class_sym.from_mlet(nh.permonst(i).mlet).sym) for i in range(nh.NUMMONS)]
 
 
+def _number(value) -> int:
+    return ord(value) if isinstance(value, str) else int(value)  # (nle gives a char as a str)
+
+
+def _monster_alignments() -> list[int]:
+    """Each monster kind's alignment (monst.c's maligntyp: below 0 chaotic, 0 neutral, above 0
+    lawful, -128 unaligned), which nle's permonst binding leaves out: read from the game
+    library's own monster table (``mons``), each entry checked field by field against nle's."""
+    import ctypes
+    import os
+
+    import nle
+
+    class Attack(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_ubyte) for n in ("aatyp", "adtyp", "damn", "damd")]
+
+    class Permonst(ctypes.Structure):  # permonst.h (NetHack 3.6)
+        _fields_ = [("mname", ctypes.c_char_p), ("mlet", ctypes.c_byte),
+                    ("mlevel", ctypes.c_byte), ("mmove", ctypes.c_byte), ("ac", ctypes.c_byte),
+                    ("mr", ctypes.c_byte), ("maligntyp", ctypes.c_byte),
+                    ("geno", ctypes.c_ushort), ("mattk", Attack * 6), ("cwt", ctypes.c_ushort),
+                    ("cnutrit", ctypes.c_ushort), ("msound", ctypes.c_byte),
+                    ("msize", ctypes.c_byte), ("mresists", ctypes.c_ubyte),
+                    ("mconveys", ctypes.c_ubyte), ("mflags1", ctypes.c_ulong),
+                    ("mflags2", ctypes.c_ulong), ("mflags3", ctypes.c_ushort),
+                    ("mcolor", ctypes.c_ubyte)]
+
+    lib = ctypes.CDLL(os.path.join(os.path.dirname(nle.__file__), "libnethack.so"),
+                      mode=ctypes.RTLD_LOCAL)
+    table = (Permonst * nh.NUMMONS).in_dll(lib, "mons")
+    checked = ("mlet", "mlevel", "mmove", "ac", "mr", "cwt", "cnutrit", "msound", "msize",
+               "mflags1", "mflags2", "mflags3")
+    out = []
+    for i in range(nh.NUMMONS):
+        ours, theirs = table[i], nh.permonst(i)
+        if ours.mname != theirs.mname.encode() or any(
+                int(getattr(ours, f)) != _number(getattr(theirs, f)) for f in checked):
+            raise RuntimeError(f"libnethack.so's monster {i} is not nle's {theirs.mname}")
+        out.append(int(ours.maligntyp))
+    return out
+
+
+MONSTER_ALIGN = _monster_alignments()
+M2_HOSTILE, M2_PEACEFUL = 0x00100000, 0x00200000  # always hostile, always peaceful (monflag.h)
+# Races a hero's race is peaceful and hostile to (role.c's lovemask and hatemask; flags as
+# KIN_FLAG's: human 0x08, elf 0x10, dwarf 0x20, gnome 0x40, orc 0x80).
+RACE_LOVE = {"human": 0, "elven": 0x10, "dwarven": 0x20 | 0x40, "gnomish": 0x20 | 0x40,
+             "orcish": 0}
+RACE_HATE = {"human": 0x40 | 0x80, "elven": 0x80, "dwarven": 0x80, "gnomish": 0x08,
+             "orcish": 0x08 | 0x10 | 0x20}
+
+
+def may_be_born_peaceful(mon: int, race: str, alignment: int) -> bool:
+    """May a monster of kind ``mon`` be generated peaceful to a hero of this race word and
+    alignment sign (makemon.c's peace_minded: always peaceful kinds; never the always hostile;
+    the races the hero's loves, never those it hates; else a kind of the hero's alignment,
+    which is peaceful more often than not)?"""
+    p = nh.permonst(mon)
+    if p.mflags2 & M2_PEACEFUL:
+        return True
+    if p.mflags2 & M2_HOSTILE:
+        return False
+    race_bits = int(p.mflags2) & 0xF8
+    if race_bits & RACE_LOVE.get(race, 0):
+        return True
+    if race_bits & RACE_HATE.get(race, 0):
+        return False
+    mal = MONSTER_ALIGN[mon]
+    return mal != -128 and int(np.sign(mal)) == alignment
+
+
 # Monsters never to melee (passive damage or paralysis), and corpses safe to eat.
 # With the most a blow at one costs us (monst.c and uhitm.c's passive: a mold's or jelly's
 # d(level + 1, n), at levels a few above its base; a gas spore's 4d6 explosion; a yellow mold

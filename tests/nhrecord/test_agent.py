@@ -1436,3 +1436,78 @@ def test_picks_up_a_lichen_corpse_which_never_rots_but_no_other():
 def test_never_eats_a_poisonous_corpse(kind, safe):
     """Every kind the game marks poisonous (the old list missed giant spiders and xans)."""
     assert agent()._edible(kind) is safe
+
+
+@pytest.mark.parametrize("hero, shoots", [("chaotic male orcish Rogue", False),
+                                          ("lawful female human Valkyrie", True),
+                                          ("lawful male dwarven Valkyrie", True)])
+def test_never_shoots_at_a_kind_the_game_may_have_made_peaceful_to_it(hero, shoots):
+    """Hill orcs are chaotic: to a chaotic orc most are peaceful, and a kill from afar (no
+    "Really attack?" warns) costs alignment (and maybe Luck), and with them the prayers; a human
+    or a dwarf the game never makes peaceful with orcs. Once one has attacked, it is fair game."""
+    orc = monster("hill orc")
+    a = agent()
+    obs = carry(state(turn=500, top=f"Hello Agent, welcome to NetHack!  You are a {hero}."),
+                DARTS)
+    obs["glyphs"][5, 14] = orc  # four squares east
+    assert (a.act(obs) == ord("f")) == shoots
+    hit = carry(state(turn=501, top="The hill orc hits!"), DARTS)
+    hit["glyphs"][5, 13] = orc
+    assert a.act(hit) == ord("f") and a.strategy == "fight"
+
+
+def test_a_failed_prayer_that_cannot_have_come_too_soon_leaves_the_god_calm():
+    """The first prayer (the timeout starts at 300, below 200 from turn 100 on), or one 1,000
+    turns after the last, fails on Luck or alignment below 0 (a pet killed while confused), not
+    for coming too soon: the god is not angry, and a prayer 1,000 turns later may be heard.
+    A second failure, or one soon after a prayer, angers it for good."""
+    a = agent()
+    assert a.act(state(hunger=3, turn=1067)) == PRAY  # weak, nothing to eat
+    a.queue.clear()
+    a.act(state(hunger=3, turn=1070, top="You feel that Hermes is displeased."))
+    assert a.act(state(hunger=3, turn=1500)) != PRAY
+    assert a.act(state(hunger=3, turn=2100)) == PRAY
+    a.queue.clear()
+    a.act(state(hunger=3, turn=2103, top="You feel that Hermes is displeased."))
+    assert a.act(state(hp=(2, 20), turn=4000)) != PRAY  # angry now: never again
+    b = agent()
+    b.act(state(turn=1000, top="You feel that Hermes is well-pleased."))
+    b.last_pray_turn = 1000
+    assert b.act(state(hunger=3, turn=1600)) == PRAY  # 600 turns on: may be too soon
+    b.queue.clear()
+    b.act(state(hunger=3, turn=1603, top="You feel that Hermes is displeased."))
+    assert b.act(state(hp=(2, 20), turn=4000)) != PRAY
+
+
+def test_confused_it_waits_instead_of_walking():
+    """A step may go astray while confused (rotten food) or stunned: into the pet, whose death
+    costs 15 alignment, and no prayer is heard below 0."""
+    a = agent()
+    a.kills[(5, 13)] = ("jackal", 495)  # a fresh kill three squares east; hungry
+    obs = state(hunger=2)
+    obs["blstats"][nh.NLE_BL_CONDITION] = nh.BL_MASK_CONF
+    assert a.act(obs) == ord("s") and a.strategy == "wait_out"
+    obs = state(hunger=2, turn=505)
+    assert a.act(obs) == ord("l")  # no longer confused: walks to it
+
+
+def test_rests_on_the_down_staircase_until_its_hit_points_are_full():
+    """A new level's first fights come at once: go down at full hit points, not at 80%."""
+    from papertools.core.nethack.agent import DIRS
+
+    moves = {key: d for d, key in DIRS.items()}
+    obs = state(pos=(5, 10), hp=(14, 16))
+    obs["glyphs"][5, 15] = DOWNSTAIR
+    a = agent()
+    pos = (5, 10)
+    for _ in range(5):  # the agent's moves to the staircase
+        dy, dx = moves[a.act(obs)]
+        obs["glyphs"][pos] = FLOOR
+        pos = (pos[0] + dy, pos[1] + dx)
+        obs["glyphs"][pos] = PLAYER
+        obs["blstats"][nh.NLE_BL_Y], obs["blstats"][nh.NLE_BL_X] = pos
+        obs["blstats"][nh.NLE_BL_TIME] += 1
+    assert pos == (5, 15)
+    assert a.act(obs) == ord("s") and a.strategy == "wait_out"  # at 14 of 16
+    obs["blstats"][nh.NLE_BL_HP] = 16
+    assert a.act(obs) == ord(">")

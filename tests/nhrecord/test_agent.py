@@ -1511,3 +1511,20 @@ def test_rests_on_the_down_staircase_until_its_hit_points_are_full():
     assert a.act(obs) == ord("s") and a.strategy == "wait_out"  # at 14 of 16
     obs["blstats"][nh.NLE_BL_HP] = 16
     assert a.act(obs) == ord(">")
+
+
+def test_monster_alignments_come_from_the_games_own_table():
+    """nle's permonst binding has no alignment: facts reads it from libnethack.so's monster table
+    (monst.c's LVL(level, speed, AC, MR, alignment)), checked entry by entry against nle's."""
+    from papertools.core.nethack.facts import MONSTER_ALIGN, may_be_born_peaceful
+
+    index = {nh.permonst(i).mname: i for i in range(nh.NUMMONS)}
+    assert [MONSTER_ALIGN[index[n]] for n in ("imp", "dwarf", "Uruk-hai", "newt", "Woodland-elf")] \
+        == [-7, 4, -4, 0, -5]
+    assert len(MONSTER_ALIGN) == nh.NUMMONS
+    assert may_be_born_peaceful(index["shopkeeper"], "human", -1)  # always peaceful
+    assert not may_be_born_peaceful(index["soldier ant"], "human", 0)  # always hostile
+    assert may_be_born_peaceful(index["gnome"], "dwarven", 1)  # a dwarf loves gnomes
+    assert not may_be_born_peaceful(index["hill orc"], "human", -1)  # a human hates orcs
+    assert may_be_born_peaceful(index["hill orc"], "orcish", -1)  # a chaotic orc's kind
+    assert not may_be_born_peaceful(index["dwarf"], "human", -1)  # lawful: not a chaotic's

@@ -235,7 +235,7 @@ def _monster_alignments() -> list[int]:
                       mode=ctypes.RTLD_LOCAL)
     table = (Permonst * nh.NUMMONS).in_dll(lib, "mons")
     checked = ("mlet", "mlevel", "mmove", "ac", "mr", "cwt", "cnutrit", "msound", "msize",
-               "mflags1", "mflags2", "mflags3")
+               "mflags1", "mflags2", "mflags3")  # (not mcolor: nle's binding gives another)
     out = []
     for i in range(nh.NUMMONS):
         ours, theirs = table[i], nh.permonst(i)
@@ -260,7 +260,7 @@ def may_be_born_peaceful(mon: int, race: str, alignment: int) -> bool:
     """May a monster of kind ``mon`` be generated peaceful to a hero of this race word and
     alignment sign (makemon.c's peace_minded: always peaceful kinds; never the always hostile;
     the races the hero's loves, never those it hates; else a kind of the hero's alignment,
-    which is peaceful more often than not)?"""
+    which the game makes peaceful half the time or more)?"""
     p = nh.permonst(mon)
     if p.mflags2 & M2_PEACEFUL:
         return True

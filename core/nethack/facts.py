@@ -248,12 +248,15 @@ def _monster_alignments() -> list[int]:
 
 MONSTER_ALIGN = _monster_alignments()
 M2_HOSTILE, M2_PEACEFUL = 0x00100000, 0x00200000  # always hostile, always peaceful (monflag.h)
-# Races a hero's race is peaceful and hostile to (role.c's lovemask and hatemask; flags as
-# KIN_FLAG's: human 0x08, elf 0x10, dwarf 0x20, gnome 0x40, orc 0x80).
-RACE_LOVE = {"human": 0, "elven": 0x10, "dwarven": 0x20 | 0x40, "gnomish": 0x20 | 0x40,
-             "orcish": 0}
-RACE_HATE = {"human": 0x40 | 0x80, "elven": 0x80, "dwarven": 0x80, "gnomish": 0x08,
-             "orcish": 0x08 | 0x10 | 0x20}
+# The race flags of a monster (monflag.h), and all of them.
+M2_HUMAN, M2_ELF, M2_DWARF, M2_GNOME, M2_ORC = 0x08, 0x10, 0x20, 0x40, 0x80
+M2_RACES = M2_HUMAN | M2_ELF | M2_DWARF | M2_GNOME | M2_ORC
+# Races a hero's race (the race word of the welcome) is peaceful and hostile to (role.c's
+# lovemask and hatemask).
+RACE_LOVE = {"human": 0, "elven": M2_ELF, "dwarven": M2_DWARF | M2_GNOME,
+             "gnomish": M2_DWARF | M2_GNOME, "orcish": 0}
+RACE_HATE = {"human": M2_GNOME | M2_ORC, "elven": M2_ORC, "dwarven": M2_ORC, "gnomish": M2_HUMAN,
+             "orcish": M2_HUMAN | M2_ELF | M2_DWARF}
 
 
 def may_be_born_peaceful(mon: int, race: str, alignment: int) -> bool:
@@ -266,7 +269,7 @@ def may_be_born_peaceful(mon: int, race: str, alignment: int) -> bool:
         return True
     if p.mflags2 & M2_HOSTILE:
         return False
-    race_bits = int(p.mflags2) & 0xF8
+    race_bits = int(p.mflags2) & M2_RACES
     if race_bits & RACE_LOVE.get(race, 0):
         return True
     if race_bits & RACE_HATE.get(race, 0):
@@ -301,8 +304,9 @@ POISONOUS_CORPSES = {nh.permonst(i).mname for i in range(nh.NUMMONS)
 # The hero's own race (the race word of the welcome message -> the monster flag that marks its
 # kin): eating one's kin is cannibalism, which costs 2 to 5 points of Luck for good (a god does
 # not listen below 0) and aggravates monsters; a Caveman and an orc may (eat.c).
-KIN_FLAG = {"human": 0x08, "elven": 0x10, "dwarven": 0x20, "gnomish": 0x40, "orcish": 0}
-_KIN = {nh.permonst(i).mname: int(nh.permonst(i).mflags2) & 0xF8 for i in range(nh.NUMMONS)}
+KIN_FLAG = {"human": M2_HUMAN, "elven": M2_ELF, "dwarven": M2_DWARF, "gnomish": M2_GNOME,
+            "orcish": 0}
+_KIN = {nh.permonst(i).mname: int(nh.permonst(i).mflags2) & M2_RACES for i in range(nh.NUMMONS)}
 # What a lycanthrope must not eat either: the animals of a were's kind (were.c, were_beastie; the
 # message that tells us we caught it does not say which were it was).
 WERE_KIN = {"sewer rat", "giant rat", "rabid rat", "jackal", "fox", "coyote", "wolf", "warg",

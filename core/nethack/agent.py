@@ -26,7 +26,10 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    one, until the menu offers none (Skilled is +2 to hit and +1 damage over Basic; ``explore``);
 3. arrived in the Gnomish Mines by the stairs (not a dwarf or gnome): go back up and find the
    main dungeon's other staircase (``explore``);
-4. engulfed: attack (``engulfed_fight``);
+4. in an animal's body (a were's) that collapses under our pack (it carries a fifth of a
+   human's load: it can neither move nor eat): drop it all (``D``, every item; ``emergency``),
+   and pick it up again where it fell once back in our own shape (below); engulfed: attack
+   (``engulfed_fight``);
 5. emergencies: food poisoning or illness: pray unless the last prayer is under 50 turns old (death
    is near: a prayer that may come too soon is worth it); lycanthropy: pray when the last prayer is
    500 turns old and no hostile is within 6 squares (the were that bit us would bite again), at
@@ -34,43 +37,44 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    pray as for food poisoning (``emergency``); hit points below 1/7 (or 6): pray when the last
    prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is below
    200); hit again while below 1/7, when the last prayer is 300 turns old (the timeout is then
-   below 200 about two times in three: better than the next blow); else quaff a potion known
-   to heal (a Healer's, a Tourist's), else, with a hostile
-   adjacent, zap a wand known by name or by engrave-testing to stop it (sleep, striking, fire, ...;
-   never at what may be peaceful) or one of digging down, unless on a staircase, where the beam
-   bounces off and brings a rock down on us (``emergency``); weak from hunger with
-   nothing to eat: pray when the last prayer is 500 turns old (250 when fainting; ``emergency``),
-   and with food but a hostile adjacent, when it is 500 turns old (a meal takes turns of free
-   blows; a prayer that is heard shields us while we pray);
-   no prayer ever again after one that failed too soon ("You feel that Mitra is displeased",
-   "Thou art arrogant": the god is angry until a sacrifice, and every prayer fails and angers it
-   more); but the first prayer, or one 1,000 turns after the last, cannot come too soon (the
-   timeout starts at 300 and falls by one a turn): it failed on Luck or alignment below 0 (a pet
-   or a peaceful killed), which leaves the god calm, so pray again, once, 1,000 turns later; a
-   Monk's guilt over meat (a point of alignment, which its kills win back) bars no prayer; a Healer
-   below half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``);
-   below 40% with a monster adjacent, or below 70% with two or more, or below 1/7 with no prayer,
-   or where two more blows like the worst of the last 3 turns would kill us (a rothe's three bites,
-   a mattock: the blow that takes us from 60% to death comes before 40% is seen):
-   climb the up staircase we stand on (known when seen, or because we came down by it), or walk
-   to one up to 3 steps away, or up to 6 where Elbereth does not hold (what is beside us
-   ignores it, or it failed here); only stalkers follow a hero up the stairs, and only from
-   beside it (zombies, soldiers, trolls, demons; no rothe, ant, bat, jackal, were or orc);
-   never from the first level, whose staircase leaves the dungeon; a climb that fails (a heavy
-   load, a trap) is not tried again for 100 turns (``emergency``; upstairs, the hero rests as
-   when hurt, below, and comes down again at 80%); else engrave Elbereth in the dust
-   and rest on it while it holds (``emergency``). After writing, read it (``:``, no game time): a
-   finger in the dust garbles each letter one time in 25, so a quarter of all Elbereths scare
-   nobody, and one that reads wrong is written anew. Hit on it, write it anew twice, then take it
-   that it does not hold, read it (one worn off since may be written anew) and fight back; where
-   Elbereth does not hold, below 1/7 with no prayer: zap each unidentified wand at the monster
-   once, then quaff each unidentified potion once (``emergency``); in a vault (its teleport trap
-   brought us in) with its guard asking our name: drop the gold, then keep beside the guard,
-   stepping with ``m`` (no autopickup: gold picked up again makes it attack), until it has led us
-   out and gone (``follow_guard``; "Croesus" would send it off and leave us walled in);
-   confused (rotten food) or stunned with no hostile adjacent: search until it passes, since a
-   step may go astray into the pet (its death costs 15 alignment, and no prayer is heard below
-   0) or a peaceful (``wait_out``);
+   below 200 about two times in three: better than the next blow); else quaff a potion known to
+   heal (a Healer's, a Tourist's), else, with a hostile adjacent, zap a wand known by name or by
+   engrave-testing to stop it (sleep, striking, fire, ...; never at what may be peaceful) or one of
+   digging down, unless on a staircase, where the beam bounces off and brings a rock down on us
+   (``emergency``); weak from hunger with nothing to eat: pray when the last prayer is 500 turns
+   old (250 when fainting; ``emergency``), and with food but a hostile adjacent, when it is 500
+   turns old (a meal takes turns of free blows; a prayer that is heard shields us while we pray);
+   no prayer ever again after one that failed too soon ("You feel that Mitra is displeased", "Thou
+   art arrogant": the god is angry until a sacrifice, and every prayer fails and angers it more);
+   but the first prayer, or one 1,000 turns after the last, cannot come too soon (the timeout
+   starts at 300 and falls by one a turn): it failed on Luck or alignment below 0 (a pet or a
+   peaceful killed), which leaves the god calm, so pray again, once, 1,000 turns later; a Monk's
+   guilt over meat (a point of alignment, which its kills win back) bars no prayer; a Healer below
+   half its hit points casts healing on itself (``emergency`` in a fight, else ``wait_out``); below
+   30% with a monster adjacent (40% wrote it too soon: fights that would have been won were
+   left), or below 70% with two or more, or below 1/7 with no prayer, or
+   where two more blows like the worst of the last 3 turns would kill us (a rothe's three bites, a
+   mattock: the blow that takes us from 60% to death comes before 30% is seen): climb the up
+   staircase we stand on (known when seen, or because we came down by it), or walk to one up to 3
+   steps away, or up to 6 where Elbereth does not hold (what is beside us ignores it, or it failed
+   here); only stalkers follow a hero up the stairs, and only from beside it (zombies, soldiers,
+   trolls, demons; no rothe, ant, bat, jackal, were or orc); never from the first level, whose
+   staircase leaves the dungeon; a climb that fails (a heavy load, a trap) is not tried again for
+   100 turns (``emergency``; upstairs, the hero rests as when hurt, below, and comes down again at
+   80%); else engrave Elbereth in the dust and rest on it while it holds (``emergency``; never in a
+   body that holds nothing, a were's animal: "You can't even hold anything!", and it rested where
+   no Elbereth was written while a crowd bit it; nor zap or quaff there: it fights). After writing,
+   read it (``:``, no game time): a finger in the dust garbles each letter one time in 25, so a
+   quarter of all Elbereths scare nobody, and one that reads wrong is written anew. Hit on it,
+   write it anew twice, then take it that it does not hold, read it (one worn off since may be
+   written anew) and fight back; where Elbereth does not hold, below 1/7 with no prayer: zap each
+   unidentified wand at the monster once, then quaff each unidentified potion once (``emergency``);
+   in a vault (its teleport trap brought us in) with its guard asking our name: drop the gold, then
+   keep beside the guard, stepping with ``m`` (no autopickup: gold picked up again makes it
+   attack), until it has led us out and gone (``follow_guard``; "Croesus" would send it off and
+   leave us walled in); confused (rotten food) or stunned with no hostile adjacent: search until it
+   passes, since a step may go astray into the pet (its death costs 15 alignment, and no prayer is
+   heard below 0) or a peaceful (``wait_out``);
 6. food: a fresh corpse of a safe monster (under 30 turns old; 55 when hungry) under us whenever
    we are not satiated and no hostile is within 6 squares (one corpse in 7 tastes rotten, and
    may knock us out for a while; ``ground_eat``). A kill is a corpse where one of its kind stood
@@ -118,44 +122,45 @@ order, each decision labelled with the paper's strategy names (strategies.py):
 8. hurt (below 60% until back at 90%): with nobody within 6 squares, walk to a known up
    staircase up to 20 steps away (not on the first level) to rest there, so that what comes
    while we are weak finds us on the way out (above); engrave Elbereth and rest on it, searching
-   a turn at a time (20 at a time where it does not hold or cannot be written; ``wait_out``);
+   a turn at a time (20 at a time where it does not hold or cannot be written, as in an
+   animal's body; ``wait_out``);
    not once fainting, nor weak with an angry god (then look for food; weak, a prayer will come);
-9. otherwise ``explore``: with nobody near, put on safe armor (the best first, body armor before
-   a cloak) and take an Archeologist's pick-axe in hand instead of the bullwhip; with nobody
-   within 6 squares and at half our hit points or more, a body armor or helm in the pack with a
-   better base armor class than the one worn (a hard hat over a fedora, a mithril-coat over a
-   leather jacket; no metal body armor for a Wizard, whose spells it hinders): take the worn one
-   off (a cloak first, which goes back on over it only once the swap is done), put
-   the better one on and drop the old (never picked up again; a cursed piece that will not come off
-   is left on, a piece that would not go on is not tried again); back in our own shape after an
-   animal's (a were's, a polymorph trap's), walk back to where our armor and weapon fell, pick them
-   up, put the armor on again and take the weapon in hand; with nobody within 6 squares and at half
-   our hit points or more, engrave with each unidentified wand once: the message tells its kind
-   ("the bugs stop moving": sleep or death; bullet holes: magic missile; ice cubes: cold; "fights
-   your attempt to write": striking; the bugs slow down or speed up), NetHack names digging, fire,
-   lightning and the wands without a direction itself, and the text written is Elbereth; zap a wand
-   of speed monster at ourselves once (fast for good); pick up food seen here (a lichen corpse too:
-   it never rots), then the missiles we shot; kick locked doors (not in the Mines, never a shop's
-   "Closed for inventory", even half rubbed out; after ten kicks in vain, again 300 steps later);
-   follow the path already planned; take the down staircase when the level is explored or has taken
-   long enough, as long as the depth stays below experience level + 1 (resting on it until hit
-   points are full: a new level's first fights come at once); walk (breadth-first paths over a
-   per-level memory of the map, around known traps and shops, and around molds seen before, which
-   never move) to unseen frontier squares and useful items (gold, food, scrolls, potions, wands,
-   rings, amulets, armor for a free slot or better than the worn), pushing boulders when nothing
-   else is left, else to the down staircase.
-   Stuck on a level for long with the way on blocked by a floating eye, mold or gas spore (in a
-   corridor or a doorway): walk up to it, throw spare weapons at it (``fight``), wait for it to
-   drift off, and after 200 turns, at 90% hit points or more with nobody else near (or after 400,
-   whoever is near), melee it (``fight``); a floating eye only after 1,000 turns (its gaze freezes
-   us for up to 127 turns). With nothing left to explore and no way down known (100 steps on the
-   level or more), look at NetHack's #terrain view (the map as seen, without objects, monsters and
-   traps; no game time; again each 800 steps): a down staircase under an object or a mold shows
-   there (one under an object is also noted when we step on it, "There is a staircase down here").
-   With no way down found for long, read a scroll of magic mapping (a Tourist's), later dig down
-   with a pick-axe; with nothing left to do, search for hidden passages where they are likeliest
-   (dead ends, walls next to unseen rock, searched least, nearest; one with no way to it now is
-   passed over for 300 steps).
+9. otherwise ``explore``: with nobody near, put on safe armor (the best first, body armor before a
+   cloak) and take an Archeologist's pick-axe in hand instead of the bullwhip; with nobody within 6
+   squares and at half our hit points or more, a body armor or helm in the pack with a better base
+   armor class than the one worn (a hard hat over a fedora, a mithril-coat over a leather jacket;
+   no metal body armor for a Wizard, whose spells it hinders): take the worn one off (a cloak
+   first, which goes back on over it only once the swap is done), put the better one on and drop
+   the old (never picked up again; a cursed piece that will not come off is left on, a piece that
+   would not go on is not tried again); back in our own shape after an animal's (a were's, a
+   polymorph trap's), walk back to where our armor and weapon (and the pack it dropped) fell, pick
+   them up, put the armor on again and take the weapon in hand; with nobody within 6 squares and at
+   half our hit points or more, engrave with each unidentified wand once: the message tells its
+   kind ("the bugs stop moving": sleep or death; bullet holes: magic missile; ice cubes: cold;
+   "fights your attempt to write": striking; the bugs slow down or speed up), NetHack names
+   digging, fire, lightning and the wands without a direction itself, and the text written is
+   Elbereth; zap a wand of speed monster at ourselves once (fast for good); pick up food seen here
+   (a lichen corpse too: it never rots), then the missiles we shot; kick locked doors (not in the
+   Mines, never a shop's "Closed for inventory", even half rubbed out; after ten kicks in vain,
+   again 300 steps later); follow the path already planned; take the down staircase when the level
+   is explored or has taken long enough, as long as the depth stays below experience level + 1
+   (resting on it until hit points are full: a new level's first fights come at once); walk
+   (breadth-first paths over a per-level memory of the map, around known traps and shops, and
+   around molds seen before, which never move) to unseen frontier squares and useful items (gold,
+   food, scrolls, potions, wands, rings, amulets, armor for a free slot or better than the worn),
+   pushing boulders when nothing else is left, else to the down staircase. Stuck on a level for
+   long with the way on blocked by a floating eye, mold or gas spore (in a corridor or a doorway):
+   walk up to it, throw spare weapons at it (``fight``), wait for it to drift off, and after 200
+   turns, at 90% hit points or more with nobody else near (or after 400, whoever is near), melee it
+   (``fight``); a floating eye only after 1,000 turns (its gaze freezes us for up to 127 turns).
+   With nothing left to explore and no way down known (100 steps on the level or more), look at
+   NetHack's #terrain view (the map as seen, without objects, monsters and traps; no game time;
+   again each 800 steps): a down staircase under an object or a mold shows there (one under an
+   object is also noted when we step on it, "There is a staircase down here"). With no way down
+   found for long, read a scroll of magic mapping (a Tourist's), later dig down with a pick-axe;
+   with nothing left to do, search for hidden passages where they are likeliest (dead ends, walls
+   next to unseen rock, searched least, nearest; one with no way to it now is passed over for 300
+   steps).
 
 The game's facts that these decisions use (keys, glyph classes, monster and object tables,
 message patterns) are in facts.py.
@@ -176,7 +181,7 @@ from nle import nethack as nh
 from .facts import (
     # the screen and the keys
     ROWS, COLS, DIRS, NEIGHBOURS, ESC, ENTER, SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK, PRAY,
-    APPLY, QUAFF, LOOK, ATTRIBUTES,
+    APPLY, QUAFF, LOOK, ATTRIBUTES, DROP_MANY,
     # terrain and glyphs
     UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, UPSTAIRS, TRAP, PASSABLE,
     DOORS,
@@ -189,7 +194,7 @@ from .facts import (
     PICK_RE, HEALING_RE, safe_corpse, may_be_born_peaceful,
     # messages and screens
     MORE_RE, MENU_END_RE, MENU_ITEM_RE, TRAP_RE, CORPSE_RE, TIN_SMELL_RE, READ_RE, SHOP_RE, HIT_RE,
-    HIT_US_RE, KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE,
+    HIT_US_RE, KILL_RE, WAND_RE, EMPTY_WAND_RE, ATTACK_WANDS, PRAYER_FAILED_RE, AFTER_NAME_RE,
     GEAR_DROPPED_RE, WIELDED_RE, ARTICLE_RE, WAND_LOOK_RE, ENGRAVE_TEST, RAY_WANDS, RAY_CLEAR,
     WAND_DIFFICULTY, WAND_RESISTED, WAND_LASTS, THIEVES
 )
@@ -293,6 +298,9 @@ class SymbolicAgent:
         self.last_obs = None
         self.lycanthropy = False
         self.were_form = False  # lycanthropy has turned us into the animal
+        self.handless = False  # in a form that holds nothing: no engraving, no zapping
+        self.drop_all = False  # an animal's body collapsed under our pack: drop it all
+        self.dropped: set[str] = set()  # what we dropped so: picked up again in our shape
         self.free_slots: set[str] = set()  # armor slots we could fill now
         self.wear_tried: set[str] = set()  # inventory descriptions we tried to put on
         self.worn_ac: dict[str, int] = {}  # base armor class worn in each slot (99: unknown)
@@ -320,7 +328,7 @@ class SymbolicAgent:
         self.elbereth_renewed = 0
         self.elbereth_read = -1  # the turn we last read the Elbereth we rest on
         self.elbereth_crowd = 2  # ... or below 70% with this many hostiles adjacent
-        self.elbereth_percent = 40  # engrave Elbereth in a fight below this share of hit points
+        self.elbereth_percent = 30  # engrave Elbereth in a fight below this share of hit points
         self.eye_waits = 1000  # turns blocked by a floating eye before meleeing it
         self.eat_ahead = True  # walk to fresh corpses when not hungry yet, not only when hungry
         self.descend_margin = 1  # go down from depth d only while d < experience level + this
@@ -454,8 +462,18 @@ class SymbolicAgent:
         if "You turn into a" in message:
             self.polymorphed = True
             self.were_form = self.were_form or self.lycanthropy
+            self.handless = self.handless or self.were_form  # a jackal, a rat, a wolf
+        if "You can't even hold anything" in message:
+            self.handless = True
+            self.elbereth_at = None  # (the Elbereth we meant to write is not there)
         if "You return to" in message:
-            self.were_form = self.polymorphed = False
+            self.were_form = self.polymorphed = self.handless = False
+        if self.polymorphed and not self.dropped and (
+                "You collapse under your load" in message or
+                "You can't do that while carrying so much" in message):
+            # a jackal's or a rat's body carries a fifth of ours: it can neither move nor
+            # eat (two development games fainted from hunger there, food in the pack)
+            self.drop_all = True
         if GEAR_DROPPED_RE.search(message):
             # turned into an animal: armor and weapon lie here; fetch them back in our own
             # shape, and put on again what we wore before
@@ -612,6 +630,11 @@ class SymbolicAgent:
         if "Choose which spell to cast" in text:
             cast, self.intent = self.intent == "cast", None
             return ord("a") if cast else ESC  # a wizard's first spell is force bolt
+        if "Drop what type of items" in text and self.intent == "drop_all":
+            self.intent = None
+            if "Auto-select every item" in text:
+                self.queue.append(ENTER)
+                return ord("A")
         if "Pick up what" in text and self.intent == "pickup":
             self.intent = None
             picks = []
@@ -619,6 +642,7 @@ class SymbolicAgent:
                 m = MENU_ITEM_RE.search(row.rstrip())
                 if m and self._wanted(m.group(2)):
                     picks.append(ord(m.group(1)))
+            self.dropped = set()
             if picks:
                 self.queue.extend(picks[1:])
                 self.queue.append(ENTER)
@@ -633,8 +657,9 @@ class SymbolicAgent:
             return False
         if any(name in item for name in self.discarded):
             return False  # taken off for a better piece
-        if (self.weapon_name and self.weapon_name in item) or self._worn_before(item):
-            return True  # the weapon or armor we dropped
+        if (self.weapon_name and self.weapon_name in item) or self._worn_before(item) or \
+                any(name in item for name in self.dropped):
+            return True  # the weapon or armor we dropped, the pack an animal's body dropped
         slot = safe_armor(item)
         if slot is not None:
             return slot in self.free_slots or self._better(slot, armor_ac(item),
@@ -829,7 +854,16 @@ class SymbolicAgent:
                 self.strategy = "explore"
                 return UP
 
-        # 4. engulfed
+        # 4. an animal's body collapsed under our pack (see _read_message): drop it all
+        if self.drop_all:
+            self.drop_all = False
+            self.dropped = {AFTER_NAME_RE.sub("", name) for _, _, name in self._items(obs)}
+            self.gear_at = (self._level_key(obs), pos)
+            self.intent = "drop_all"
+            self.strategy = "emergency"
+            return DROP_MANY
+
+        # engulfed
         y, x = pos
         if any(GCLASS[glyphs[y + dy, x + dx]] == G_SWALLOW for dy, dx in NEIGHBOURS
                if 0 <= y + dy < ROWS and 0 <= x + dx < COLS):
@@ -864,7 +898,7 @@ class SymbolicAgent:
                 self.intent, self.intent_letter = "quaff", potion[0]
                 self.strategy = "emergency"
                 return QUAFF
-        if low and hostiles and not can_pray_major:
+        if low and hostiles and not can_pray_major and not self.handless:
             key = self._last_resort(obs, hostiles, known_only=True)  # a wand we know
             if key is not None:
                 return key
@@ -892,7 +926,8 @@ class SymbolicAgent:
                 return key
         if pressed and hostiles:
             here = (self._level_key(obs), pos)
-            scary = self._ignore_elbereth(hostiles)
+            # (in a form without hands, no Elbereth can be written: as if it did not hold)
+            scary = self._ignore_elbereth(hostiles) or self.handless
             if not scary and self.elbereth_at not in (here, (here, "broken")):
                 # Engrave Elbereth in the dust: most monsters will not melee us on it.
                 self.strategy = "emergency"
@@ -909,7 +944,8 @@ class SymbolicAgent:
             if not scary and self.elbereth_at == here:
                 self.strategy = "emergency"
                 return SEARCH  # rest on Elbereth while it holds
-            if low and not can_pray_major:  # about to die: try what we have not identified
+            if low and not can_pray_major and not self.handless:
+                # about to die: try what we have not identified
                 key = self._last_resort(obs, hostiles, known_only=False)
                 if key is not None:
                     return key
@@ -1023,7 +1059,7 @@ class SymbolicAgent:
             if key is not None:
                 return key
             here = (self._level_key(obs), pos)
-            if self.elbereth_at not in (here, (here, "broken")) and \
+            if self.elbereth_at not in (here, (here, "broken")) and not self.handless and \
                     mem.terrain[pos] in (FLOOR, DOORWAY, UPSTAIRS):
                 # Rest on Elbereth: most monsters that come by will not melee us there.
                 return self._engrave(here, turn)

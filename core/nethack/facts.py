@@ -26,6 +26,7 @@ PRAY = 0x80 | ord("p")  # M-p
 APPLY, QUAFF = ord("a"), ord("q")
 LOOK = ord(":")  # what lies and what is written here (takes no game time)
 ATTRIBUTES = 24  # ^X: our race, role, alignment and god (takes no game time)
+DROP_MANY = ord("D")  # a menu of object classes, "A - Auto-select every item" among them
 NEIGHBOURS = tuple(DIRS)
 
 # Terrain kinds of the per-level memory.
@@ -405,5 +406,8 @@ GEAR_DROPPED_RE = re.compile(r"(?:^|  )Your [\w ]+ (?:falls|slides? off|(?:is|ar
                              r"\bYou drop your gloves|\bYou find you must drop your|"
                              r"\bYou shrink out of|\bYou can no longer hold your")
 ARTICLE_RE = re.compile(r"^(?:an?|the|\d+) ")
+# An inventory line's tail that the floor's list of the same object lacks.
+AFTER_NAME_RE = re.compile(r" \((?:being worn|weapon in hands?|wielded|in quiver|alternate weapon; "
+                           r"not wielded|lit|on (?:left|right) hand|in use)\)$")
 WIELDED_RE = re.compile(r"^(?:an?|the|\d+) (.+?) \((?:weapon|wielded) in hands?")
 KILL_RE = re.compile(r"You (?:kill|destroy) (?:the |an? )?(?:poor )?(.+?)!")

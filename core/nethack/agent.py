@@ -57,8 +57,10 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    mattock: the blow that takes us from 60% to death comes before 30% is seen): climb the up
    staircase we stand on (known when seen, or because we came down by it), or walk to one up to 3
    steps away, or up to 6 where Elbereth does not hold (what is beside us ignores it, or it failed
-   here); only stalkers follow a hero up the stairs, and only from beside it (zombies, soldiers,
-   trolls, demons; no rothe, ant, bat, jackal, were or orc); never from the first level, whose
+   here), or up to 30 when all that is beside us is slower than we are (a rothe, an orc, a dwarf,
+   unburdened: a monster that steps up to us has no blow left that move); only stalkers follow
+   a hero up the stairs, and only from beside it (zombies, soldiers, trolls, demons; no rothe,
+   ant, bat, jackal, were or orc); never from the first level, whose
    staircase leaves the dungeon; a climb that fails (a heavy load, a trap) is not tried again for
    100 turns (``emergency``; upstairs, the hero rests as when hurt, below, and comes down again at
    80%); else engrave Elbereth in the dust and rest on it while it holds (``emergency``; never in a
@@ -67,7 +69,8 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    read it (``:``, no game time): a finger in the dust garbles each letter one time in 25, so a
    quarter of all Elbereths scare nobody, and one that reads wrong is written anew. Hit on it,
    write it anew twice, then take it that it does not hold, read it (one worn off since may be
-   written anew) and fight back; where Elbereth does not hold, below 1/7 with no prayer: zap each
+   written anew) and fight back; swung at on it, hit or missed, read it at once (a blow may have
+   rubbed a letter out); where Elbereth does not hold, below 1/7 with no prayer: zap each
    unidentified wand at the monster once, then quaff each unidentified potion once (``emergency``);
    in a vault (its teleport trap brought us in) with its guard asking our name: drop the gold, then
    keep beside the guard, stepping with ``m`` (no autopickup: gold picked up again makes it
@@ -98,27 +101,27 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    leprechaun our gold); a ray only down a line seven squares clear (rays bounce off walls, back at
    us), never at a monster that resists it nor, a while, at one we put to sleep or slowed; a wand
    that did nothing ("Nothing happens") is empty. Resting on Elbereth, leave alone what comes by
-   until it hits us (``wait_out``), and read it every 30 turns (the dust wears off) to write it
-   anew when it reads wrong. Standing on an Elbereth that holds, never attack what respects it (a
-   blow, a missile or a spell rubs it out and costs 5 points of alignment, "You feel like a
-   hypocrite", and a god does not listen to a hero below 0): rest on it while below 90%, else walk
-   on. Shoot at the nearest hostile monster in a straight line within 6 squares, with nothing (and
-   no pet behind it) in the way, never at what may be peaceful (humans, elves, angels, unicorns,
-   our kin in the Mines, and each kind the game may make peaceful to us: of our alignment, not
-   always hostile, or of a race ours loves, read from the game's own monster table; a kill from
-   afar, where no "Really attack?" warns, costs 5 alignment and may cost Luck, and with them
-   the prayers; unless one of its kind attacked us on this level: a were in its human shape) nor
-   at a gas spore next to such or to a pet: fire the quiver (arrows once the bow is in hand, which
-   a Ranger takes first; darts, daggers), throw a spare stack of daggers or darts, or
-   cast a Wizard's force bolt (not for 200 turns after "too hungry to cast", no energy, no hands
-   or no ammunition); at point blank only when melee is weaker (a bow in hand, bare hands,
-   the spell). Else attack an adjacent hostile monster (a were first: it calls rats or jackals
-   while it lives), never a floating eye, gas spore or mold (a kind that asked "Really attack?" is
-   left alone until one of it attacks us); boxed in by one of those for 60 steps: throw spare
-   weapons or stones at it, and after 400 steps, stuck on the level, melee the one whose passive
-   blows cost least (a yellow mold only stuns) when hit points allow (its worst blow + 3, at 90% of
-   our maximum; after 1,000 steps in place, its worst - 3: a gas spore's 4d6 at 21 kills one time
-   in 40, better than starving in place); one within two squares: wait for it a few turns;
+   until it hits us (``wait_out``), and read it every 30 turns (the dust wears off), and at once
+   when something swings at us, to write it anew when it reads wrong. Standing on an Elbereth that
+   holds, never attack what respects it (a blow, a missile or a spell rubs it out and costs 5
+   points of alignment, "You feel like a hypocrite", and a god does not listen to a hero below 0):
+   rest on it while below 90%, else walk on. Shoot at the nearest hostile monster in a straight
+   line within 6 squares, with nothing (and no pet behind it) in the way, never at what may be
+   peaceful (humans, elves, angels, unicorns, our kin in the Mines, and each kind the game may make
+   peaceful to us: of our alignment, not always hostile, or of a race ours loves, read from the
+   game's own monster table; a kill from afar, where no "Really attack?" warns, costs 5 alignment
+   and may cost Luck, and with them the prayers; unless one of its kind attacked us on this level:
+   a were in its human shape) nor at a gas spore next to such or to a pet: fire the quiver (arrows
+   once the bow is in hand, which a Ranger takes first; darts, daggers), throw a spare stack of
+   daggers or darts, or cast a Wizard's force bolt (not for 200 turns after "too hungry to cast",
+   no energy, no hands or no ammunition); at point blank only when melee is weaker (a bow in hand,
+   bare hands, the spell). Else attack an adjacent hostile monster (a were first: it calls rats or
+   jackals while it lives), never a floating eye, gas spore or mold (a kind that asked "Really
+   attack?" is left alone until one of it attacks us); boxed in by one of those for 60 steps: throw
+   spare weapons or stones at it, and after 400 steps, stuck on the level, melee the one whose
+   passive blows cost least (a yellow mold only stuns) when hit points allow (its worst blow + 3,
+   at 90% of our maximum; after 1,000 steps in place, its worst - 3: a gas spore's 4d6 at 21 kills
+   one time in 40, better than starving in place); one within two squares: wait for it a few turns;
 8. hurt (below 60% until back at 90%): with nobody within 6 squares, walk to a known up
    staircase up to 20 steps away (not on the first level) to rest there, so that what comes
    while we are weak finds us on the way out (above); engrave Elbereth and rest on it, searching
@@ -327,6 +330,7 @@ class SymbolicAgent:
         self.elbereth_renewals = 2  # engravings anew on one square after being hit on it
         self.elbereth_renewed = 0
         self.elbereth_read = -1  # the turn we last read the Elbereth we rest on
+        self.swung_at = False  # a monster swung at us (hit or miss) since the step we last played
         self.elbereth_crowd = 2  # ... or below 70% with this many hostiles adjacent
         self.elbereth_percent = 30  # engrave Elbereth in a fight below this share of hit points
         self.eye_waits = 1000  # turns blocked by a floating eye before meleeing it
@@ -336,6 +340,7 @@ class SymbolicAgent:
         self.no_climb_until = -1  # a climb that failed (a heavy load, a trap): not again till
         self.retreat_reach_holds = 3  # steps to an up staircase in a fight where Elbereth holds
         self.retreat_reach = 6  # steps to an up staircase when Elbereth does not hold here
+        self.outrun_reach = 30  # ... when all that is beside us is slower than we are
         self.rest_reach = 20  # steps to an up staircase to rest on when hurt
         self.enhance_tries = 0  # #enhance menus still to open ("You feel more confident")
         self.enhance_pages = 0  # pages turned in the #enhance menu looking for a skill to pick
@@ -427,7 +432,9 @@ class SymbolicAgent:
             mem.peaceful -= {g for g in mem.peaceful
                              if MONSTER_NAMES[nh.glyph_to_mon(g)] == m.group(1)}
         # Nor is one of a kind that may be peaceful (a were in its human shape): shoot at it.
-        mem.attackers.update(m.group(1) for m in HIT_US_RE.finditer(message))
+        for m in HIT_US_RE.finditer(message):
+            mem.attackers.add(m.group(1))
+            self.swung_at = True
         if "You have no ammunition" in message or "You don't have enough energy" in message \
                 or "too hungry to cast" in message or "without hands" in message \
                 or "You are too impaired" in message:
@@ -821,6 +828,8 @@ class SymbolicAgent:
             elif way == UP:
                 self.no_climb_until = turn + 100  # the climb failed (a heavy load, a trap)
         self.last_hp = hp
+        # Swung at on an Elbereth, hit or not: a blow may have rubbed a letter out; read it.
+        swung_at, self.swung_at = self.swung_at, False
 
         # Moved since last step? A move that did nothing blocks its target for a while.
         if self.last_move is not None and self.last_pos == pos and self.plan and not hostiles \
@@ -943,6 +952,9 @@ class SymbolicAgent:
                 self._elbereth_failed(here)  # fight from here on
             if not scary and self.elbereth_at == here:
                 self.strategy = "emergency"
+                if swung_at and turn != self.elbereth_read:
+                    self.elbereth_read = turn  # a swing may have rubbed a letter out: read it
+                    return LOOK
                 return SEARCH  # rest on Elbereth while it holds
             if low and not can_pray_major and not self.handless:
                 # about to die: try what we have not identified
@@ -1000,7 +1012,9 @@ class SymbolicAgent:
                 not self._ignore_elbereth(hostiles):
             if not hurt_now:
                 self.strategy = "wait_out"
-                if turn - self.elbereth_read >= 30:  # dust wears off as we rest: read it
+                # dust wears off as we rest, and a blow swung at us rubs letters out: read it
+                # (no game time) every 30 turns, and at once after a swing
+                if turn - self.elbereth_read >= 30 or (swung_at and turn != self.elbereth_read):
                     self.elbereth_read = turn
                     return LOOK
                 return SEARCH
@@ -1127,6 +1141,13 @@ class SymbolicAgent:
         holds = not self._ignore_elbereth(hostiles) and \
             self.elbereth_at != ((key, pos), "broken")
         reach = self.retreat_reach_holds if holds else self.retreat_reach
+        # What is slower than we are (a rothe, an orc, a dwarf: speed 9 or less against our 12,
+        # unburdened) only follows: a monster that steps up to us has no blow left that move.
+        # Outrun it to an up staircase farther away.
+        if int(obs["blstats"][nh.NLE_BL_CAP]) == 0 and all(
+                GCLASS[g] == G_MONSTER and
+                nh.permonst(nh.glyph_to_mon(g)).mmove < 12 for _, g in hostiles):
+            reach = max(reach, self.outrun_reach)
         near = {c for c in ups if max(abs(c[0] - pos[0]), abs(c[1] - pos[1])) <= reach}
         if not near:
             return None

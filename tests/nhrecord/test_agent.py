@@ -1006,11 +1006,17 @@ def test_lycanthropy_is_prayed_away_once_the_were_is_gone_or_it_has_turned_us():
     assert b.act(obs) == PRAY  # in the animal's body: pray at once
 
 
-def test_hit_on_its_elbereth_it_reads_it_and_writes_a_worn_one_anew():
+def resting_on_elbereth() -> SymbolicAgent:
+    """An agent that, hurt, wrote Elbereth and rests on it (turn 510, 11 of 20 hit points)."""
     a = agent()
     a.act(state(hp=(8, 20)))  # hurt: engraves Elbereth to rest on
     a.queue.clear()
     assert a.act(state(hp=(11, 20), turn=510)) == ord("s")  # resting on it
+    return a
+
+
+def test_hit_on_its_elbereth_it_reads_it_and_writes_a_worn_one_anew():
+    a = resting_on_elbereth()
     hit = state(hp=(10, 20), turn=511, top="The newt bites!")
     hit["glyphs"][5, 11] = NEWT
     assert a.act(hit) == ord("l")  # it did not hold: fight back...
@@ -1018,6 +1024,27 @@ def test_hit_on_its_elbereth_it_reads_it_and_writes_a_worn_one_anew():
     worn = state(hp=(7, 25), turn=512, top='You read: "Elbe?eth".')  # 28%
     worn["glyphs"][5, 11] = NEWT
     assert a.act(worn) == ord("E")  # worn off, not ignored: written anew
+
+
+def test_swung_at_on_its_elbereth_it_reads_it_at_once():
+    """A blow swung at us, even one that misses, means a monster did not respect the engraving:
+    read it (no game time) instead of waiting 30 turns to find it rubbed out."""
+    a = resting_on_elbereth()
+    missed = state(hp=(11, 20), turn=511, top="The newt misses!")
+    missed["glyphs"][5, 11] = NEWT
+    assert a.act(missed) == ord(":") and a.strategy == "wait_out"
+    b = agent()  # fighting for our life on it, below 30%: the same
+    b.last_pray_turn = 400
+    low = state(hp=(5, 20), turn=600)
+    low["glyphs"][5, 11] = NEWT
+    assert b.act(low) == ord("E")
+    b.queue.clear()
+    missed = state(hp=(5, 20), turn=601, top="The newt misses!")
+    missed["glyphs"][5, 11] = NEWT
+    assert b.act(missed) == ord(":") and b.strategy == "emergency"
+    worn = state(hp=(5, 20), turn=601, top='You read: "Elbe?eth".')
+    worn["glyphs"][5, 11] = NEWT
+    assert b.act(worn) == ord("E")  # rubbed out: written anew
 
 
 def test_at_deaths_door_and_still_hit_it_prays_300_turns_after_the_last():
@@ -1333,9 +1360,10 @@ def test_climbs_no_staircase_out_of_the_dungeon_and_none_it_did_not_come_by():
 
 
 @pytest.mark.parametrize("foe, stairs, key", [
-    ("rothe", (3, 8), ord("y")),  # two steps north-west: walk there, Elbereth or not
-    ("rothe", (5, 5), ord("E")),  # five steps west: Elbereth holds here, engrave it
+    ("giant ant", (3, 8), ord("y")),  # two steps north-west: walk there, Elbereth or not
+    ("giant ant", (5, 5), ord("E")),  # five steps west: Elbereth holds here, engrave it
     ("watchman", (5, 5), ord("h")),  # ... a watchman ignores it: walk
+    ("rothe", (5, 5), ord("h")),  # ... a rothe (speed 9 to our 12) only follows: outrun it
 ])
 def test_walks_to_an_up_staircase_where_elbereth_does_not_hold(foe, stairs, key):
     a = agent()
@@ -1345,6 +1373,28 @@ def test_walks_to_an_up_staircase_where_elbereth_does_not_hold(foe, stairs, key)
     obs["glyphs"][6, 10] = monster(foe)
     a.levels[(0, 3)] = mem = LevelMemory()
     mem.attackers.add(foe)  # it attacked us: hostile, whatever it looks like
+    assert a.act(obs) == key and a.strategy == "emergency"
+
+
+@pytest.mark.parametrize("foe, cap, key", [
+    ("rothe", 0, ord("h")),  # speed 9: outrun it to the staircase 20 steps west
+    ("hill orc", 0, ord("h")),  # speed 9
+    ("giant ant", 0, ord("E")),  # speed 18: it would bite all the way there
+    ("jackal", 0, ord("E")),  # speed 12, as fast as we are
+    ("rothe", 1, ord("E")),  # burdened, we are slower (9): no outrunning
+])
+def test_outruns_what_is_slower_to_an_up_staircase_further_away(foe, cap, key):
+    """A monster slower than the hero that steps up to it has no blow left that move: below 30%
+    with one beside it, walk to an up staircase up to 30 steps away rather than write
+    Elbereth, which a hit may rub out (rothes were the first cause of death)."""
+    a = agent()
+    a.last_pray_turn = 450
+    obs = deeper(state(pos=(5, 30), room=((2, 2), (9, 40)), hp=(6, 22)))
+    obs["blstats"][nh.NLE_BL_CAP] = cap
+    obs["glyphs"][5, 10] = UPSTAIR
+    obs["glyphs"][6, 30] = monster(foe)
+    a.levels[(0, 3)] = mem = LevelMemory()
+    mem.attackers.add(foe)
     assert a.act(obs) == key and a.strategy == "emergency"
 
 

@@ -184,7 +184,7 @@ from nle import nethack as nh
 from .facts import (
     # the screen and the keys
     ROWS, COLS, DIRS, NEIGHBOURS, ESC, ENTER, SEARCH, PICKUP, EAT, DOWN, UP, ENGRAVE, KICK, PRAY,
-    APPLY, QUAFF, LOOK, ATTRIBUTES, DROP_MANY,
+    APPLY, QUAFF, LOOK, ATTRIBUTES, DROP_MANY, NORMAL_SPEED,
     # terrain and glyphs
     UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, UPSTAIRS, TRAP, PASSABLE,
     DOORS,
@@ -657,15 +657,21 @@ class SymbolicAgent:
         return ESC
 
     def _worn_before(self, item: str) -> bool:
-        return any(name in item for name in self.worn_before)
+        return self._named(item, self.worn_before)
+
+    @staticmethod
+    def _named(item: str, names) -> bool:
+        """Whether an inventory or menu line names one of ``names`` (item names without their
+        count, article or state)."""
+        return any(name in item for name in names)
 
     def _wanted(self, item: str) -> bool:
         if "for sale" in item:
             return False
-        if any(name in item for name in self.discarded):
+        if self._named(item, self.discarded):
             return False  # taken off for a better piece
         if (self.weapon_name and self.weapon_name in item) or self._worn_before(item) or \
-                any(name in item for name in self.dropped):
+                self._named(item, self.dropped):
             return True  # the weapon or armor we dropped, the pack an animal's body dropped
         slot = safe_armor(item)
         if slot is not None:
@@ -799,7 +805,7 @@ class SymbolicAgent:
         glyphs = obs["glyphs"]
         hp, hpmax = int(bl[nh.NLE_BL_HP]), max(1, int(bl[nh.NLE_BL_HPMAX]))
         turn = int(bl[nh.NLE_BL_TIME])
-        hunger = int(bl[nh.NLE_BL_HUNGER])  # 0 satiated, 1 not hungry, 2 hungry, 3 weak, 4+ fainting
+        hunger = int(bl[nh.NLE_BL_HUNGER])  # 0 satiated, 1 not hungry, 2 hungry, 3 weak, 4-5 faint
         cond = int(bl[nh.NLE_BL_CONDITION])
         # A prayer that failed ("You feel that Mitra is displeased", "Thou art arrogant") angered
         # the god for good (only a sacrifice appeases it): every later prayer fails and angers it
@@ -952,10 +958,7 @@ class SymbolicAgent:
                 self._elbereth_failed(here)  # fight from here on
             if not scary and self.elbereth_at == here:
                 self.strategy = "emergency"
-                if swung_at and turn != self.elbereth_read:
-                    self.elbereth_read = turn  # a swing may have rubbed a letter out: read it
-                    return LOOK
-                return SEARCH  # rest on Elbereth while it holds
+                return self._reread(turn, swung_at) or SEARCH  # rest on it while it holds
             if low and not can_pray_major and not self.handless:
                 # about to die: try what we have not identified
                 key = self._last_resort(obs, hostiles, known_only=False)
@@ -1012,12 +1015,7 @@ class SymbolicAgent:
                 not self._ignore_elbereth(hostiles):
             if not hurt_now:
                 self.strategy = "wait_out"
-                # dust wears off as we rest, and a blow swung at us rubs letters out: read it
-                # (no game time) every 30 turns, and at once after a swing
-                if turn - self.elbereth_read >= 30 or (swung_at and turn != self.elbereth_read):
-                    self.elbereth_read = turn
-                    return LOOK
-                return SEARCH
+                return self._reread(turn, swung_at, every=30) or SEARCH
         if self.elbereth_at == here and hurt_now:  # hit on it: it does not hold here
             self._elbereth_failed(here)
         # Standing on an Elbereth that holds, an attack on what respects it (a blow, a missile,
@@ -1106,6 +1104,16 @@ class SymbolicAgent:
         self.intent = "engrave"
         return ENGRAVE
 
+    def _reread(self, turn: int, swung_at: bool, every: int | None = None) -> int | None:
+        """Read the Elbereth we stand on (``:``, no game time) when something swung at us since
+        we last read it (a blow may rub a letter out), or, resting, ``every`` turns (the dust
+        wears off); one that reads wrong is written anew (``_read_message``)."""
+        if (swung_at and turn != self.elbereth_read) or \
+                (every is not None and turn - self.elbereth_read >= every):
+            self.elbereth_read = turn
+            return LOOK
+        return None
+
     def _elbereth_failed(self, here) -> None:
         """Hit on our Elbereth: take it that it does not hold here, and read it (no game time):
         one that reads wrong by now was worn off, not ignored, and is written anew when
@@ -1146,7 +1154,7 @@ class SymbolicAgent:
         # Outrun it to an up staircase farther away.
         if int(obs["blstats"][nh.NLE_BL_CAP]) == 0 and all(
                 GCLASS[g] == G_MONSTER and
-                nh.permonst(nh.glyph_to_mon(g)).mmove < 12 for _, g in hostiles):
+                nh.permonst(nh.glyph_to_mon(g)).mmove < NORMAL_SPEED for _, g in hostiles):
             reach = max(reach, self.outrun_reach)
         near = {c for c in ups if max(abs(c[0] - pos[0]), abs(c[1] - pos[1])) <= reach}
         if not near:

@@ -28,6 +28,7 @@ LOOK = ord(":")  # what lies and what is written here (takes no game time)
 ATTRIBUTES = 24  # ^X: our race, role, alignment and god (takes no game time)
 DROP_MANY = ord("D")  # a menu of object classes, "A - Auto-select every item" among them
 NEIGHBOURS = tuple(DIRS)
+NORMAL_SPEED = 12  # a hero's (and a human's) movement a turn; a rothe's is 9, a giant ant's 18
 
 # Terrain kinds of the per-level memory.
 UNKNOWN, WALL, FLOOR, DOOR_OPEN, DOOR_CLOSED, DOORWAY, DOWNSTAIRS, UPSTAIRS, TRAP, WATER = range(10)

@@ -57,11 +57,11 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    mattock: the blow that takes us from 60% to death comes before 30% is seen): climb the up
    staircase we stand on (known when seen, or because we came down by it), or walk to one up to 3
    steps away, or up to 6 where Elbereth does not hold (what is beside us ignores it, or it failed
-   here), or up to 30 when all that is beside us is slower than we are (a rothe, an orc, a dwarf,
-   unburdened: a monster that steps up to us has no blow left that move); only stalkers follow
-   a hero up the stairs, and only from beside it (zombies, soldiers, trolls, demons; no rothe,
-   ant, bat, jackal, were or orc); never from the first level, whose
-   staircase leaves the dungeon; a climb that fails (a heavy load, a trap) is not tried again for
+   here), or up to 30 when all that is beside us is slower than we are (a rothe, an orc, a dwarf)
+   and we are not burdened (a monster that steps up to us has no blow left that move); only
+   stalkers follow a hero up the stairs, and only from beside it (zombies, soldiers, trolls,
+   demons; no rothe, ant, bat, jackal, were or orc); never from the first level, whose staircase
+   leaves the dungeon; a climb that fails (a heavy load, a trap) is not tried again for
    100 turns (``emergency``; upstairs, the hero rests as when hurt, below, and comes down again at
    80%); else engrave Elbereth in the dust and rest on it while it holds (``emergency``; never in a
    body that holds nothing, a were's animal: "You can't even hold anything!", and it rested where

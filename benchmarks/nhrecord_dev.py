@@ -17,7 +17,9 @@ from git, as the benchmark plays the old agent), else this tree's.
 ``compare`` prints, for each directory, the median score with its 95% bootstrap interval over
 games, the quartiles, the mean and the median depth, and for each NEW against BASE, paired by
 game (the agent is a function of the seeds, so a rule changes only the games it touches): how
-many games scored more, less and the same, and the death causes whose counts moved most.
+many games scored more, less and the same, the mean score gained per game with its 95% bootstrap
+interval over games, how many heroes died fainted from hunger or while praying (a prayer that came
+too soon), and the death causes whose counts moved most.
 """
 
 from __future__ import annotations
@@ -69,13 +71,24 @@ def play(out: Path, seeds, episodes: int, workers: int, rev: str | None,
 
 
 def games(folder: Path) -> dict:
-    """(seed, game) -> (score, depth, cause) of every finished game under ``folder``."""
+    """(seed, game) -> (score, depth, cause, while) of every finished game under ``folder``
+    (``while``: what the hero was doing when it died, "fainted from lack of food", "praying",
+    or "")."""
     out = {}
     for seed_dir in sorted(folder.glob("seed-*")):
         seed = int(seed_dir.name.split("-", 1)[1])
         for d in game_deaths([seed_dir]):
-            out[(seed, d["game"])] = (d["score"], d["maxlvl"], d["cause"])
+            out[(seed, d["game"])] = (d["score"], d["maxlvl"], d["cause"], d["while"])
     return out
+
+
+def paired_mean_gain(base: dict, new: dict, both, reps: int = 2000) -> tuple[float, float, float]:
+    """The mean of NEW's score minus BASE's over the games ``both`` played, with its 95%
+    bootstrap interval over games (a change may lift the mean through a few long games and
+    leave the median where it was)."""
+    gain = np.array([new[k][0] - base[k][0] for k in both], float)
+    est, ci = interval_estimates({"gain": gain}, np.mean, reps=reps, seed=0)
+    return float(est["gain"]), float(ci["gain"][0]), float(ci["gain"][1])
 
 
 def describe(name: str, rows: dict) -> str:
@@ -98,10 +111,17 @@ def compare(base_dir: Path, new_dirs) -> None:
         worse = sum(new[k][0] < base[k][0] for k in both)
         print(f"  against {base_dir}, paired over {len(both)} games: {better} better, "
               f"{worse} worse, {len(both) - better - worse} the same")
+        if both:
+            gain, lo, hi = paired_mean_gain(base, new, both)
+            print(f"  mean score gained per game: {gain:+,.0f} [{lo:+,.0f}, {hi:+,.0f}]")
+        ends = ("fainted from lack of food", "praying")
+        print("  died while " + ", ".join(
+            f"{w} {sum(base[k][3] == w for k in both)} -> {sum(new[k][3] == w for k in both)}"
+            for w in ends))
         old_causes = collections.Counter(base[k][2] for k in both)
         new_causes = collections.Counter(new[k][2] for k in both)
         moved = sorted(set(old_causes) | set(new_causes),
-                       key=lambda c: -abs(new_causes[c] - old_causes[c]))[:8]
+                       key=lambda c: (-abs(new_causes[c] - old_causes[c]), c))[:8]
         print("  deaths that moved most: " + ", ".join(
             f"{c} {old_causes[c]} -> {new_causes[c]}" for c in moved))
 

@@ -45,5 +45,6 @@ def test_the_development_loop_plays_resumes_and_compares(tmp_path, capsys):
     dev.main(["compare", str(out), str(out)])
     text = capsys.readouterr().out
     assert "2 games, median" in text and "0 better, 0 worse, 2 the same" in text
+    assert "mean score gained per game: +0 [+0, +0]" in text and "died while fainted" in text
     with pytest.raises(SystemExit):
         dev.main(["play", str(out), "--seeds", "31337"])  # the evaluation games: never

@@ -36,7 +36,9 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    once when it has turned us into the animal (``cure_disease``); stoning, sliming, strangling:
    pray as for food poisoning (``emergency``); hit points below 1/7 (or 6): pray when the last
    prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is below
-   200); hit again while below 1/7, when the last prayer is 300 turns old (the timeout is then
+   200), unless nobody is within 6 squares and we are not weak from hunger: then rest on Elbereth
+   as when hurt (below) and pray once a hostile comes near (the prayer is most heroes' food, and
+   one spent on what rest brings back leaves the next hunger with none); hit again while below 1/7, when the last prayer is 300 turns old (the timeout is then
    below 200 about two times in three: better than the next blow); else quaff a potion known to
    heal (a Healer's, a Tourist's), else, with a hostile adjacent, zap a wand known by name or by
    engrave-testing to stop it (sleep, striking, fire, ...; never at what may be peaceful) or one of
@@ -899,7 +901,13 @@ class SymbolicAgent:
         if cond & (nh.BL_MASK_STONE | nh.BL_MASK_SLIME | nh.BL_MASK_STRNGL) and deadly:
             return self._pray(turn, "emergency")
         low = hp <= 5 or hp * 7 <= hpmax
-        if low and can_pray_major:
+        # Low with nobody within 6 squares and not weak: rest on Elbereth rather than pray (the
+        # prayer is the food of most heroes: one spent on hit points that rest would bring
+        # back leaves the next hunger with none), and pray once a hostile comes near.
+        spare_prayer = hunger < 3 and not self.handless and not hostiles and \
+            not self._near_hostiles(glyphs, pos, mem, radius=6) and \
+            mem.terrain[pos] in (FLOOR, DOORWAY)
+        if low and can_pray_major and not spare_prayer:
             return self._pray(turn, "emergency")
         if low and hurt_now and turn > 110 and listens and \
                 turn - self.last_pray_turn > self.desperate_prayer_gap:

@@ -128,9 +128,16 @@ def test_picks_food_from_a_pickup_menu():
     assert a.act(menu) == ENTER
 
 
+def in_a_fight(hp, turn, **kw):
+    """An observation with a newt beside the hero (east)."""
+    obs = state(hp=hp, turn=turn, **kw)
+    obs["glyphs"][5, 11] = NEWT
+    return obs
+
+
 def test_prays_when_about_to_die_and_confirms():
     a = agent()
-    assert a.act(state(hp=(2, 20), turn=1000)) == PRAY and a.strategy == "emergency"
+    assert a.act(in_a_fight((2, 20), 1000)) == PRAY and a.strategy == "emergency"
     assert a.act(state(hp=(2, 20), turn=1000, top="Are you sure you want to pray? [yn] (n)",
                        misc=(1, 0, 0))) == ord("y")
     # Prayed recently: no second prayer; with a monster adjacent, Elbereth instead.
@@ -188,11 +195,24 @@ def test_asked_about_a_square_that_shows_no_monster_it_remembers_no_peaceful():
 
 def test_prays_again_when_about_to_die_500_turns_later():
     a = agent()
-    assert a.act(state(hp=(2, 20), turn=1000)) == PRAY
+    assert a.act(in_a_fight((2, 20), 1000)) == PRAY
     a.act(state(hp=(20, 20), turn=1001, top="Are you sure you want to pray? [yn] (n)",
                 misc=(1, 0, 0)))
-    assert a.act(state(hp=(2, 20), turn=1400)) != PRAY  # too soon: timeout likely above 200
-    assert a.act(state(hp=(2, 20), turn=1600)) == PRAY and a.strategy == "emergency"
+    assert a.act(in_a_fight((2, 20), 1400)) != PRAY  # too soon: timeout likely above 200
+    assert a.act(in_a_fight((2, 20), 1600)) == PRAY and a.strategy == "emergency"
+
+
+def test_low_with_nobody_near_it_rests_on_elbereth_and_keeps_the_prayer_for_food():
+    """A prayer spent on hit points that rest brings back leaves the next hunger with none."""
+    a = agent()
+    assert a.act(state(hp=(2, 20), turn=1000)) == ord("E") and a.strategy == "wait_out"
+    a.queue.clear()
+    a.intent = None
+    come = state(hp=(2, 20), turn=1001)
+    come["glyphs"][5, 14] = NEWT  # something comes within 6 squares: pray now
+    assert a.act(come) == PRAY and a.strategy == "emergency"
+    weak = agent()  # weak from hunger too: the prayer mends both
+    assert weak.act(state(hp=(2, 20), turn=1000, hunger=3)) == PRAY
 
 
 def test_engulfed_fights():

@@ -904,10 +904,10 @@ class SymbolicAgent:
         # Low with nobody within 6 squares and not weak: rest on Elbereth rather than pray (the
         # prayer is the food of most heroes: one spent on hit points that rest would bring
         # back leaves the next hunger with none), and pray once a hostile comes near.
-        spare_prayer = hunger < 3 and not self.handless and not hostiles and \
-            not self._near_hostiles(glyphs, pos, mem, radius=6) and \
-            mem.terrain[pos] in (FLOOR, DOORWAY)
-        if low and can_pray_major and not spare_prayer:
+        if low and can_pray_major and not (
+                hunger < 3 and not self.handless and not hostiles and
+                mem.terrain[pos] in (FLOOR, DOORWAY) and
+                not self._near_hostiles(glyphs, pos, mem, radius=6)):
             return self._pray(turn, "emergency")
         if low and hurt_now and turn > 110 and listens and \
                 turn - self.last_pray_turn > self.desperate_prayer_gap:

@@ -48,3 +48,13 @@ def test_the_development_loop_plays_resumes_and_compares(tmp_path, capsys):
     assert "mean score gained per game: +0 [+0, +0]" in text and "died while fainted" in text
     with pytest.raises(SystemExit):
         dev.main(["play", str(out), "--seeds", "31337"])  # the evaluation games: never
+
+
+def test_the_paired_mean_gain_is_new_minus_base_game_by_game():
+    import nhrecord_dev as dev
+
+    base = {(1, 0): (100, 3, "newt", ""), (1, 1): (500, 4, "rothe", "praying")}
+    new = {(1, 0): (400, 5, "jackal", ""), (1, 1): (500, 4, "rothe", "praying"),
+           (2, 0): (9_999, 9, "", "")}  # played by one side only: not paired
+    gain, lo, hi = dev.paired_mean_gain(base, new, sorted(set(base) & set(new)))
+    assert gain == 150 and lo <= gain <= hi and hi <= 300 and lo >= 0

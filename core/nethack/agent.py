@@ -38,8 +38,9 @@ order, each decision labelled with the paper's strategy names (strategies.py):
    prayer is 500 turns old (the god helps in such "major trouble" when the prayer timeout is below
    200), unless nobody is within 6 squares and we are not weak from hunger: then rest on Elbereth
    as when hurt (below) and pray once a hostile comes near (the prayer is most heroes' food, and
-   one spent on what rest brings back leaves the next hunger with none); hit again while below 1/7, when the last prayer is 300 turns old (the timeout is then
-   below 200 about two times in three: better than the next blow); else quaff a potion known to
+   one spent on what rest brings back leaves the next hunger with none); hit again while below
+   1/7, when the last prayer is 300 turns old (the timeout is then below 200 about two times in
+   three: better than the next blow); else quaff a potion known to
    heal (a Healer's, a Tourist's), else, with a hostile adjacent, zap a wand known by name or by
    engrave-testing to stop it (sleep, striking, fire, ...; never at what may be peaceful) or one of
    digging down, unless on a staircase, where the beam bounces off and brings a rock down on us

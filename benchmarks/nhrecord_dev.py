@@ -19,7 +19,8 @@ games, the quartiles, the mean and the median depth, and for each NEW against BA
 game (the agent is a function of the seeds, so a rule changes only the games it touches): how
 many games scored more, less and the same, the mean score gained per game with its 95% bootstrap
 interval over games, how many heroes died fainted from hunger or while praying (a prayer that came
-too soon), and the death causes whose counts moved most.
+too soon), the death causes whose counts moved most, and per role the games better and worse
+with the median score (a change may help one role and cost another).
 """
 
 from __future__ import annotations
@@ -71,15 +72,29 @@ def play(out: Path, seeds, episodes: int, workers: int, rev: str | None,
 
 
 def games(folder: Path) -> dict:
-    """(seed, game) -> (score, depth, cause, while) of every finished game under ``folder``
-    (``while``: what the hero was doing when it died, "fainted from lack of food", "praying",
-    or "")."""
+    """(seed, game) -> (score, depth, cause, while, role) of every finished game under
+    ``folder`` (``while``: what the hero was doing when it died, "fainted from lack of food",
+    "praying", or ""; ``role``: the xlogfile's, "Val", "Hea", ...)."""
     out = {}
     for seed_dir in sorted(folder.glob("seed-*")):
         seed = int(seed_dir.name.split("-", 1)[1])
         for d in game_deaths([seed_dir]):
-            out[(seed, d["game"])] = (d["score"], d["maxlvl"], d["cause"], d["while"])
+            out[(seed, d["game"])] = (d["score"], d["maxlvl"], d["cause"], d["while"], d["role"])
     return out
+
+
+def by_role(base: dict, new: dict, both) -> str:
+    """Per role, over the games ``both`` played: games better / worse, and the median score
+    from BASE to NEW (a change may help one role and cost another)."""
+    roles = collections.defaultdict(list)
+    for k in both:
+        roles[base[k][4]].append(k)
+    return ", ".join(
+        f"{role} {sum(new[k][0] > base[k][0] for k in keys)}/"
+        f"{sum(new[k][0] < base[k][0] for k in keys)} "
+        f"({np.median([base[k][0] for k in keys]):,.0f} -> "
+        f"{np.median([new[k][0] for k in keys]):,.0f})"
+        for role, keys in sorted(roles.items()))
 
 
 def paired_mean_gain(base: dict, new: dict, both, reps: int = 2000) -> tuple[float, float, float]:
@@ -124,6 +139,8 @@ def compare(base_dir: Path, new_dirs) -> None:
                        key=lambda c: (-abs(new_causes[c] - old_causes[c]), c))[:8]
         print("  deaths that moved most: " + ", ".join(
             f"{c} {old_causes[c]} -> {new_causes[c]}" for c in moved))
+        if both:
+            print("  by role, better/worse (median): " + by_role(base, new, both))
 
 
 def main(argv=None) -> int:

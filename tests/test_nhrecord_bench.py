@@ -46,6 +46,7 @@ def test_the_development_loop_plays_resumes_and_compares(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "2 games, median" in text and "0 better, 0 worse, 2 the same" in text
     assert "mean score gained per game: +0 [+0, +0]" in text and "died while fainted" in text
+    assert "by role, better/worse (median): " in text
     with pytest.raises(SystemExit):
         dev.main(["play", str(out), "--seeds", "31337"])  # the evaluation games: never
 
@@ -58,3 +59,14 @@ def test_the_paired_mean_gain_is_new_minus_base_game_by_game():
            (2, 0): (9_999, 9, "", "")}  # played by one side only: not paired
     gain, lo, hi = dev.paired_mean_gain(base, new, sorted(set(base) & set(new)))
     assert gain == 150 and lo <= gain <= hi and hi <= 300 and lo >= 0
+
+
+def test_by_role_counts_each_roles_better_and_worse_games():
+    import nhrecord_dev as dev
+
+    base = {(1, 0): (100, 3, "newt", "", "Hea"), (1, 1): (500, 4, "rothe", "", "Hea"),
+            (1, 2): (900, 5, "rothe", "", "Val")}
+    new = {(1, 0): (300, 3, "newt", "", "Hea"), (1, 1): (200, 4, "rothe", "", "Hea"),
+           (1, 2): (900, 5, "rothe", "", "Val")}
+    text = dev.by_role(base, new, sorted(base))
+    assert text == "Hea 1/1 (300 -> 250), Val 0/0 (900 -> 900)"

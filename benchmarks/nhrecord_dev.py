@@ -83,6 +83,11 @@ def games(folder: Path) -> dict:
     return out
 
 
+def tally(base: dict, new: dict, keys) -> tuple[int, int]:
+    """How many of the games ``keys`` NEW scored more on than BASE, and how many less."""
+    return sum(new[k][0] > base[k][0] for k in keys), sum(new[k][0] < base[k][0] for k in keys)
+
+
 def by_role(base: dict, new: dict, both) -> str:
     """Per role, over the games ``both`` played: games better / worse, and the median score
     from BASE to NEW (a change may help one role and cost another)."""
@@ -90,10 +95,9 @@ def by_role(base: dict, new: dict, both) -> str:
     for k in both:
         roles[base[k][4]].append(k)
     return ", ".join(
-        f"{role} {sum(new[k][0] > base[k][0] for k in keys)}/"
-        f"{sum(new[k][0] < base[k][0] for k in keys)} "
-        f"({np.median([base[k][0] for k in keys]):,.0f} -> "
-        f"{np.median([new[k][0] for k in keys]):,.0f})"
+        "{} {}/{} ({:,.0f} -> {:,.0f})".format(
+            role, *tally(base, new, keys), np.median([base[k][0] for k in keys]),
+            np.median([new[k][0] for k in keys]))
         for role, keys in sorted(roles.items()))
 
 
@@ -122,8 +126,7 @@ def compare(base_dir: Path, new_dirs) -> None:
         new = games(new_dir)
         print(describe(str(new_dir), new))
         both = sorted(set(base) & set(new))
-        better = sum(new[k][0] > base[k][0] for k in both)
-        worse = sum(new[k][0] < base[k][0] for k in both)
+        better, worse = tally(base, new, both)
         print(f"  against {base_dir}, paired over {len(both)} games: {better} better, "
               f"{worse} worse, {len(both) - better - worse} the same")
         if both:

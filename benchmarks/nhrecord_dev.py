@@ -21,6 +21,13 @@ many games scored more, less and the same, the mean score gained per game with i
 interval over games, how many heroes died fainted from hunger or while praying (a prayer that came
 too soon), the death causes whose counts moved most, and per role the games better and worse
 with the median score (a change may help one role and cost another).
+
+    python benchmarks/nhrecord_dev.py odds DIR [DIR ...] [--goal 2000] [--games 200]
+
+``odds`` pools the games played under the DIRs (one agent's, on seeds other than the evaluation's)
+and says how often the median of GAMES of them, drawn at random with replacement, reaches GOAL:
+the chance that an agent playing as it did there meets a median goal on a fresh set of that size,
+and the same with every score 10%, 20% and 30% higher (how far the agent is from even odds).
 """
 
 from __future__ import annotations
@@ -146,6 +153,29 @@ def compare(base_dir: Path, new_dirs) -> None:
             print("  by role, better/worse (median): " + by_role(base, new, both))
 
 
+SCALES = (1.0, 1.1, 1.2, 1.3)
+
+
+def goal_odds(scores, goal: float, games: int = 200, scales=SCALES, reps: int = 20_000,
+              seed: int = 0) -> list[tuple[float, float]]:
+    """(scale, share) for each scale: the share of ``reps`` draws of ``games`` of ``scores`` (with
+    replacement), each score times the scale, whose median is ``goal`` or more."""
+    scores = np.asarray(scores, float)
+    draws = scores[np.random.default_rng(seed).integers(0, len(scores), (reps, games))]
+    return [(s, float((np.median(draws * s, axis=1) >= goal).mean())) for s in scales]
+
+
+def odds(dirs, goal: float, n: int) -> None:
+    scores = [r[0] for d in dirs for r in games(d).values()]
+    if not scores:
+        raise SystemExit(f"nhrecord_dev: no finished games under {', '.join(map(str, dirs))}")
+    (_, p), *rest = goal_odds(scores, goal, n)
+    print(f"{len(scores)} games, median {np.median(scores):,.0f}, "
+          f"{np.mean(np.asarray(scores) >= goal):.0%} at {goal:,.0f} or more")
+    print(f"  the median of {n} such games reaches {goal:,.0f}: {p:.1%} of draws (every score "
+          + ", ".join(f"x{s:g}: {q:.0%}" for s, q in rest) + ")")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,8 +191,14 @@ def main(argv=None) -> int:
     c = sub.add_parser("compare", help="compare NEW directories with BASE, game by game")
     c.add_argument("base", type=Path)
     c.add_argument("new", type=Path, nargs="+")
+    o = sub.add_parser("odds", help="how often a median of GAMES of these games reaches GOAL")
+    o.add_argument("dirs", type=Path, nargs="+")
+    o.add_argument("--goal", type=float, default=2000, help="median score goal (default 2,000)")
+    o.add_argument("--games", type=int, default=200, help="games in a set (default 200)")
     args = parser.parse_args(argv)
-    if args.command == "play":
+    if args.command == "odds":
+        odds(args.dirs, args.goal, args.games)
+    elif args.command == "play":
         seeds = [int(s) for s in args.seeds.split(",")]
         if 31337 in seeds or 31338 in seeds:
             parser.error("seeds 31337 and 31338 are the benchmark's evaluation games")

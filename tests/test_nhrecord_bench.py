@@ -47,6 +47,10 @@ def test_the_development_loop_plays_resumes_and_compares(tmp_path, capsys):
     assert "2 games, median" in text and "0 better, 0 worse, 2 the same" in text
     assert "mean score gained per game: +0 [+0, +0]" in text and "died while fainted" in text
     assert "by role, better/worse (median): " in text
+    dev.main(["odds", str(out), "--goal", "1e9", "--games", "3"])
+    text = capsys.readouterr().out
+    assert text.startswith("2 games, median ") and "0% at 1,000,000,000 or more" in text
+    assert "the median of 3 such games reaches 1,000,000,000: 0.0% of draws" in text
     with pytest.raises(SystemExit):
         dev.main(["play", str(out), "--seeds", "31337"])  # the evaluation games: never
 
@@ -70,3 +74,15 @@ def test_by_role_counts_each_roles_better_and_worse_games():
            (1, 2): (900, 5, "rothe", "", "Val")}
     text = dev.by_role(base, new, sorted(base))
     assert text == "Hea 1/1 (300 -> 250), Val 0/0 (900 -> 900)"
+
+
+def test_goal_odds_is_the_share_of_drawn_medians_at_the_goal():
+    import nhrecord_dev as dev
+
+    assert dev.goal_odds([1_000] * 10, 2_000, games=5, scales=(1.0, 2.0), reps=50) == \
+        [(1.0, 0.0), (2.0, 1.0)]
+    # two scores, half each: the median of 3 draws reaches 3,000 when 2 or 3 of them do (1/2)
+    (_, p), = dev.goal_odds([0, 3_000], 3_000, games=3, scales=(1.0,), reps=20_000)
+    assert abs(p - 0.5) < 0.02
+    shares = [q for _, q in dev.goal_odds(list(range(0, 4_000, 10)), 2_200, games=51)]
+    assert shares == sorted(shares) and shares[0] < 0.5 < shares[-1]

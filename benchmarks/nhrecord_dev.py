@@ -197,6 +197,8 @@ def main(argv=None) -> int:
     o.add_argument("--games", type=int, default=200, help="games in a set (default 200)")
     args = parser.parse_args(argv)
     if args.command == "odds":
+        if args.games < 1:
+            parser.error("--games must be at least 1")
         odds(args.dirs, args.goal, args.games)
     elif args.command == "play":
         seeds = [int(s) for s in args.seeds.split(",")]

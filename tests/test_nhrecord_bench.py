@@ -51,6 +51,9 @@ def test_the_development_loop_plays_resumes_and_compares(tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.startswith("2 games, median ") and "0% at 1,000,000,000 or more" in text
     assert "the median of 3 such games reaches 1,000,000,000: 0.0% of draws" in text
+    for bad in (["odds", str(tmp_path / "none")], ["odds", str(out), "--games", "0"]):
+        with pytest.raises(SystemExit):  # no games there; an empty set
+            dev.main(bad)
     with pytest.raises(SystemExit):
         dev.main(["play", str(out), "--seeds", "31337"])  # the evaluation games: never
 

@@ -166,12 +166,12 @@ def goal_odds(scores, goal: float, games: int = 200, scales=SCALES, reps: int = 
 
 
 def odds(dirs, goal: float, n: int) -> None:
-    scores = [r[0] for d in dirs for r in games(d).values()]
-    if not scores:
+    scores = np.array([r[0] for d in dirs for r in games(d).values()], float)
+    if not scores.size:
         raise SystemExit(f"nhrecord_dev: no finished games under {', '.join(map(str, dirs))}")
     (_, p), *rest = goal_odds(scores, goal, n)
-    print(f"{len(scores)} games, median {np.median(scores):,.0f}, "
-          f"{np.mean(np.asarray(scores) >= goal):.0%} at {goal:,.0f} or more")
+    print(f"{scores.size} games, median {np.median(scores):,.0f}, "
+          f"{np.mean(scores >= goal):.0%} at {goal:,.0f} or more")
     print(f"  the median of {n} such games reaches {goal:,.0f}: {p:.1%} of draws (every score "
           + ", ".join(f"x{s:g}: {q:.0%}" for s, q in rest) + ")")
 
